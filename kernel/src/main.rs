@@ -1,1 +1,62 @@
-#![no_std] #![no_main] #[panic_handler] fn p(_: &core::panic::PanicInfo)->!{loop{}}
+//! kexos: a small x86_64 unikernel whose reason to exist is a native
+//! `kexec_file_load`. This file is the boot path: the bootloader's entry
+//! normalises into one [`boot::BootContext`], then [`kmain`] brings the
+//! machine up in order and starts `/sbin/init`.
+#![no_std]
+#![no_main]
+#![feature(abi_x86_interrupt)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
+
+#[macro_use]
+mod klog;
+mod arch;
+mod boot;
+mod console;
+mod fs;
+mod mm;
+mod panic;
+mod proc;
+mod syscall;
+mod time;
+
+use bootloader_api::config::{BootloaderConfig, Mapping};
+
+/// Where all physical memory is mapped (the "direct map"). Fixed, so that
+/// every boot path (bootloader today, boot protocol after a kexec) agrees.
+pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;
+
+static BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::FixedAddress(PHYS_OFFSET));
+    // Keep the bootloader's own dynamic mappings (stack, boot info, ramdisk)
+    // out of the direct map's way.
+    config.mappings.dynamic_range_start = Some(0xffff_c000_0000_0000);
+    config.mappings.dynamic_range_end = Some(0xffff_c800_0000_0000);
+    config.kernel_stack_size = 128 * 1024;
+    config
+};
+
+bootloader_api::entry_point!(bootloader_main, config = &BOOTLOADER_CONFIG);
+
+/// First boot: entered by the `bootloader` crate (UEFI or BIOS).
+fn bootloader_main(info: &'static mut bootloader_api::BootInfo) -> ! {
+    time::mark_kernel_entry();
+    let ctx = boot::from_bootloader(info);
+    // Leave the bootloader's stack for our own before replacing its page tables.
+    arch::stack::run_on_boot_stack(ctx, kmain)
+}
+
+/// The one kernel initialisation every boot path ends in.
+fn kmain(ctx: &'static boot::BootContext) -> ! {
+    console::init();
+    arch::init_cpu();
+    time::calibrate();
+    info!("kexos {} ({}) booting", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" });
+    mm::init(ctx);
+    arch::init_interrupts();
+    fs::init(ctx);
+    boot::log_summary(ctx);
+    proc::start_init(false)
+}

@@ -82,7 +82,11 @@ impl Errno {
     /// Decode a raw syscall return: negative values in Linux's error range
     /// (-4095..=-1) are errors.
     pub fn from_ret(ret: i64) -> Result<u64, i32> {
-        if (-4095..0).contains(&ret) { Err((-ret) as i32) } else { Ok(ret as u64) }
+        if (-4095..0).contains(&ret) {
+            Err((-ret) as i32)
+        } else {
+            Ok(ret as u64)
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub const O_EXCL: u32 = 0o200;
 pub const O_TRUNC: u32 = 0o1000;
 pub const O_APPEND: u32 = 0o2000;
 pub const O_DIRECTORY: u32 = 0o200000;
+pub const O_NOFOLLOW: u32 = 0o400000;
 pub const O_CLOEXEC: u32 = 0o2000000;
 pub const O_PATH: u32 = 0o10000000;
 
@@ -70,13 +71,24 @@ impl Stat {
     pub fn to_bytes(&self) -> [u8; 144] {
         let mut out = [0u8; 144];
         let words: [u64; 18] = [
-            self.st_dev, self.st_ino, self.st_nlink,
+            self.st_dev,
+            self.st_ino,
+            self.st_nlink,
             (self.st_mode as u64) | ((self.st_uid as u64) << 32),
             (self.st_gid as u64) | ((self.__pad0 as u64) << 32),
-            self.st_rdev, self.st_size as u64, self.st_blksize as u64, self.st_blocks as u64,
-            self.st_atime, self.st_atime_nsec, self.st_mtime, self.st_mtime_nsec,
-            self.st_ctime, self.st_ctime_nsec,
-            self.__unused[0] as u64, self.__unused[1] as u64, self.__unused[2] as u64,
+            self.st_rdev,
+            self.st_size as u64,
+            self.st_blksize as u64,
+            self.st_blocks as u64,
+            self.st_atime,
+            self.st_atime_nsec,
+            self.st_mtime,
+            self.st_mtime_nsec,
+            self.st_ctime,
+            self.st_ctime_nsec,
+            self.__unused[0] as u64,
+            self.__unused[1] as u64,
+            self.__unused[2] as u64,
         ];
         for (i, w) in words.iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
@@ -87,12 +99,23 @@ impl Stat {
     pub fn from_bytes(b: &[u8; 144]) -> Stat {
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         Stat {
-            st_dev: w(0), st_ino: w(1), st_nlink: w(2),
-            st_mode: w(3) as u32, st_uid: (w(3) >> 32) as u32,
-            st_gid: w(4) as u32, __pad0: (w(4) >> 32) as u32,
-            st_rdev: w(5), st_size: w(6) as i64, st_blksize: w(7) as i64, st_blocks: w(8) as i64,
-            st_atime: w(9), st_atime_nsec: w(10), st_mtime: w(11), st_mtime_nsec: w(12),
-            st_ctime: w(13), st_ctime_nsec: w(14),
+            st_dev: w(0),
+            st_ino: w(1),
+            st_nlink: w(2),
+            st_mode: w(3) as u32,
+            st_uid: (w(3) >> 32) as u32,
+            st_gid: w(4) as u32,
+            __pad0: (w(4) >> 32) as u32,
+            st_rdev: w(5),
+            st_size: w(6) as i64,
+            st_blksize: w(7) as i64,
+            st_blocks: w(8) as i64,
+            st_atime: w(9),
+            st_atime_nsec: w(10),
+            st_mtime: w(11),
+            st_mtime_nsec: w(12),
+            st_ctime: w(13),
+            st_ctime_nsec: w(14),
             __unused: [w(15) as i64, w(16) as i64, w(17) as i64],
         }
     }
@@ -109,7 +132,14 @@ pub const fn dirent64_reclen(name_len: usize) -> usize {
 
 /// Append one `linux_dirent64` record to `out` if it fits in `cap` bytes.
 /// Returns false (and appends nothing) when it does not fit.
-pub fn dirent64_push(out: &mut [u8], used: &mut usize, ino: u64, off: i64, d_type: u8, name: &[u8]) -> bool {
+pub fn dirent64_push(
+    out: &mut [u8],
+    used: &mut usize,
+    ino: u64,
+    off: i64,
+    d_type: u8,
+    name: &[u8],
+) -> bool {
     let reclen = dirent64_reclen(name.len());
     if *used + reclen > out.len() {
         return false;
@@ -147,7 +177,10 @@ pub fn dirents(buf: &[u8]) -> impl Iterator<Item = Dirent<'_>> {
             return None;
         }
         let name_area = &rec[19..reclen];
-        let nlen = name_area.iter().position(|&c| c == 0).unwrap_or(name_area.len());
+        let nlen = name_area
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(name_area.len());
         pos += reclen;
         Some(Dirent {
             ino: u64::from_le_bytes(rec[0..8].try_into().unwrap()),
@@ -163,7 +196,13 @@ mod tests {
     use super::*;
     #[test]
     fn stat_roundtrip() {
-        let s = Stat { st_ino: 7, st_mode: S_IFREG | 0o644, st_size: 1234, st_uid: 3, ..Default::default() };
+        let s = Stat {
+            st_ino: 7,
+            st_mode: S_IFREG | 0o644,
+            st_size: 1234,
+            st_uid: 3,
+            ..Default::default()
+        };
         assert_eq!(Stat::from_bytes(&s.to_bytes()), s);
         assert_eq!(&s.to_bytes()[48..56], &1234u64.to_le_bytes());
     }
@@ -174,12 +213,27 @@ mod tests {
         assert!(dirent64_push(&mut buf, &mut used, 5, 1, DT_REG, b"init"));
         assert_eq!(used, 24);
         assert!(dirent64_push(&mut buf, &mut used, 6, 2, DT_DIR, b"etc"));
-        assert!(!dirent64_push(&mut buf, &mut used, 7, 3, DT_DIR, b"a-very-long-name-that-does-not-fit"));
+        assert!(!dirent64_push(
+            &mut buf,
+            &mut used,
+            7,
+            3,
+            DT_DIR,
+            b"a-very-long-name-that-does-not-fit"
+        ));
         let v: [_; 2] = {
             let mut it = dirents(&buf[..used]);
             [it.next().unwrap(), it.next().unwrap()]
         };
-        assert_eq!(v[0], Dirent { ino: 5, off: 1, d_type: DT_REG, name: b"init" });
+        assert_eq!(
+            v[0],
+            Dirent {
+                ino: 5,
+                off: 1,
+                d_type: DT_REG,
+                name: b"init"
+            }
+        );
         assert_eq!(v[1].name, b"etc");
     }
 }

@@ -8,11 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod errno;
-pub mod nr;
 pub mod fs;
+pub mod kexec;
 pub mod mm;
+pub mod nr;
 pub mod reboot;
 pub mod uts;
-pub mod kexec;
 
 pub use errno::Errno;

@@ -1,0 +1,199 @@
+//! The IDT: CPU exceptions and the two device interrupts.
+//!
+//! An exception from ring 3 kills the current process (the kernel goes on);
+//! one from ring 0 prints vector, error code, RIP, CR2 and a backtrace, then
+//! panics (the panic path is where a crash kernel will take over).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use spin::Lazy;
+use x86_64::registers::control::Cr2;
+use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
+
+use super::pic;
+
+/// What the CPU told us about an exception.
+#[derive(Clone, Copy, Debug)]
+pub struct Fault {
+    pub vector: u8,
+    pub name: &'static str,
+    pub error: Option<u64>,
+    pub rip: u64,
+    pub cs: u64,
+    pub rsp: u64,
+    /// The faulting linear address (page faults only).
+    pub cr2: Option<u64>,
+    /// The interrupted code's frame pointer, for the backtrace.
+    pub rbp: u64,
+}
+
+impl Fault {
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+    /// The signal Linux would deliver for this exception (arch/x86/kernel/traps.c).
+    pub fn signal(&self) -> (i32, &'static str) {
+        match self.vector {
+            0 | 16 | 19 => (8, "SIGFPE"),
+            1 | 3 => (5, "SIGTRAP"),
+            6 => (4, "SIGILL"),
+            17 => (7, "SIGBUS"),
+            _ => (11, "SIGSEGV"),
+        }
+    }
+}
+
+/// Timer ticks since interrupts were enabled (100 Hz).
+pub static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The interrupted code's RBP: with frame pointers forced on, the handler's
+/// prologue pushed it at [rbp].
+#[inline(always)]
+fn interrupted_rbp() -> u64 {
+    let rbp: u64;
+    // SAFETY: reads the frame pointer register only.
+    unsafe { core::arch::asm!("mov {}, rbp", out(reg) rbp) };
+    // SAFETY: rbp is this handler's frame base; [rbp] is the saved RBP.
+    unsafe { *(rbp as *const u64) }
+}
+
+fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Option<u64>, rbp: u64) -> Fault {
+    let cr2 = (vector == 14).then(|| Cr2::read_raw());
+    Fault {
+        vector,
+        name,
+        error,
+        rip: frame.instruction_pointer.as_u64(),
+        cs: frame.code_segment.0 as u64,
+        rsp: frame.stack_pointer.as_u64(),
+        cr2,
+        rbp,
+    }
+}
+
+fn handle(f: Fault) {
+    if f.from_user() {
+        crate::proc::kill_current(f)
+    }
+    kernel_fault(f)
+}
+
+/// An exception in the kernel itself: report everything we know, then panic.
+pub fn kernel_fault(f: Fault) -> ! {
+    crate::console::emergency_print(format_args!(
+        "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
+        f.vector,
+        f.name,
+        f.error.unwrap_or(0),
+        f.rip,
+        f.rsp,
+        f.cr2.unwrap_or(0)
+    ));
+    super::backtrace::print(f.rip, f.rbp);
+    panic!("fatal exception {} ({}) at {:#x}", f.vector, f.name, f.rip)
+}
+
+macro_rules! handlers {
+    ($( $fn:ident($vec:expr, $name:expr $(, $err:ident)?); )*) => { $(
+        handlers!(@one $fn, $vec, $name $(, $err)?);
+    )* };
+    (@one $fn:ident, $vec:expr, $name:expr) => {
+        extern "x86-interrupt" fn $fn(frame: InterruptStackFrame) {
+            let rbp = interrupted_rbp();
+            handle(fault($vec, $name, &frame, None, rbp));
+        }
+    };
+    (@one $fn:ident, $vec:expr, $name:expr, err) => {
+        extern "x86-interrupt" fn $fn(frame: InterruptStackFrame, code: u64) {
+            let rbp = interrupted_rbp();
+            handle(fault($vec, $name, &frame, Some(code), rbp));
+        }
+    };
+}
+
+handlers! {
+    divide_error(0, "divide error");
+    debug(1, "debug");
+    breakpoint(3, "breakpoint");
+    overflow(4, "overflow");
+    bound_range(5, "bound range exceeded");
+    invalid_opcode(6, "invalid opcode");
+    device_not_available(7, "device not available");
+    invalid_tss(10, "invalid TSS", err);
+    segment_not_present(11, "segment not present", err);
+    stack_segment(12, "stack segment fault", err);
+    general_protection(13, "general protection fault", err);
+    x87_fp(16, "x87 floating point");
+    alignment_check(17, "alignment check", err);
+    simd_fp(19, "SIMD floating point");
+    virtualization(20, "virtualization");
+    control_protection(21, "control protection", err);
+}
+
+extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, code: PageFaultErrorCode) {
+    let rbp = interrupted_rbp();
+    handle(fault(14, "page fault", &frame, Some(code.bits()), rbp));
+}
+
+extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, code: u64) -> ! {
+    // Runs on its own IST stack: the kernel stack may be exhausted.
+    let rbp = interrupted_rbp();
+    kernel_fault(fault(8, "double fault", &frame, Some(code), rbp))
+}
+
+extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    kernel_fault(fault(18, "machine check", &frame, None, 0))
+}
+
+extern "x86-interrupt" fn nmi(_frame: InterruptStackFrame) {
+    crate::console::emergency_print(format_args!("kexos: NMI received\n"));
+}
+
+extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    pic::eoi(pic::IRQ_TIMER);
+}
+
+extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
+    crate::console::irq();
+    pic::eoi(pic::IRQ_COM1);
+}
+
+/// PIC IRQ7/IRQ15 and the LAPIC spurious vector: no EOI for spurious interrupts.
+extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}
+
+static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
+    let mut idt = InterruptDescriptorTable::new();
+    idt.divide_error.set_handler_fn(divide_error);
+    idt.debug.set_handler_fn(debug);
+    idt.non_maskable_interrupt.set_handler_fn(nmi);
+    idt.breakpoint.set_handler_fn(breakpoint);
+    idt.overflow.set_handler_fn(overflow);
+    idt.bound_range_exceeded.set_handler_fn(bound_range);
+    idt.invalid_opcode.set_handler_fn(invalid_opcode);
+    idt.device_not_available.set_handler_fn(device_not_available);
+    // SAFETY: the IST index names a stack set up in gdt::TSS.
+    unsafe {
+        idt.double_fault.set_handler_fn(double_fault).set_stack_index(super::gdt::DOUBLE_FAULT_IST);
+    }
+    idt.invalid_tss.set_handler_fn(invalid_tss);
+    idt.segment_not_present.set_handler_fn(segment_not_present);
+    idt.stack_segment_fault.set_handler_fn(stack_segment);
+    idt.general_protection_fault.set_handler_fn(general_protection);
+    idt.page_fault.set_handler_fn(page_fault);
+    idt.x87_floating_point.set_handler_fn(x87_fp);
+    idt.alignment_check.set_handler_fn(alignment_check);
+    idt.machine_check.set_handler_fn(machine_check);
+    idt.simd_floating_point.set_handler_fn(simd_fp);
+    idt.virtualization.set_handler_fn(virtualization);
+    idt.cp_protection_exception.set_handler_fn(control_protection);
+    idt[pic::IRQ_BASE + pic::IRQ_TIMER].set_handler_fn(timer);
+    idt[pic::IRQ_BASE + pic::IRQ_COM1].set_handler_fn(com1);
+    idt[pic::IRQ_BASE + 7].set_handler_fn(spurious);
+    idt[pic::IRQ_BASE + 15].set_handler_fn(spurious);
+    idt[pic::SPURIOUS_VECTOR].set_handler_fn(spurious);
+    idt
+});
+
+pub fn init() {
+    IDT.load();
+}

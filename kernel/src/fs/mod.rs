@@ -1,0 +1,83 @@
+//! The kernel side of the file system: one global `vfs::Vfs` (the ramfs
+//! root, unpacked from the initramfs at boot) behind a lock, the console as
+//! a file, and procfs contents generated at open time.
+
+pub mod procfs;
+
+use abi::Errno;
+use alloc::string::String;
+use alloc::sync::Arc;
+use spin::{Mutex, Once};
+use vfs::{NodeKind, OpenFile, Vfs};
+
+use crate::boot::{BootContext, CmdlineSource};
+
+pub static VFS: Mutex<Option<Vfs>> = Mutex::new(None);
+
+/// The kernel command line of this boot.
+static CMDLINE: Once<String> = Once::new();
+
+pub fn cmdline() -> &'static str {
+    CMDLINE.get().map(|s| s.as_str()).unwrap_or("")
+}
+
+/// Run `f` on the file system.
+pub fn with<R>(f: impl FnOnce(&mut Vfs) -> R) -> R {
+    f(VFS.lock().as_mut().expect("fs::init not run"))
+}
+
+/// The initramfs image as loaded by the boot loader.
+pub fn initrd_bytes(ctx: &BootContext) -> Option<&'static [u8]> {
+    let (pa, len) = ctx.initrd?;
+    // SAFETY: the initramfs frames are reserved in the frame allocator for
+    // good and mapped in the direct map.
+    Some(unsafe { core::slice::from_raw_parts(crate::mm::phys_to_virt(pa) as *const u8, len as usize) })
+}
+
+pub fn init(ctx: &BootContext) {
+    let mut fs = Vfs::new();
+    if let Some(archive) = initrd_bytes(ctx) {
+        let t0 = crate::time::now_ns();
+        match fs.unpack_cpio(archive) {
+            Ok(n) => info!("fs: unpacked {} initramfs entries ({} KiB) in {} us", n, archive.len() >> 10, (crate::time::now_ns() - t0) / 1000),
+            Err(e) => info!("fs: initramfs is damaged, kept what came before the error: {}", e),
+        }
+    }
+    let cmdline = match ctx.cmdline {
+        CmdlineSource::InitramfsFile => fs
+            .lookup("/boot/cmdline")
+            .and_then(|ino| fs.file_data(ino).map(|d| String::from_utf8_lossy(d).into_owned()))
+            .unwrap_or_default(),
+    };
+    CMDLINE.call_once(|| String::from(cmdline.trim_end_matches(['\n', '\0'])));
+    info!("Command line: {}", self::cmdline());
+    procfs::install(&mut fs);
+    *VFS.lock() = Some(fs);
+}
+
+/// What a file descriptor refers to.
+pub enum File {
+    /// The serial console (fds 0, 1, 2 of every process).
+    Console,
+    /// A file or directory of the VFS, with the absolute path it was opened by
+    /// (openat relative to a directory fd needs it).
+    Node(OpenFile, String),
+}
+
+/// open(2) on an absolute, normalized path: procfs files get their contents now.
+pub fn open(path: &str, flags: u32, mode: u32) -> Result<File, Errno> {
+    with(|fs| {
+        let mut f = fs.open(path, flags, mode)?;
+        if let NodeKind::Special(id) = fs.kind(f.ino) {
+            f.snapshot = Some(Arc::from(procfs::generate(id)));
+        }
+        Ok(File::Node(f, String::new()))
+    })
+}
+
+/// close(2): the VFS must see it to keep its writer counts right.
+pub fn close(file: File) {
+    if let File::Node(f, _) = file {
+        with(|fs| fs.close(f));
+    }
+}

@@ -1,0 +1,95 @@
+//! The physical frame allocator: a bitmap over all RAM (memmap::FrameBitmap)
+//! whose storage is carved from RAM itself before the heap exists.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use memmap::{FrameBitmap, Region, RegionKind};
+use spin::Mutex;
+use x86_64::structures::paging::{FrameAllocator, FrameDeallocator, PhysFrame, Size4KiB};
+use x86_64::PhysAddr;
+
+use super::{phys_to_virt, PAGE_SIZE};
+
+static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
+static TOTAL_RAM: AtomicU64 = AtomicU64::new(0);
+
+/// Memory below 1 MiB is left alone: firmware and real-mode structures live
+/// there, and the next kernel (Linux) expects to find it as it was.
+const LOW_MEMORY_END: u64 = 0x10_0000;
+
+pub fn init(regions: &[Region], initrd: Option<(u64, u64)>) {
+    let ram = || regions.iter().filter(|r| r.kind == RegionKind::Ram);
+    let top = regions.iter().filter(|r| matches!(r.kind, RegionKind::Ram | RegionKind::Bootloader)).map(|r| r.end).max().unwrap_or(0);
+    let frames = (top / PAGE_SIZE) as usize;
+    let words = FrameBitmap::storage_words(frames);
+    let bytes = (words as u64 * 8).next_multiple_of(PAGE_SIZE);
+    // The bitmap goes at the start of the first usable region above 1 MiB that holds it.
+    let home = ram()
+        .map(|r| (r.start.max(LOW_MEMORY_END).next_multiple_of(PAGE_SIZE), r.end))
+        .find(|&(s, e)| e > s && e - s >= bytes)
+        .map(|(s, _)| s)
+        .expect("no RAM for the frame bitmap");
+    // SAFETY: [home, home+bytes) is usable RAM nobody else owns yet, mapped
+    // in the direct map; it stays reserved in the bitmap it backs.
+    let storage = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home) as *mut u64, words) };
+    let mut bitmap = FrameBitmap::new(storage, 0, frames);
+    let mut total = 0;
+    for r in ram() {
+        bitmap.release(r.start.max(LOW_MEMORY_END), r.end);
+        total += r.end - r.start;
+    }
+    bitmap.reserve(home, home + bytes);
+    if let Some((pa, len)) = initrd {
+        bitmap.reserve(pa, pa + len);
+    }
+    let loader: u64 = regions.iter().filter(|r| r.kind == RegionKind::Bootloader).map(|r| r.end - r.start).sum();
+    TOTAL_RAM.store(total + loader, Ordering::Relaxed);
+    *FRAMES.lock() = Some(bitmap);
+}
+
+fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
+    x86_64::instructions::interrupts::without_interrupts(|| f(FRAMES.lock().as_mut().expect("frame allocator")))
+}
+
+/// One zeroed 4 KiB frame.
+pub fn alloc_zeroed() -> Option<u64> {
+    let pa = with(|b| b.alloc())?;
+    // SAFETY: the frame was just allocated to us and is in the direct map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(pa)
+}
+
+/// `count` physically contiguous frames aligned to `align` bytes (not zeroed).
+pub fn alloc_contiguous(count: usize, align: u64) -> Option<u64> {
+    with(|b| b.alloc_contiguous(count, align))
+}
+
+pub fn free(pa: u64) {
+    if let Err(e) = with(|b| b.free(pa)) {
+        info!("mm: bad free of frame {:#x}: {:?}", pa, e);
+    }
+}
+
+pub fn free_bytes() -> u64 {
+    with(|b| b.free_frames() as u64 * PAGE_SIZE)
+}
+
+/// RAM the firmware reported (usable + what the boot loader occupies).
+pub fn total_ram() -> u64 {
+    TOTAL_RAM.load(Ordering::Relaxed)
+}
+
+/// Adapter for the x86_64 crate's page-table mapper.
+pub struct KernelFrames;
+
+// SAFETY: hands out frames that are unused and zeroed, each exactly once.
+unsafe impl FrameAllocator<Size4KiB> for KernelFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        alloc_zeroed().map(|pa| PhysFrame::containing_address(PhysAddr::new(pa)))
+    }
+}
+
+impl FrameDeallocator<Size4KiB> for KernelFrames {
+    unsafe fn deallocate_frame(&mut self, frame: PhysFrame<Size4KiB>) {
+        free(frame.start_address().as_u64())
+    }
+}

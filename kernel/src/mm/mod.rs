@@ -1,0 +1,44 @@
+//! Physical memory: the frame allocator, the heap, the kernel's own page
+//! tables, process address spaces and checked access to user memory.
+
+pub mod frame;
+pub mod heap;
+pub mod paging;
+pub mod user;
+
+use alloc::vec::Vec;
+use memmap::{MemoryMap, Region};
+use spin::Once;
+
+use crate::boot::BootContext;
+use crate::PHYS_OFFSET;
+
+pub const PAGE_SIZE: u64 = 4096;
+
+/// The machine's physical memory map, merged (for /proc/iomem and, later,
+/// the e820 table handed to the next kernel).
+static MEMORY_MAP: Once<MemoryMap> = Once::new();
+
+pub fn memory_map() -> &'static MemoryMap {
+    MEMORY_MAP.get().expect("mm::init not run")
+}
+
+/// Kernel virtual address of a physical address in the direct map.
+pub fn phys_to_virt(pa: u64) -> u64 {
+    PHYS_OFFSET + pa
+}
+
+pub fn init(ctx: &BootContext) {
+    frame::init(ctx.regions(), ctx.initrd);
+    heap::init();
+    let map = MemoryMap::from_regions(ctx.regions().iter().copied());
+    let regions: Vec<Region> = map.regions().to_vec();
+    MEMORY_MAP.call_once(|| map);
+    paging::init_kernel_tables(&regions, ctx.entry_cr3);
+    info!(
+        "mm: {} MiB RAM, {} MiB free after heap ({} MiB)",
+        frame::total_ram() >> 20,
+        frame::free_bytes() >> 20,
+        heap::size() >> 20
+    );
+}

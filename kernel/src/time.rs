@@ -1,0 +1,57 @@
+//! Time from the TSC, calibrated once against the PIT (8254) channel 2.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::port::Port;
+
+static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+
+/// Record the TSC at kernel entry: every timestamp is relative to it.
+pub fn mark_kernel_entry() {
+    ENTRY_TSC.store(crate::arch::rdtsc(), Ordering::Relaxed);
+}
+
+/// Calibration window. Short, because it is paid on every boot.
+const CALIBRATE_MS: u64 = 5;
+const PIT_HZ: u64 = 1_193_182;
+
+/// Measure the TSC frequency by letting PIT channel 2 count down
+/// CALIBRATE_MS milliseconds (mode 0: OUT2, read in port 0x61 bit 5,
+/// goes high at terminal count).
+pub fn calibrate() {
+    let count = PIT_HZ * CALIBRATE_MS / 1000;
+    // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate; the
+    // speaker output is kept off.
+    let cycles = unsafe {
+        let mut ctl = Port::<u8>::new(0x61);
+        let mut cmd = Port::<u8>::new(0x43);
+        let mut ch2 = Port::<u8>::new(0x42);
+        let v = ctl.read();
+        ctl.write((v & !0x02) & !0x01); // gate low, speaker off
+        cmd.write(0b1011_0000); // channel 2, lobyte/hibyte, mode 0, binary
+        ch2.write(count as u8);
+        ch2.write((count >> 8) as u8);
+        let start = crate::arch::rdtsc();
+        ctl.write((v & !0x02) | 0x01); // gate high: start counting
+        let mut spins = 0u64;
+        while ctl.read() & 0x20 == 0 {
+            spins += 1;
+            if spins > 100_000_000 {
+                break;
+            }
+        }
+        crate::arch::rdtsc() - start
+    };
+    let hz = (cycles * 1000 / CALIBRATE_MS).max(1_000_000);
+    TSC_HZ.store(hz, Ordering::Relaxed);
+}
+
+/// Nanoseconds since kernel entry (0 before calibration).
+pub fn now_ns() -> u64 {
+    let hz = TSC_HZ.load(Ordering::Relaxed);
+    if hz == 0 {
+        return 0;
+    }
+    let delta = crate::arch::rdtsc().wrapping_sub(ENTRY_TSC.load(Ordering::Relaxed));
+    ((delta as u128) * 1_000_000_000 / hz as u128) as u64
+}

@@ -1,0 +1,135 @@
+//! Inodes.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use abi::fs::{DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG};
+
+use crate::Ino;
+
+/// What an inode is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    /// A regular file held in memory.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A regular file whose contents the kernel generates at open time
+    /// (procfs); the number identifies the generator.
+    Special(u32),
+}
+
+impl NodeKind {
+    /// The `S_IF*` type bits.
+    pub fn type_bits(self) -> u32 {
+        match self {
+            NodeKind::File | NodeKind::Special(_) => S_IFREG,
+            NodeKind::Dir => S_IFDIR,
+            NodeKind::Symlink => S_IFLNK,
+        }
+    }
+
+    /// The `d_type` of a `linux_dirent64`.
+    pub fn d_type(self) -> u8 {
+        match self {
+            NodeKind::File | NodeKind::Special(_) => DT_REG,
+            NodeKind::Dir => DT_DIR,
+            NodeKind::Symlink => DT_LNK,
+        }
+    }
+}
+
+/// The contents of an inode.
+#[derive(Clone, Debug)]
+pub(crate) enum Data {
+    File(Vec<u8>),
+    Dir(BTreeMap<String, Ino>),
+    Symlink(String),
+    Special(u32),
+}
+
+/// One inode. It lives while a directory entry names it (`linked`) or an
+/// [`crate::OpenFile`] refers to it (`opens > 0`).
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    pub data: Data,
+    /// Permission bits (no type bits).
+    pub mode: u32,
+    /// Containing directory (for `..`); the root is its own parent.
+    pub parent: Ino,
+    /// Still named by a directory entry.
+    pub linked: bool,
+    /// Open file objects referring to this inode.
+    pub opens: u32,
+    /// Of those, how many were opened for writing.
+    pub writers: u32,
+    /// Modification time in seconds (from the archive; 0 otherwise).
+    pub mtime: u64,
+}
+
+impl Node {
+    /// A fresh, linked node.
+    pub fn new(data: Data, mode: u32, parent: Ino) -> Node {
+        Node {
+            data,
+            mode: mode & 0o7777,
+            parent,
+            linked: true,
+            opens: 0,
+            writers: 0,
+            mtime: 0,
+        }
+    }
+
+    /// The public kind of this node.
+    pub fn kind(&self) -> NodeKind {
+        match self.data {
+            Data::File(_) => NodeKind::File,
+            Data::Dir(_) => NodeKind::Dir,
+            Data::Symlink(_) => NodeKind::Symlink,
+            Data::Special(id) => NodeKind::Special(id),
+        }
+    }
+
+    /// The children, if this is a directory.
+    pub fn children(&self) -> Option<&BTreeMap<String, Ino>> {
+        match &self.data {
+            Data::Dir(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Bytes reported as `st_size`.
+    pub fn size(&self) -> u64 {
+        match &self.data {
+            Data::File(d) => d.len() as u64,
+            Data::Symlink(t) => t.len() as u64,
+            Data::Dir(_) | Data::Special(_) => 0,
+        }
+    }
+
+    /// May the node be dropped from the inode table?
+    pub fn is_unused(&self) -> bool {
+        !self.linked && self.opens == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        let n = Node::new(Data::Special(3), 0o100444, 1);
+        assert_eq!(n.mode, 0o444);
+        assert_eq!(n.kind(), NodeKind::Special(3));
+        assert_eq!(n.kind().type_bits(), S_IFREG);
+        assert_eq!(NodeKind::Symlink.d_type(), DT_LNK);
+        assert_eq!(NodeKind::Dir.type_bits(), S_IFDIR);
+        assert!(!n.is_unused());
+        assert_eq!(Node::new(Data::Symlink("abc".into()), 0o777, 1).size(), 3);
+    }
+}

@@ -1,0 +1,150 @@
+//! Unpacking an initramfs (cpio newc) into the tree.
+
+use abi::fs::{S_IFDIR, S_IFLNK, S_IFREG};
+use abi::Errno;
+use cpio::Entry;
+
+use crate::{path, NodeKind, Vfs, ROOT_INO};
+
+impl Vfs {
+    /// Unpack a cpio newc/crc stream (possibly several concatenated
+    /// archives) like Linux's initramfs: parents are created as needed
+    /// (0755), an existing directory is kept (its mode updated), a later
+    /// file or symlink replaces an earlier one (an existing file keeps its
+    /// inode and gets the new contents), and a member whose type differs
+    /// from what is there replaces it (an empty directory included).
+    ///
+    /// Members that cannot be applied (device nodes, FIFOs, a path through a
+    /// regular file, a non-empty directory in the way) are skipped as Linux
+    /// does. Returns the number of members applied. A malformed archive
+    /// stops with the cpio error; members before it stay unpacked.
+    pub fn unpack_cpio(&mut self, archive: &[u8]) -> Result<usize, cpio::Error> {
+        let mut applied = 0;
+        for entry in cpio::entries(archive) {
+            if self.apply_entry(&entry?).is_ok() {
+                applied += 1;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Create or replace what one archive member describes.
+    fn apply_entry(&mut self, e: &Entry<'_>) -> Result<(), Errno> {
+        let path = path::normalize("/", e.name)?;
+        let want = match e.file_type() {
+            S_IFDIR => NodeKind::Dir,
+            S_IFREG => NodeKind::File,
+            S_IFLNK => NodeKind::Symlink,
+            _ => return Err(Errno::EOPNOTSUPP),
+        };
+        if path != "/" {
+            self.mkdir_all(path::split_parent(&path).0)?;
+            self.clear_for(&path, want)?;
+        }
+        let ino = match want {
+            NodeKind::Dir => match self.lookup_nofollow(&path) {
+                Ok(ino) => ino,
+                Err(_) => self.mkdir(&path, e.permissions())?,
+            },
+            NodeKind::Symlink => {
+                let target = core::str::from_utf8(e.data).map_err(|_| Errno::EINVAL)?;
+                self.symlink(&path, target)?
+            }
+            _ => self.write_file(&path, e.permissions(), e.data)?,
+        };
+        self.set_mode(ino, e.permissions())?;
+        self.set_mtime(ino, u64::from(e.mtime))
+    }
+
+    /// Remove whatever sits at `path` unless it can be reused for `want`
+    /// (a directory for a directory, a file for a file).
+    fn clear_for(&mut self, path: &str, want: NodeKind) -> Result<(), Errno> {
+        let Ok(ino) = self.lookup_nofollow(path) else {
+            return Ok(());
+        };
+        match self.try_kind(ino)? {
+            have if have == want && want != NodeKind::Symlink => Ok(()),
+            _ if ino == ROOT_INO => Err(Errno::EBUSY),
+            NodeKind::Dir => self.rmdir(path),
+            _ => self.unlink(path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cpio::Writer;
+
+    #[test]
+    fn unpack_writer_archive() {
+        let mut w = Writer::new();
+        w.add_dir("/etc", 0o755);
+        w.add_file("/etc/rc", 0o644, b"echo hi\n");
+        w.add_file("/sbin/init", 0o755, b"\x7fELF");
+        w.add_symlink("/bin/sh", "/sbin/init");
+        w.add_dir("/tmp", 0o1777);
+        let archive = w.finish();
+        let mut v = Vfs::new();
+        assert_eq!(v.unpack_cpio(&archive), Ok(5));
+        let rc = v.lookup("/etc/rc").unwrap();
+        assert_eq!(v.file_data(rc), Ok(&b"echo hi\n"[..]));
+        assert_eq!(v.stat(rc).st_mode, S_IFREG | 0o644);
+        let init = v.lookup("/sbin/init").unwrap();
+        assert_eq!(v.lookup("/bin/sh"), Ok(init));
+        assert_eq!(v.stat(v.lookup("/sbin").unwrap()).st_mode, S_IFDIR | 0o755);
+        assert_eq!(v.stat(v.lookup("/tmp").unwrap()).st_mode, S_IFDIR | 0o1777);
+        assert_eq!(
+            v.symlink_target(v.lookup_nofollow("/bin/sh").unwrap()),
+            Ok("/sbin/init")
+        );
+    }
+
+    #[test]
+    fn later_members_win() {
+        let mut w = Writer::new();
+        w.add_file("a", 0o644, b"old");
+        w.add_dir("d", 0o700);
+        w.add_file("f-then-dir", 0o644, b"x");
+        w.add_symlink("l", "a");
+        let mut archive = w.finish();
+        let first_len = archive.len();
+        let mut w = Writer::new();
+        w.add_file("a", 0o600, b"new!");
+        w.add_dir("d", 0o755);
+        w.add_dir("f-then-dir", 0o755);
+        w.add_symlink("l", "d");
+        w.add_file("d/inner", 0o644, b"");
+        archive.extend_from_slice(&w.finish());
+        let mut v = Vfs::new();
+        let before = v.unpack_cpio(&archive[..first_len]).unwrap();
+        assert_eq!(before, 4);
+        let a = v.lookup("/a").unwrap();
+        assert_eq!(v.unpack_cpio(&archive), Ok(9));
+        assert_eq!(v.lookup("/a"), Ok(a), "file replaced in place");
+        assert_eq!(v.file_data(a), Ok(&b"new!"[..]));
+        assert_eq!(v.stat(a).st_mode & 0o7777, 0o600);
+        assert_eq!(v.kind(v.lookup("/f-then-dir").unwrap()), NodeKind::Dir);
+        assert_eq!(v.lookup("/l"), v.lookup("/d"));
+        assert_eq!(v.stat(v.lookup("/d").unwrap()).st_mode & 0o777, 0o755);
+        assert!(v.lookup("/l/inner").is_ok());
+    }
+
+    #[test]
+    fn skipped_and_errors() {
+        let mut w = Writer::new();
+        w.try_add("dev/console", abi::fs::S_IFCHR | 0o600, b"")
+            .unwrap();
+        w.add_file("f", 0o644, b"");
+        w.add_file("f/under-a-file", 0o644, b"");
+        w.add_file("../../escape", 0o644, b"e");
+        let archive = w.finish();
+        let mut v = Vfs::new();
+        assert_eq!(v.unpack_cpio(&archive), Ok(2));
+        assert_eq!(v.lookup("/dev/console"), Err(Errno::ENOENT));
+        assert_eq!(v.file_data(v.lookup("/escape").unwrap()), Ok(&b"e"[..]));
+        let err = v.unpack_cpio(&archive[..200]).unwrap_err();
+        assert!(matches!(err, cpio::Error::Truncated { .. }));
+        assert_eq!(err.errno(), Errno::EINVAL);
+    }
+}

@@ -1,0 +1,199 @@
+//! Foundation scenarios (issue 2): boot on both firmwares, the shell, procfs, faults.
+//!
+//! Every test boots one QEMU machine and groups several checks to keep CI fast.
+//! They are `#[ignore]`d so that plain `cargo test --workspace` stays host-only;
+//! `cargo xtask test` builds the artifacts and runs them with `--ignored` and `KEXOS_ROOT` set.
+//! Without `KEXOS_ROOT` they fail with a message saying to run `cargo xtask test`.
+
+use anyhow::Result;
+use kexos_tests::{random_token, BootOptions, Firmware, Machine};
+
+/// Checks that `out` contains `want`; on failure the machine's log is printed.
+fn contains(m: &mut Machine, what: &str, out: &str, want: &str) -> Result<()> {
+    m.check(
+        out.contains(want),
+        format_args!("{what}: expected {want:?} in {out:?}"),
+    )
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn uefi_boot_cmdline_uname_dmesg_poweroff() -> Result<()> {
+    let token = random_token("kexos-test-");
+    let append = format!("console=ttyS0 token={token} quiet");
+    let mut m = Machine::boot(BootOptions {
+        append: append.clone(),
+        ..BootOptions::new(Firmware::Uefi)
+    })?;
+
+    // The kernel announced itself before init ran.
+    m.assert_absent("KERNEL PANIC")?;
+    let log = m.transcript();
+    m.check(
+        log.contains(kexos_tests::markers::KERNEL_READY),
+        "no `kexos: starting /sbin/init` before the prompt",
+    )?;
+
+    // /proc/cmdline is exactly the --append text (Linux adds a newline).
+    let out = m.run("cat /proc/cmdline")?;
+    m.check(
+        out.trim_end_matches('\n') == append,
+        format_args!("/proc/cmdline is {out:?}, expected {append:?}"),
+    )?;
+
+    let out = m.run("uname -a")?;
+    contains(&mut m, "uname -a", &out, "kexos")?;
+
+    // dmesg replays the kernel log, with its timestamps.
+    let out = m.run("dmesg")?;
+    contains(&mut m, "dmesg", &out, "kexos: starting /sbin/init")?;
+    m.check(
+        out.lines().any(|l| l.starts_with('[') && l.contains("] ")),
+        format_args!("dmesg has no `[ seconds.micros] text` line: {out:?}"),
+    )?;
+
+    m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn uefi_shell_files_errors_ls_add() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("kexos-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let token = random_token("added-");
+    let host = dir.join("added.txt");
+    std::fs::write(&host, format!("{token}\n"))?;
+    let mut m = Machine::boot(BootOptions {
+        add: vec![(host, "/etc/extra/added.txt".into())],
+        ..BootOptions::new(Firmware::Uefi)
+    })?;
+
+    // Write a file in /tmp and read it back.
+    let out = m.run("echo x > /tmp/f")?;
+    m.check(
+        out.is_empty(),
+        format_args!("`echo x > /tmp/f` printed {out:?}"),
+    )?;
+    let out = m.run("cat /tmp/f")?;
+    m.check(
+        out == "x\n",
+        format_args!("`cat /tmp/f` printed {out:?}, expected \"x\\n\""),
+    )?;
+
+    // A missing file is an error message, and the shell keeps going.
+    let out = m.run("cat /nope")?;
+    contains(
+        &mut m,
+        "cat /nope",
+        &out,
+        "cat: /nope: No such file or directory",
+    )?;
+    let out = m.run("echo still-alive")?;
+    contains(&mut m, "command after an error", &out, "still-alive")?;
+
+    // The root directory has the contract's layout.
+    let out = m.run("ls /")?;
+    for name in ["sbin", "etc", "boot", "bin", "tmp", "proc", "dev"] {
+        m.check(
+            out.split_whitespace()
+                .any(|w| w.trim_end_matches('/') == name),
+            format_args!("`ls /` lacks {name}: {out:?}"),
+        )?;
+    }
+
+    // --add HOST:GUEST files land where asked, parents created.
+    let out = m.run("cat /etc/extra/added.txt")?;
+    contains(&mut m, "added file", &out, &token)?;
+    let out = m.run("ls /boot")?;
+    contains(&mut m, "ls /boot", &out, "kexos.elf")?;
+    contains(&mut m, "ls /boot", &out, "cmdline")?;
+
+    let _ = std::fs::remove_dir_all(&dir);
+    m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn uefi_faulttest_syscalls() -> Result<()> {
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
+    for case in ["efault", "enosys", "brk", "mmap"] {
+        let out = m.run(&format!("/bin/faulttest {case}"))?;
+        contains(
+            &mut m,
+            &format!("faulttest {case}"),
+            &out,
+            &format!("faulttest: {case} PASS"),
+        )?;
+    }
+    m.assert_absent(" killed: ")?;
+    m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn uefi_faulttest_kills() -> Result<()> {
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
+    // (case, reason in the kernel's line, exit status = 128 + signal)
+    let cases = [
+        ("null", "killed: page fault", "exit status 139"),
+        ("gp", "killed: general protection fault", "exit status 139"),
+        ("ud", "killed: invalid opcode", "exit status 132"),
+        ("kwrite", "killed: page fault", "exit status 139"),
+    ];
+    for (i, (case, reason, status)) in cases.iter().enumerate() {
+        // The process dies, the kernel says why, init restarts and prompts again.
+        let out = m.run(&format!("/bin/faulttest {case}"))?;
+        let line = out
+            .lines()
+            .find(|l| l.contains(" killed: "))
+            .unwrap_or("")
+            .to_string();
+        // A kernel log line: `[ seconds.micros] kexos: /bin/faulttest (pid N) killed: ...`.
+        m.check(line.contains("kexos: /bin/faulttest (pid "), format_args!("faulttest {case}: no kernel `kexos: /bin/faulttest (pid N) killed: ...` line in {out:?}"))?;
+        contains(&mut m, &format!("faulttest {case}"), &line, reason)?;
+        contains(&mut m, &format!("faulttest {case}"), &line, status)?;
+        // And the shell works afterwards.
+        let word = format!("after-{case}-{i}");
+        let out = m.run(&format!("echo {word}"))?;
+        contains(
+            &mut m,
+            &format!("command after faulttest {case}"),
+            &out,
+            &word,
+        )?;
+    }
+    m.assert_absent("KERNEL PANIC")?;
+    m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn bios_boot_cmdline_rc_poweroff() -> Result<()> {
+    let token = random_token("bios-");
+    let dir = std::env::temp_dir().join(format!("kexos-test-bios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let rc = dir.join("rc");
+    let rc_token = random_token("rc-ran-");
+    std::fs::write(&rc, format!("echo {rc_token}\n"))?;
+    let mut m = Machine::boot(BootOptions {
+        append: format!("token={token}"),
+        add: vec![(rc, "/etc/rc".into())],
+        ..BootOptions::new(Firmware::Bios)
+    })?;
+    // /etc/rc ran before the first prompt.
+    let log = m.transcript();
+    m.check(
+        log.contains(&format!("{rc_token}\n")),
+        format_args!("/etc/rc output {rc_token:?} missing before the prompt"),
+    )?;
+
+    let out = m.run("cat /proc/cmdline")?;
+    m.check(
+        out.trim_end_matches('\n') == format!("token={token}"),
+        format_args!("/proc/cmdline is {out:?}"),
+    )?;
+    let out = m.run("uname -a")?;
+    contains(&mut m, "uname -a", &out, "kexos")?;
+    let _ = std::fs::remove_dir_all(&dir);
+    m.poweroff()
+}
