@@ -75,6 +75,15 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<File, Errno> {
     })
 }
 
+/// write(2) to a VFS file: procfs files with write permission are consumed
+/// by the kernel, everything else goes to the ramfs.
+pub fn write(f: &mut OpenFile, data: &[u8]) -> Result<usize, Errno> {
+    match with(|fs| fs.kind(f.ino)) {
+        NodeKind::Special(id) => procfs::write(id, data),
+        _ => with(|fs| fs.write(f, data)),
+    }
+}
+
 /// close(2): the VFS must see it to keep its writer counts right.
 pub fn close(file: File) {
     if let File::Node(f, _) = file {

@@ -2,6 +2,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use abi::Errno;
 use alloc::vec::Vec;
 use memmap::IomemChild;
 use vfs::Vfs;
@@ -11,19 +12,21 @@ const MEMINFO: u32 = 2;
 const IOMEM: u32 = 3;
 const VERSION: u32 = 4;
 const UPTIME: u32 = 5;
+const SYSRQ_TRIGGER: u32 = 6;
 
-const FILES: &[(&str, u32)] = &[
-    ("/proc/cmdline", CMDLINE),
-    ("/proc/meminfo", MEMINFO),
-    ("/proc/iomem", IOMEM),
-    ("/proc/version", VERSION),
-    ("/proc/uptime", UPTIME),
+const FILES: &[(&str, u32, u32)] = &[
+    ("/proc/cmdline", CMDLINE, 0o444),
+    ("/proc/meminfo", MEMINFO, 0o444),
+    ("/proc/iomem", IOMEM, 0o444),
+    ("/proc/version", VERSION, 0o444),
+    ("/proc/uptime", UPTIME, 0o444),
+    ("/proc/sysrq-trigger", SYSRQ_TRIGGER, 0o200),
 ];
 
 pub fn install(fs: &mut Vfs) {
     let _ = fs.mkdir_all("/proc");
-    for &(path, id) in FILES {
-        if let Err(e) = fs.add_special(path, id, 0o444) {
+    for &(path, id, mode) in FILES {
+        if let Err(e) = fs.add_special(path, id, mode) {
             info!("procfs: cannot create {}: {:?}", path, e);
         }
     }
@@ -57,4 +60,44 @@ pub fn generate(id: u32) -> Vec<u8> {
 
 fn iomem_children() -> Vec<IomemChild> {
     Vec::new()
+}
+
+/// A write to procfs file `id`; only /proc/sysrq-trigger accepts one.
+pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
+    if id != SYSRQ_TRIGGER {
+        return Err(Errno::EACCES);
+    }
+    // Like Linux's write_sysrq_trigger, only the first character counts.
+    if let Some(&key) = data.first() {
+        sysrq(key);
+    }
+    Ok(data.len())
+}
+
+/// Magic SysRq keys (Documentation/admin-guide/sysrq.rst).
+fn sysrq(key: u8) {
+    match key {
+        b'c' => {
+            info!("sysrq: Trigger a crash");
+            crash_by_null_write()
+        }
+        b'b' => {
+            info!("sysrq: Resetting");
+            crate::arch::qemu::reset()
+        }
+        b'o' => {
+            info!("sysrq: Power Off");
+            crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Success)
+        }
+        b'\n' => {}
+        _ => info!("sysrq: HELP : reboot(b) crash(c) poweroff(o)"),
+    }
+}
+
+/// sysrq-c: a kernel write through a NULL pointer, as Linux's sysrq_handle_crash
+/// does, so the whole kernel-fault path (exception -> report -> panic) runs.
+fn crash_by_null_write() {
+    // SAFETY: deliberately faults; the page-fault handler never returns here.
+    // Written in asm because a NULL write is undefined behaviour in Rust.
+    unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) 0u64) };
 }

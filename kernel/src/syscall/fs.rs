@@ -92,7 +92,7 @@ pub fn sys_write(fd: u64, buf: u64, len: u64) -> SysResult {
                     crate::console::write_bytes(&tmp);
                     Ok(tmp.len())
                 }
-                File::Node(f, _) => kfs::with(|vfs| vfs.write(f, &tmp)),
+                File::Node(f, _) => kfs::write(f, &tmp),
             }
         });
         match r {

@@ -72,15 +72,16 @@ impl Vfs {
     /// Errors: `EINVAL` (access mode 3), `EEXIST` (O_CREAT|O_EXCL on an
     /// existing name), `ENOTDIR` (O_DIRECTORY on a non-directory), `EISDIR`
     /// (write access, O_TRUNC or O_CREAT on a directory), `EACCES` (write
-    /// access or O_TRUNC to a special file), `ELOOP` (O_NOFOLLOW on a
+    /// access or O_TRUNC to a special file without owner write permission), `ELOOP` (O_NOFOLLOW on a
     /// symlink), and the lookup errors.
     pub fn open(&mut self, path: &str, flags: u32, mode: u32) -> Result<OpenFile, Errno> {
         let access = Access::from_flags(flags)?;
         let ino = self.open_lookup(path, flags, mode)?;
         let kind = self.try_kind(ino)?;
         if flags & O_PATH == 0 {
-            self.check_open(kind, flags, &access)?;
-            if flags & O_TRUNC != 0 {
+            let mode = self.try_stat(ino)?.st_mode;
+            self.check_open(kind, mode, flags, &access)?;
+            if flags & O_TRUNC != 0 && kind == NodeKind::File {
                 self.truncate(ino, 0)?;
             }
         } else if flags & O_DIRECTORY != 0 && kind != NodeKind::Dir {
@@ -145,14 +146,17 @@ impl Vfs {
     }
 
     /// Permission-style checks once the inode is known.
-    fn check_open(&self, kind: NodeKind, flags: u32, access: &Access) -> Result<(), Errno> {
+    ///
+    /// A special file is writable only if its mode grants the owner write
+    /// (like /proc/sysrq-trigger, 0200): the kernel consumes what is written.
+    fn check_open(&self, kind: NodeKind, mode: u32, flags: u32, access: &Access) -> Result<(), Errno> {
         let wants_write = access.write || flags & O_TRUNC != 0;
         match kind {
             NodeKind::Symlink => Err(Errno::ELOOP),
             NodeKind::Dir if flags & O_CREAT != 0 || wants_write => Err(Errno::EISDIR),
             NodeKind::Dir => Ok(()),
             _ if flags & O_DIRECTORY != 0 => Err(Errno::ENOTDIR),
-            NodeKind::Special(_) if wants_write => Err(Errno::EACCES),
+            NodeKind::Special(_) if wants_write && mode & 0o200 == 0 => Err(Errno::EACCES),
             NodeKind::File | NodeKind::Special(_) => Ok(()),
         }
     }
@@ -318,6 +322,19 @@ mod tests {
         );
         assert_eq!(v.open("/d/f/", O_RDONLY, 0).unwrap_err(), Errno::ENOTDIR);
         assert!(v.open("/", O_PATH | O_DIRECTORY, 0).is_ok());
+    }
+
+    #[test]
+    fn writable_special_needs_owner_write() {
+        let mut v = Vfs::new();
+        v.mkdir_all("/proc").unwrap();
+        v.add_special("/proc/ro", 1, 0o444).unwrap();
+        v.add_special("/proc/trigger", 2, 0o200).unwrap();
+        assert_eq!(v.open("/proc/ro", O_WRONLY, 0).unwrap_err(), Errno::EACCES);
+        let f = v.open("/proc/trigger", O_WRONLY | O_TRUNC, 0).unwrap();
+        assert!(f.writable);
+        assert_eq!(v.writers(f.ino), 1);
+        v.close(f);
     }
 
     #[test]
