@@ -124,6 +124,46 @@ pub fn sys_openat(dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult {
     })
 }
 
+/// A second descriptor for the same file. Note: the copy gets its own file
+/// offset (Linux shares one open file description); enough for redirection,
+/// where the original is closed right after.
+fn dup_file(file: &File) -> Result<File, Errno> {
+    Ok(match file {
+        File::Console => File::Console,
+        File::Node(f, path) => File::Node(kfs::with(|vfs| vfs.dup(f))?, path.clone()),
+    })
+}
+
+pub fn sys_dup(fd: u64) -> SysResult {
+    with_current(|p| {
+        let copy = dup_file(p.fds.get(fd_num(fd)?)?)?;
+        if p.fds.len() >= crate::proc::MAX_FDS {
+            kfs::close(copy);
+            return Err(Errno::EMFILE);
+        }
+        Ok(p.fds.alloc(copy)? as u64)
+    })
+}
+
+pub fn sys_dup2(old: u64, new: u64) -> SysResult {
+    with_current(|p| {
+        let (old, new) = (fd_num(old)?, fd_num(new)?);
+        let copy = dup_file(p.fds.get(old)?)?;
+        if old == new {
+            kfs::close(copy);
+            return Ok(new as u64);
+        }
+        if new < 0 || new as usize >= crate::proc::MAX_FDS {
+            kfs::close(copy);
+            return Err(Errno::EBADF);
+        }
+        if let Some(previous) = p.fds.alloc_at(new, copy)? {
+            kfs::close(previous);
+        }
+        Ok(new as u64)
+    })
+}
+
 pub fn sys_close(fd: u64) -> SysResult {
     let file = with_current(|p| p.fds.close(fd_num(fd)?))?;
     kfs::close(file);

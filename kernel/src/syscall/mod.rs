@@ -27,6 +27,8 @@ pub extern "C" fn dispatch(f: &mut SyscallFrame) {
         nr::MMAP => mm::sys_mmap(a0, a1, a2, a3, a4, a5),
         nr::MUNMAP => mm::sys_munmap(a0, a1),
         nr::BRK => mm::sys_brk(a0),
+        nr::DUP => fs::sys_dup(a0),
+        nr::DUP2 => fs::sys_dup2(a0, a1),
         nr::GETPID => sys::sys_getpid(),
         nr::EXECVE => sys::sys_execve(a0, a1, a2),
         nr::EXIT | nr::EXIT_GROUP => sys::sys_exit(a0),

@@ -7,5 +7,6 @@ pub const MAP_SHARED: u64 = 0x01;
 pub const MAP_PRIVATE: u64 = 0x02;
 pub const MAP_FIXED: u64 = 0x10;
 pub const MAP_ANONYMOUS: u64 = 0x20;
-/// mmap's failure value as seen by C: `(void *)-1`; the raw syscall returns -errno.
+/// The page size; mmap lengths and addresses are in these units.
+/// (The raw mmap syscall returns -errno on failure, not C's `(void *)-1`.)
 pub const PAGE_SIZE: u64 = 4096;

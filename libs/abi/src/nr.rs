@@ -11,6 +11,8 @@ pub const MMAP: u64 = 9;
 pub const MUNMAP: u64 = 11;
 pub const BRK: u64 = 12;
 pub const IOCTL: u64 = 16;
+pub const DUP: u64 = 32;
+pub const DUP2: u64 = 33;
 pub const GETPID: u64 = 39;
 pub const EXECVE: u64 = 59;
 pub const EXIT: u64 = 60;
@@ -26,8 +28,7 @@ pub const EXIT_GROUP: u64 = 231;
 pub const OPENAT: u64 = 257;
 pub const NEWFSTATAT: u64 = 262;
 pub const KEXEC_FILE_LOAD: u64 = 320;
-/// kexos-private: read the kernel log ring buffer into a user buffer
-/// (like syslog(SYSLOG_ACTION_READ_ALL)); Linux's syslog is 103.
+/// syslog(2) (klogctl): `dmesg` reads the kernel log ring buffer with it.
 pub const SYSLOG: u64 = 103;
 
 /// syslog(2) actions used by `dmesg` (include/linux/syslog.h).

@@ -154,11 +154,36 @@ impl Shell {
             let _ = sys::close(fd);
             return status;
         }
-        if cmd.redirect.is_some() {
-            eprintln!("kexos: {name}: output redirection is only supported for builtins");
-            return 1;
+        match cmd.redirect {
+            Some(r) => self.exec_redirected(&cmd.argv, &r),
+            None => self.exec(&cmd.argv),
         }
-        self.exec(&cmd.argv)
+    }
+
+    /// exec with stdout sent to a file: the program inherits fd 1 (dup2);
+    /// if exec fails, the shell gets its own stdout back.
+    fn exec_redirected(&mut self, argv: &[String], r: &shellcore::Redirect) -> i32 {
+        let fd = match open_redirect(r) {
+            Ok(fd) => fd,
+            Err(e) => return self.fail("kexos", &r.path, e),
+        };
+        let saved = match sys::dup(STDOUT) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = sys::close(fd);
+                return self.fail("kexos", "dup", e);
+            }
+        };
+        let moved = sys::dup2(fd, STDOUT);
+        let _ = sys::close(fd);
+        if let Err(e) = moved {
+            let _ = sys::close(saved);
+            return self.fail("kexos", "dup2", e);
+        }
+        let status = self.exec(argv);
+        let _ = sys::dup2(saved, STDOUT);
+        let _ = sys::close(saved);
+        status
     }
 
     /// Replace the shell with a program: a word containing '/' is a path,
@@ -189,8 +214,7 @@ impl Shell {
 /// True when stdin is a pipe or a regular file (e.g. the shell run on a
 /// Linux host with piped input): then end of input ends the shell.
 fn stdin_is_pipe_or_file() -> bool {
-    use ulib::abi::fs::{S_IFMT, S_IFREG};
-    const S_IFIFO: u32 = 0o010000;
+    use ulib::abi::fs::{S_IFIFO, S_IFMT, S_IFREG};
     sys::fstat(STDIN).is_ok_and(|st| matches!(st.st_mode & S_IFMT, S_IFIFO | S_IFREG))
 }
 

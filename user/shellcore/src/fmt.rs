@@ -1,14 +1,10 @@
 //! Text formatting for builtins: `ls -l` lines, `stat` output, path joining,
 //! and `/etc/rc` line selection.
 
-use abi::fs::{Stat, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use abi::fs::{Stat, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-
-const S_IFBLK: u32 = 0o060000;
-const S_IFIFO: u32 = 0o010000;
-const S_IFSOCK: u32 = 0o140000;
 
 /// `ls -l` style mode string, e.g. `-rw-r--r--`, `drwxr-xr-x`, `crw-rw-rw-`.
 pub fn mode_string(mode: u32) -> String {

@@ -96,6 +96,14 @@ pub fn close(fd: i32) -> SysResult<()> {
     check(unsafe { syscall1(nr::CLOSE, fd as u64) }).map(drop)
 }
 
+pub fn dup(fd: i32) -> SysResult<i32> {
+    check(unsafe { syscall1(nr::DUP, fd as u64) }).map(|v| v as i32)
+}
+
+pub fn dup2(old: i32, new: i32) -> SysResult<i32> {
+    check(unsafe { syscall2(nr::DUP2, old as u64, new as u64) }).map(|v| v as i32)
+}
+
 pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult<u64> {
     check(unsafe { syscall3(nr::LSEEK, fd as u64, off as u64, whence as u64) }).map(|v| v as u64)
 }
