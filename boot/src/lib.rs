@@ -189,14 +189,15 @@ impl Initramfs {
             }
             idx += 1 + pos;
         }
-        if let (Some(Entry::Dir { .. }), Entry::Dir { .. }) = (self.entries.get(&path), &entry) {
-            // Re-adding a directory keeps its children; only the mode changes.
-        } else if self.entries.keys().any(|k| {
-            k.len() > path.len() && k.starts_with(&path) && k.as_bytes()[path.len()] == b'/'
-        }) {
-            if !matches!(entry, Entry::Dir { .. }) {
-                bail!("initramfs: cannot replace directory `{path}` (it has entries) with a file");
-            }
+        // A directory with entries may only be replaced by a directory (its mode changes,
+        // its children stay).
+        let has_children = self
+            .entries
+            .range(format!("{path}/")..)
+            .next()
+            .is_some_and(|(k, _)| k.starts_with(&format!("{path}/")));
+        if has_children && !matches!(entry, Entry::Dir { .. }) {
+            bail!("initramfs: cannot replace directory `{path}` (it has entries) with a file");
         }
         self.entries.insert(path, entry);
         Ok(self)

@@ -116,7 +116,7 @@ fn uefi_shell_files_errors_ls_add() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn uefi_faulttest_syscalls() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
-    for case in ["efault", "enosys", "brk", "mmap"] {
+    for case in ["efault", "enosys", "brk", "mmap", "heap"] {
         let out = m.run(&format!("/bin/faulttest {case}"))?;
         contains(
             &mut m,
@@ -139,6 +139,7 @@ fn uefi_faulttest_kills() -> Result<()> {
         ("gp", "killed: general protection fault", "exit status 139"),
         ("ud", "killed: invalid opcode", "exit status 132"),
         ("kwrite", "killed: page fault", "exit status 139"),
+        ("munmapped", "killed: page fault", "exit status 139"),
     ];
     for (i, (case, reason, status)) in cases.iter().enumerate() {
         // The process dies, the kernel says why, init restarts and prompts again.

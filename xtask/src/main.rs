@@ -44,8 +44,8 @@ ENVIRONMENT:
 CONSOLE (run):
     Typed keys go to kexos unbuffered (QEMU puts the terminal in raw mode).
     Quit with the shell's `poweroff` (or `reboot`), or press Ctrl-A then X.
-    Ctrl-C is passed to the guest. QEMU exit status: poweroff/reboot -> 0,
-    kernel panic -> 1 with a message.
+    Ctrl-C is passed to the guest. `run` exits 0 after poweroff, reboot or Ctrl-A X,
+    and 1 with a message if the kernel panics.
 ";
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
@@ -421,6 +421,13 @@ impl Xtask {
         if !missing_qemu && !missing_ovmf {
             return Ok(());
         }
+        if missing_ovmf && std::env::var_os(kexos_tests::OVMF_ENV).is_some() {
+            bail!(
+                "{}={} does not exist",
+                kexos_tests::OVMF_ENV,
+                ovmf.display()
+            );
+        }
         let what = match (missing_qemu, missing_ovmf) {
             (true, true) => format!("{} and OVMF ({})", kexos_tests::QEMU, ovmf.display()),
             (true, false) => kexos_tests::QEMU.to_string(),
@@ -517,7 +524,14 @@ impl Xtask {
         eprintln!("\nxtask: host unit tests (cargo test --workspace)");
         let mut cmd = self.cargo(&self.root);
         cmd.args(["test", "--workspace"]);
+        let before = results.passed;
         let unit = run_libtest(cmd, &mut results, false)?;
+        let n = results.passed - before;
+        if unit.success {
+            results
+                .lines
+                .push((format!("host unit tests ({n} passed)"), true));
+        }
         results.step("host unit tests", unit);
 
         eprintln!("\nxtask: QEMU scenarios (at most 2 machines at once)");
@@ -538,7 +552,15 @@ impl Xtask {
         cmd.env(kexos_tests::ROOT_ENV, &self.root);
         // Scenario errors are anyhow errors with context; their backtraces are noise.
         cmd.env("RUST_LIB_BACKTRACE", "0");
+        let before = results.passed + results.failed;
         let scen = run_libtest(cmd, &mut results, true)?;
+        if scen.success && results.passed + results.failed == before {
+            results.record(
+                "QEMU scenarios: none ran (does --filter match any test name?)",
+                false,
+                true,
+            );
+        }
         results.step("QEMU scenarios", scen);
         Ok(results.finish(started))
     }
@@ -562,11 +584,20 @@ impl Xtask {
         let to = Duration::from_secs(120);
         m.expect(markers::KERNEL_READY, to)?;
         let t_ready = m.elapsed();
-        m.expect(markers::BOOT_TO_PROMPT, to)?;
-        let figure = m.expect(" ms", to)?;
-        let figure = figure.trim_end_matches(" ms").trim().to_string();
         m.expect_prompt(to)?;
         let t_prompt = m.elapsed();
+        // The kernel logs the figure at the first console read, i.e. usually just after the
+        // prompt: look for the whole line, waiting for it if it has not arrived yet.
+        let figure = |log: &str| {
+            let rest = &log[log.find(markers::BOOT_TO_PROMPT)? + markers::BOOT_TO_PROMPT.len()..];
+            let end = rest.find(" ms")?;
+            Some(rest[..end].trim().to_string())
+        };
+        if figure(&m.transcript()).is_none() {
+            m.expect(markers::BOOT_TO_PROMPT, to)?;
+            m.expect(" ms", to)?;
+        }
+        let figure = figure(&m.transcript()).unwrap_or_else(|| "?".into());
         m.poweroff()?;
 
         let kernel = file_size(&built.kernel)?;
