@@ -5,8 +5,9 @@
 //!
 //! - [`parse`] -- words, quotes, backslash escapes, `#` comments, `>`/`>>`.
 //! - [`editor`] -- the line editor state machine (echo, backspace, ^C, ^U, ESC sequences).
-//! - [`opts`] -- short-option parsing (`ls -la`, `uname -a`).
+//! - [`opts`] -- option parsing (`ls -la`, `uname -a`, long options with values).
 //! - [`fmt`] -- `ls -l` mode strings and column layout, path joining, rc scripts.
+//! - [`kexec`] -- the `kexec` builtin: options, next kernel's command line, flags, messages.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ extern crate alloc;
 
 pub mod editor;
 pub mod fmt;
+pub mod kexec;
 pub mod opts;
 pub mod parse;
 

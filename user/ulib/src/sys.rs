@@ -348,20 +348,29 @@ pub fn clock_gettime(clock: u64) -> SysResult<Timespec> {
     Ok(ts)
 }
 
-/// kexec_file_load(2). `initrd_fd` is ignored by the kernel with
-/// `KEXEC_FILE_NO_INITRAMFS`; pass -1 then. The command line is passed with
-/// its NUL (cmdline_len = len + 1), like kexec-tools.
-pub fn kexec_file_load(kernel_fd: i32, initrd_fd: i32, cmdline: &str, flags: u64) -> SysResult<()> {
-    let len = cmdline.len() as u64 + 1;
-    check(with_cstr(cmdline, |p| unsafe {
+/// kexec_file_load(2).
+///
+/// `initrd_fd` is ignored by the kernel with `KEXEC_FILE_NO_INITRAMFS` (pass
+/// -1 then). `cmdline` is passed as is and must already end with its NUL:
+/// cmdline_len = `cmdline.len()` (the kernel answers EINVAL when the last
+/// byte is not NUL); `None` passes cmdline_len 0 and a NULL pointer, as
+/// kexec-tools does without a command line and for `KEXEC_FILE_UNLOAD`.
+pub fn kexec_file_load(
+    kernel_fd: i32,
+    initrd_fd: i32,
+    cmdline: Option<&[u8]>,
+    flags: u64,
+) -> SysResult<()> {
+    let (len, ptr) = cmdline.map_or((0, 0), |c| (c.len() as u64, c.as_ptr() as u64));
+    check(unsafe {
         syscall5(
             nr::KEXEC_FILE_LOAD,
             kernel_fd as i64 as u64,
             initrd_fd as i64 as u64,
             len,
-            p as u64,
+            ptr,
             flags,
         )
-    })?)
+    })
     .map(drop)
 }

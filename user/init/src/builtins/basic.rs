@@ -29,7 +29,17 @@ fn help(sh: &mut Shell, _args: &[String]) -> i32 {
     let mut out = sh.out();
     let _ = writeln!(out, "kexos shell builtins:");
     for b in super::all() {
-        let _ = writeln!(out, "  {:<30} {}", b.usage, b.help);
+        // One synopsis per line; a long one gets its description on the next line.
+        let mut forms = b.usage.lines().peekable();
+        while let Some(form) = forms.next() {
+            if forms.peek().is_some() {
+                let _ = writeln!(out, "  {form}");
+            } else if form.len() <= 30 {
+                let _ = writeln!(out, "  {form:<30} {}", b.help);
+            } else {
+                let _ = writeln!(out, "  {form}\n  {:<30} {}", "", b.help);
+            }
+        }
     }
     let _ = writeln!(
         out,

@@ -5,12 +5,14 @@ use alloc::string::String;
 
 mod basic;
 mod fs;
+mod kexec;
 mod sys;
 
 /// One builtin command.
 pub struct Builtin {
     pub name: &'static str,
-    /// Synopsis shown by `help`, e.g. `ls [-l] [-a] [PATH...]`.
+    /// Synopsis shown by `help`, e.g. `ls [-l] [-a] [PATH...]`; several
+    /// forms are separated by newlines.
     pub usage: &'static str,
     /// One-line description shown by `help`.
     pub help: &'static str,
@@ -19,7 +21,12 @@ pub struct Builtin {
 }
 
 /// Every builtin family, in `help` order.
-pub const TABLES: &[&[Builtin]] = &[basic::COMMANDS, fs::COMMANDS, sys::COMMANDS];
+pub const TABLES: &[&[Builtin]] = &[
+    basic::COMMANDS,
+    fs::COMMANDS,
+    sys::COMMANDS,
+    kexec::COMMANDS,
+];
 
 pub fn all() -> impl Iterator<Item = &'static Builtin> {
     TABLES.iter().flat_map(|t| t.iter())
@@ -34,7 +41,9 @@ pub fn usage_error(name: &str, e: impl core::fmt::Display) -> i32 {
     let b = find(name);
     ulib::eprintln!("{name}: {e}");
     if let Some(b) = b {
-        ulib::eprintln!("usage: {}", b.usage);
+        for (i, form) in b.usage.lines().enumerate() {
+            ulib::eprintln!("{} {form}", if i == 0 { "usage:" } else { "      " });
+        }
     }
     2
 }
