@@ -1,0 +1,1005 @@
+//! Hardware-independent half of the kexos purgatory.
+//!
+//! The purgatory is the small program that runs between the old kernel's
+//! `relocate_kernel` trampoline and the next kernel's entry point. The kexos
+//! kernel patches its parameters into named `.data` symbols of the purgatory
+//! object before loading it; this crate defines that contract (names, sizes,
+//! layouts, byte encodings) and everything about verification that needs no
+//! hardware: which regions are hashed, the SHA-256 pass, the decision to boot
+//! or refuse, and every line printed on the serial console. The bare-metal
+//! crate one directory up only supplies physical memory, the UART and the
+//! clock, so the whole decision logic is unit-tested on the host.
+//!
+//! The kernel side may depend on this crate too (it is `no_std`, no `alloc`)
+//! to encode the values it patches in.
+#![cfg_attr(not(test), no_std)]
+
+use sha2::{Digest as _, Sha256};
+
+/// Number of entries of the region table and of the per-region digest table.
+pub const MAX_REGIONS: usize = 16;
+
+/// `purgatory_flags` bit 0: skip verification (kexec-tools' `--no-checks`).
+pub const FLAG_NO_VERIFY: u64 = 1 << 0;
+
+/// `purgatory_flags` bit 1: verify each region against its own entry of
+/// `purgatory_region_digests` and ignore `purgatory_sha256_digest`. Every
+/// non-empty region must then have a digest. One SHA-256 pass on each side
+/// (the kernel need not hash the data twice to provide both kinds of digest)
+/// and every bad segment is named.
+pub const FLAG_PER_REGION: u64 = 1 << 1;
+
+/// The purgatory object's entry symbol (also its `e_entry`).
+pub const SYM_ENTRY: &str = "purgatory_start";
+/// `[ShaRegion; 16]`, 256 bytes.
+pub const SYM_SHA_REGIONS: &str = "purgatory_sha_regions";
+/// `[u8; 32]`: SHA-256 over the concatenation of all regions.
+pub const SYM_SHA256_DIGEST: &str = "purgatory_sha256_digest";
+/// `[[u8; 32]; 16]`, 512 bytes: optional digest of each region (all zero = not provided).
+pub const SYM_REGION_DIGESTS: &str = "purgatory_region_digests";
+/// [`EntryRegs`], 136 bytes.
+pub const SYM_ENTRY_REGS: &str = "entry64_regs";
+/// `u16`: I/O port of a 16550 UART, 0 = silent.
+pub const SYM_SERIAL_PORT: &str = "purgatory_serial_port";
+/// `u64`: see [`FLAG_NO_VERIFY`].
+pub const SYM_FLAGS: &str = "purgatory_flags";
+
+/// Every patchable symbol with its exact `st_size`.
+pub const PATCHABLE_SYMBOLS: [(&str, usize); 6] = [
+    (
+        SYM_SHA_REGIONS,
+        core::mem::size_of::<[ShaRegion; MAX_REGIONS]>(),
+    ),
+    (SYM_SHA256_DIGEST, 32),
+    (SYM_REGION_DIGESTS, 32 * MAX_REGIONS),
+    (SYM_ENTRY_REGS, core::mem::size_of::<EntryRegs>()),
+    (SYM_SERIAL_PORT, 2),
+    (SYM_FLAGS, 8),
+];
+
+/// A SHA-256 digest.
+pub type Sha256Digest = [u8; 32];
+
+/// The "not provided" value of a per-region digest.
+pub const NO_DIGEST: Sha256Digest = [0; 32];
+
+/// One physical range to hash. `len == 0` marks an unused entry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShaRegion {
+    pub start: u64,
+    pub len: u64,
+}
+
+impl ShaRegion {
+    pub const EMPTY: ShaRegion = ShaRegion { start: 0, len: 0 };
+
+    /// Little-endian image of a whole region table, as patched into
+    /// `purgatory_sha_regions`.
+    pub fn table_bytes(table: &[ShaRegion; MAX_REGIONS]) -> [u8; 16 * MAX_REGIONS] {
+        let mut out = [0u8; 16 * MAX_REGIONS];
+        for (i, r) in table.iter().enumerate() {
+            out[16 * i..16 * i + 8].copy_from_slice(&r.start.to_le_bytes());
+            out[16 * i + 8..16 * i + 16].copy_from_slice(&r.len.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// Registers the purgatory loads right before `jmp *rip`, in this order
+/// (Linux's `entry64_regs` layout). `rsp == 0` means "keep the purgatory's
+/// own stack".
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryRegs {
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rbx: u64,
+    pub rsp: u64,
+    pub rbp: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rip: u64,
+}
+
+/// Byte offsets inside [`EntryRegs`], for the entry assembly.
+pub mod regs_offset {
+    pub const RAX: usize = 0;
+    pub const RCX: usize = 8;
+    pub const RDX: usize = 16;
+    pub const RBX: usize = 24;
+    pub const RSP: usize = 32;
+    pub const RBP: usize = 40;
+    pub const RSI: usize = 48;
+    pub const RDI: usize = 56;
+    pub const R8: usize = 64;
+    pub const R15: usize = 120;
+    pub const RIP: usize = 128;
+}
+
+impl EntryRegs {
+    pub const ZERO: EntryRegs = EntryRegs {
+        rax: 0,
+        rcx: 0,
+        rdx: 0,
+        rbx: 0,
+        rsp: 0,
+        rbp: 0,
+        rsi: 0,
+        rdi: 0,
+        r8: 0,
+        r9: 0,
+        r10: 0,
+        r11: 0,
+        r12: 0,
+        r13: 0,
+        r14: 0,
+        r15: 0,
+        rip: 0,
+    };
+
+    /// Little-endian image, as patched into `entry64_regs`.
+    pub fn to_bytes(&self) -> [u8; 136] {
+        let words = [
+            self.rax, self.rcx, self.rdx, self.rbx, self.rsp, self.rbp, self.rsi, self.rdi,
+            self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15, self.rip,
+        ];
+        let mut out = [0u8; 136];
+        for (i, w) in words.iter().enumerate() {
+            out[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<ShaRegion>() == 16);
+const _: () = assert!(core::mem::size_of::<[ShaRegion; MAX_REGIONS]>() == 256);
+const _: () = assert!(core::mem::size_of::<EntryRegs>() == 136);
+const _: () = assert!(core::mem::offset_of!(EntryRegs, rsp) == regs_offset::RSP);
+const _: () = assert!(core::mem::offset_of!(EntryRegs, rip) == regs_offset::RIP);
+const _: () = assert!(core::mem::offset_of!(EntryRegs, r15) == regs_offset::R15);
+
+/// Everything the kernel patched in, copied out of the purgatory's `.data`.
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub regions: [ShaRegion; MAX_REGIONS],
+    pub digest: Sha256Digest,
+    pub region_digests: [Sha256Digest; MAX_REGIONS],
+    pub flags: u64,
+    /// `entry64_regs.rip`, only printed.
+    pub entry_rip: u64,
+}
+
+/// Where messages go. The purgatory's implementation is a polled 16550.
+pub trait Console {
+    fn write_bytes(&mut self, bytes: &[u8]);
+
+    fn write_str(&mut self, s: &str) {
+        self.write_bytes(s.as_bytes());
+    }
+}
+
+/// Read access to physical memory.
+pub trait PhysMemory {
+    /// Feed the `region.len` bytes at physical address `region.start` to
+    /// `sink`, in order, in one or more chunks. Only called for regions that
+    /// passed [`check_regions`].
+    fn feed<F: FnMut(&[u8])>(&self, region: ShaRegion, sink: F);
+}
+
+/// `0x` followed by the value in lowercase hex without leading zeros.
+pub fn write_hex<C: Console + ?Sized>(con: &mut C, value: u64) {
+    let mut buf = [0u8; 18];
+    let len = fmt_hex(value, &mut buf);
+    con.write_bytes(&buf[..len]);
+}
+
+/// Decimal, no separators.
+pub fn write_dec<C: Console + ?Sized>(con: &mut C, value: u64) {
+    let mut buf = [0u8; 20];
+    let len = fmt_dec(value, &mut buf);
+    con.write_bytes(&buf[..len]);
+}
+
+/// Bytes as lowercase hex pairs, no prefix (the usual digest notation).
+pub fn write_hex_bytes<C: Console + ?Sized>(con: &mut C, bytes: &[u8]) {
+    for &b in bytes {
+        con.write_bytes(&[HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Formats `0x<hex>` into `buf`, returns the length used.
+pub fn fmt_hex(value: u64, buf: &mut [u8; 18]) -> usize {
+    let digits = if value == 0 {
+        1
+    } else {
+        (64 - value.leading_zeros() as usize).div_ceil(4)
+    };
+    buf[0] = b'0';
+    buf[1] = b'x';
+    for i in 0..digits {
+        let nibble = (value >> (4 * (digits - 1 - i))) & 0xf;
+        buf[2 + i] = HEX[nibble as usize];
+    }
+    2 + digits
+}
+
+/// Formats `value` in decimal into `buf`, returns the length used.
+pub fn fmt_dec(mut value: u64, buf: &mut [u8; 20]) -> usize {
+    let mut tmp = [0u8; 20];
+    let mut n = 0;
+    loop {
+        tmp[n] = b'0' + (value % 10) as u8;
+        n += 1;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    for i in 0..n {
+        buf[i] = tmp[n - 1 - i];
+    }
+    n
+}
+
+/// Why a region table is unusable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadRegion {
+    pub index: usize,
+    pub region: ShaRegion,
+}
+
+/// Summary of a usable region table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionSummary {
+    /// Non-empty entries.
+    pub count: usize,
+    /// Sum of their lengths.
+    pub total_len: u64,
+}
+
+/// Non-empty entries of the table with their indices, in index order: the
+/// regions that are hashed. An entry with `len == 0` is unused; a kernel that
+/// fills the table from index 0 sees the usual "zero terminates" semantics.
+pub fn active_regions(
+    table: &[ShaRegion; MAX_REGIONS],
+) -> impl Iterator<Item = (usize, ShaRegion)> + '_ {
+    table
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, r)| r.len != 0)
+}
+
+/// Rejects a region whose end lies beyond the 64-bit address space or whose
+/// length cannot be a slice length (`> isize::MAX`); otherwise counts.
+pub fn check_regions(table: &[ShaRegion; MAX_REGIONS]) -> Result<RegionSummary, BadRegion> {
+    let mut summary = RegionSummary {
+        count: 0,
+        total_len: 0,
+    };
+    for (index, region) in active_regions(table) {
+        // The last byte is start + len - 1; it must not wrap.
+        let end_ok = region.start.checked_add(region.len - 1).is_some();
+        if !end_ok || region.len > isize::MAX as u64 {
+            return Err(BadRegion { index, region });
+        }
+        summary.count += 1;
+        summary.total_len = summary.total_len.saturating_add(region.len);
+    }
+    Ok(summary)
+}
+
+/// SHA-256 over the concatenation of the given regions' bytes.
+pub fn digest_regions<M: PhysMemory + ?Sized>(
+    mem: &M,
+    regions: impl Iterator<Item = ShaRegion>,
+) -> Sha256Digest {
+    let mut hasher = Sha256::new();
+    for region in regions {
+        mem.feed(region, |chunk| hasher.update(chunk));
+    }
+    hasher.finalize().into()
+}
+
+/// What a provided per-region digest says about one region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionCheck {
+    NotProvided,
+    Match,
+    Mismatch,
+}
+
+/// Compares one region's digest with its (maybe absent) expected value.
+pub fn region_check(expected: &Sha256Digest, actual: &Sha256Digest) -> RegionCheck {
+    if *expected == NO_DIGEST {
+        RegionCheck::NotProvided
+    } else if expected == actual {
+        RegionCheck::Match
+    } else {
+        RegionCheck::Mismatch
+    }
+}
+
+/// Outcome of [`verify`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Load `entry64_regs` and jump.
+    Boot,
+    /// Halt forever.
+    Refuse,
+}
+
+/// The purgatory's whole job, minus the jump: check the patched parameters,
+/// hash, compare, print what happened. `clock` returns a monotonic cycle
+/// count (the TSC on the machine) used only for the "hashed ... in" line.
+pub fn verify<M, C, T>(p: &Params, mem: &M, con: &mut C, mut clock: T) -> Decision
+where
+    M: PhysMemory + ?Sized,
+    C: Console + ?Sized,
+    T: FnMut() -> u64,
+{
+    if p.flags & FLAG_NO_VERIFY != 0 {
+        con.write_str("purgatory: verification skipped (flags ");
+        write_hex(con, p.flags);
+        con.write_str("), entering kernel at ");
+        write_hex(con, p.entry_rip);
+        con.write_str("\n");
+        return Decision::Boot;
+    }
+
+    let summary = match check_regions(&p.regions) {
+        Ok(s) => s,
+        Err(bad) => {
+            con.write_str("purgatory: bad region ");
+            write_dec(con, bad.index as u64);
+            con.write_str(" (start ");
+            write_hex(con, bad.region.start);
+            con.write_str(", len ");
+            write_hex(con, bad.region.len);
+            con.write_str("): beyond the address space\n");
+            refuse(con);
+            return Decision::Refuse;
+        }
+    };
+
+    con.write_str("purgatory: verifying ");
+    write_dec(con, summary.count as u64);
+    con.write_str(" regions (");
+    write_dec(con, summary.total_len.div_ceil(1024));
+    con.write_str(" KiB)\n");
+
+    if p.flags & FLAG_PER_REGION != 0 {
+        return verify_per_region(p, summary, mem, con, clock);
+    }
+
+    let t0 = clock();
+    let actual = digest_regions(mem, active_regions(&p.regions).map(|(_, r)| r));
+    let cycles = clock().wrapping_sub(t0);
+
+    if actual == p.digest {
+        boot_ok(p, summary, cycles, con);
+        return Decision::Boot;
+    }
+
+    con.write_str("purgatory: expected sha256 ");
+    write_hex_bytes(con, &p.digest);
+    con.write_str("\npurgatory: computed sha256 ");
+    write_hex_bytes(con, &actual);
+    con.write_str("\n");
+    report_bad_regions(p, mem, con);
+    refuse(con);
+    Decision::Refuse
+}
+
+fn boot_ok<C: Console + ?Sized>(p: &Params, summary: RegionSummary, cycles: u64, con: &mut C) {
+    con.write_str("purgatory: hashed ");
+    write_dec(con, summary.total_len);
+    con.write_str(" bytes in ");
+    write_dec(con, cycles);
+    con.write_str(" cycles\n");
+    con.write_str("purgatory: sha256 ok, entering kernel at ");
+    write_hex(con, p.entry_rip);
+    con.write_str("\n");
+}
+
+fn write_segment<C: Console + ?Sized>(con: &mut C, what: &str, i: usize, region: ShaRegion) {
+    con.write_str(what);
+    write_dec(con, i as u64);
+    con.write_str(" (start ");
+    write_hex(con, region.start);
+    con.write_str(", len ");
+    write_hex(con, region.len);
+    con.write_str(")\n");
+}
+
+/// [`FLAG_PER_REGION`]: one pass, each region against its own digest.
+fn verify_per_region<M, C, T>(
+    p: &Params,
+    summary: RegionSummary,
+    mem: &M,
+    con: &mut C,
+    mut clock: T,
+) -> Decision
+where
+    M: PhysMemory + ?Sized,
+    C: Console + ?Sized,
+    T: FnMut() -> u64,
+{
+    let mut missing = 0usize;
+    for (i, region) in active_regions(&p.regions) {
+        if p.region_digests[i] == NO_DIGEST {
+            missing += 1;
+            write_segment(con, "purgatory: no sha256 for segment ", i, region);
+        }
+    }
+    if missing != 0 {
+        refuse(con);
+        return Decision::Refuse;
+    }
+    let t0 = clock();
+    let mut bad = 0usize;
+    for (i, region) in active_regions(&p.regions) {
+        let actual = digest_regions(mem, core::iter::once(region));
+        if region_check(&p.region_digests[i], &actual) != RegionCheck::Match {
+            bad += 1;
+            write_segment(con, "purgatory: sha256 mismatch in segment ", i, region);
+        }
+    }
+    let cycles = clock().wrapping_sub(t0);
+    if bad == 0 {
+        boot_ok(p, summary, cycles, con);
+        Decision::Boot
+    } else {
+        refuse(con);
+        Decision::Refuse
+    }
+}
+
+/// After a total mismatch: hash each region that has an expected digest and
+/// name every one that differs.
+fn report_bad_regions<M, C>(p: &Params, mem: &M, con: &mut C)
+where
+    M: PhysMemory + ?Sized,
+    C: Console + ?Sized,
+{
+    let mut provided = 0usize;
+    let mut bad = 0usize;
+    for (i, region) in active_regions(&p.regions) {
+        let expected = &p.region_digests[i];
+        if *expected == NO_DIGEST {
+            continue;
+        }
+        provided += 1;
+        let actual = digest_regions(mem, core::iter::once(region));
+        if region_check(expected, &actual) == RegionCheck::Mismatch {
+            bad += 1;
+            write_segment(con, "purgatory: sha256 mismatch in segment ", i, region);
+        }
+    }
+    if provided == 0 {
+        con.write_str(
+            "purgatory: no per-segment digests provided, cannot tell which segment is bad\n",
+        );
+    } else if bad == 0 {
+        con.write_str(
+            "purgatory: every provided per-segment digest matches (bad total digest, or an unchecked segment)\n",
+        );
+    }
+}
+
+fn refuse<C: Console + ?Sized>(con: &mut C) {
+    con.write_str("purgatory: digest mismatch, refusing to boot\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Physical memory `[base, base + bytes.len())`, fed in `chunk`-byte pieces.
+    struct FakeMem {
+        base: u64,
+        bytes: Vec<u8>,
+        chunk: usize,
+        reads: Cell<usize>,
+    }
+
+    impl FakeMem {
+        fn new(base: u64, size: usize) -> Self {
+            let bytes = (0..size).map(|i| (i * 7 + 3) as u8).collect();
+            FakeMem {
+                base,
+                bytes,
+                chunk: 7,
+                reads: Cell::new(0),
+            }
+        }
+        fn slice(&self, r: ShaRegion) -> &[u8] {
+            let off = (r.start - self.base) as usize;
+            &self.bytes[off..off + r.len as usize]
+        }
+    }
+
+    impl PhysMemory for FakeMem {
+        fn feed<F: FnMut(&[u8])>(&self, region: ShaRegion, mut sink: F) {
+            self.reads.set(self.reads.get() + 1);
+            for c in self.slice(region).chunks(self.chunk) {
+                sink(c);
+            }
+        }
+    }
+
+    /// Panics on any access: for paths that must not hash.
+    struct NoMem;
+    impl PhysMemory for NoMem {
+        fn feed<F: FnMut(&[u8])>(&self, _: ShaRegion, _: F) {
+            panic!("memory read");
+        }
+    }
+
+    #[derive(Default)]
+    struct Out(Vec<u8>);
+    impl Console for Out {
+        fn write_bytes(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+    }
+    impl Out {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.clone()).unwrap()
+        }
+    }
+
+    fn sha(data: &[u8]) -> Sha256Digest {
+        Sha256::digest(data).into()
+    }
+
+    fn clock() -> impl FnMut() -> u64 {
+        let mut t = 1000;
+        move || {
+            t += 500;
+            t
+        }
+    }
+
+    const BASE: u64 = 0x8000_0000;
+
+    /// Three regions in the fake memory, with the correct total digest and
+    /// per-region digests.
+    fn setup() -> (FakeMem, Params) {
+        let mem = FakeMem::new(BASE, 0x4000);
+        let mut regions = [ShaRegion::EMPTY; MAX_REGIONS];
+        regions[0] = ShaRegion {
+            start: BASE + 0x100,
+            len: 0x1000,
+        };
+        regions[1] = ShaRegion {
+            start: BASE + 0x2000,
+            len: 0x33,
+        };
+        regions[2] = ShaRegion {
+            start: BASE + 0x3000,
+            len: 0x400,
+        };
+        let mut all = Vec::new();
+        let mut region_digests = [NO_DIGEST; MAX_REGIONS];
+        for i in 0..3 {
+            all.extend_from_slice(mem.slice(regions[i]));
+            region_digests[i] = sha(mem.slice(regions[i]));
+        }
+        let p = Params {
+            regions,
+            digest: sha(&all),
+            region_digests,
+            flags: 0,
+            entry_rip: 0x100_0200,
+        };
+        (mem, p)
+    }
+
+    #[test]
+    fn contract_sizes() {
+        let sizes: Vec<_> = PATCHABLE_SYMBOLS.iter().map(|s| s.1).collect();
+        assert_eq!(sizes, [256, 32, 512, 136, 2, 8]);
+        assert_eq!(EntryRegs::ZERO.to_bytes().len(), 136);
+    }
+
+    #[test]
+    fn byte_encodings_are_little_endian_in_field_order() {
+        let mut t = [ShaRegion::EMPTY; MAX_REGIONS];
+        t[1] = ShaRegion {
+            start: 0x1122_3344_5566_7788,
+            len: 0x99,
+        };
+        let b = ShaRegion::table_bytes(&t);
+        assert_eq!(&b[16..24], &0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(&b[24..32], &0x99u64.to_le_bytes());
+        assert!(b[..16].iter().chain(&b[32..]).all(|&x| x == 0));
+
+        let regs = EntryRegs {
+            rsi: 0x9000,
+            rip: 0x100_0200,
+            rsp: 5,
+            ..EntryRegs::ZERO
+        };
+        let b = regs.to_bytes();
+        assert_eq!(
+            &b[regs_offset::RSI..regs_offset::RSI + 8],
+            &0x9000u64.to_le_bytes()
+        );
+        assert_eq!(&b[regs_offset::RIP..], &0x100_0200u64.to_le_bytes());
+        assert_eq!(
+            &b[regs_offset::RSP..regs_offset::RSP + 8],
+            &5u64.to_le_bytes()
+        );
+        // Same as the in-memory layout.
+        let raw: [u8; 136] = unsafe { core::mem::transmute(regs) };
+        assert_eq!(raw, b);
+    }
+
+    #[test]
+    fn hex_and_decimal_formatting() {
+        let hex = |v| {
+            let mut b = [0; 18];
+            let n = fmt_hex(v, &mut b);
+            String::from_utf8(b[..n].to_vec()).unwrap()
+        };
+        assert_eq!(hex(0), "0x0");
+        assert_eq!(hex(0xf), "0xf");
+        assert_eq!(hex(0x10), "0x10");
+        assert_eq!(hex(0x100_0200), "0x1000200");
+        assert_eq!(hex(0xdead_beef_0000_0001), "0xdeadbeef00000001");
+        assert_eq!(hex(u64::MAX), "0xffffffffffffffff");
+        let dec = |v| {
+            let mut b = [0; 20];
+            let n = fmt_dec(v, &mut b);
+            String::from_utf8(b[..n].to_vec()).unwrap()
+        };
+        assert_eq!(dec(0), "0");
+        assert_eq!(dec(7), "7");
+        assert_eq!(dec(1024), "1024");
+        assert_eq!(dec(u64::MAX), "18446744073709551615");
+        let mut o = Out::default();
+        write_hex_bytes(&mut o, &[0x00, 0xab, 0x7f]);
+        assert_eq!(o.text(), "00ab7f");
+    }
+
+    #[test]
+    fn sha256_known_answers() {
+        let mem = FakeMem {
+            base: 0,
+            bytes: b"abc".to_vec(),
+            chunk: 1,
+            reads: Cell::new(0),
+        };
+        let d = digest_regions(&mem, [ShaRegion { start: 0, len: 3 }].into_iter());
+        assert_eq!(
+            d[..],
+            hex_literal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")[..]
+        );
+        let d = digest_regions(&NoMem, core::iter::empty());
+        assert_eq!(
+            d[..],
+            hex_literal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")[..]
+        );
+    }
+
+    fn hex_literal(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn zero_length_entries_are_unused_not_terminators() {
+        let mut t = [ShaRegion::EMPTY; MAX_REGIONS];
+        t[0] = ShaRegion {
+            start: 0x1000,
+            len: 0x10,
+        };
+        t[1] = ShaRegion {
+            start: 0x5000,
+            len: 0,
+        };
+        t[3] = ShaRegion {
+            start: 0x2000,
+            len: 0x20,
+        };
+        let idx: Vec<_> = active_regions(&t).map(|(i, _)| i).collect();
+        assert_eq!(idx, [0, 3]);
+        assert_eq!(
+            check_regions(&t),
+            Ok(RegionSummary {
+                count: 2,
+                total_len: 0x30
+            })
+        );
+        assert_eq!(
+            check_regions(&[ShaRegion::EMPTY; MAX_REGIONS]),
+            Ok(RegionSummary {
+                count: 0,
+                total_len: 0
+            })
+        );
+    }
+
+    #[test]
+    fn region_bounds() {
+        let mut t = [ShaRegion::EMPTY; MAX_REGIONS];
+        // Ends exactly at the top of the address space: fine.
+        t[0] = ShaRegion {
+            start: u64::MAX - 0xfff,
+            len: 0x1000,
+        };
+        assert!(check_regions(&t).is_ok());
+        t[2] = ShaRegion {
+            start: u64::MAX - 0xfff,
+            len: 0x1001,
+        };
+        assert_eq!(
+            check_regions(&t),
+            Err(BadRegion {
+                index: 2,
+                region: t[2]
+            })
+        );
+        let mut t = [ShaRegion::EMPTY; MAX_REGIONS];
+        t[5] = ShaRegion {
+            start: 0,
+            len: 1 << 63,
+        };
+        assert_eq!(check_regions(&t).unwrap_err().index, 5);
+    }
+
+    #[test]
+    fn good_digest_boots() {
+        let (mem, p) = setup();
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: hashed 5171 bytes in 500 cycles\n\
+             purgatory: sha256 ok, entering kernel at 0x1000200\n"
+        );
+        // One pass, per-region digests untouched.
+        assert_eq!(mem.reads.get(), 3);
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_digest() {
+        let (mut mem, p) = setup();
+        for chunk in [1, 63, 64, 65, 4096] {
+            mem.chunk = chunk;
+            let d = digest_regions(&mem, active_regions(&p.regions).map(|(_, r)| r));
+            assert_eq!(d, p.digest, "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn kib_rounds_up() {
+        let mem = FakeMem::new(0, 100);
+        let mut regions = [ShaRegion::EMPTY; MAX_REGIONS];
+        regions[0] = ShaRegion { start: 0, len: 100 };
+        let p = Params {
+            regions,
+            digest: sha(&mem.bytes),
+            region_digests: [NO_DIGEST; MAX_REGIONS],
+            flags: 0,
+            entry_rip: 0,
+        };
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
+        assert!(
+            o.text()
+                .starts_with("purgatory: verifying 1 regions (1 KiB)\n"),
+            "{}",
+            o.text()
+        );
+    }
+
+    #[test]
+    fn skip_flag_boots_without_reading_memory() {
+        let (_, mut p) = setup();
+        p.flags = FLAG_NO_VERIFY;
+        p.digest = [0x55; 32];
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Boot);
+        assert_eq!(
+            o.text(),
+            "purgatory: verification skipped (flags 0x1), entering kernel at 0x1000200\n"
+        );
+    }
+
+    #[test]
+    fn other_flag_bits_do_not_skip() {
+        let (mem, mut p) = setup();
+        p.flags = 1 << 63 | 1 << 2;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
+        assert!(o.text().contains("sha256 ok"));
+    }
+
+    #[test]
+    fn per_region_mode_boots_on_one_pass_ignoring_the_total() {
+        let (mem, mut p) = setup();
+        p.flags = FLAG_PER_REGION;
+        p.digest = [0xee; 32];
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: hashed 5171 bytes in 500 cycles\n\
+             purgatory: sha256 ok, entering kernel at 0x1000200\n"
+        );
+        assert_eq!(mem.reads.get(), 3);
+    }
+
+    #[test]
+    fn per_region_mode_names_every_bad_segment() {
+        let (mut mem, mut p) = setup();
+        p.flags = FLAG_PER_REGION;
+        mem.bytes[0x100] ^= 1;
+        mem.bytes[0x2032] ^= 1;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: sha256 mismatch in segment 0 (start 0x80000100, len 0x1000)\n\
+             purgatory: sha256 mismatch in segment 1 (start 0x80002000, len 0x33)\n\
+             purgatory: digest mismatch, refusing to boot\n"
+        );
+    }
+
+    #[test]
+    fn per_region_mode_needs_every_digest() {
+        let (_, mut p) = setup();
+        p.flags = FLAG_PER_REGION;
+        p.region_digests[2] = NO_DIGEST;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Refuse);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: no sha256 for segment 2 (start 0x80003000, len 0x400)\n\
+             purgatory: digest mismatch, refusing to boot\n"
+        );
+    }
+
+    #[test]
+    fn skip_wins_over_per_region() {
+        let (_, mut p) = setup();
+        p.flags = FLAG_NO_VERIFY | FLAG_PER_REGION;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Boot);
+        assert!(o.text().contains("verification skipped (flags 0x3)"));
+    }
+
+    #[test]
+    fn corrupted_segment_is_named_and_refused() {
+        let (mut mem, p) = setup();
+        // Flip one byte inside region 1 after the digests were taken.
+        mem.bytes[0x2010] ^= 0x40;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        let text = o.text();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(lines[0], "purgatory: verifying 3 regions (6 KiB)");
+        assert!(lines[1].starts_with("purgatory: expected sha256 "));
+        assert!(lines[2].starts_with("purgatory: computed sha256 "));
+        assert_eq!(lines[1].len(), "purgatory: expected sha256 ".len() + 64);
+        assert_eq!(
+            &lines[3..],
+            [
+                "purgatory: sha256 mismatch in segment 1 (start 0x80002000, len 0x33)",
+                "purgatory: digest mismatch, refusing to boot",
+            ]
+        );
+        assert!(!text.contains("entering kernel"));
+    }
+
+    #[test]
+    fn every_bad_segment_is_named() {
+        let (mut mem, p) = setup();
+        mem.bytes[0x100] ^= 1;
+        mem.bytes[0x33ff] ^= 1;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        let text = o.text();
+        assert!(text.contains("mismatch in segment 0 (start 0x80000100, len 0x1000)\n"));
+        assert!(!text.contains("segment 1 "));
+        assert!(text.contains("mismatch in segment 2 (start 0x80003000, len 0x400)\n"));
+        assert!(text.ends_with("purgatory: digest mismatch, refusing to boot\n"));
+    }
+
+    #[test]
+    fn segments_without_digest_are_not_accused() {
+        let (mut mem, mut p) = setup();
+        mem.bytes[0x100] ^= 1; // region 0 is bad...
+        p.region_digests[0] = NO_DIGEST; // ...but has no digest of its own
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        let text = o.text();
+        assert!(!text.contains("mismatch in segment"));
+        assert!(text.contains("every provided per-segment digest matches"));
+        assert!(text.ends_with("refusing to boot\n"));
+    }
+
+    #[test]
+    fn no_per_segment_digests_at_all() {
+        let (mut mem, mut p) = setup();
+        mem.bytes[0x3000] ^= 1;
+        p.region_digests = [NO_DIGEST; MAX_REGIONS];
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        let text = o.text();
+        assert!(
+            text.contains("no per-segment digests provided, cannot tell which segment is bad\n")
+        );
+        assert!(text.ends_with("purgatory: digest mismatch, refusing to boot\n"));
+    }
+
+    #[test]
+    fn wrong_expected_total_with_good_segments() {
+        let (mem, mut p) = setup();
+        p.digest[31] ^= 1;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        assert!(o
+            .text()
+            .contains("every provided per-segment digest matches"));
+    }
+
+    #[test]
+    fn region_order_matters() {
+        let (mem, mut p) = setup();
+        p.regions.swap(0, 2);
+        p.region_digests.swap(0, 2);
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        // Each region is intact on its own.
+        assert!(o
+            .text()
+            .contains("every provided per-segment digest matches"));
+    }
+
+    #[test]
+    fn bad_region_is_refused_before_hashing() {
+        let (_, mut p) = setup();
+        p.regions[4] = ShaRegion {
+            start: u64::MAX,
+            len: 2,
+        };
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Refuse);
+        assert_eq!(
+            o.text(),
+            "purgatory: bad region 4 (start 0xffffffffffffffff, len 0x2): beyond the address space\n\
+             purgatory: digest mismatch, refusing to boot\n"
+        );
+    }
+
+    #[test]
+    fn region_check_decisions() {
+        let a = [1u8; 32];
+        let b = [2u8; 32];
+        assert_eq!(region_check(&NO_DIGEST, &a), RegionCheck::NotProvided);
+        assert_eq!(region_check(&a, &a), RegionCheck::Match);
+        assert_eq!(region_check(&a, &b), RegionCheck::Mismatch);
+    }
+}

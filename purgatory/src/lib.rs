@@ -1,0 +1,180 @@
+//! kexos purgatory, bare-metal half.
+//!
+//! Runs after the old kernel's relocate_kernel copied the new image into
+//! place: checks the SHA-256 of the loaded segments, then enters the next
+//! kernel with the registers in `entry64_regs`. Entry and hand-over are in
+//! entry.s; the decisions and messages are in `purgatory_core` (host-tested).
+//! Here: the symbols the kernel patches, physical memory, the UART, the TSC.
+//!
+//! Everything the kernel patches is a `static mut` in `.data` (never
+//! `.bss`, so it has file bytes to patch), read with volatile loads so the
+//! compiler cannot fold the zero initialisers.
+#![no_std]
+#![allow(non_upper_case_globals)]
+
+use core::arch::{asm, global_asm};
+use core::ptr::read_volatile;
+
+use purgatory_core::{self as pc, Console, EntryRegs, PhysMemory, ShaRegion, MAX_REGIONS};
+
+global_asm!(include_str!("entry.s"), options(att_syntax));
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_sha_regions: [ShaRegion; MAX_REGIONS] = [ShaRegion::EMPTY; MAX_REGIONS];
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_sha256_digest: [u8; 32] = [0; 32];
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_region_digests: [[u8; 32]; MAX_REGIONS] = [[0; 32]; MAX_REGIONS];
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut entry64_regs: EntryRegs = EntryRegs::ZERO;
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_serial_port: u16 = 0x3f8;
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_flags: u64 = 0;
+
+/// Called once by purgatory_start on our own stack and GDT. Returns only if
+/// the next kernel may be entered.
+#[no_mangle]
+pub extern "C" fn purgatory_main() {
+    // SAFETY: single CPU, nothing else runs; the kernel patched these before
+    // entering us and nobody writes them any more.
+    let (params, port) = unsafe {
+        let regs = read_volatile(&raw const entry64_regs);
+        (
+            pc::Params {
+                regions: read_volatile(&raw const purgatory_sha_regions),
+                digest: read_volatile(&raw const purgatory_sha256_digest),
+                region_digests: read_volatile(&raw const purgatory_region_digests),
+                flags: read_volatile(&raw const purgatory_flags),
+                entry_rip: regs.rip,
+            },
+            read_volatile(&raw const purgatory_serial_port),
+        )
+    };
+    let mut uart = Uart { port };
+    match pc::verify(&params, &IdentityMapped, &mut uart, rdtsc) {
+        pc::Decision::Boot => {}
+        pc::Decision::Refuse => halt_forever(),
+    }
+}
+
+/// Physical memory through the identity map.
+struct IdentityMapped;
+
+impl PhysMemory for IdentityMapped {
+    fn feed<F: FnMut(&[u8])>(&self, region: ShaRegion, mut sink: F) {
+        let (mut start, mut len) = (region.start, region.len);
+        if start == 0 && len != 0 {
+            // A slice may not start at address 0: copy the first bytes out
+            // with a string move (physical page 0 is ordinary memory here).
+            let mut buf = [0u8; 64];
+            let n = core::cmp::min(len, buf.len() as u64) as usize;
+            // SAFETY: reads n bytes at physical 0 (identity-mapped), writes
+            // n <= 64 bytes into buf; DF is clear (entry.s).
+            unsafe {
+                asm!(
+                    "rep movsb",
+                    inout("rcx") n => _,
+                    inout("rsi") 0usize => _,
+                    inout("rdi") buf.as_mut_ptr() => _,
+                    options(nostack, preserves_flags),
+                );
+            }
+            sink(&buf[..n]);
+            start += n as u64;
+            len -= n as u64;
+        }
+        if len != 0 {
+            // SAFETY: check_regions guaranteed no wrap-around and
+            // len <= isize::MAX; the kernel's identity map covers every region
+            // and nothing writes them while we hash.
+            let bytes = unsafe { core::slice::from_raw_parts(start as *const u8, len as usize) };
+            sink(bytes);
+        }
+    }
+}
+
+/// A 16550 already initialised by the previous kernel (baud, 8N1): we only
+/// poll LSR.THRE and write THR, so the console settings stay as they were.
+struct Uart {
+    port: u16,
+}
+
+impl Uart {
+    fn put(&self, byte: u8) {
+        // Bounded wait: a missing UART reads 0xff (THRE set) anyway, and a
+        // wedged one must not stop the boot.
+        let mut spins = 0u32;
+        while inb(self.port + 5) & 0x20 == 0 && spins < 100_000 {
+            spins += 1;
+            core::hint::spin_loop();
+        }
+        outb(self.port, byte);
+    }
+}
+
+impl Console for Uart {
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        if self.port == 0 {
+            return;
+        }
+        for &b in bytes {
+            if b == b'\n' {
+                self.put(b'\r');
+            }
+            self.put(b);
+        }
+    }
+}
+
+fn inb(port: u16) -> u8 {
+    let value: u8;
+    // SAFETY: port I/O at CPL 0 has no memory effects.
+    unsafe {
+        asm!("in al, dx", out("al") value, in("dx") port, options(nomem, nostack, preserves_flags))
+    };
+    value
+}
+
+fn outb(port: u16, value: u8) {
+    // SAFETY: as inb.
+    unsafe {
+        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
+    };
+}
+
+fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: reads the TSC (CR4.TSD does not matter at CPL 0).
+    unsafe {
+        asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags))
+    };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+fn halt_forever() -> ! {
+    loop {
+        // SAFETY: stops this CPU; with IF = 0 only an NMI wakes it, and the
+        // loop puts it back to sleep.
+        unsafe { asm!("cli", "hlt", options(nomem, nostack)) };
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: as in purgatory_main.
+    let port = unsafe { read_volatile(&raw const purgatory_serial_port) };
+    Uart { port }.write_bytes(b"purgatory: panic, refusing to boot\n");
+    halt_forever()
+}
