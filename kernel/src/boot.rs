@@ -103,6 +103,11 @@ pub fn from_bootloader(info: &'static mut bootloader_api::BootInfo) -> &'static 
     })
 }
 
+/// The ACPI RSDP the firmware reported, if any.
+pub fn rsdp() -> Option<u64> {
+    CONTEXT.get()?.rsdp
+}
+
 /// Log what we booted with (after the heap exists).
 pub fn log_summary(ctx: &BootContext) {
     info!("boot: entered via {}, {} memory regions, rsdp {:#x}", ctx.loader, ctx.region_count, ctx.rsdp.unwrap_or(0));

@@ -15,6 +15,7 @@ mod arch;
 mod boot;
 mod console;
 mod fs;
+mod kexec;
 mod mm;
 mod panic;
 mod proc;

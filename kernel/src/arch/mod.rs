@@ -3,6 +3,7 @@
 pub mod backtrace;
 pub mod gdt;
 pub mod idt;
+pub mod machine_kexec;
 pub mod pic;
 pub mod qemu;
 pub mod stack;

@@ -55,7 +55,6 @@ pub fn eoi(irq: u8) {
 }
 
 /// Mask every PIC line (before handing the machine to another kernel).
-#[allow(dead_code)] // used by machine_kexec (next issue)
 pub fn mask_all() {
     outb(PIC1_DATA, 0xff);
     outb(PIC2_DATA, 0xff);

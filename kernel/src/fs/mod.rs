@@ -3,6 +3,7 @@
 //! a file, and procfs contents generated at open time.
 
 pub mod procfs;
+pub mod sysfs;
 
 use abi::Errno;
 use alloc::string::String;
@@ -52,6 +53,7 @@ pub fn init(ctx: &BootContext) {
     CMDLINE.call_once(|| String::from(cmdline.trim_end_matches(['\n', '\0'])));
     info!("Command line: {}", self::cmdline());
     procfs::install(&mut fs);
+    sysfs::install(&mut fs);
     *VFS.lock() = Some(fs);
 }
 

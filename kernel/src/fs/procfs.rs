@@ -41,8 +41,11 @@ pub fn version() -> String {
     )
 }
 
-/// The current contents of procfs file `id`.
+/// The current contents of special file `id` (procfs or sysfs).
 pub fn generate(id: u32) -> Vec<u8> {
+    if id >= super::sysfs::FIRST_ID {
+        return super::sysfs::generate(id);
+    }
     let text = match id {
         // Linux prints the command line followed by a newline.
         CMDLINE => format!("{}\n", super::cmdline()),
@@ -64,6 +67,9 @@ fn iomem_children() -> Vec<IomemChild> {
 
 /// A write to procfs file `id`; only /proc/sysrq-trigger accepts one.
 pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
+    if id >= super::sysfs::FIRST_ID {
+        return super::sysfs::write(id, data);
+    }
     if id != SYSRQ_TRIGGER {
         return Err(Errno::EACCES);
     }

@@ -58,6 +58,11 @@ pub fn alloc_zeroed() -> Option<u64> {
     Some(pa)
 }
 
+/// One 4 KiB frame, contents undefined (for callers that overwrite it whole).
+pub fn alloc() -> Option<u64> {
+    with(|b| b.alloc())
+}
+
 /// `count` physically contiguous frames aligned to `align` bytes (not zeroed).
 pub fn alloc_contiguous(count: usize, align: u64) -> Option<u64> {
     with(|b| b.alloc_contiguous(count, align))

@@ -36,7 +36,7 @@ static KERNEL_PML4: Once<u64> = Once::new();
 ///
 /// # Safety
 /// `pml4` must be a page table owned by the caller for the walker's lifetime.
-unsafe fn mapper(pml4: u64) -> OffsetPageTable<'static> {
+pub unsafe fn mapper(pml4: u64) -> OffsetPageTable<'static> {
     // SAFETY: forwarded; the direct map covers every page-table frame.
     unsafe { OffsetPageTable::new(&mut *(phys_to_virt(pml4) as *mut PageTable), VirtAddr::new(PHYS_OFFSET)) }
 }
@@ -62,24 +62,43 @@ pub fn init_kernel_tables(regions: &[Region], boot_cr3: u64) {
 }
 
 fn map_direct(m: &mut OffsetPageTable, regions: &[Region]) {
+    map_physical(m, regions, PHYS_OFFSET, true, &mut KernelFrames).expect("direct map");
+}
+
+/// Map physical memory `[0, max(4 GiB, top of memory))` at `virt_base` with
+/// 2 MiB pages: write-back over memory, uncached over everything else (MMIO
+/// such as the LAPIC). Used for the direct map and for kexec's identity map.
+pub fn map_physical(
+    m: &mut OffsetPageTable,
+    regions: &[Region],
+    virt_base: u64,
+    global: bool,
+    frames: &mut impl x86_64::structures::paging::FrameAllocator<Size4KiB>,
+) -> Result<(), Errno> {
     const HUGE: u64 = 2 << 20;
     let memory_like = |r: &&Region| !matches!(r.kind, RegionKind::Reserved | RegionKind::Unusable);
     let top = regions.iter().filter(memory_like).map(|r| r.end).max().unwrap_or(0).max(4 << 30).next_multiple_of(HUGE);
     let mut pa = 0;
     while pa < top {
         let cached = regions.iter().filter(memory_like).any(|r| r.start < pa + HUGE && r.end > pa);
-        let mut flags = F::PRESENT | F::WRITABLE | F::NO_EXECUTE | F::GLOBAL;
+        let mut flags = F::PRESENT | F::WRITABLE;
+        if global {
+            // The direct map: never executed, the same in every address space.
+            flags |= F::NO_EXECUTE | F::GLOBAL;
+        }
         if !cached {
             flags |= F::NO_CACHE | F::WRITE_THROUGH;
         }
-        let page = Page::<Size2MiB>::containing_address(VirtAddr::new(PHYS_OFFSET + pa));
+        let page = Page::<Size2MiB>::containing_address(VirtAddr::new(virt_base + pa));
         let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(pa));
-        // SAFETY: a fresh table; the direct map aliases physical memory by design.
-        unsafe { m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, &mut KernelFrames) }
-            .expect("direct map")
+        // SAFETY: a table being built, not active; these mappings alias
+        // physical memory by design.
+        unsafe { m.map_to_with_table_flags(page, frame, flags, F::PRESENT | F::WRITABLE, frames) }
+            .map_err(|_| Errno::ENOMEM)?
             .ignore();
         pa += HUGE;
     }
+    Ok(())
 }
 
 fn map_kernel_image(m: &mut OffsetPageTable, boot_cr3: u64) {

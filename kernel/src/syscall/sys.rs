@@ -81,9 +81,8 @@ pub fn sys_reboot(magic1: u64, magic2: u64, cmd: u64, _arg: u64) -> SysResult {
             info!("kexos: power off");
             crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Success)
         }
-        // Nothing can be loaded yet (kexec_file_load comes next): Linux
-        // answers EINVAL when no image is loaded.
-        LINUX_REBOOT_CMD_KEXEC => Err(Errno::EINVAL),
+        // Returns only on failure (EINVAL: nothing loaded; EBUSY).
+        LINUX_REBOOT_CMD_KEXEC => Err(crate::kexec::kernel_kexec()),
         CAD_ON | CAD_OFF => Ok(0),
         _ => Err(Errno::EINVAL),
     }

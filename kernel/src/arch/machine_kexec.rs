@@ -1,0 +1,167 @@
+//! machine_kexec: the hardware half of kexec (arch/x86/kernel/machine_kexec_64.c).
+//!
+//! At load time [`ControlPages::prepare`] allocates, away from every
+//! destination, the pages the jump needs: one for a copy of relocate_kernel,
+//! one for its stack, and identity-mapped page tables covering all memory.
+//! At `kexec -e`, [`machine_kexec`] quiesces the CPU, switches to those
+//! tables and jumps into the copy, which walks the entry list and enters
+//! purgatory. Nothing can fail once the jump starts.
+
+use abi::Errno;
+use alloc::vec::Vec;
+use memmap::Region;
+use x86_64::registers::control::{Cr3, Cr3Flags};
+use x86_64::structures::paging::{FrameAllocator, PageTable, PhysFrame, Size4KiB};
+use x86_64::PhysAddr;
+
+use crate::mm::{frame, paging, phys_to_virt, PAGE_SIZE};
+
+core::arch::global_asm!(include_str!("relocate_kernel.s"));
+
+extern "C" {
+    static kexos_relocate_kernel: u8;
+    static kexos_relocate_kernel_end: u8;
+}
+
+/// Frames for the jump, none inside a destination range, so the copy loop
+/// can never overwrite its own code, stack or page tables.
+pub struct ControlPages {
+    /// relocate_kernel's code page; its stack is the next page.
+    code: u64,
+    /// Root of the identity map.
+    pml4: u64,
+    /// Every frame we own (freed on drop unless the jump happened).
+    owned: Vec<u64>,
+}
+
+/// Hands out zeroed frames that avoid `avoid`; rejects are kept aside so the
+/// allocator cannot return them again, and freed afterwards.
+struct AvoidingFrames<'a> {
+    avoid: &'a [(u64, u64)],
+    owned: Vec<u64>,
+    rejected: Vec<u64>,
+}
+
+impl AvoidingFrames<'_> {
+    fn clashes(&self, pa: u64, len: u64) -> bool {
+        self.avoid.iter().any(|&(s, e)| pa < e && pa + len > s)
+    }
+}
+
+// SAFETY: every frame returned is freshly allocated, zeroed and unique.
+unsafe impl FrameAllocator<Size4KiB> for AvoidingFrames<'_> {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        loop {
+            let pa = frame::alloc_zeroed()?;
+            if self.clashes(pa, PAGE_SIZE) {
+                self.rejected.push(pa);
+                continue;
+            }
+            self.owned.push(pa);
+            return Some(PhysFrame::containing_address(PhysAddr::new(pa)));
+        }
+    }
+}
+
+impl Drop for AvoidingFrames<'_> {
+    fn drop(&mut self) {
+        for &pa in &self.rejected {
+            frame::free(pa);
+        }
+    }
+}
+
+impl ControlPages {
+    /// `destinations`: every segment's [mem, mem+memsz). `regions`: the
+    /// memory map (the identity map covers all of it and at least 4 GiB).
+    pub fn prepare(destinations: &[(u64, u64)], regions: &[Region]) -> Result<ControlPages, Errno> {
+        let mut frames = AvoidingFrames { avoid: destinations, owned: Vec::new(), rejected: Vec::new() };
+        let result = Self::build(&mut frames, regions);
+        match result {
+            Ok((code, pml4)) => Ok(ControlPages { code, pml4, owned: core::mem::take(&mut frames.owned) }),
+            Err(e) => {
+                for pa in frames.owned.drain(..) {
+                    frame::free(pa);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn build(frames: &mut AvoidingFrames, regions: &[Region]) -> Result<(u64, u64), Errno> {
+        // Code + stack: two contiguous frames.
+        let code = loop {
+            let pa = frame::alloc_contiguous(2, PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+            if frames.clashes(pa, 2 * PAGE_SIZE) {
+                frames.rejected.extend([pa, pa + PAGE_SIZE]);
+                continue;
+            }
+            frames.owned.extend([pa, pa + PAGE_SIZE]);
+            break pa;
+        };
+        let pml4 = frames.allocate_frame().ok_or(Errno::ENOMEM)?.start_address().as_u64();
+        // SAFETY: a fresh, unused table.
+        let mut m = unsafe { paging::mapper(pml4) };
+        paging::map_physical(&mut m, regions, 0, false, frames)?;
+        // The kernel half too: machine_kexec is still running from it when
+        // it loads CR3, before it jumps to the identity-mapped copy.
+        // SAFETY: both are page tables in the direct map; the new one is ours.
+        unsafe {
+            let kernel = &*(phys_to_virt(paging::kernel_pml4()) as *const PageTable);
+            let new = &mut *(phys_to_virt(pml4) as *mut PageTable);
+            for i in 256..512 {
+                new[i] = kernel[i].clone();
+            }
+        }
+        // relocate_kernel's code into the control page.
+        // SAFETY: linker symbols delimit the assembled routine; the control
+        // page is ours and mapped in the direct map.
+        unsafe {
+            let start = &kexos_relocate_kernel as *const u8;
+            let len = (&kexos_relocate_kernel_end as *const u8).offset_from(start) as usize;
+            assert!(len <= PAGE_SIZE as usize, "relocate_kernel outgrew its page");
+            core::ptr::copy_nonoverlapping(start, phys_to_virt(code) as *mut u8, len);
+        }
+        Ok((code, pml4))
+    }
+
+    /// Physical pages used, for the debug listing.
+    pub fn count(&self) -> usize {
+        self.owned.len()
+    }
+}
+
+impl Drop for ControlPages {
+    fn drop(&mut self) {
+        for &pa in &self.owned {
+            frame::free(pa);
+        }
+    }
+}
+
+/// Jump into the loaded image: `head` is the entry list's first entry,
+/// `entry` purgatory's physical entry point. The caller has run the reboot
+/// notifiers; this quiesces the CPU and never returns.
+pub fn machine_kexec(control: &ControlPages, head: u64, entry: u64) -> ! {
+    x86_64::instructions::interrupts::disable();
+    // No device of ours does DMA; silence interrupt sources the next kernel
+    // will set up itself. The LAPIC stays in virtual-wire mode, the state
+    // Linux expects to inherit.
+    super::pic::mask_all();
+    let (code, pml4) = (control.code, control.pml4);
+    // SAFETY: the identity tables map all memory and the kernel half, so
+    // execution continues here after the switch; the control page holds
+    // relocate_kernel, whose register contract (relocate_kernel.s) is met
+    // below. From here on the old kernel is gone.
+    unsafe {
+        Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty());
+        core::arch::asm!(
+            "jmp {code}",
+            code = in(reg) code,
+            in("rdi") head,
+            in("rsi") code,
+            in("rdx") entry,
+            options(noreturn)
+        )
+    }
+}

@@ -1,0 +1,54 @@
+//! The few /sys/kernel files kexec users expect (Linux's kernel/ksysfs.c),
+//! plus kexos's own kexec diagnostics.
+
+use abi::Errno;
+use alloc::format;
+use alloc::vec::Vec;
+use vfs::Vfs;
+
+/// Special-file ids of this module start here (procfs uses smaller ones).
+pub const FIRST_ID: u32 = 100;
+const KEXEC_LOADED: u32 = 100;
+const KEXEC_CRASH_LOADED: u32 = 101;
+const KEXEC_LAST_ERROR: u32 = 102;
+const KEXEC_TEST_CORRUPT: u32 = 103;
+
+pub fn install(fs: &mut Vfs) {
+    let _ = fs.mkdir_all("/sys/kernel");
+    let mut files = alloc::vec![
+        ("/sys/kernel/kexec_loaded", KEXEC_LOADED, 0o444),
+        ("/sys/kernel/kexec_crash_loaded", KEXEC_CRASH_LOADED, 0o444),
+        ("/sys/kernel/kexec_last_error", KEXEC_LAST_ERROR, 0o444),
+    ];
+    // Test-only hook, present only when asked for on the command line.
+    if crate::kexec::test_hooks_enabled() {
+        files.push(("/sys/kernel/kexec_test_corrupt", KEXEC_TEST_CORRUPT, 0o200));
+    }
+    for (path, id, mode) in files {
+        if let Err(e) = fs.add_special(path, id, mode) {
+            info!("sysfs: cannot create {}: {:?}", path, e);
+        }
+    }
+}
+
+pub fn generate(id: u32) -> Vec<u8> {
+    let text = match id {
+        KEXEC_LOADED => format!("{}\n", crate::kexec::loaded() as u8),
+        KEXEC_CRASH_LOADED => format!("{}\n", crate::kexec::crash_loaded() as u8),
+        KEXEC_LAST_ERROR => crate::kexec::last_error(),
+        _ => alloc::string::String::new(),
+    };
+    text.into_bytes()
+}
+
+pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
+    match id {
+        KEXEC_TEST_CORRUPT => {
+            let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            let index = text.trim().parse::<usize>().map_err(|_| Errno::EINVAL)?;
+            crate::kexec::test_corrupt_segment(index)?;
+            Ok(data.len())
+        }
+        _ => Err(Errno::EACCES),
+    }
+}

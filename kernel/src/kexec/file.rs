@@ -1,0 +1,111 @@
+//! kexec_file_load(2): Linux's kernel/kexec_file.c flow, with its error
+//! order (kexec-linux-facts.md section 1), because user space (kexec-tools)
+//! decides what to do next from the errno.
+
+use abi::kexec::*;
+use abi::Errno;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::load::{self, LoadRequest, LoadedImage};
+use super::{fail, KexecLock, IMAGE, LAST_ERROR};
+use crate::fs::File;
+use crate::proc::with_current;
+
+/// Files larger than this are EFBIG (Linux: INT_MAX for kernel_read_file;
+/// the facts file's 4 GiB limit is looser; we take the stricter one).
+const MAX_FILE: usize = i32::MAX as usize;
+/// A command line longer than this cannot be copied in (Linux's memdup_user
+/// would fail): ENOMEM. The loader's own cmdline_size limit applies later.
+const MAX_CMDLINE: u64 = 1 << 20;
+
+pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmdline_ptr: u64, flags: u64) -> Result<u64, Errno> {
+    if flags & !KEXEC_FILE_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let _lock = KexecLock::try_acquire()?;
+    if flags & KEXEC_FILE_UNLOAD != 0 {
+        // Returns 0 even when nothing was loaded; the fds are ignored.
+        if flags & KEXEC_FILE_ON_CRASH == 0 {
+            if IMAGE.lock().take().is_some() {
+                info!("kexec_file: image unloaded");
+            }
+        }
+        return Ok(0);
+    }
+    LAST_ERROR.lock().clear();
+    let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
+    let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
+    let initrd = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
+        None
+    } else {
+        Some(read_file_from_fd(initrd_fd as i32).map_err(|e| fail(e, format!("cannot read the initrd fd {}", initrd_fd as i32)))?.0)
+    };
+    let cmdline = copy_cmdline(cmdline_ptr, cmdline_len)?;
+    if flags & KEXEC_FILE_ON_CRASH != 0 {
+        // No crash reservation exists yet (crash-kernel issue): placement
+        // fails as Linux's does without one.
+        return Err(fail(Errno::EADDRNOTAVAIL, String::from("no crashkernel= memory reserved for a crash image")));
+    }
+    let req = LoadRequest {
+        kernel: &kernel,
+        kernel_path: &kernel_path,
+        initrd: initrd.as_deref(),
+        cmdline: &cmdline,
+        debug: flags & KEXEC_FILE_DEBUG != 0,
+    };
+    let image = LoadedImage::load(ops, &req).map_err(|(e, why)| fail(e, why))?;
+    // Only now is the previous image replaced: a failed load leaves it intact.
+    *IMAGE.lock() = Some(image);
+    Ok(0)
+}
+
+/// kernel_read_file_from_fd: the whole file, read through the fd table and
+/// the VFS, with Linux's errors: EBADF (bad fd, or not open for reading),
+/// EINVAL (not a regular file, or empty), ETXTBSY (open for writing
+/// somewhere), EFBIG (too large), ENOMEM.
+fn read_file_from_fd(fd: i32) -> Result<(Vec<u8>, String), Errno> {
+    with_current(|p| {
+        let File::Node(f, path) = p.fds.get(fd)? else { return Err(Errno::EINVAL) };
+        if !f.readable {
+            return Err(Errno::EBADF);
+        }
+        let data = crate::fs::with(|vfs| -> Result<Vec<u8>, Errno> {
+            if vfs.kind(f.ino) != vfs::NodeKind::File {
+                return Err(Errno::EINVAL);
+            }
+            let data = vfs.file_data(f.ino)?;
+            if data.is_empty() {
+                return Err(Errno::EINVAL);
+            }
+            if vfs.writers(f.ino) > 0 {
+                return Err(Errno::ETXTBSY);
+            }
+            if data.len() > MAX_FILE {
+                return Err(Errno::EFBIG);
+            }
+            let mut copy = Vec::new();
+            copy.try_reserve_exact(data.len()).map_err(|_| Errno::ENOMEM)?;
+            copy.extend_from_slice(data);
+            Ok(copy)
+        })?;
+        Ok((data, path.clone()))
+    })
+}
+
+/// The command line, NUL included; its last byte must be the NUL (EINVAL).
+fn copy_cmdline(ptr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if len > MAX_CMDLINE {
+        return Err(fail(Errno::ENOMEM, format!("command line of {} bytes is too long to copy", len)));
+    }
+    let mut buf = alloc::vec![0u8; len as usize];
+    with_current(|p| p.space.copy_from_user(ptr, &mut buf))?;
+    if buf.last() != Some(&0) {
+        return Err(fail(Errno::EINVAL, String::from("command line is not NUL-terminated")));
+    }
+    Ok(buf)
+}

@@ -1,0 +1,199 @@
+//! From a probed image to something machine_kexec can jump to: placement
+//! (the loader), sanity checks, digests, source pages + entry list, control
+//! pages. Everything format-specific lives in the kexec_core library; this
+//! file only provides the machine: frames, the direct map, the memory map.
+
+use abi::Errno;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use kexec_core::entry::{self, EntryList, PageAlloc, PhysMem, IND_ADDR_MASK, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE, IND_ZERO};
+use kexec_core::{KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
+
+use crate::arch::machine_kexec::{self, ControlPages};
+use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
+
+/// The purgatory object, built by purgatory/build.sh.
+static PURGATORY: &[u8] = include_bytes!(env!("KEXOS_PURGATORY_OBJ"));
+
+/// The loaders table, probed in order (Linux's kexec_file_loaders[]).
+static LOADERS: &[&dyn KexecFileOps] = &[&kexec_core::bzimage64::BzImage64];
+
+/// Memory below 1 MiB is never a destination (Linux keeps it for the
+/// real-mode trampoline and firmware structures).
+const LOW_MEMORY_END: u64 = 0x10_0000;
+
+pub struct LoadRequest<'a> {
+    pub kernel: &'a [u8],
+    pub kernel_path: &'a str,
+    pub initrd: Option<&'a [u8]>,
+    /// Including its trailing NUL, or empty.
+    pub cmdline: &'a [u8],
+    pub debug: bool,
+}
+
+/// A loaded, ready-to-run image (what Linux keeps in kexec_image).
+pub struct LoadedImage {
+    entries: EntryList,
+    control: ControlPages,
+    /// Purgatory's physical entry point.
+    start: u64,
+    segments: Vec<SegmentInfo>,
+}
+
+/// The kernel's frame allocator, as the entry-list builder sees it.
+struct Frames;
+
+impl PageAlloc for Frames {
+    fn alloc_page(&mut self) -> Option<PhysAddr> {
+        frame::alloc().map(PhysAddr)
+    }
+    fn free_page(&mut self, pa: PhysAddr) {
+        frame::free(pa.0)
+    }
+}
+
+/// Physical memory through the direct map.
+struct DirectMap;
+
+impl PhysMem for DirectMap {
+    fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
+        // SAFETY: the builder only writes pages it was handed by `Frames`,
+        // which are ours and mapped in the direct map.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(pa.0) as *mut u8, bytes.len()) }
+    }
+    fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
+        // SAFETY: reads of RAM through the direct map.
+        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(pa.0) as *const u8, buf.as_mut_ptr(), buf.len()) }
+    }
+}
+
+type LoadError = (Errno, String);
+
+fn kexec_err(e: KexecError) -> LoadError {
+    (e.errno(), format!("{}", e))
+}
+
+/// Probe every loader; the first that accepts wins (ENOEXEC if none does,
+/// with every loader's reason).
+pub fn probe(kernel: &[u8], path: &str) -> Result<&'static dyn KexecFileOps, LoadError> {
+    kexec_core::probe_image(LOADERS, kernel).map_err(|e| (e.errno(), format!("no loader accepts {}: {}", path, e)))
+}
+
+impl LoadedImage {
+    pub fn load(ops: &dyn KexecFileOps, req: &LoadRequest) -> Result<LoadedImage, LoadError> {
+        let t0 = crate::time::now_ns();
+        let map = mm::memory_map();
+        let low = [PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range")];
+        let view = MemoryView::from_memmap(map, &low);
+        let e820 = bootparam::e820_from_memmap(map);
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None };
+        let limits = kexec_core::SanityLimits::from_memmap(map);
+        let (image, summary) =
+            kexec_core::kexec_file_plan(ops, KimageKind::Normal, &ctx, req.kernel, req.initrd, req.cmdline, &limits)
+                .map_err(kexec_err)?;
+        let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
+        let entries = entry::kimage_load_segments(&image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
+        let control = match ControlPages::prepare(&dests, map.regions()) {
+            Ok(c) => c,
+            Err(e) => {
+                entries.free(&mut Frames);
+                return Err((e, String::from("no memory for the control pages")));
+            }
+        };
+        let segments = image.into_table();
+        let us = (crate::time::now_ns() - t0) / 1000;
+        if req.debug {
+            debug_report(ops.name(), req, &summary, &segments, &entries, &control);
+        }
+        info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
+        Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments })
+    }
+
+    /// Hand the machine over. Never returns.
+    pub fn execute(self) -> Errno {
+        let me = core::mem::ManuallyDrop::new(self);
+        machine_kexec::machine_kexec(&me.control, me.entries.head, me.start)
+    }
+
+    /// Test hook: flip a byte in the first source page of segment `index`.
+    pub fn corrupt_segment(&self, index: usize) -> Result<(), Errno> {
+        let seg = self.segments.get(index).ok_or(Errno::EINVAL)?;
+        let page = source_pages(self.entries.head)
+            .into_iter()
+            .find(|&(dest, _)| dest >= seg.mem.0 && dest < seg.mem.0 + seg.bufsz)
+            .map(|(_, src)| src)
+            .ok_or(Errno::ENOENT)?;
+        // SAFETY: a source page owned by this image, in the direct map.
+        unsafe { *(phys_to_virt(page) as *mut u8) ^= 0xff };
+        Ok(())
+    }
+}
+
+impl Drop for LoadedImage {
+    fn drop(&mut self) {
+        core::mem::take(&mut self.entries).free(&mut Frames);
+    }
+}
+
+/// Walk an entry list: (destination, source page) for every IND_SOURCE.
+fn source_pages(head: u64) -> Vec<(u64, u64)> {
+    let read = |pa: u64| -> u64 {
+        // SAFETY: entry-list pages belong to the loaded image, in the direct map.
+        unsafe { *(phys_to_virt(pa) as *const u64) }
+    };
+    let mut out = Vec::new();
+    let (mut entry, mut slot, mut dest) = (head, 0u64, 0u64);
+    // Bounded: a list can't hold more entries than RAM has pages.
+    for _ in 0..(frame::total_ram() / PAGE_SIZE + 1024) {
+        let addr = entry & IND_ADDR_MASK;
+        if entry & IND_DONE != 0 {
+            break;
+        } else if entry & IND_INDIRECTION != 0 {
+            slot = addr;
+        } else if entry & IND_DESTINATION != 0 {
+            dest = addr;
+        } else if entry & IND_SOURCE != 0 {
+            out.push((dest, addr));
+            dest += PAGE_SIZE;
+        } else if entry & IND_ZERO != 0 {
+            dest += PAGE_SIZE;
+        }
+        if slot == 0 {
+            break;
+        }
+        entry = read(slot);
+        slot += 8;
+    }
+    out
+}
+
+/// KEXEC_FILE_DEBUG: what Linux's kexec_dprintk prints, segment table included.
+fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, segments: &[SegmentInfo], entries: &EntryList, control: &ControlPages) {
+    info!("kexec_file: {} probe accepted {} ({} bytes)", loader, req.kernel_path, req.kernel.len());
+    info!("kexec_file: kernel at {:#x}, entry {:#x}", s.kernel.0, s.kernel_entry.0);
+    if let Some(bp) = s.boot_params {
+        info!("kexec_file: boot_params at {:#x}", bp.0);
+    }
+    if let Some((pa, len)) = s.initrd {
+        info!("kexec_file: initrd at {:#x}, {} bytes", pa.0, len);
+    }
+    let cmdline = String::from_utf8_lossy(req.cmdline.strip_suffix(&[0]).unwrap_or(req.cmdline));
+    info!("kexec_file: Final command line is: {}", cmdline);
+    info!("kexec_file: nr_segments = {}", segments.len());
+    for (i, seg) in segments.iter().enumerate() {
+        info!(
+            "kexec_file: segment[{}]: {:<11} bufsz=0x{:08x} mem=0x{:09x} memsz=0x{:08x}{}",
+            i, seg.label, seg.bufsz, seg.mem.0, seg.memsz, if seg.checksum { "" } else { " (not checksummed)" }
+        );
+    }
+    info!(
+        "kexec_file: purgatory entry 0x{:x}, head 0x{:x}, {} entries, {} source + {} indirection pages, {} control pages",
+        s.purgatory_entry.0,
+        entries.head,
+        entries.entries,
+        entries.source_pages.len(),
+        entries.indirection_pages.len(),
+        control.count()
+    );
+}

@@ -1,0 +1,100 @@
+//! kexec: the generic half (Linux's kernel/kexec_core.c + kexec_file.c).
+//!
+//! Data path: syscall (file.rs) -> fd -> file bytes -> probe -> loader ->
+//! segments -> purgatory + digests (kexec_core library) -> entry list and
+//! control pages (load.rs) -> reboot(KEXEC) -> reboot notifiers ->
+//! machine_kexec -> relocate_kernel -> purgatory -> next kernel.
+
+pub mod file;
+mod load;
+pub mod notifier;
+
+use abi::Errno;
+use alloc::string::String;
+use core::sync::atomic::{AtomicBool, Ordering};
+use spin::{Mutex, Once};
+
+
+
+/// The loaded image, if any (Linux's kexec_image).
+static IMAGE: Mutex<Option<load::LoadedImage>> = Mutex::new(None);
+/// Held while a load, unload or kexec is in progress (Linux's kexec_lock):
+/// a second caller gets EBUSY instead of waiting.
+static BUSY: AtomicBool = AtomicBool::new(false);
+/// Why the last load failed, for /sys/kernel/kexec_last_error.
+static LAST_ERROR: Mutex<String> = Mutex::new(String::new());
+static TEST_HOOKS: Once<bool> = Once::new();
+
+/// RAII form of kexec_trylock()/kexec_unlock().
+pub struct KexecLock(());
+
+impl KexecLock {
+    pub fn try_acquire() -> Result<KexecLock, Errno> {
+        BUSY.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).map(|_| KexecLock(())).map_err(|_| Errno::EBUSY)
+    }
+}
+
+impl Drop for KexecLock {
+    fn drop(&mut self) {
+        BUSY.store(false, Ordering::Release);
+    }
+}
+
+pub fn loaded() -> bool {
+    IMAGE.lock().is_some()
+}
+
+/// Crash images come with the crash-kernel issue.
+pub fn crash_loaded() -> bool {
+    false
+}
+
+pub fn last_error() -> String {
+    let e = LAST_ERROR.lock();
+    if e.is_empty() {
+        String::new()
+    } else {
+        alloc::format!("{}\n", e)
+    }
+}
+
+/// Record (and log) why a load failed; `errno` is what the caller sees.
+fn fail(errno: Errno, reason: String) -> Errno {
+    info!("kexec_file: {} ({})", reason, errno.name());
+    *LAST_ERROR.lock() = reason;
+    errno
+}
+
+/// `kexec_test` on the command line enables test-only hooks
+/// (/sys/kernel/kexec_test_corrupt).
+pub fn test_hooks_enabled() -> bool {
+    *TEST_HOOKS.call_once(|| crate::fs::cmdline().split_whitespace().any(|w| w == "kexec_test"))
+}
+
+/// Test hook: flip one byte of segment `index`'s loaded data after its
+/// digest was computed, so purgatory's verification must catch it.
+pub fn test_corrupt_segment(index: usize) -> Result<(), Errno> {
+    if !test_hooks_enabled() {
+        return Err(Errno::EPERM);
+    }
+    let _lock = KexecLock::try_acquire()?;
+    let image = IMAGE.lock();
+    let image = image.as_ref().ok_or(Errno::ENOENT)?;
+    image.corrupt_segment(index)?;
+    info!("kexec: test hook: corrupted one byte of segment {}", index);
+    Ok(())
+}
+
+/// reboot(LINUX_REBOOT_CMD_KEXEC): run the loaded image. Returns only on
+/// failure: EINVAL when nothing is loaded, EBUSY while a load is running.
+pub fn kernel_kexec() -> Errno {
+    let lock = match KexecLock::try_acquire() {
+        Ok(l) => l,
+        Err(e) => return e,
+    };
+    let Some(image) = IMAGE.lock().take() else { return Errno::EINVAL };
+    info!("kexec_core: Starting new kernel");
+    notifier::run_reboot_notifiers();
+    core::mem::forget(lock); // held for good: this kernel ends here
+    image.execute()
+}

@@ -1,0 +1,55 @@
+//! kexos's kexec_file_load core, host-testable and format-aware:
+//!
+//! - [`Kimage`], [`KexecSegment`], [`KexecBuf`], [`Kimage::add_buffer`]
+//!   (kexec_add_buffer) over a [`MemoryView`] with [`locate_mem_hole`];
+//! - [`sanity_check_segment_list`];
+//! - the loaders table ([`KexecFileOps`], [`probe_image`]) and the
+//!   [`BzImage64`] loader;
+//! - purgatory loading/relocation/symbols ([`kexec_load_purgatory`]) and
+//!   digests ([`kexec_calculate_store_digests`]);
+//! - the entry list relocate_kernel walks ([`kimage_load_segments`], with the
+//!   source-page invariant) and a simulator of that walk ([`relocate_simulate`]).
+//!
+//! Every error is a [`KexecError`] whose `.errno()` is what Linux returns.
+//! Names follow Linux (kernel/kexec_core.c, kernel/kexec_file.c,
+//! arch/x86/kernel/kexec-bzimage64.c) so the two can be read side by side.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod bzimage64;
+pub mod digest;
+pub mod entry;
+mod error;
+pub mod hole;
+mod kimage;
+pub mod loader;
+mod memview;
+mod plan;
+pub mod purgatory;
+pub mod sanity;
+mod segment;
+mod types;
+
+pub use bzimage64::{BzImage64, BzImageError};
+pub use digest::{compute_digests, kexec_calculate_store_digests, Digests, ShaRegion};
+pub use entry::{
+    kimage_load_crash_segments, kimage_load_segments, relocate_simulate, EntryList, PageAlloc,
+    PhysMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE, IND_ZERO,
+};
+pub use error::{KexecError, SegmentError};
+pub use hole::{locate_mem_hole, HoleError, HoleReason, HoleRequest};
+pub use kimage::{Kimage, KimageKind, SegmentInfo};
+pub use loader::{probe_image, KexecFileOps, LoadContext, LoadSummary, ProbeError};
+pub use memview::MemoryView;
+pub use plan::kexec_file_plan;
+pub use purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError, PurgatoryPlacement};
+pub use sanity::{sanity_check_segment_list, SanityError, SanityLimits};
+pub use segment::{KexecBuf, KexecSegment, SegmentBuf};
+pub use types::{
+    align_down, align_up, page_align, page_count, PhysAddr, PhysRange, KEXEC_SEGMENT_MAX, PAGE_SIZE,
+};
+
+#[cfg(test)]
+mod testutil;

@@ -1,0 +1,149 @@
+//! The loaders table (`struct kexec_file_ops`, kexec_image_probe_default).
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use bootparam::E820Entry;
+
+use crate::bzimage64::BzImageError;
+use crate::error::KexecError;
+use crate::kimage::Kimage;
+use crate::memview::MemoryView;
+use crate::types::PhysAddr;
+
+/// Why a loader does not recognise an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProbeError {
+    /// The bzImage64 probe's reason.
+    BzImage(BzImageError),
+    /// Another loader's reason.
+    Other(&'static str),
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeError::BzImage(e) => e.fmt(f),
+            ProbeError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// What a loader needs from the running kernel besides the files.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadContext<'c> {
+    /// Where segments may be placed.
+    pub view: &'c MemoryView,
+    /// The memory map to hand the next kernel (see
+    /// [`bootparam::e820_from_memmap`]; a crash load passes its restricted map).
+    pub e820: &'c [E820Entry],
+    /// The ACPI RSDP, if known (boot_params.acpi_rsdp_addr).
+    pub acpi_rsdp: Option<u64>,
+    /// The purgatory ET_REL object the kernel embeds.
+    pub purgatory: &'c [u8],
+    /// 32 random bytes for a SETUP_RNG_SEED node, if the kernel has entropy.
+    pub rng_seed: Option<[u8; 32]>,
+}
+
+/// What a loader placed (Linux's loader data is its boot_params buffer;
+/// kexos keeps the addresses for `kexec -d` and tests).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    /// Loader name.
+    pub loader: &'static str,
+    /// Kernel load address.
+    pub kernel: PhysAddr,
+    /// The next kernel's entry (64-bit entry point).
+    pub kernel_entry: PhysAddr,
+    /// boot_params (zero page) address.
+    pub boot_params: Option<PhysAddr>,
+    /// Command line address and length including the NUL.
+    pub cmdline: Option<(PhysAddr, u64)>,
+    /// Initrd address and size.
+    pub initrd: Option<(PhysAddr, u64)>,
+    /// Purgatory entry (image.start).
+    pub purgatory_entry: PhysAddr,
+}
+
+/// One image format (Linux's `struct kexec_file_ops`; verify_sig comes later).
+pub trait KexecFileOps: Sync {
+    /// Name for logs ("bzImage64").
+    fn name(&self) -> &'static str;
+    /// Does this loader recognise `kernel`? Errors say why not.
+    fn probe(&self, kernel: &[u8]) -> Result<(), ProbeError>;
+    /// Place the segments of `kernel` (+ initrd, command line including its
+    /// NUL, or empty) into `image`.
+    fn load<'a>(
+        &self,
+        image: &mut Kimage<'a>,
+        ctx: &LoadContext<'_>,
+        kernel: &'a [u8],
+        initrd: Option<&'a [u8]>,
+        cmdline: &[u8],
+    ) -> Result<LoadSummary, KexecError>;
+    /// Free loader data after the segments were copied (nothing by default:
+    /// Rust drops the image's owned buffers).
+    fn cleanup(&self, _summary: &LoadSummary) {}
+}
+
+/// Try each loader in order; the first that accepts wins. Like Linux this
+/// starts from ENOEXEC, and keeps every loader's reason for the message.
+pub fn probe_image<'l>(
+    loaders: &[&'l dyn KexecFileOps],
+    kernel: &[u8],
+) -> Result<&'l dyn KexecFileOps, KexecError> {
+    let mut reasons = Vec::new();
+    for &ops in loaders {
+        match ops.probe(kernel) {
+            Ok(()) => return Ok(ops),
+            Err(e) => reasons.push((ops.name(), e)),
+        }
+    }
+    Err(KexecError::NoLoader { reasons })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi::Errno;
+
+    struct Never(&'static str);
+    impl KexecFileOps for Never {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn probe(&self, _: &[u8]) -> Result<(), ProbeError> {
+            Err(ProbeError::Other("never"))
+        }
+        fn load<'a>(
+            &self,
+            _: &mut Kimage<'a>,
+            _: &LoadContext<'_>,
+            _: &'a [u8],
+            _: Option<&'a [u8]>,
+            _: &[u8],
+        ) -> Result<LoadSummary, KexecError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn first_accepting_loader_wins_and_reasons_are_kept() {
+        let a = Never("a");
+        let bz = crate::BzImage64;
+        let loaders: [&dyn KexecFileOps; 2] = [&a, &bz];
+        let e = probe_image(&loaders, &[0u8; 4096]).err().unwrap();
+        assert_eq!(e.errno(), Errno::ENOEXEC);
+        assert_eq!(
+            e.to_string(),
+            "no loader accepts the image: a: never; bzImage64: not a bzImage: no \"HdrS\" magic at 0x202"
+        );
+        let img = crate::bzimage64::tests::fake_bzimage(8 << 20, 16 << 20);
+        assert_eq!(probe_image(&loaders, &img).unwrap().name(), "bzImage64");
+        assert!(matches!(
+            probe_image(&[], &img),
+            Err(KexecError::NoLoader { .. })
+        ));
+    }
+}

@@ -1,0 +1,271 @@
+//! The format-independent middle of kexec_file_load: after the probe chose
+//! a loader (and the syscall read the initrd and checked the command line),
+//! run the loader, check the segment list, store the digests.
+
+use crate::digest::kexec_calculate_store_digests;
+use crate::error::KexecError;
+use crate::kimage::{Kimage, KimageKind};
+use crate::loader::{KexecFileOps, LoadContext, LoadSummary};
+use crate::sanity::{sanity_check_segment_list, SanityLimits};
+
+/// Steps 12, 13 and 15 of kexec_file_load (facts section 1): `ops.load`,
+/// `sanity_check_segment_list`, digests. The caller then builds the entry
+/// list ([`crate::kimage_load_segments`]) or, for a crash image, writes the
+/// segments ([`crate::kimage_load_crash_segments`]).
+pub fn kexec_file_plan<'a>(
+    ops: &dyn KexecFileOps,
+    kind: KimageKind,
+    ctx: &LoadContext<'_>,
+    kernel: &'a [u8],
+    initrd: Option<&'a [u8]>,
+    cmdline: &[u8],
+    limits: &SanityLimits,
+) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
+    let mut image = Kimage::new(kind);
+    let summary = ops.load(&mut image, ctx, kernel, initrd, cmdline)?;
+    sanity_check_segment_list(&image, limits)?;
+    kexec_calculate_store_digests(&mut image)?;
+    ops.cleanup(&summary);
+    Ok((image, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bzimage64::tests::fake_bzimage;
+    use crate::digest::{regions_to_bytes, ShaRegion};
+    use crate::entry::tests::{FakeMem, ListAlloc};
+    use crate::entry::{kimage_load_segments, relocate_simulate, PhysMem};
+    use crate::loader::probe_image;
+    use crate::purgatory::Entry64Regs;
+    use crate::testutil::purgatory;
+    use crate::{BzImage64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
+    use bootparam::{e820_from_memmap, parse_boot_params, LOADER_TYPE_KEXEC};
+    use memmap::{MemoryMap, Region, RegionKind::*};
+    use sha2::{Digest, Sha256};
+
+    const MIB: u64 = 1 << 20;
+
+    /// QEMU's e820 for -m 512, with the running kexos kernel at 16..20 MiB.
+    fn qemu_512m() -> MemoryMap {
+        MemoryMap::from_regions([
+            Region::new(0, 0x9fc00, Ram),
+            Region::new(0x9fc00, 0xa0000, Reserved),
+            Region::new(0xf0000, 0x100000, Reserved),
+            Region::new(0x100000, 0x1ffe0000, Ram),
+            Region::new(0x1000000, 0x1400000, Bootloader),
+            Region::new(0x1ffe0000, 0x20000000, Reserved),
+            Region::new(0xb0000000, 0xc0000000, Reserved),
+            Region::new(0xfed1c000, 0xfed20000, Reserved),
+            Region::new(0xfeffc000, 0xff000000, Reserved),
+            Region::new(0xfffc0000, 0x1_0000_0000, Reserved),
+        ])
+    }
+
+    #[test]
+    fn plan_a_full_bzimage_load_on_512m_and_relocate_it() {
+        let map = qemu_512m();
+        let avoid = [PhysRange::new(0, MIB), PhysRange::new(0x1000000, 0x1400000)];
+        let view = MemoryView::from_memmap(&map, &avoid);
+        let e820 = e820_from_memmap(&map);
+        let purg = purgatory();
+        let ctx = LoadContext {
+            view: &view,
+            e820: &e820,
+            acpi_rsdp: Some(0xf5a40),
+            purgatory: &purg,
+            rng_seed: Some([0x42; 32]),
+        };
+        let kernel = fake_bzimage(8 * MIB as usize, 48 << 20);
+        let initrd: Vec<u8> = (0..20 * MIB as usize).map(|i| (i % 251) as u8).collect();
+        let cmdline = b"console=ttyS0 token=f00dfeed\0";
+        let limits = SanityLimits::from_memmap(&map);
+
+        let bz = BzImage64;
+        let loaders: [&dyn KexecFileOps; 1] = [&bz];
+        let ops = probe_image(&loaders, &kernel).unwrap();
+        let (mut image, sum) = kexec_file_plan(
+            ops,
+            KimageKind::Normal,
+            &ctx,
+            &kernel,
+            Some(&initrd),
+            cmdline,
+            &limits,
+        )
+        .unwrap();
+
+        // Segments in Linux's order, where Linux would put them.
+        let segs = image.segments();
+        let labels: Vec<_> = segs.iter().map(|s| s.label).collect();
+        assert_eq!(labels, ["purgatory", "boot_params", "kernel", "initrd"]);
+        for s in segs {
+            assert!(
+                view.contains(&s.dest_range()),
+                "{} at {} outside usable RAM",
+                s.label,
+                s.mem
+            );
+        }
+        let (p, bp, k, rd) = (&segs[0], &segs[1], &segs[2], &segs[3]);
+        assert!(
+            p.mem.0 + p.memsz <= 0x1ffe0000 && p.mem.0 >= 0x1ffe0000 - 4 * PAGE_SIZE,
+            "purgatory top-down"
+        );
+        assert_eq!(bp.memsz, 8192);
+        assert_eq!(k.mem.0 % (2 * MIB), 0, "kernel_alignment");
+        assert!(k.mem.0 >= 16 * MIB, "pref_address");
+        assert_eq!(k.memsz, 48 << 20);
+        assert_eq!(k.bufsz(), 8 * MIB);
+        assert_eq!(
+            k.buf.as_slice().as_ptr(),
+            kernel[28 * 512..].as_ptr(),
+            "kernel borrowed, not copied"
+        );
+        assert!(rd.mem.0 >= 16 * MIB && rd.mem.0 % PAGE_SIZE == 0);
+        assert_eq!(rd.buf.as_slice().as_ptr(), initrd.as_ptr());
+        assert_eq!(sum.kernel_entry, PhysAddr(k.mem.0 + 0x200));
+        assert_eq!(sum.initrd, Some((rd.mem, 20 * MIB)));
+        assert_eq!(image.start, p.mem);
+        assert_eq!(image.cmdline, cmdline);
+
+        // Purgatory's registers: startup_64, RSI = boot_params, own stack.
+        let regs =
+            Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
+        assert_eq!(regs.rip, k.mem.0 + 0x200);
+        assert_eq!(regs.rsi, bp.mem.0);
+        assert_eq!(regs.rbx, 0);
+        assert_eq!(
+            regs.rsp,
+            image.purgatory_symbol_addr("stack_end").unwrap().0
+        );
+
+        // Digests: per-segment data regions, zero tails, excluding purgatory.
+        let regions = image
+            .purgatory_get_symbol("purgatory_sha_regions", 256)
+            .unwrap();
+        let mut want = [ShaRegion::default(); 16];
+        for i in 1..4 {
+            want[i] = ShaRegion {
+                start: segs[i].mem.0,
+                len: segs[i].bufsz(),
+            };
+        }
+        assert_eq!(regions, regions_to_bytes(&want));
+        let zeros = image
+            .purgatory_get_symbol("purgatory_zero_regions", 256)
+            .unwrap();
+        assert_eq!(
+            &zeros[32..48],
+            [(k.mem.0 + 8 * MIB).to_le_bytes(), (40 * MIB).to_le_bytes()].concat()
+        );
+        let digests = image
+            .purgatory_get_symbol("purgatory_region_digests", 512)
+            .unwrap();
+        assert_eq!(
+            &digests[64..96],
+            Sha256::digest(&kernel[28 * 512..]).as_slice()
+        );
+        assert_eq!(&digests[..32], [0; 32], "purgatory is not checksummed");
+        let mut all = Sha256::new();
+        for s in &segs[1..] {
+            all.update(s.buf.as_slice());
+        }
+        let total = image
+            .purgatory_get_symbol("purgatory_sha256_digest", 32)
+            .unwrap();
+        assert_eq!(total, all.finalize().as_slice());
+
+        // Build the entry list from pages handed out top-down (they collide
+        // with the top-down destinations), relocate, and read the result
+        // back as Linux would.
+        let mut order: Vec<u64> = view
+            .ranges()
+            .iter()
+            .flat_map(|r| (r.start / PAGE_SIZE..r.end / PAGE_SIZE).map(|p| p * PAGE_SIZE))
+            .collect();
+        order.reverse();
+        let mut alloc = ListAlloc::new(order);
+        let mut mem = FakeMem::default();
+        let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
+        assert_eq!(
+            list.source_pages.len() as u64,
+            1 + 2 + 8 * MIB / PAGE_SIZE + 20 * MIB / PAGE_SIZE
+        );
+        relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
+        for s in image.segments() {
+            let mut got = vec![0u8; s.memsz as usize];
+            mem.read(s.mem, &mut got);
+            assert_eq!(&got[..s.buf.len()], s.buf.as_slice(), "{}", s.label);
+            assert!(
+                got[s.buf.len()..].iter().all(|&b| b == 0),
+                "{} zero tail",
+                s.label
+            );
+        }
+        let mut zp = vec![0u8; 4096];
+        mem.read(bp.mem, &mut zp);
+        let parsed = parse_boot_params(&zp, |pa, b| {
+            mem.read(PhysAddr(pa), b);
+            true
+        })
+        .unwrap();
+        assert_eq!(parsed.type_of_loader, LOADER_TYPE_KEXEC);
+        assert_eq!(parsed.params.hdr().loadflags(), 0);
+        assert_eq!(parsed.params.hdr().init_size(), 48 << 20, "header copied");
+        assert_eq!(parsed.ramdisk, Some((rd.mem.0, 20 * MIB)));
+        assert_eq!(parsed.acpi_rsdp, Some(0xf5a40));
+        assert_eq!(parsed.e820, e820);
+        assert_eq!(
+            parsed.setup_data.len(),
+            1,
+            "RNG seed only: 10 e820 entries fit"
+        );
+        let cl = parsed.cmdline_pa.unwrap();
+        assert_eq!(cl, bp.mem.0 + 4096);
+        let mut text = vec![0u8; cmdline.len()];
+        mem.read(PhysAddr(cl), &mut text);
+        assert_eq!(text, cmdline);
+
+        // A corrupted byte after the digest is what purgatory would catch.
+        image.segment_mut(1).unwrap().buf_mut().unwrap()[100] ^= 1;
+        let again = crate::digest::compute_digests(&image);
+        assert_ne!(&again.segment_digests[1][..], &digests[32..64]);
+    }
+
+    #[test]
+    fn kexos_purgatory_without_stack_end_or_zero_regions() {
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[]);
+        let e820 = e820_from_memmap(&map);
+        let purg = crate::testutil::kexos_style_purgatory();
+        let ctx = LoadContext {
+            view: &view,
+            e820: &e820,
+            acpi_rsdp: None,
+            purgatory: &purg,
+            rng_seed: None,
+        };
+        let kernel = fake_bzimage(4096, 1 << 20);
+        let limits = SanityLimits::from_memmap(&map);
+        let (image, _) = kexec_file_plan(
+            &BzImage64,
+            KimageKind::Normal,
+            &ctx,
+            &kernel,
+            None,
+            b"\0",
+            &limits,
+        )
+        .unwrap();
+        let regs =
+            Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
+        assert_eq!(regs.rsp, 0, "purgatory keeps its own stack");
+        assert_ne!(
+            image
+                .purgatory_get_symbol("purgatory_sha256_digest", 32)
+                .unwrap(),
+            [0; 32]
+        );
+    }
+}
