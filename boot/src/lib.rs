@@ -6,6 +6,8 @@
 //!   `--add HOST:/etc/rc` overrides the default empty `/etc/rc`.
 //! - [`DiskImages`]: UEFI (GPT) and BIOS (MBR) disk images made with the `bootloader` crate,
 //!   rebuilt only when the kernel, the ramdisk or the boot configuration changed.
+//! - [`linux`]: the Linux test fixture (paths under `target/fixtures/linux/`) and its busybox
+//!   initramfs.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -17,6 +19,8 @@ use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+
+pub mod linux;
 
 /// Directories every kexos initramfs has (the contract's default layout).
 pub const DEFAULT_DIRS: &[&str] = &["/tmp", "/proc", "/bin", "/etc", "/boot", "/sbin", "/dev"];
@@ -457,6 +461,10 @@ pub fn image_path(dir: &Path, fw: Firmware) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
+        hay.windows(needle.len()).any(|w| w == needle)
+    }
 
     #[test]
     fn normalize_paths() {

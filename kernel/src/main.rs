@@ -55,6 +55,8 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     arch::init_cpu();
     time::calibrate();
     info!("kexos {} ({}) booting", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" });
+    let mhz = time::tsc_hz() / 1000;
+    info!("time: TSC {}.{:03} MHz (calibrated against the PIT)", mhz / 1000, mhz % 1000);
     mm::init(ctx);
     arch::init_interrupts();
     fs::init(ctx);

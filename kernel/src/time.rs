@@ -46,6 +46,11 @@ pub fn calibrate() {
     TSC_HZ.store(hz, Ordering::Relaxed);
 }
 
+/// The calibrated TSC frequency in Hz (purgatory reports TSC cycles).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
+
 /// Nanoseconds since kernel entry (0 before calibration).
 pub fn now_ns() -> u64 {
     let hz = TSC_HZ.load(Ordering::Relaxed);

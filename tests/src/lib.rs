@@ -10,6 +10,10 @@
 //!
 //! The scenarios need the artifacts `cargo xtask build` makes; `cargo xtask test` builds them
 //! and passes the repository root in `KEXOS_ROOT` (see [`Artifacts::from_env`]).
+//!
+//! Linux scenarios also need the Linux fixture (`cargo xtask fixtures`, see [`boot::linux`]):
+//! [`linux_fixture`] returns it, fails when it is missing, or, with `KEXOS_SKIP_LINUX=1`,
+//! marks the scenario as skipped (xtask counts those separately).
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -22,6 +26,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+pub use boot::linux::{markers as linux_markers, LinuxFixture};
 pub use boot::{AddSpec, Firmware};
 
 /// Environment variable naming the repository root whose `target/` holds the built artifacts.
@@ -30,6 +35,12 @@ pub const ROOT_ENV: &str = "KEXOS_ROOT";
 pub const OVMF_ENV: &str = "KEXOS_OVMF";
 /// Environment variable: when set to `1`, the guest's serial output is echoed to stderr live.
 pub const VERBOSE_ENV: &str = "KEXOS_TEST_VERBOSE";
+/// Environment variable: when `1`, scenarios that need the Linux fixture are skipped (not
+/// failed) if it is missing.
+pub const SKIP_LINUX_ENV: &str = "KEXOS_SKIP_LINUX";
+/// A scenario that skips itself writes `target/test-logs/<name>` + this suffix (with the
+/// reason); xtask then reports it as skipped instead of passed.
+pub const SKIP_SUFFIX: &str = ".skipped";
 /// Default OVMF location (Debian/Ubuntu package `ovmf`).
 pub const DEFAULT_OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 /// The QEMU binary.
@@ -150,6 +161,27 @@ pub fn qemu_command(
     cmd
 }
 
+/// QEMU booting a Linux bzImage directly (`-kernel`, `-initrd`, `-append`), with the same
+/// machine as kexos (TCG, q35, `-no-reboot`, serial on stdio, isa-debug-exit).
+pub fn qemu_linux_command(
+    kernel: &Path,
+    initrd: &Path,
+    append: &str,
+    mem: &str,
+    extra: &[String],
+) -> Command {
+    let mut cmd = Command::new(QEMU);
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
+    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
+    cmd.args(["-serial", "stdio"]);
+    cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    cmd.arg("-kernel").arg(kernel);
+    cmd.arg("-initrd").arg(initrd);
+    cmd.arg("-append").arg(append);
+    cmd.args(extra);
+    cmd
+}
+
 /// What a QEMU exit status means under the isa-debug-exit convention (status = value << 1 | 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QemuExit {
@@ -238,6 +270,16 @@ impl BootOptions {
         }
     }
 
+    /// Puts the Linux fixture in the initramfs at `/boot/vmlinuz` and `/boot/initrd.img`, as
+    /// `cargo xtask run` does.
+    pub fn with_linux(mut self, fixture: &LinuxFixture) -> Self {
+        self.add
+            .push((fixture.kernel.clone(), "/boot/vmlinuz".into()));
+        self.add
+            .push((fixture.initrd.clone(), "/boot/initrd.img".into()));
+        self
+    }
+
     /// Builds this machine's initramfs and disk image from `artifacts`; returns the image path.
     /// The initramfs has the default layout plus `/bin/faulttest` and `add`.
     pub fn build_image(&self, artifacts: &Artifacts) -> Result<PathBuf> {
@@ -274,6 +316,8 @@ struct Transcript {
     err: Vec<u8>,
     /// The serial reader saw EOF (QEMU exited or closed stdout).
     eof: bool,
+    /// (length of `out` after a read, when that read returned): when each byte arrived.
+    arrivals: Vec<(usize, Instant)>,
 }
 
 struct Shared {
@@ -299,6 +343,8 @@ pub struct Machine {
     pub line_ending: String,
     /// Timeout for [`Machine::run`] and [`Machine::expect_prompt`] after a command.
     pub cmd_timeout: Duration,
+    /// Print the whole transcript on a failure (default true; `cargo xtask bench` turns it off).
+    pub print_on_failure: bool,
 }
 
 fn spawn_reader(
@@ -330,6 +376,8 @@ fn spawn_reader(
             } else {
                 t.out
                     .extend(buf[..n].iter().copied().filter(|&b| b != b'\r'));
+                let len = t.out.len();
+                t.arrivals.push((len, Instant::now()));
             }
             shared.cv.notify_all();
         }
@@ -400,7 +448,28 @@ impl Machine {
                 ovmf_path().display()
             );
         }
-        let mut cmd = qemu_command(image, fw, mem, Console::Pipe, extra);
+        let cmd = qemu_command(image, fw, mem, Console::Pipe, extra);
+        Self::spawn_command(name, cmd, log_path)
+    }
+
+    /// Boots Linux directly with QEMU's `-kernel`/`-initrd`/`-append` (SeaBIOS, no kexos):
+    /// used to check that the Linux fixture itself is good. The log goes to
+    /// `target/test-logs/<name>.log` when `KEXOS_ROOT` is set.
+    pub fn spawn_linux_direct(
+        name: &str,
+        kernel: &Path,
+        initrd: &Path,
+        append: &str,
+        mem: &str,
+    ) -> Result<Self> {
+        let log = std::env::var_os(ROOT_ENV)
+            .map(|r| Path::new(&r).join(format!("target/test-logs/{name}.log")));
+        let cmd = qemu_linux_command(kernel, initrd, append, mem, &[]);
+        Self::spawn_command(name, cmd, log)
+    }
+
+    /// Starts `cmd` (a QEMU command line with the serial console on stdio) with piped stdio.
+    pub fn spawn_command(name: &str, mut cmd: Command, log_path: Option<PathBuf>) -> Result<Self> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -430,6 +499,7 @@ impl Machine {
             exit: None,
             line_ending: "\r".into(),
             cmd_timeout: Duration::from_secs(60),
+            print_on_failure: true,
         })
     }
 
@@ -457,7 +527,9 @@ impl Machine {
     /// Records a failure: prints the whole transcript once and returns the error.
     fn fail(&mut self, err: anyhow::Error) -> anyhow::Error {
         self.failed = true;
-        self.print_log();
+        if self.print_on_failure {
+            self.print_log();
+        }
         err
     }
 
@@ -527,6 +599,72 @@ impl Machine {
         self.wait_for(&format!("`{}`", pat.escape_debug()), timeout, |h| {
             find(h, &needle).map(|i| (i, i + needle.len()))
         })
+    }
+
+    /// Like [`Machine::expect`], and also returns when (since QEMU started) the end of the match
+    /// arrived on the serial port, to the precision of one read of the pipe. Unlike
+    /// [`Machine::elapsed`] after `expect`, this is exact even if the text arrived long before.
+    pub fn expect_timed(&mut self, pat: &str, timeout: Duration) -> Result<(String, Duration)> {
+        let text = self.expect(pat, timeout)?;
+        Ok((text, self.match_time()))
+    }
+
+    /// When (since QEMU started) the end of the last match arrived on the serial port.
+    pub fn match_time(&self) -> Duration {
+        let t = self.shared.t.lock().unwrap();
+        let offset = self.pos;
+        let i = t.arrivals.partition_point(|&(len, _)| len < offset);
+        match t.arrivals.get(i) {
+            Some(&(_, at)) => at.saturating_duration_since(self.started),
+            None => self.started.elapsed(),
+        }
+    }
+
+    /// Waits for `pat`, then returns the rest of its line (without the newline).
+    pub fn expect_line(&mut self, pat: &str, timeout: Duration) -> Result<String> {
+        self.expect(pat, timeout)?;
+        let rest = self.expect("\n", timeout)?;
+        Ok(rest.trim_end_matches('\n').to_string())
+    }
+
+    /// Watches the output after the last match for `within`: fails as soon as `pat` appears.
+    /// Returns Ok when the time is up or QEMU exits without printing it (does not move the
+    /// match position).
+    pub fn expect_none(&mut self, pat: &str, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        let needle = pat.as_bytes().to_vec();
+        let shared = self.shared.clone();
+        let mut t = shared.t.lock().unwrap();
+        loop {
+            if find(&t.out[self.pos..], &needle).is_some() {
+                drop(t);
+                let err = anyhow!(
+                    "{}: `{}` appeared on the serial console (it must not within {:.0} s)",
+                    self.name,
+                    pat.escape_debug(),
+                    within.as_secs_f64()
+                );
+                return Err(self.fail(err));
+            }
+            let now = Instant::now();
+            if t.eof || now >= deadline {
+                return Ok(());
+            }
+            t = shared.cv.wait_timeout(t, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Kills QEMU now (e.g. after checking a guest that halts forever). Returns once the output
+    /// is drained.
+    pub fn kill(&mut self) {
+        if self.exit.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.exit = Some(QemuExit::Signal);
+            for r in self.readers.drain(..) {
+                let _ = r.join();
+            }
+        }
     }
 
     /// Waits for the shell prompt `kexos:<cwd># `. Returns the text up to and including it.
@@ -636,6 +774,47 @@ impl Machine {
         }
     }
 
+    /// Follows a Linux boot of the fixture (direct or after kexec) to its end: Linux's banner
+    /// naming `version`, the fixture's `/init` markers, `/proc/cmdline` exactly `cmdline`,
+    /// `uname -r` exactly `version`, the initrd marker, then the ACPI power-off (QEMU exits with
+    /// status 0). Every step has up to `timeout`.
+    pub fn expect_linux_boot(
+        &mut self,
+        cmdline: &str,
+        version: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        use linux_markers as lm;
+        let banner = self
+            .expect_line(lm::BANNER, timeout)
+            .context("Linux's banner")?;
+        self.check(
+            banner.starts_with(&format!("{version} ")),
+            format_args!("Linux banner `Linux version {banner}` does not name {version}"),
+        )?;
+        self.expect(lm::INIT_UP, timeout)
+            .context("the fixture's /init")?;
+        let got = self.expect_line(lm::CMDLINE, timeout)?;
+        self.check(
+            got == cmdline,
+            format_args!("Linux's /proc/cmdline is {got:?}, expected exactly {cmdline:?}"),
+        )?;
+        let got = self.expect_line(lm::UNAME, timeout)?;
+        self.check(
+            got == version,
+            format_args!("Linux's uname -r is {got:?}, expected {version:?}"),
+        )?;
+        self.expect(lm::INITRD_OK, timeout)?;
+        self.expect(lm::POWEROFF, timeout)?;
+        self.expect("reboot: Power down", timeout)
+            .context("Linux powering off")?;
+        let e = self.wait_exit(timeout)?;
+        self.check(
+            e == QemuExit::Reset,
+            format_args!("after Linux's power-off QEMU exited with {e:?}, expected status 0 (ACPI power-off)"),
+        )
+    }
+
     /// Types `poweroff`, and checks the kernel logs `kexos: power off` and QEMU exits with the
     /// poweroff status.
     pub fn poweroff(&mut self) -> Result<()> {
@@ -666,10 +845,44 @@ impl Drop for Machine {
             }
             let _ = std::fs::write(p, self.transcript());
         }
-        if std::thread::panicking() || self.failed {
+        if std::thread::panicking() || (self.failed && self.print_on_failure) {
             self.print_log();
         }
     }
+}
+
+/// The Linux fixture, for a scenario that needs it. When it is missing this fails, telling the
+/// user to run `cargo xtask fixtures`, unless `KEXOS_SKIP_LINUX=1`: then it writes the skip
+/// marker `target/test-logs/<scenario>.skipped` and returns `None` (return `Ok(())` from the
+/// scenario; xtask reports it as skipped).
+pub fn linux_fixture() -> Result<Option<LinuxFixture>> {
+    let root = std::env::var_os(ROOT_ENV).ok_or_else(|| {
+        anyhow!("{ROOT_ENV} is not set: Linux scenarios need the fixture; run `cargo xtask test`")
+    })?;
+    let root = PathBuf::from(root);
+    let fixture = LinuxFixture::at(&root);
+    if fixture.is_complete() {
+        return Ok(Some(fixture));
+    }
+    let why = format!(
+        "the Linux fixture is missing ({} and the rest of {}): `cargo xtask fixtures` fetches it \
+         with apt-get (Debian/Ubuntu, network needed)",
+        fixture.kernel.display(),
+        fixture.dir.display()
+    );
+    if std::env::var(SKIP_LINUX_ENV).is_ok_and(|v| v == "1") {
+        let name = BootOptions::default().name;
+        let marker = root
+            .join("target/test-logs")
+            .join(format!("{name}{SKIP_SUFFIX}"));
+        if let Some(d) = marker.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::write(&marker, format!("{why}\n"))?;
+        eprintln!("SKIPPED {name}: {why} ({SKIP_LINUX_ENV}=1)");
+        return Ok(None);
+    }
+    bail!("{why}; or set {SKIP_LINUX_ENV}=1 to skip the Linux scenarios")
 }
 
 /// A token unlikely to appear by chance in the serial output (for command-line checks).

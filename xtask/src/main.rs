@@ -6,8 +6,12 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use boot::linux::LinuxFixture;
 use boot::{AddSpec, Firmware};
 use kexos_tests::{markers, qemu_command, Console, Machine, QemuExit};
+
+mod bench;
+mod fixtures;
 
 const HELP: &str = "\
 cargo xtask: build, run, debug, test and benchmark kexos
@@ -21,25 +25,41 @@ COMMANDS:
     run       Build, then boot in QEMU with the serial console on this terminal
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
     test      Build, run the host unit tests, then the QEMU scenarios (tests/tests/*.rs)
-    bench     Boot the release UEFI image and print boot time and sizes
+    bench     Boot the release UEFI image, kexec into Linux; print times and sizes
+    fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
+              cloud bzImage (apt-get download) and a busybox initramfs for it.
+              build/run/test/bench do this by themselves when they need it
     help      Print this help
 
 OPTIONS (build, run, gdb):
     --release             Build the kernel in release mode (user programs are always release)
     --append \"ARGS\"       First boot's kernel command line (stored as /boot/cmdline)
     --add HOST:GUEST      Put host file HOST at GUEST in the initramfs (repeatable)
+    --no-linux            Leave Linux out of the initramfs (default: the fixture's bzImage
+                          and initramfs at /boot/vmlinuz and /boot/initrd.img, ~16 MiB)
+    --linux PATH          Use this bzImage as /boot/vmlinuz instead of the fixture's
+    --linux-initrd PATH   Use this file as /boot/initrd.img instead of the fixture's
 OPTIONS (run, gdb):
-    --bios                Boot the BIOS image with SeaBIOS (default: UEFI image with OVMF)
+    --bios                Boot the BIOS image with SeaBIOS (default: UEFI image with OVMF;
+                          BIOS loads the initramfs at ~1 MiB/s: add --no-linux to boot fast)
     --mem SIZE            Guest memory, QEMU -m syntax (default: 512M)
     --no-build            Do not run cargo; reuse the built kernel and user programs
                           (the initramfs and images are still refreshed for --append/--add)
 OPTIONS (test):
     --release             Test the release kernel
     --filter TEXT         Only run the QEMU scenarios whose name contains TEXT
+    --include-wip         Also run the scenario files not enabled yet (WIP_SCENARIOS in
+                          xtask/src/main.rs)
+OPTIONS (fixtures):
+    --force               Download again even if cached
 
 ENVIRONMENT:
     KEXOS_OVMF            OVMF firmware image (default /usr/share/ovmf/OVMF.fd)
     KEXOS_TEST_VERBOSE=1  Echo every test machine's serial output live (test)
+    KEXOS_SKIP_LINUX=1    If the Linux fixture is not cached, do not fetch it, and report the
+                          scenarios that need it as skipped instead of failed
+    KEXOS_LINUX_PACKAGE   Debian package to take the bzImage from (fixtures; default: the
+                          dependency of linux-image-cloud-amd64, i.e. Debian's current one)
 
 CONSOLE (run):
     Typed keys go to kexos unbuffered (QEMU puts the terminal in raw mode).
@@ -49,6 +69,11 @@ CONSOLE (run):
 ";
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+/// Scenario files (`tests/tests/<name>.rs`) that `cargo xtask test` does not run unless
+/// `--include-wip` is given: scenarios written ahead of the code they test. Remove a name to
+/// enable its file in the default run (and CI).
+const WIP_SCENARIOS: &[&str] = &[];
 
 fn main() -> ExitCode {
     match real_main() {
@@ -70,11 +95,23 @@ struct Opts {
     add: Vec<AddSpec>,
     no_build: bool,
     filter: Option<String>,
+    no_linux: bool,
+    linux: Option<PathBuf>,
+    linux_initrd: Option<PathBuf>,
+    include_wip: bool,
+    force: bool,
 }
 
 fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
     let allowed: &[&str] = match cmd {
-        "build" => &["--release", "--append", "--add"],
+        "build" => &[
+            "--release",
+            "--append",
+            "--add",
+            "--no-linux",
+            "--linux",
+            "--linux-initrd",
+        ],
         "run" | "gdb" => &[
             "--release",
             "--append",
@@ -82,9 +119,13 @@ fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--bios",
             "--mem",
             "--no-build",
+            "--no-linux",
+            "--linux",
+            "--linux-initrd",
         ],
-        "test" => &["--release", "--filter"],
+        "test" => &["--release", "--filter", "--include-wip"],
         "bench" => &[],
+        "fixtures" => &["--force"],
         _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
     };
     let mut o = Opts::default();
@@ -118,8 +159,16 @@ fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--append" => o.append = value()?,
             "--add" => o.add.push(value()?.parse()?),
             "--filter" => o.filter = Some(value()?),
+            "--no-linux" => o.no_linux = true,
+            "--linux" => o.linux = Some(PathBuf::from(value()?)),
+            "--linux-initrd" => o.linux_initrd = Some(PathBuf::from(value()?)),
+            "--include-wip" => o.include_wip = true,
+            "--force" => o.force = true,
             _ => unreachable!("flag {flag} allowed but not handled"),
         }
+    }
+    if o.no_linux && (o.linux.is_some() || o.linux_initrd.is_some()) {
+        bail!("--no-linux cannot be combined with --linux or --linux-initrd");
     }
     Ok(o)
 }
@@ -145,12 +194,15 @@ fn real_main() -> Result<ExitCode> {
         "gdb" => x.run(&opts, true),
         "test" => x.test(&opts),
         "bench" => x.bench(),
+        "fixtures" => x.fixtures_cmd(&opts),
         _ => unreachable!(),
     }
 }
 
 struct Xtask {
     root: PathBuf,
+    /// The Linux fixture, once looked for (None inside: unavailable).
+    fixture: std::cell::OnceCell<Option<LinuxFixture>>,
 }
 
 /// What `build` produced.
@@ -160,6 +212,8 @@ struct Built {
     /// Stripped copy: /boot/kexos.elf and the ELF the bootloader loads.
     stripped: PathBuf,
     initramfs: PathBuf,
+    /// The initramfs has /boot/vmlinuz.
+    with_linux: bool,
 }
 
 /// Environment variables a nested cargo must not inherit from the outer `cargo xtask`
@@ -225,6 +279,10 @@ fn in_path(prog: &str) -> bool {
         .unwrap_or(false)
 }
 
+fn skip_linux() -> bool {
+    std::env::var(kexos_tests::SKIP_LINUX_ENV).is_ok_and(|v| v == "1")
+}
+
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -254,7 +312,111 @@ impl Xtask {
             .parent()
             .context("xtask has no parent directory")?
             .to_path_buf();
-        Ok(Xtask { root })
+        Ok(Xtask {
+            root,
+            fixture: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// The Linux fixture, fetched if it is not cached (once per xtask run). When it cannot be
+    /// obtained, prints one line saying why and returns None.
+    fn linux_fixture(&self) -> Option<LinuxFixture> {
+        self.fixture
+            .get_or_init(|| {
+                let cached = LinuxFixture::at(&self.root);
+                let downloaded = [&cached.kernel, &cached.version_file, &cached.busybox]
+                    .iter()
+                    .all(|p| p.is_file());
+                if skip_linux() && !downloaded {
+                    eprintln!(
+                        "xtask: Linux fixture not cached and {}=1: not fetching it (no /boot/vmlinuz; Linux scenarios are skipped)",
+                        kexos_tests::SKIP_LINUX_ENV
+                    );
+                    return None;
+                }
+                match fixtures::ensure(&self.root, false) {
+                    Ok(out) => {
+                        if let Some(t) = out.fetched_in {
+                            eprintln!(
+                                "xtask: Linux fixture {} fetched in {t:.1} s ({})",
+                                out.fixture.version().unwrap_or_default(),
+                                out.fixture.dir.display()
+                            );
+                        }
+                        Some(out.fixture)
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "xtask: Linux fixture unavailable ({e:#}): no /boot/vmlinuz in the initramfs, and the Linux scenarios FAIL unless {}=1",
+                            kexos_tests::SKIP_LINUX_ENV
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    fn fixtures_cmd(&self, o: &Opts) -> Result<ExitCode> {
+        let out = fixtures::ensure(&self.root, o.force)
+            .context("fetching the Linux fixture (needs apt-get, Debian/Ubuntu, network)")?;
+        let f = &out.fixture;
+        match out.fetched_in {
+            Some(t) => println!("xtask: fetched in {t:.1} s"),
+            None => println!("xtask: cached (use --force to download again)"),
+        }
+        let package = std::fs::read_to_string(f.dir.join("package")).unwrap_or_default();
+        println!("Linux fixture in {}:", f.dir.display());
+        println!(
+            "  vmlinuz     {} (uname -r {}, package {})",
+            kib(file_size(&f.kernel)?),
+            f.version()?,
+            package.trim()
+        );
+        println!(
+            "  initrd.img  {} (busybox, /init prints KEXOS-LINUX-* markers)",
+            kib(file_size(&f.initrd)?)
+        );
+        println!("  busybox     {}", kib(file_size(&f.busybox)?));
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// The `/boot/vmlinuz` and `/boot/initrd.img` additions for the default initramfs.
+    fn linux_adds(&self, o: &Opts) -> Result<Vec<AddSpec>> {
+        if o.no_linux {
+            return Ok(Vec::new());
+        }
+        for (flag, p) in [("--linux", &o.linux), ("--linux-initrd", &o.linux_initrd)] {
+            if let Some(p) = p {
+                if !p.is_file() {
+                    bail!("{flag} {}: not a file", p.display());
+                }
+            }
+        }
+        let fx = if o.linux.is_none() || o.linux_initrd.is_none() {
+            self.linux_fixture()
+        } else {
+            None
+        };
+        let kernel = o.linux.clone().or(fx.as_ref().map(|f| f.kernel.clone()));
+        let initrd = o
+            .linux_initrd
+            .clone()
+            .or(fx.as_ref().map(|f| f.initrd.clone()));
+        let mut adds = Vec::new();
+        if let Some(k) = kernel {
+            adds.push(AddSpec {
+                host: k,
+                guest: "/boot/vmlinuz".into(),
+            });
+        }
+        if let Some(i) = initrd {
+            adds.push(AddSpec {
+                host: i,
+                guest: "/boot/initrd.img".into(),
+            });
+        }
+        Ok(adds)
     }
 
     fn target(&self, sub: &str) -> PathBuf {
@@ -266,17 +428,47 @@ impl Xtask {
     fn cargo(&self, dir: &Path) -> Command {
         let mut cmd = Command::new("cargo");
         cmd.current_dir(dir);
-        for v in CARGO_ENV_BLOCKLIST {
-            cmd.env_remove(v);
-        }
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("CARGO_PKG_") {
-                cmd.env_remove(k);
-            }
-        }
+        clean_env(&mut cmd);
         cmd
     }
 
+    /// Builds the purgatory object (`purgatory/build.sh` -> target/purgatory/purgatory.o),
+    /// which the kernel's build.rs embeds. Its report is shown only if it fails.
+    fn build_purgatory(&self) -> Result<()> {
+        let script = self.root.join("purgatory/build.sh");
+        if !script.is_file() {
+            return Ok(());
+        }
+        eprintln!("xtask: building the purgatory (purgatory/build.sh)");
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script).current_dir(&self.root);
+        clean_env(&mut cmd);
+        let out = cmd
+            .output()
+            .with_context(|| format!("running {}", describe(&cmd)))?;
+        if !out.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&out.stdout));
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            bail!("{} failed ({})", describe(&cmd), out.status);
+        }
+        Ok(())
+    }
+}
+
+/// Removes from `cmd`'s environment what a nested cargo must not inherit from the outer
+/// `cargo xtask` (see [`CARGO_ENV_BLOCKLIST`]).
+fn clean_env(cmd: &mut Command) {
+    for v in CARGO_ENV_BLOCKLIST {
+        cmd.env_remove(v);
+    }
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CARGO_PKG_") {
+            cmd.env_remove(k);
+        }
+    }
+}
+
+impl Xtask {
     fn kernel_elf(&self, release: bool) -> PathBuf {
         let profile = if release { "release" } else { "debug" };
         self.target("kernel")
@@ -343,6 +535,7 @@ impl Xtask {
                     .args(["build", "--release", "--target-dir"])
                     .arg(self.target("user")),
             )?;
+            self.build_purgatory()?;
             eprintln!(
                 "xtask: building the kernel ({})",
                 if o.release { "release" } else { "debug" }
@@ -380,6 +573,9 @@ impl Xtask {
             );
         }
         let faulttest = self.user_bin("faulttest");
+        let mut add = self.linux_adds(o)?;
+        let with_linux = add.iter().any(|a| a.guest == "/boot/vmlinuz");
+        add.extend(o.add.iter().cloned());
         let layout = boot::Layout {
             init,
             kernel: stripped.clone(),
@@ -389,7 +585,7 @@ impl Xtask {
             } else {
                 vec![]
             },
-            add: o.add.clone(),
+            add,
         };
         let initramfs = boot::build_images(
             &layout,
@@ -398,10 +594,15 @@ impl Xtask {
             &[Firmware::Uefi, Firmware::Bios],
         )?;
         eprintln!(
-            "xtask: kernel {} ({} stripped), initramfs {}, images in {} ({:.1} s)",
+            "xtask: kernel {} ({} stripped), initramfs {}{}, images in {} ({:.1} s)",
             kib(file_size(&kernel)?),
             kib(file_size(&stripped)?),
             kib(file_size(&initramfs)?),
+            if with_linux {
+                " (with /boot/vmlinuz)"
+            } else {
+                " (no Linux)"
+            },
             images.display(),
             started.elapsed().as_secs_f64()
         );
@@ -409,6 +610,7 @@ impl Xtask {
             kernel,
             stripped,
             initramfs,
+            with_linux,
         })
     }
 
@@ -520,32 +722,51 @@ impl Xtask {
             return Ok(results.finish(started));
         }
         self.prerequisites(Firmware::Uefi)?;
+        // The Linux scenarios need the fixture (build fetched it already unless --no-linux).
+        let _ = self.linux_fixture();
 
         eprintln!("\nxtask: host unit tests (cargo test --workspace)");
         let mut cmd = self.cargo(&self.root);
-        cmd.args(["test", "--workspace"]);
+        // --no-fail-fast: report every failing test binary, not just the first.
+        cmd.args(["test", "--workspace", "--no-fail-fast"]);
         let before = results.passed;
-        let unit = run_libtest(cmd, &mut results, false)?;
+        let unit = run_libtest(cmd, &mut results, None)?;
         let n = results.passed - before;
         if unit.success {
             results
                 .lines
-                .push((format!("host unit tests ({n} passed)"), true));
+                .push((format!("host unit tests ({n} passed)"), "PASS"));
         }
         results.step("host unit tests", unit);
 
-        eprintln!("\nxtask: QEMU scenarios (at most 2 machines at once)");
+        let (files, wip) = self.scenario_files(o.include_wip)?;
+        eprintln!(
+            "\nxtask: QEMU scenarios from tests/tests/{{{}}}.rs (at most 2 machines at once){}",
+            files.join(","),
+            if wip.is_empty() {
+                String::new()
+            } else {
+                format!("; not enabled yet (--include-wip): {}", wip.join(", "))
+            }
+        );
+        // Scenarios that skip themselves (KEXOS_SKIP_LINUX=1) leave a marker here.
+        let logs = self.target("test-logs");
+        if let Ok(rd) = std::fs::read_dir(&logs) {
+            for e in rd.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .ends_with(kexos_tests::SKIP_SUFFIX)
+                {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let mut cmd = self.cargo(&self.root);
-        cmd.args([
-            "test",
-            "-p",
-            "kexos-tests",
-            "--test",
-            "foundation",
-            "--",
-            "--ignored",
-            "--test-threads=2",
-        ]);
+        cmd.args(["test", "-p", "kexos-tests", "--no-fail-fast"]);
+        for f in &files {
+            cmd.args(["--test", f]);
+        }
+        cmd.args(["--", "--ignored", "--test-threads=2"]);
         if let Some(f) = &o.filter {
             cmd.arg(f);
         }
@@ -553,7 +774,7 @@ impl Xtask {
         // Scenario errors are anyhow errors with context; their backtraces are noise.
         cmd.env("RUST_LIB_BACKTRACE", "0");
         let before = results.passed + results.failed;
-        let scen = run_libtest(cmd, &mut results, true)?;
+        let scen = run_libtest(cmd, &mut results, Some(&logs))?;
         if scen.success && results.passed + results.failed == before {
             results.record(
                 "QEMU scenarios: none ran (does --filter match any test name?)",
@@ -562,7 +783,31 @@ impl Xtask {
             );
         }
         results.step("QEMU scenarios", scen);
+        for w in &wip {
+            results.notes.push(format!(
+                "not run: tests/tests/{w}.rs (WIP; --include-wip runs it)"
+            ));
+        }
         Ok(results.finish(started))
+    }
+
+    /// The scenario files to run (names of `tests/tests/*.rs`) and the WIP ones left out.
+    fn scenario_files(&self, include_wip: bool) -> Result<(Vec<String>, Vec<String>)> {
+        let dir = self.root.join("tests/tests");
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "rs") {
+                if let Some(stem) = p.file_stem() {
+                    all.push(stem.to_string_lossy().into_owned());
+                }
+            }
+        }
+        all.sort();
+        let (wip, run): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|f| !include_wip && WIP_SCENARIOS.contains(&f.as_str()));
+        Ok((run, wip))
     }
 
     fn bench(&self) -> Result<ExitCode> {
@@ -598,7 +843,15 @@ impl Xtask {
             m.expect(" ms", to)?;
         }
         let figure = figure(&m.transcript()).unwrap_or_else(|| "?".into());
-        m.poweroff()?;
+        let kexec = if built.with_linux {
+            m.print_on_failure = false;
+            let (figures, why) = bench::kexec_into_linux(&mut m);
+            Some((figures, why))
+        } else {
+            m.poweroff()?;
+            None
+        };
+        drop(m);
 
         let kernel = file_size(&built.kernel)?;
         println!("kexos bench (release kernel, UEFI, TCG)");
@@ -623,9 +876,37 @@ impl Xtask {
             kib(file_size(&built.stripped)?)
         );
         println!(
-            "  initramfs:                                 {}",
-            kib(file_size(&built.initramfs)?)
+            "  initramfs:                                 {}{}",
+            kib(file_size(&built.initramfs)?),
+            if built.with_linux {
+                " (with the Linux fixture)"
+            } else {
+                ""
+            }
         );
+        match kexec {
+            None => println!("kexec into Linux: n/a (no Linux fixture; see above)"),
+            Some((figures, why)) => {
+                let fx = LinuxFixture::at(&self.root);
+                println!(
+                    "kexec into Linux {} (vmlinuz {}, initrd {}, --append=\"{}\"; log: target/test-logs/bench.log)",
+                    fx.version().unwrap_or_else(|_| "?".into()),
+                    file_size(&fx.kernel).map(kib).unwrap_or_default(),
+                    file_size(&fx.initrd).map(kib).unwrap_or_default(),
+                    bench::APPEND
+                );
+                for f in &figures {
+                    println!(
+                        "  {:<44} {}",
+                        format!("{}:", f.label),
+                        f.value.as_deref().unwrap_or("n/a")
+                    );
+                }
+                if let Some(why) = why {
+                    println!("  (stopped early: {why})");
+                }
+            }
+        }
         Ok(ExitCode::SUCCESS)
     }
 }
@@ -635,8 +916,11 @@ impl Xtask {
 struct Results {
     passed: usize,
     failed: usize,
-    /// (name, passed) for each scenario, and failed unit tests / steps.
-    lines: Vec<(String, bool)>,
+    skipped: usize,
+    /// (name, PASS/FAIL/SKIP) for each scenario, and failed unit tests / steps.
+    lines: Vec<(String, &'static str)>,
+    /// Printed after the lines.
+    notes: Vec<String>,
 }
 
 impl Results {
@@ -647,8 +931,14 @@ impl Results {
             self.failed += 1;
         }
         if show || !ok {
-            self.lines.push((name.to_string(), ok));
+            self.lines
+                .push((name.to_string(), if ok { "PASS" } else { "FAIL" }));
         }
+    }
+
+    fn record_skip(&mut self, name: &str) {
+        self.skipped += 1;
+        self.lines.push((name.to_string(), "SKIP"));
     }
 
     /// A cargo step whose failure was not explained by a failed test (e.g. a compile error)
@@ -668,10 +958,20 @@ impl Results {
             "\n===== kexos test results ({:.0} s) =====",
             started.elapsed().as_secs_f64()
         );
-        for (name, ok) in &self.lines {
-            println!("{} {name}", if *ok { "PASS" } else { "FAIL" });
+        for (name, what) in &self.lines {
+            println!("{what} {name}");
         }
-        println!("{} passed, {} failed", self.passed, self.failed);
+        for n in &self.notes {
+            println!("note: {n}");
+        }
+        if self.skipped > 0 {
+            println!(
+                "{} passed, {} failed, {} skipped",
+                self.passed, self.failed, self.skipped
+            );
+        } else {
+            println!("{} passed, {} failed", self.passed, self.failed);
+        }
         if self.failed == 0 && self.passed > 0 {
             ExitCode::SUCCESS
         } else {
@@ -686,8 +986,14 @@ struct StepResult {
 }
 
 /// Runs a `cargo test` command, passing its output through, and records every
-/// `test NAME ... ok|FAILED` line. Scenario results get their own PASS/FAIL lines.
-fn run_libtest(mut cmd: Command, results: &mut Results, scenarios: bool) -> Result<StepResult> {
+/// `test NAME ... ok|FAILED` line. Scenario results (`skip_markers` given: the directory where
+/// scenarios that skipped themselves leave `<name>.skipped`) get their own PASS/FAIL/SKIP lines.
+fn run_libtest(
+    mut cmd: Command,
+    results: &mut Results,
+    skip_markers: Option<&Path>,
+) -> Result<StepResult> {
+    let scenarios = skip_markers.is_some();
     cmd.stdout(Stdio::piped());
     let mut child = cmd
         .spawn()
@@ -712,6 +1018,20 @@ fn run_libtest(mut cmd: Command, results: &mut Results, scenarios: bool) -> Resu
                 } else {
                     format!("unit test {name}")
                 };
+                let skipped = ok
+                    && skip_markers.is_some_and(|d| {
+                        d.join(format!(
+                            "{}{}",
+                            name.replace("::", "-"),
+                            kexos_tests::SKIP_SUFFIX
+                        ))
+                        .is_file()
+                    });
+                if skipped {
+                    println!("SKIP {name}");
+                    results.record_skip(&shown);
+                    continue;
+                }
                 if scenarios {
                     println!("{} {name}", if ok { "PASS" } else { "FAIL" });
                 }
