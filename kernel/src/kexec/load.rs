@@ -17,7 +17,7 @@ use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
 static PURGATORY: &[u8] = include_bytes!(env!("KEXOS_PURGATORY_OBJ"));
 
 /// The loaders table, probed in order (Linux's kexec_file_loaders[]).
-static LOADERS: &[&dyn KexecFileOps] = &[&kexec_core::bzimage64::BzImage64];
+static LOADERS: &[&dyn KexecFileOps] = &[&kexec_core::bzimage64::BzImage64, &kexec_core::Elf64];
 
 /// Memory below 1 MiB is never a destination (Linux keeps it for the
 /// real-mode trampoline and firmware structures).

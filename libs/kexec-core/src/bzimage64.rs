@@ -2,32 +2,23 @@
 //! load as four segments in Linux's order: purgatory, boot_params block,
 //! kernel, initrd.
 
-use alloc::format;
-use alloc::vec;
-use alloc::vec::Vec;
 use core::fmt;
 
 use abi::Errno;
-use bootparam::{loadflags, xloadflags, BootParams, SetupDataChain, SetupHeader};
+use bootparam::{loadflags, xloadflags, BootParams, SetupHeader};
 
 use crate::error::KexecError;
-use crate::kimage::{Kimage, KimageKind};
+use crate::handoff::{self, check_cmdline, CmdlineFit};
+use crate::kimage::Kimage;
 use crate::loader::{KexecFileOps, LoadContext, LoadSummary, ProbeError};
-use crate::purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError, PurgatoryPlacement};
 use crate::segment::{KexecBuf, SegmentBuf};
-use crate::types::{page_align, PhysAddr, PAGE_SIZE};
+use crate::types::{page_align, PhysAddr};
 
-/// Lowest purgatory address (kexec-bzimage64.c MIN_PURGATORY_ADDR).
-pub const MIN_PURGATORY_ADDR: u64 = 0x3000;
-/// Lowest boot_params address (MIN_BOOTPARAM_ADDR).
-pub const MIN_BOOTPARAM_ADDR: u64 = 0x3000;
+pub use crate::handoff::{
+    MAX_ELFCOREHDR_STR_LEN, MIN_BOOTPARAM_ADDR, MIN_INITRD_LOAD_ADDR, MIN_PURGATORY_ADDR,
+};
 /// Lowest kernel address (MIN_KERNEL_LOAD_ADDR, 1 MiB).
 pub const MIN_KERNEL_LOAD_ADDR: u64 = 0x10_0000;
-/// Lowest initrd address (MIN_INITRD_LOAD_ADDR, 16 MiB).
-pub const MIN_INITRD_LOAD_ADDR: u64 = 0x100_0000;
-/// Room reserved after the command line for `elfcorehdr=0x<64-bit> `
-/// (MAX_ELFCOREHDR_STR_LEN), checked for normal loads too.
-pub const MAX_ELFCOREHDR_STR_LEN: u64 = 30;
 /// Oldest accepted boot protocol: 2.12 (xloadflags).
 pub const MIN_PROTOCOL: u16 = 0x020c;
 /// The 64-bit entry is 0x200 past the load address (boot.rst "64-bit BOOT PROTOCOL").
@@ -223,21 +214,17 @@ pub fn bzimage64_load<'a>(
     let kern16_size = hdr.kern16_size();
     let cmdline_len = cmdline.len() as u64;
     let cmdline_size = hdr.cmdline_size();
-    if cmdline_len > u64::from(cmdline_size) {
-        return Err(BzImageError::CmdlineTooLong {
-            len: cmdline_len,
-            max: cmdline_size,
-        }
-        .into());
-    }
     // Room for "elfcorehdr=0x... " even for a normal load, as Linux checks.
-    if cmdline_len + MAX_ELFCOREHDR_STR_LEN > u64::from(cmdline_size) {
-        return Err(BzImageError::CmdlineNoRoom {
+    check_cmdline(cmdline_len, cmdline_size).map_err(|fit| match fit {
+        CmdlineFit::TooLong => BzImageError::CmdlineTooLong {
             len: cmdline_len,
             max: cmdline_size,
-        }
-        .into());
-    }
+        },
+        CmdlineFit::NoRoom => BzImageError::CmdlineNoRoom {
+            len: cmdline_len,
+            max: cmdline_size,
+        },
+    })?;
     let align = hdr.kernel_alignment();
     if !(align == 0 || align.is_power_of_two()) {
         return Err(BzImageError::BadKernelAlignment { align }.into());
@@ -253,45 +240,12 @@ pub fn bzimage64_load<'a>(
     }
 
     // 1. Purgatory: anywhere above 0x3000, top down.
-    let purgatory_entry = kexec_load_purgatory(
-        image,
-        ctx.view,
-        ctx.purgatory,
-        PurgatoryPlacement {
-            buf_min: MIN_PURGATORY_ADDR,
-            buf_max: u64::MAX,
-            top_down: true,
-        },
-    )?;
+    let purgatory_entry = handoff::load_purgatory(image, ctx)?;
 
     // 2. One block: boot_params, the command line (+ elfcorehdr room), the
     //    setup_data nodes (E820_EXT beyond 128 entries, RNG seed).
-    let mut e820_rest_len = 0;
-    let mut chain = SetupDataChain::new();
-    if ctx.e820.len() > bootparam::E820_MAX_ENTRIES_ZEROPAGE {
-        let rest = &ctx.e820[bootparam::E820_MAX_ENTRIES_ZEROPAGE..];
-        e820_rest_len = rest.len();
-        chain.push_e820_ext(rest);
-    }
-    if let Some(seed) = ctx.rng_seed {
-        chain.push(bootparam::setup_type::SETUP_RNG_SEED, seed.to_vec());
-    }
-    let params_cmdline_sz =
-        (bootparam::BOOT_PARAMS_SIZE as u64 + cmdline_len + MAX_ELFCOREHDR_STR_LEN).div_ceil(16)
-            * 16;
-    let bp_bufsz = params_cmdline_sz + chain.encoded_len() as u64;
-    let bp_index = image.segments().len();
-    let bp_addr = image.add_buffer(
-        KexecBuf::new(
-            "boot_params",
-            SegmentBuf::Owned(vec![0; bp_bufsz as usize]),
-            bp_bufsz,
-        )
-        .align(16)
-        .min(MIN_BOOTPARAM_ADDR)
-        .top_down(true),
-        ctx.view,
-    )?;
+    let block = handoff::add_params_block(image, ctx, cmdline_len)?;
+    let bp_addr = block.addr;
 
     // 3. The protected-mode kernel: memsz from init_size (the kernel
     //    decompresses and sets up in place), alignment kernel_alignment.
@@ -304,82 +258,23 @@ pub fn bzimage64_load<'a>(
     )?;
 
     // 4. The initrd, high.
-    let initrd_placed = match initrd.filter(|i| !i.is_empty()) {
-        Some(rd) => {
-            let at = image.add_buffer(
-                KexecBuf::new("initrd", SegmentBuf::Borrowed(rd), rd.len() as u64)
-                    .align(PAGE_SIZE)
-                    .min(MIN_INITRD_LOAD_ADDR)
-                    .top_down(true),
-                ctx.view,
-            )?;
-            Some((at, rd.len() as u64))
-        }
-        None => None,
-    };
+    let initrd_placed = handoff::add_initrd(image, ctx, initrd)?;
 
-    // Fill boot_params now that every address is known.
+    // boot_params starts from the image's own setup header; purgatory
+    // enters startup_64 (load + 0x200).
     let mut bp = BootParams::new();
     bp.copy_setup_header(kernel)
         .map_err(|_| BzImageError::TooShort { len: kernel.len() })?;
-    if let Some((at, len)) = initrd_placed {
-        bp.set_ramdisk(at.0, len);
-    }
-    let mut final_cmdline = Vec::new();
-    if let (KimageKind::Crash { .. }, Some(elf)) = (image.kind(), image.elf_load_addr) {
-        final_cmdline.extend_from_slice(format!("elfcorehdr={:#x} ", elf.0).as_bytes());
-    }
-    final_cmdline.extend_from_slice(cmdline.strip_suffix(&[0]).unwrap_or(cmdline));
-    final_cmdline.push(0);
-    let cmdline_pa = bp_addr.0 + bootparam::BOOT_PARAMS_SIZE as u64;
-    bp.set_cmd_line_ptr(cmdline_pa);
-    // Boot loader ID 0xD (kexec), and no loadflags (Linux clears them all).
-    bp.set_type_of_loader(bootparam::LOADER_TYPE_KEXEC);
-    bp.set_loadflags(0);
-    bp.set_acpi_rsdp_addr(ctx.acpi_rsdp.unwrap_or(0));
-    let rest = bp.set_e820_table(ctx.e820);
-    debug_assert_eq!(rest.len(), e820_rest_len);
-    let (sd_bytes, sd_head) =
-        chain
-            .encode_at(bp_addr.0 + params_cmdline_sz, 0)
-            .ok_or(KexecError::BadSegment {
-                label: "boot_params",
-                reason: crate::error::SegmentError::SizeOverflow,
-            })?;
-    bp.set_setup_data(sd_head);
-
-    // Purgatory jumps to startup_64 with RSI = boot_params, RBX = 0 (BSP),
-    // on purgatory's own stack: Linux's `stack_end` if the object has one,
-    // else 0, which kexos's purgatory reads as "keep my stack".
-    let mut regs =
-        Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", Entry64Regs::SIZE)?);
-    regs.rbx = 0;
-    regs.rsi = bp_addr.0;
-    regs.rip = kernel_addr.0 + STARTUP_64_OFFSET;
-    regs.rsp = match image.purgatory_symbol_addr("stack_end") {
-        Ok(pa) => pa.0,
-        Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => 0,
-        Err(e) => return Err(e),
-    };
-    image.purgatory_set_symbol("entry64_regs", &regs.to_bytes())?;
-
-    let block = image.segment_mut(bp_index).and_then(|s| s.buf_mut());
-    if let Some(block) = block {
-        block[..bootparam::BOOT_PARAMS_SIZE].copy_from_slice(bp.as_bytes());
-        let c = bootparam::BOOT_PARAMS_SIZE;
-        block[c..c + final_cmdline.len()].copy_from_slice(&final_cmdline);
-        let s = params_cmdline_sz as usize;
-        block[s..s + sd_bytes.len()].copy_from_slice(&sd_bytes);
-    }
-    let cmdline_len_final = final_cmdline.len() as u64;
-    image.cmdline = final_cmdline;
+    let kernel_entry = PhysAddr(kernel_addr.0 + STARTUP_64_OFFSET);
+    let cmdline_placed =
+        handoff::finish_handoff(image, ctx, block, bp, cmdline, initrd_placed, kernel_entry)?;
 
     Ok(LoadSummary {
         loader: "bzImage64",
         kernel: kernel_addr,
-        kernel_entry: PhysAddr(kernel_addr.0 + STARTUP_64_OFFSET),
+        kernel_entry,
         boot_params: Some(bp_addr),
-        cmdline: Some((PhysAddr(cmdline_pa), cmdline_len_final)),
+        cmdline: Some(cmdline_placed),
         initrd: initrd_placed,
         purgatory_entry,
     })
@@ -501,6 +396,7 @@ pub(crate) mod tests {
 mod load_tests {
     use super::tests::fake_bzimage;
     use super::*;
+    use crate::kimage::KimageKind;
     use crate::testutil::purgatory;
     use crate::{MemoryView, PhysRange};
     use bootparam::{parse_boot_params, E820Entry};

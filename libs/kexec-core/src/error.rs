@@ -8,6 +8,7 @@ use core::fmt;
 use abi::Errno;
 
 use crate::bzimage64::BzImageError;
+use crate::elf64::Elf64Error;
 use crate::hole::HoleError;
 use crate::loader::ProbeError;
 use crate::purgatory::PurgatoryError;
@@ -54,6 +55,8 @@ pub enum KexecError {
     },
     /// The bzImage64 loader (ENOEXEC or EINVAL).
     BzImage(BzImageError),
+    /// The ELF64 loader (ENOEXEC, EINVAL or EADDRNOTAVAIL).
+    Elf64(Elf64Error),
     /// Purgatory loading, relocation or symbols (ENOEXEC or EINVAL).
     Purgatory(PurgatoryError),
     /// A page allocation failed (ENOMEM).
@@ -74,6 +77,7 @@ impl KexecError {
             KexecError::Sanity(e) => e.errno(),
             KexecError::NoLoader { .. } => Errno::ENOEXEC,
             KexecError::BzImage(e) => e.errno(),
+            KexecError::Elf64(e) => e.errno(),
             KexecError::Purgatory(e) => e.errno(),
             KexecError::NoMemory { .. } => Errno::ENOMEM,
             KexecError::BadPage(_) => Errno::EINVAL,
@@ -108,6 +112,7 @@ impl fmt::Display for KexecError {
                 Ok(())
             }
             KexecError::BzImage(e) => write!(f, "bzImage64: {e}"),
+            KexecError::Elf64(e) => write!(f, "elf64: {e}"),
             KexecError::Purgatory(e) => write!(f, "purgatory: {e}"),
             KexecError::NoMemory { what } => write!(f, "out of memory allocating {what}"),
             KexecError::BadPage(pa) => write!(f, "page allocator returned unaligned {pa:#x}"),
@@ -128,6 +133,11 @@ impl From<SanityError> for KexecError {
 impl From<BzImageError> for KexecError {
     fn from(e: BzImageError) -> Self {
         KexecError::BzImage(e)
+    }
+}
+impl From<Elf64Error> for KexecError {
+    fn from(e: Elf64Error) -> Self {
+        KexecError::Elf64(e)
     }
 }
 impl From<PurgatoryError> for KexecError {

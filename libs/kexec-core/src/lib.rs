@@ -4,7 +4,8 @@
 //!   (kexec_add_buffer) over a [`MemoryView`] with [`locate_mem_hole`];
 //! - [`sanity_check_segment_list`];
 //! - the loaders table ([`KexecFileOps`], [`probe_image`]) and the
-//!   [`BzImage64`] loader;
+//!   [`BzImage64`] and [`Elf64`] loaders, which share one handoff (the x86
+//!   64-bit boot protocol: purgatory enters the kernel with RSI = boot_params);
 //! - purgatory loading/relocation/symbols ([`kexec_load_purgatory`]) and
 //!   digests ([`kexec_calculate_store_digests`]);
 //! - the entry list relocate_kernel walks ([`kimage_load_segments`], with the
@@ -20,8 +21,10 @@ extern crate alloc;
 
 pub mod bzimage64;
 pub mod digest;
+pub mod elf64;
 pub mod entry;
 mod error;
+mod handoff;
 pub mod hole;
 mod kimage;
 pub mod loader;
@@ -34,6 +37,7 @@ mod types;
 
 pub use bzimage64::{BzImage64, BzImageError};
 pub use digest::{compute_digests, kexec_calculate_store_digests, Digests, ShaRegion};
+pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
     kimage_load_crash_segments, kimage_load_segments, relocate_simulate, EntryList, PageAlloc,
     PhysMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE, IND_ZERO,

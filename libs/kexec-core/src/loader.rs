@@ -6,6 +6,7 @@ use core::fmt;
 use bootparam::E820Entry;
 
 use crate::bzimage64::BzImageError;
+use crate::elf64::Elf64Error;
 use crate::error::KexecError;
 use crate::kimage::Kimage;
 use crate::memview::MemoryView;
@@ -17,6 +18,8 @@ use crate::types::PhysAddr;
 pub enum ProbeError {
     /// The bzImage64 probe's reason.
     BzImage(BzImageError),
+    /// The ELF64 probe's reason.
+    Elf64(Elf64Error),
     /// Another loader's reason.
     Other(&'static str),
 }
@@ -25,6 +28,7 @@ impl fmt::Display for ProbeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProbeError::BzImage(e) => e.fmt(f),
+            ProbeError::Elf64(e) => e.fmt(f),
             ProbeError::Other(s) => f.write_str(s),
         }
     }

@@ -1,0 +1,213 @@
+//! The x86 64-bit boot protocol handoff every x86 loader shares
+//! (arch/x86/kernel/kexec-bzimage64.c: setup_cmdline, setup_initrd,
+//! setup_boot_parameters, setup_e820_entries, the purgatory and
+//! entry64_regs part of bzImage64_load): purgatory placement, the
+//! boot_params + command line + setup_data block, the initrd, and the
+//! registers purgatory loads before it jumps to the kernel's 64-bit entry
+//! (RSI = boot_params, RBX = 0).
+//!
+//! The loaders differ only in where the kernel goes, where its entry is and
+//! what the setup header in boot_params says (copied from a bzImage; made up
+//! for an ELF kernel).
+
+use alloc::format;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use bootparam::{BootParams, SetupDataChain};
+
+use crate::error::{KexecError, SegmentError};
+use crate::kimage::{Kimage, KimageKind};
+use crate::loader::LoadContext;
+use crate::purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError, PurgatoryPlacement};
+use crate::segment::{KexecBuf, SegmentBuf};
+use crate::types::{PhysAddr, PAGE_SIZE};
+
+/// Lowest purgatory address (kexec-bzimage64.c MIN_PURGATORY_ADDR).
+pub const MIN_PURGATORY_ADDR: u64 = 0x3000;
+/// Lowest boot_params address (MIN_BOOTPARAM_ADDR).
+pub const MIN_BOOTPARAM_ADDR: u64 = 0x3000;
+/// Lowest initrd address (MIN_INITRD_LOAD_ADDR, 16 MiB).
+pub const MIN_INITRD_LOAD_ADDR: u64 = 0x100_0000;
+/// Room reserved after the command line for `elfcorehdr=0x<64-bit> `
+/// (MAX_ELFCOREHDR_STR_LEN), checked for normal loads too.
+pub const MAX_ELFCOREHDR_STR_LEN: u64 = 30;
+
+/// Why a command line does not fit the kernel's `cmdline_size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CmdlineFit {
+    /// Longer (with its NUL) than cmdline_size.
+    TooLong,
+    /// Fits, but leaves no room for `elfcorehdr=`.
+    NoRoom,
+}
+
+/// Linux's two command line checks (bzImage64_load), in its order.
+pub(crate) fn check_cmdline(cmdline_len: u64, cmdline_size: u32) -> Result<(), CmdlineFit> {
+    if cmdline_len > u64::from(cmdline_size) {
+        return Err(CmdlineFit::TooLong);
+    }
+    if cmdline_len + MAX_ELFCOREHDR_STR_LEN > u64::from(cmdline_size) {
+        return Err(CmdlineFit::NoRoom);
+    }
+    Ok(())
+}
+
+/// Purgatory: anywhere above 0x3000, top down. Returns its entry.
+pub(crate) fn load_purgatory(
+    image: &mut Kimage<'_>,
+    ctx: &LoadContext<'_>,
+) -> Result<PhysAddr, KexecError> {
+    kexec_load_purgatory(
+        image,
+        ctx.view,
+        ctx.purgatory,
+        PurgatoryPlacement {
+            buf_min: MIN_PURGATORY_ADDR,
+            buf_max: u64::MAX,
+            top_down: true,
+        },
+    )
+}
+
+/// The placed (still zero) boot_params block: boot_params, the command
+/// line (+ elfcorehdr room), the setup_data nodes.
+#[derive(Debug)]
+pub(crate) struct ParamsBlock {
+    index: usize,
+    /// Physical address of boot_params.
+    pub(crate) addr: PhysAddr,
+    params_cmdline_sz: u64,
+    chain: SetupDataChain,
+    e820_rest_len: usize,
+}
+
+/// Place the boot_params block for a command line of `cmdline_len` bytes
+/// (with its NUL): setup_data nodes for the e820 entries beyond 128
+/// (SETUP_E820_EXT) and the RNG seed; 16-byte aligned, above 0x3000, top down.
+pub(crate) fn add_params_block(
+    image: &mut Kimage<'_>,
+    ctx: &LoadContext<'_>,
+    cmdline_len: u64,
+) -> Result<ParamsBlock, KexecError> {
+    let mut e820_rest_len = 0;
+    let mut chain = SetupDataChain::new();
+    if ctx.e820.len() > bootparam::E820_MAX_ENTRIES_ZEROPAGE {
+        let rest = &ctx.e820[bootparam::E820_MAX_ENTRIES_ZEROPAGE..];
+        e820_rest_len = rest.len();
+        chain.push_e820_ext(rest);
+    }
+    if let Some(seed) = ctx.rng_seed {
+        chain.push(bootparam::setup_type::SETUP_RNG_SEED, seed.to_vec());
+    }
+    let params_cmdline_sz =
+        (bootparam::BOOT_PARAMS_SIZE as u64 + cmdline_len + MAX_ELFCOREHDR_STR_LEN).div_ceil(16)
+            * 16;
+    let bp_bufsz = params_cmdline_sz + chain.encoded_len() as u64;
+    let index = image.segments().len();
+    let addr = image.add_buffer(
+        KexecBuf::new(
+            "boot_params",
+            SegmentBuf::Owned(vec![0; bp_bufsz as usize]),
+            bp_bufsz,
+        )
+        .align(16)
+        .min(MIN_BOOTPARAM_ADDR)
+        .top_down(true),
+        ctx.view,
+    )?;
+    Ok(ParamsBlock {
+        index,
+        addr,
+        params_cmdline_sz,
+        chain,
+        e820_rest_len,
+    })
+}
+
+/// The initrd, page aligned, above 16 MiB, top down (an empty one is none).
+pub(crate) fn add_initrd<'a>(
+    image: &mut Kimage<'a>,
+    ctx: &LoadContext<'_>,
+    initrd: Option<&'a [u8]>,
+) -> Result<Option<(PhysAddr, u64)>, KexecError> {
+    match initrd.filter(|i| !i.is_empty()) {
+        Some(rd) => {
+            let at = image.add_buffer(
+                KexecBuf::new("initrd", SegmentBuf::Borrowed(rd), rd.len() as u64)
+                    .align(PAGE_SIZE)
+                    .min(MIN_INITRD_LOAD_ADDR)
+                    .top_down(true),
+                ctx.view,
+            )?;
+            Ok(Some((at, rd.len() as u64)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Fill `bp` (whose setup header the loader prepared) now that every
+/// address is known, write the block, set purgatory's entry64_regs to jump
+/// to `entry` with RSI = boot_params, and record the final command line in
+/// `image.cmdline`. Returns the command line's address and length (with NUL).
+pub(crate) fn finish_handoff(
+    image: &mut Kimage<'_>,
+    ctx: &LoadContext<'_>,
+    block: ParamsBlock,
+    mut bp: BootParams,
+    cmdline: &[u8],
+    initrd: Option<(PhysAddr, u64)>,
+    entry: PhysAddr,
+) -> Result<(PhysAddr, u64), KexecError> {
+    if let Some((at, len)) = initrd {
+        bp.set_ramdisk(at.0, len);
+    }
+    let mut final_cmdline = Vec::new();
+    if let (KimageKind::Crash { .. }, Some(elf)) = (image.kind(), image.elf_load_addr) {
+        final_cmdline.extend_from_slice(format!("elfcorehdr={:#x} ", elf.0).as_bytes());
+    }
+    final_cmdline.extend_from_slice(cmdline.strip_suffix(&[0]).unwrap_or(cmdline));
+    final_cmdline.push(0);
+    let cmdline_pa = block.addr.0 + bootparam::BOOT_PARAMS_SIZE as u64;
+    bp.set_cmd_line_ptr(cmdline_pa);
+    // Boot loader ID 0xD (kexec), and no loadflags (Linux clears them all).
+    bp.set_type_of_loader(bootparam::LOADER_TYPE_KEXEC);
+    bp.set_loadflags(0);
+    bp.set_acpi_rsdp_addr(ctx.acpi_rsdp.unwrap_or(0));
+    let rest = bp.set_e820_table(ctx.e820);
+    debug_assert_eq!(rest.len(), block.e820_rest_len);
+    let (sd_bytes, sd_head) = block
+        .chain
+        .encode_at(block.addr.0 + block.params_cmdline_sz, 0)
+        .ok_or(KexecError::BadSegment {
+            label: "boot_params",
+            reason: SegmentError::SizeOverflow,
+        })?;
+    bp.set_setup_data(sd_head);
+
+    // Purgatory jumps to the 64-bit entry with RSI = boot_params, RBX = 0
+    // (BSP), on purgatory's own stack: Linux's `stack_end` if the object
+    // has one, else 0, which kexos's purgatory reads as "keep my stack".
+    let mut regs =
+        Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", Entry64Regs::SIZE)?);
+    regs.rbx = 0;
+    regs.rsi = block.addr.0;
+    regs.rip = entry.0;
+    regs.rsp = match image.purgatory_symbol_addr("stack_end") {
+        Ok(pa) => pa.0,
+        Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => 0,
+        Err(e) => return Err(e),
+    };
+    image.purgatory_set_symbol("entry64_regs", &regs.to_bytes())?;
+
+    if let Some(buf) = image.segment_mut(block.index).and_then(|s| s.buf_mut()) {
+        buf[..bootparam::BOOT_PARAMS_SIZE].copy_from_slice(bp.as_bytes());
+        let c = bootparam::BOOT_PARAMS_SIZE;
+        buf[c..c + final_cmdline.len()].copy_from_slice(&final_cmdline);
+        let s = block.params_cmdline_sz as usize;
+        buf[s..s + sd_bytes.len()].copy_from_slice(&sd_bytes);
+    }
+    let len = final_cmdline.len() as u64;
+    image.cmdline = final_cmdline;
+    Ok((PhysAddr(cmdline_pa), len))
+}
