@@ -198,3 +198,27 @@ fn bios_boot_cmdline_rc_poweroff() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     m.poweroff()
 }
+
+/// A fault in the kernel itself (sysrq-c: a kernel write through NULL) is
+/// reported with vector, error code, RIP, CR2 and a backtrace, then the
+/// kernel panics and QEMU exits with the failure status.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn uefi_kernel_fault_reports_and_panics() -> Result<()> {
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
+    // A read-only procfs file refuses writes; the shell reports it and goes on.
+    let out = m.run("echo 1 > /proc/cmdline")?;
+    contains(&mut m, "write to /proc/cmdline", &out, "Permission denied")?;
+    m.send_line("echo c > /proc/sysrq-trigger")?;
+    let t = std::time::Duration::from_secs(60);
+    m.expect("sysrq: Trigger a crash", t)?;
+    m.expect("exception 14 (page fault) in kernel: error=0x2", t)?;
+    m.expect("cr2=0x0", t)?;
+    m.expect("backtrace:", t)?;
+    m.expect("KERNEL PANIC", t)?;
+    let e = m.wait_exit(t)?;
+    m.check(
+        e == kexos_tests::QemuExit::Panic,
+        format_args!("after a kernel fault QEMU exited with {e:?}, expected Panic (status 3)"),
+    )
+}
