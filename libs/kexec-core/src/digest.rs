@@ -20,7 +20,12 @@
 //!   `purgatory_zero_regions[i] = {start: mem + bufsz, len: memsz - bufsz}`
 //!   (`[{u64,u64}; 16]`), for a purgatory that also checks the tails are zero.
 //!
-//! Cost in purgatory: one SHA-256 pass over the data actually loaded.
+//! Cost: ONE SHA-256 pass over the data actually loaded, on each side. When
+//! the purgatory has a `purgatory_flags` symbol (kexos's does), the kernel
+//! hashes each segment once, stores the per-segment digests and sets
+//! FLAG_PER_REGION: purgatory checks every region against its own digest
+//! (and can name the bad one); the total digest stays zero. A purgatory
+//! without that symbol (Linux-style) gets Linux's single total digest.
 
 use alloc::vec::Vec;
 use sha2::{Digest, Sha256};
@@ -38,6 +43,10 @@ pub const ZERO_REGIONS_SYMBOL: &str = "purgatory_zero_regions";
 pub const SEGMENT_DIGESTS_SYMBOL: &str = "purgatory_region_digests";
 /// `[u8; 32]`: SHA-256 over all sha regions.
 pub const DIGEST_SYMBOL: &str = "purgatory_sha256_digest";
+/// `u64`: purgatory behaviour flags (purgatory-core's FLAG_*).
+pub const FLAGS_SYMBOL: &str = "purgatory_flags";
+/// purgatory_flags bit: verify each region against its own digest.
+pub const FLAG_PER_REGION: u64 = 1 << 1;
 /// Bytes of one region table.
 pub const REGIONS_SIZE: usize = KEXEC_SEGMENT_MAX * 16;
 
@@ -70,8 +79,17 @@ pub fn regions_to_bytes(r: &[ShaRegion; KEXEC_SEGMENT_MAX]) -> Vec<u8> {
         .collect()
 }
 
-/// Compute the tables for every checksummed segment.
-pub fn compute_digests(image: &Kimage<'_>) -> Digests {
+/// How purgatory verifies: one digest per segment, or Linux's single total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestMode {
+    /// `purgatory_region_digests` only (one pass; names the bad segment).
+    PerRegion,
+    /// `purgatory_sha256_digest` only (Linux's purgatory).
+    Total,
+}
+
+/// Compute the tables for every checksummed segment, hashing each byte once.
+pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
     let mut d = Digests {
         sha_regions: [ShaRegion::default(); KEXEC_SEGMENT_MAX],
         zero_regions: [ShaRegion::default(); KEXEC_SEGMENT_MAX],
@@ -84,8 +102,10 @@ pub fn compute_digests(image: &Kimage<'_>) -> Digests {
             continue;
         }
         let data = s.buf.as_slice();
-        all.update(data);
-        d.segment_digests[i] = Sha256::digest(data).into();
+        match mode {
+            DigestMode::PerRegion => d.segment_digests[i] = Sha256::digest(data).into(),
+            DigestMode::Total => all.update(data),
+        }
         d.sha_regions[i] = ShaRegion {
             start: s.mem.0,
             len: s.bufsz(),
@@ -95,17 +115,32 @@ pub fn compute_digests(image: &Kimage<'_>) -> Digests {
             len: s.memsz.saturating_sub(s.bufsz()),
         };
     }
-    d.digest = all.finalize().into();
+    if mode == DigestMode::Total {
+        d.digest = all.finalize().into();
+    }
     d
 }
 
 /// Compute the digests and store them in purgatory's symbols. Call after
 /// every segment is final (after the loader and the sanity checks).
 pub fn kexec_calculate_store_digests(image: &mut Kimage<'_>) -> Result<Digests, KexecError> {
-    let d = compute_digests(image);
+    let mode = match image.purgatory_get_symbol(FLAGS_SYMBOL, 8) {
+        Ok(bytes) => {
+            let mut flags = [0u8; 8];
+            flags.copy_from_slice(&bytes);
+            let flags = u64::from_le_bytes(flags) | FLAG_PER_REGION;
+            image.purgatory_set_symbol(FLAGS_SYMBOL, &flags.to_le_bytes())?;
+            DigestMode::PerRegion
+        }
+        Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => DigestMode::Total,
+        Err(e) => return Err(e),
+    };
+    let d = compute_digests(image, mode);
     image.purgatory_set_symbol(SHA_REGIONS_SYMBOL, &regions_to_bytes(&d.sha_regions))?;
     image.purgatory_set_symbol(DIGEST_SYMBOL, &d.digest)?;
-    image.purgatory_set_symbol(SEGMENT_DIGESTS_SYMBOL, &d.segment_digests.concat())?;
+    if mode == DigestMode::PerRegion {
+        image.purgatory_set_symbol(SEGMENT_DIGESTS_SYMBOL, &d.segment_digests.concat())?;
+    }
     match image.purgatory_set_symbol(ZERO_REGIONS_SYMBOL, &regions_to_bytes(&d.zero_regions)) {
         Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) | Ok(()) => {}
         Err(e) => return Err(e),

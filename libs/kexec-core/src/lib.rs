@@ -36,7 +36,7 @@ mod segment;
 mod types;
 
 pub use bzimage64::{BzImage64, BzImageError};
-pub use digest::{compute_digests, kexec_calculate_store_digests, Digests, ShaRegion};
+pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests, ShaRegion};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
     kimage_load_crash_segments, kimage_load_segments, relocate_simulate, EntryList, PageAlloc,

@@ -159,14 +159,15 @@ mod tests {
             &zeros[32..48],
             [(k.mem.0 + 8 * MIB).to_le_bytes(), (40 * MIB).to_le_bytes()].concat()
         );
+        // A Linux-style purgatory (no purgatory_flags) gets Linux's single
+        // total digest, and no per-region table.
         let digests = image
             .purgatory_get_symbol("purgatory_region_digests", 512)
             .unwrap();
-        assert_eq!(
-            &digests[64..96],
-            Sha256::digest(&kernel[28 * 512..]).as_slice()
+        assert!(
+            digests.iter().all(|&b| b == 0),
+            "total mode: no per-region digests"
         );
-        assert_eq!(&digests[..32], [0; 32], "purgatory is not checksummed");
         let mut all = Sha256::new();
         for s in &segs[1..] {
             all.update(s.buf.as_slice());
@@ -229,8 +230,8 @@ mod tests {
 
         // A corrupted byte after the digest is what purgatory would catch.
         image.segment_mut(1).unwrap().buf_mut().unwrap()[100] ^= 1;
-        let again = crate::digest::compute_digests(&image);
-        assert_ne!(&again.segment_digests[1][..], &digests[32..64]);
+        let again = crate::digest::compute_digests(&image, crate::digest::DigestMode::Total);
+        assert_ne!(&again.digest[..], &total[..]);
     }
 
     #[test]
@@ -261,11 +262,30 @@ mod tests {
         let regs =
             Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
         assert_eq!(regs.rsp, 0, "purgatory keeps its own stack");
-        assert_ne!(
+        // kexos's purgatory has purgatory_flags: one SHA pass per segment,
+        // per-region verification, no total digest.
+        let flags = image.purgatory_get_symbol("purgatory_flags", 8).unwrap();
+        assert_eq!(
+            u64::from_le_bytes(flags.try_into().unwrap()) & crate::digest::FLAG_PER_REGION,
+            crate::digest::FLAG_PER_REGION
+        );
+        assert_eq!(
             image
                 .purgatory_get_symbol("purgatory_sha256_digest", 32)
                 .unwrap(),
             [0; 32]
+        );
+        let digests = image
+            .purgatory_get_symbol("purgatory_region_digests", 512)
+            .unwrap();
+        let kernel_slot = image
+            .segments()
+            .iter()
+            .position(|s| s.label == "kernel")
+            .unwrap();
+        assert_eq!(
+            &digests[kernel_slot * 32..kernel_slot * 32 + 32],
+            Sha256::digest(image.segments()[kernel_slot].buf.as_slice()).as_slice()
         );
     }
 }

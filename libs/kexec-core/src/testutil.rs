@@ -104,9 +104,14 @@ pub(crate) fn purgatory() -> Vec<u8> {
 }
 
 /// The shape of kexos's purgatory/ object: no `stack_end` (rsp 0 keeps its
-/// own stack) and no `purgatory_zero_regions`.
+/// own stack), no `purgatory_zero_regions`, and a `purgatory_flags` word
+/// (so digests are per region).
 pub(crate) fn kexos_style_purgatory() -> Vec<u8> {
     let src = PURGATORY_S
+        .replace(
+            "purgatory_sha256_digest: .zero 32\n",
+            "purgatory_sha256_digest: .zero 32\n    .globl purgatory_flags\n    .size purgatory_flags, 8\npurgatory_flags: .quad 0\n",
+        )
         .replace("    .globl stack_end\nstack_end:\n", "stack_end:\n")
         .replace("    .globl purgatory_zero_regions\n", "")
         .replace("    .size purgatory_zero_regions, 256\n", "");
