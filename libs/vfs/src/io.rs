@@ -15,7 +15,7 @@ impl Vfs {
             return Err(Errno::EBADF);
         }
         let src: &[u8] = match &self.node(f.ino).map_err(|_| Errno::EBADF)?.data {
-            Data::File(d) => d,
+            Data::File(d) => &d[..],
             Data::Special(_) => f.snapshot.as_deref().unwrap_or(&[]),
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Symlink(_) => return Err(Errno::EINVAL),
@@ -43,7 +43,7 @@ impl Vfs {
         }
         let max = self.max_file_size;
         let file = match &mut self.node_mut(f.ino).map_err(|_| Errno::EBADF)?.data {
-            Data::File(d) => d,
+            Data::File(d) => d.make_mut()?,
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Special(_) => return Err(Errno::EACCES),
             Data::Symlink(_) => return Err(Errno::EINVAL),
@@ -146,7 +146,7 @@ impl Vfs {
     pub fn truncate(&mut self, ino: Ino, len: u64) -> Result<(), Errno> {
         let max = self.max_file_size;
         let file = match &mut self.node_mut(ino)?.data {
-            Data::File(d) => d,
+            Data::File(d) => d.make_mut()?,
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Special(_) => return Err(Errno::EACCES),
             Data::Symlink(_) => return Err(Errno::EINVAL),

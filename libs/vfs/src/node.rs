@@ -42,10 +42,52 @@ impl NodeKind {
     }
 }
 
+/// A regular file's bytes: owned, or borrowed from memory the kernel keeps
+/// for good (e.g. the initramfs image it booted with) until the first write
+/// copies them (copy-on-write), so serving such a file costs no copy.
+#[derive(Clone, Debug)]
+pub(crate) enum Contents {
+    Owned(Vec<u8>),
+    Static(&'static [u8]),
+}
+
+impl Default for Contents {
+    fn default() -> Contents {
+        Contents::Owned(Vec::new())
+    }
+}
+
+impl core::ops::Deref for Contents {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Contents::Owned(v) => v,
+            Contents::Static(s) => s,
+        }
+    }
+}
+
+impl Contents {
+    /// The bytes, made owned (and so writable) first if they were borrowed.
+    /// `ENOSPC` if the copy cannot be allocated.
+    pub fn make_mut(&mut self) -> Result<&mut Vec<u8>, abi::Errno> {
+        if let Contents::Static(s) = *self {
+            let mut v = Vec::new();
+            v.try_reserve_exact(s.len()).map_err(|_| abi::Errno::ENOSPC)?;
+            v.extend_from_slice(s);
+            *self = Contents::Owned(v);
+        }
+        match self {
+            Contents::Owned(v) => Ok(v),
+            Contents::Static(_) => unreachable!("converted above"),
+        }
+    }
+}
+
 /// The contents of an inode.
 #[derive(Clone, Debug)]
 pub(crate) enum Data {
-    File(Vec<u8>),
+    File(Contents),
     Dir(BTreeMap<String, Ino>),
     Symlink(String),
     Special(u32),

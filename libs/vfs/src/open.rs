@@ -2,7 +2,6 @@
 
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 
 use abi::fs::{
     O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR,
@@ -10,7 +9,7 @@ use abi::fs::{
 };
 use abi::Errno;
 
-use crate::node::Data;
+use crate::node::{Contents, Data};
 use crate::walk::Budget;
 use crate::{Ino, NodeKind, Vfs, ROOT_INO};
 
@@ -193,7 +192,7 @@ impl Vfs {
                 if path.ends_with('/') {
                     return Err(Errno::EISDIR);
                 }
-                return self.link_new(dir, name, Data::File(Vec::new()), mode);
+                return self.link_new(dir, name, Data::File(Contents::default()), mode);
             };
             match &self.node(ino)?.data {
                 Data::Symlink(target) if follow => {

@@ -2,11 +2,10 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use abi::Errno;
 
-use crate::node::{Data, Node};
+use crate::node::{Contents, Data, Node};
 use crate::walk::Budget;
 use crate::{path, Ino, NodeKind, Vfs, ROOT_INO};
 
@@ -15,7 +14,15 @@ impl Vfs {
     /// dangling symlink), `ENOENT` if the parent is missing, `ENOTDIR` if it
     /// is not a directory.
     pub fn create(&mut self, path: &str, mode: u32) -> Result<Ino, Errno> {
-        self.insert(path, Data::File(Vec::new()), mode)
+        self.insert(path, Data::File(Contents::default()), mode)
+    }
+
+    /// A regular file whose bytes are `data`, borrowed, not copied (memory
+    /// the caller keeps for good, such as the initramfs image the kernel
+    /// booted with). Reads and kexec see it like any file; the first write or
+    /// truncate makes a private copy. `EEXIST` if the name exists.
+    pub fn add_static_file(&mut self, path: &str, mode: u32, data: &'static [u8]) -> Result<Ino, Errno> {
+        self.insert(path, Data::File(Contents::Static(data)), mode)
     }
 
     /// Create a directory (errors as [`Vfs::create`]).
@@ -68,6 +75,7 @@ impl Vfs {
         };
         match &mut self.node_mut(ino)?.data {
             Data::File(d) => {
+                let d = d.make_mut()?;
                 d.clear();
                 d.try_reserve(data.len()).map_err(|_| Errno::ENOSPC)?;
                 d.extend_from_slice(data);
@@ -148,6 +156,30 @@ impl Vfs {
 mod tests {
     use super::*;
     use abi::fs::{O_RDONLY, S_IFDIR, S_IFLNK};
+
+    #[test]
+    fn static_file_is_borrowed_until_written() {
+        static IMAGE: [u8; 5] = *b"cpio!";
+        let mut v = Vfs::new();
+        v.mkdir_all("/boot").unwrap();
+        let ino = v.add_static_file("/boot/initramfs.cpio", 0o444, &IMAGE).unwrap();
+        assert_eq!(v.kind(ino), NodeKind::File);
+        assert_eq!(v.stat(ino).st_size, 5);
+        // Zero-copy: the very same memory.
+        assert_eq!(v.file_data(ino).unwrap().as_ptr(), IMAGE.as_ptr());
+        let mut f = v.open("/boot/initramfs.cpio", O_RDONLY, 0).unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(v.read(&mut f, &mut buf), Ok(5));
+        assert_eq!(&buf[..5], b"cpio!");
+        v.close(f);
+        // A write copies first; the static bytes never change.
+        let mut w = v.open("/boot/initramfs.cpio", abi::fs::O_WRONLY, 0).unwrap();
+        assert_eq!(v.write(&mut w, b"X"), Ok(1));
+        v.close(w);
+        assert_eq!(v.file_data(ino).unwrap(), b"Xpio!");
+        assert_eq!(&IMAGE, b"cpio!");
+        assert_eq!(v.add_static_file("/boot/initramfs.cpio", 0o444, &IMAGE), Err(Errno::EEXIST));
+    }
 
     #[test]
     fn create_errors() {

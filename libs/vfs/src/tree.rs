@@ -160,7 +160,7 @@ impl Vfs {
     /// `ENOENT` for an unknown inode.
     pub fn file_data(&self, ino: Ino) -> Result<&[u8], Errno> {
         match &self.node(ino)?.data {
-            Data::File(d) => Ok(d),
+            Data::File(d) => Ok(&d[..]),
             Data::Dir(_) => Err(Errno::EISDIR),
             Data::Symlink(_) | Data::Special(_) => Err(Errno::EINVAL),
         }
