@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+pub mod bzimage;
 pub mod linux;
 
 /// Directories every kexos initramfs has (the contract's default layout).
@@ -149,7 +150,8 @@ impl Initramfs {
     }
 
     /// The contract's default layout: `/sbin/init`, an empty `/etc/rc`, `/boot/cmdline`,
-    /// `/boot/kexos.elf`, the default directories, `layout.bin` under `/bin`, then `layout.add`.
+    /// `/boot/kexos.elf` and `/boot/kexos.bzImage` (built from it), the default directories,
+    /// `layout.bin` under `/bin`, then `layout.add`.
     pub fn with_layout(layout: &Layout) -> Result<Self> {
         let mut fs = Self::new();
         for d in DEFAULT_DIRS {
@@ -163,6 +165,10 @@ impl Initramfs {
             layout.cmdline.as_bytes().to_vec(),
         )?;
         fs.file_from_host("/boot/kexos.elf", &layout.kernel, FILE_MODE)?;
+        // The same kernel in bzImage form, for self-kexec through the boot protocol.
+        let elf = std::fs::read(&layout.kernel)
+            .with_context(|| format!("reading {}", layout.kernel.display()))?;
+        fs.file("/boot/kexos.bzImage", FILE_MODE, bzimage::build_bytes(&elf)?)?;
         for prog in &layout.bin {
             let name = prog
                 .file_name()

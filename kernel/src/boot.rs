@@ -1,7 +1,9 @@
 //! The boot context: what the kernel needs to know about the machine,
-//! whichever way it was entered. Today that is the `bootloader` crate's
-//! BootInfo; the kexec issue adds the x86 boot protocol (boot_params).
-//! Built before the heap exists, so it uses fixed-size storage.
+//! whichever way it was entered: the `bootloader` crate's BootInfo on the
+//! first boot ([`from_bootloader`]), the x86 64-bit boot protocol's
+//! boot_params after a kexec ([`from_boot_params`], entered from
+//! arch/boot64.s). Built before the heap exists, so it uses fixed-size
+//! storage.
 
 use bootloader_api::info::{MemoryRegionKind, Optional};
 use memmap::{Region, RegionKind};
@@ -20,7 +22,15 @@ pub enum CmdlineSource {
     /// First boot from the disk image: BootInfo carries no command line, so
     /// xtask stores it in the initramfs as /boot/cmdline.
     InitramfsFile,
+    /// Booted through the boot protocol: the command line boot_params
+    /// points at (`len` bytes without the NUL; reserved in the frame
+    /// allocator, read through the direct map).
+    BootParams { phys: u64, len: u64 },
 }
+
+/// Physical ranges the frame allocator must never hand out, beyond the
+/// memory map's own non-RAM regions and the initrd.
+pub const MAX_RESERVED: usize = 64;
 
 pub struct BootContext {
     regions: [Region; MAX_REGIONS],
@@ -33,11 +43,59 @@ pub struct BootContext {
     pub entry_cr3: u64,
     /// Who started us, for the log.
     pub loader: &'static str,
+    reserved: [(u64, u64); MAX_RESERVED],
+    reserved_count: usize,
+    /// Boot protocol only: where the image was loaded and how big it is in
+    /// memory, RAM the boot page tables could not reach, setup_data nodes.
+    image: Option<(u64, u64)>,
+    ram_ignored: u64,
+    setup_data_nodes: usize,
+    /// Boot protocol only: bytes boot64.s mapped, and whether with 1 GiB pages.
+    boot_map: (u64, bool),
 }
 
 impl BootContext {
+    fn empty(loader: &'static str, entry_cr3: u64) -> BootContext {
+        BootContext {
+            regions: [Region { start: 0, end: 0, kind: RegionKind::Reserved }; MAX_REGIONS],
+            region_count: 0,
+            initrd: None,
+            rsdp: None,
+            cmdline: CmdlineSource::InitramfsFile,
+            entry_cr3,
+            loader,
+            reserved: [(0, 0); MAX_RESERVED],
+            reserved_count: 0,
+            image: None,
+            ram_ignored: 0,
+            setup_data_nodes: 0,
+            boot_map: (0, false),
+        }
+    }
+
     pub fn regions(&self) -> &[Region] {
         &self.regions[..self.region_count]
+    }
+
+    /// Ranges the frame allocator must keep (page-granular, see mm::frame).
+    pub fn reserved(&self) -> &[(u64, u64)] {
+        &self.reserved[..self.reserved_count]
+    }
+
+    fn push_region(&mut self, r: Region) {
+        if self.region_count < MAX_REGIONS && r.end > r.start {
+            self.regions[self.region_count] = r;
+            self.region_count += 1;
+        }
+    }
+
+    fn reserve(&mut self, start: u64, end: u64) {
+        // Out of slots is a bug in MAX_RESERVED, not a boot failure: the
+        // checks below keep the count far lower.
+        if self.reserved_count < MAX_RESERVED && end > start {
+            self.reserved[self.reserved_count] = (start, end);
+            self.reserved_count += 1;
+        }
     }
 }
 
@@ -82,18 +140,10 @@ pub fn from_bootloader(info: &'static mut bootloader_api::BootInfo) -> &'static 
     let cr3 = cr3.start_address().as_u64();
     assert_eq!(info.physical_memory_offset, Optional::Some(PHYS_OFFSET), "bootloader ignored the direct-map offset");
     CONTEXT.call_once(|| {
-        let mut ctx = BootContext {
-            regions: [Region { start: 0, end: 0, kind: RegionKind::Reserved }; MAX_REGIONS],
-            region_count: 0,
-            initrd: None,
-            rsdp: info.rsdp_addr.into_option(),
-            cmdline: CmdlineSource::InitramfsFile,
-            entry_cr3: cr3,
-            loader: "bootloader",
-        };
+        let mut ctx = BootContext::empty("bootloader", cr3);
+        ctx.rsdp = info.rsdp_addr.into_option();
         for r in info.memory_regions.iter().take(MAX_REGIONS) {
-            ctx.regions[ctx.region_count] = Region { start: r.start, end: r.end, kind: region_kind(r.kind) };
-            ctx.region_count += 1;
+            ctx.push_region(Region { start: r.start, end: r.end, kind: region_kind(r.kind) });
         }
         if let Optional::Some(va) = info.ramdisk_addr {
             let len = info.ramdisk_len;
@@ -101,6 +151,193 @@ pub fn from_bootloader(info: &'static mut bootloader_api::BootInfo) -> &'static 
         }
         ctx
     })
+}
+
+/// Offsets in boot_params (Documentation/arch/x86/zero-page.rst, boot.rst).
+mod zp {
+    pub use bootparam::bp::{ACPI_RSDP_ADDR, E820_ENTRIES, E820_TABLE, EXT_CMD_LINE_PTR, EXT_RAMDISK_IMAGE, EXT_RAMDISK_SIZE, SENTINEL};
+    pub use bootparam::hdr::{CMDLINE_SIZE, CMD_LINE_PTR, RAMDISK_IMAGE, RAMDISK_SIZE, SETUP_DATA};
+}
+
+/// Physical memory read through the boot page tables' direct map, which
+/// covers `[0, mapped)`.
+struct BootPhys {
+    mapped: u64,
+}
+
+impl BootPhys {
+    fn bytes(&self, pa: u64, len: u64) -> Option<&'static [u8]> {
+        let end = pa.checked_add(len)?;
+        if end > self.mapped {
+            return None;
+        }
+        // SAFETY: boot64.s maps [0, mapped) at PHYS_OFFSET; nothing writes
+        // these ranges while the boot context is built (interrupts are off,
+        // no allocator exists yet).
+        Some(unsafe { core::slice::from_raw_parts((PHYS_OFFSET + pa) as *const u8, len as usize) })
+    }
+    fn u64_at(&self, pa: u64) -> Option<u64> {
+        self.bytes(pa, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+    }
+    fn u32_at(&self, pa: u64) -> Option<u32> {
+        self.bytes(pa, 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    }
+}
+
+fn le32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+fn le64(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+/// The most setup_data nodes followed (a loop guard, like bootparam's).
+const MAX_SETUP_DATA_NODES: usize = 32;
+/// Largest SETUP_E820_EXT payload read (3276 entries).
+const MAX_E820_EXT_LEN: u64 = 64 * 1024;
+const E820_ENTRY_SIZE: usize = 20;
+/// Longest command line read if cmdline_size is missing or absurd.
+const MAX_CMDLINE: u64 = 64 * 1024;
+
+/// A kexec'd boot (or any 64-bit boot protocol loader): build the boot
+/// context from the zero page at physical `bp`. `load` is where the image
+/// was loaded, `mapped` how much physical memory boot64.s mapped at
+/// PHYS_OFFSET. Runs on the boot stack with no heap: everything is read
+/// in place, and whatever must outlive this (command line, setup_data,
+/// the zero page, the image itself) is reserved for the frame allocator.
+pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext {
+    let (cr3, _) = x86_64::registers::control::Cr3::read_raw();
+    let cr3 = cr3.start_address().as_u64();
+    CONTEXT.call_once(|| {
+        let mem = BootPhys { mapped };
+        let mut ctx = BootContext::empty("boot protocol", cr3);
+        // The image: [load, load + init_size) holds text, data, bss and the
+        // boot page tables (entry_cr3), all of it in use.
+        // SAFETY: only the addresses of linker symbols are taken.
+        let (start, end, pool, pool_end) = unsafe {
+            (
+                &__kernel_start as *const u8 as u64,
+                &__kernel_end as *const u8 as u64,
+                &kexos_boot64_pd_pool as *const u8 as u64,
+                &kexos_boot64_pd_pool_end as *const u8 as u64,
+            )
+        };
+        let size = end - start;
+        ctx.image = Some((load, size));
+        // Except the page directories boot64.s did not need (all of them
+        // with 1 GiB pages): those go back to the allocator.
+        ctx.boot_map = (mapped, boot_map_uses_1g_pages(cr3));
+        let used = if ctx.boot_map.1 { 0 } else { (mapped >> 30) * 4096 };
+        let (pool, pool_end) = (load + (pool - start), load + (pool_end - start));
+        ctx.reserve(load, pool + used);
+        ctx.reserve(pool_end, load + size);
+        let Some(zp) = mem.bytes(bp, 4096) else {
+            // Nothing to go on; an empty context boots to the "no memory" panic.
+            return ctx;
+        };
+        ctx.reserve(bp, bp + 4096);
+        // A loader that copied a whole header over the zero page without
+        // clearing it leaves `sentinel` set: the ext_* fields are garbage
+        // (Linux's sanitize_boot_params).
+        let trust_ext = zp[zp::SENTINEL] == 0;
+        let ext = |off: usize| if trust_ext { u64::from(le32(zp, off)) << 32 } else { 0 };
+
+        // Memory map: the zero page's table, then every SETUP_E820_EXT node.
+        let count = usize::from(zp[zp::E820_ENTRIES]).min(bootparam::E820_MAX_ENTRIES_ZEROPAGE);
+        let table = &zp[zp::E820_TABLE..zp::E820_TABLE + count * E820_ENTRY_SIZE];
+        add_e820(&mut ctx, table, mapped);
+        let mut node = le64(zp, zp::SETUP_DATA);
+        while node != 0 && ctx.setup_data_nodes < MAX_SETUP_DATA_NODES {
+            let (Some(next), Some(typ), Some(len)) = (mem.u64_at(node), mem.u32_at(node + 8), mem.u32_at(node + 12)) else {
+                break;
+            };
+            let len = u64::from(len);
+            ctx.setup_data_nodes += 1;
+            ctx.reserve(node, node + 16 + len);
+            if typ == bootparam::setup_type::SETUP_E820_EXT && len <= MAX_E820_EXT_LEN {
+                if let Some(data) = mem.bytes(node + 16, len) {
+                    add_e820(&mut ctx, data, mapped);
+                }
+            }
+            node = next;
+        }
+
+        let cmd = u64::from(le32(zp, zp::CMD_LINE_PTR)) | ext(zp::EXT_CMD_LINE_PTR);
+        if cmd != 0 {
+            let max = match u64::from(le32(zp, zp::CMDLINE_SIZE)) {
+                0 => 255, // before protocol 2.06
+                n => n.min(MAX_CMDLINE),
+            };
+            let len = (0..max).take_while(|&i| mem.bytes(cmd + i, 1).is_some_and(|b| b[0] != 0)).count() as u64;
+            ctx.cmdline = CmdlineSource::BootParams { phys: cmd, len };
+            ctx.reserve(cmd, cmd + len + 1);
+        } else {
+            ctx.cmdline = CmdlineSource::BootParams { phys: 0, len: 0 };
+        }
+
+        let rd = u64::from(le32(zp, zp::RAMDISK_IMAGE)) | ext(zp::EXT_RAMDISK_IMAGE);
+        let rd_len = u64::from(le32(zp, zp::RAMDISK_SIZE)) | ext(zp::EXT_RAMDISK_SIZE);
+        if rd != 0 && rd_len != 0 && mem.bytes(rd, rd_len).is_some() {
+            ctx.initrd = Some((rd, rd_len));
+        }
+        let rsdp = if trust_ext { le64(zp, zp::ACPI_RSDP_ADDR) } else { 0 };
+        ctx.rsdp = (rsdp != 0).then_some(rsdp);
+        ctx
+    })
+}
+
+/// Append e820 entries (20 bytes each: u64 addr, u64 size, u32 type). RAM
+/// beyond what the boot page tables map is left out (the allocator would
+/// hand it out before the kernel's own tables exist) and counted.
+fn add_e820(ctx: &mut BootContext, table: &[u8], mapped: u64) {
+    for e in table.as_chunks::<E820_ENTRY_SIZE>().0 {
+        let (start, size, typ) = (le64(e, 0), le64(e, 8), le32(e, 16));
+        let Some(end) = start.checked_add(size) else { continue };
+        let kind = RegionKind::from_e820(typ);
+        let end = if kind == RegionKind::Ram && end > mapped {
+            ctx.ram_ignored += end - start.max(mapped);
+            end.min(mapped).max(start)
+        } else {
+            end
+        };
+        ctx.push_region(Region { start, end, kind });
+    }
+}
+
+extern "C" {
+    static __kernel_start: u8;
+    static __kernel_end: u8;
+    static kexos_boot64_pd_pool: u8;
+    static kexos_boot64_pd_pool_end: u8;
+}
+
+/// Did boot64.s map physical memory with 1 GiB pages (PDPT entry 0 of the
+/// direct map has PS set)?
+fn boot_map_uses_1g_pages(cr3: u64) -> bool {
+    // SAFETY: the boot page tables live in the kernel image, inside the
+    // direct map boot64.s built; a read-only walk.
+    unsafe {
+        let pml4 = (PHYS_OFFSET + cr3) as *const u64;
+        let pdpt = *pml4.add(256) & 0x000f_ffff_ffff_f000;
+        *((PHYS_OFFSET + pdpt) as *const u64) & 0x80 != 0
+    }
+}
+
+/// Bytes of a boot-time range kept reserved for good (the boot_params
+/// command line), through the direct map. Empty for a null range.
+pub fn phys_bytes(phys: u64, len: u64) -> &'static [u8] {
+    if phys == 0 || len == 0 {
+        return &[];
+    }
+    // SAFETY: the range was reserved in from_boot_params, so nothing else
+    // ever writes it, and the kernel's direct map covers all RAM.
+    unsafe { core::slice::from_raw_parts((PHYS_OFFSET + phys) as *const u8, len as usize) }
+}
+
+/// Ranges the frame allocator must never hand out (empty when entered by
+/// the bootloader, whose own regions say what it occupies).
+pub fn reserved() -> &'static [(u64, u64)] {
+    CONTEXT.get().map(|c| c.reserved()).unwrap_or(&[])
 }
 
 /// The ACPI RSDP the firmware reported, if any.
@@ -111,8 +348,36 @@ pub fn rsdp() -> Option<u64> {
 /// Log what we booted with (after the heap exists).
 pub fn log_summary(ctx: &BootContext) {
     info!("boot: entered via {}, {} memory regions, rsdp {:#x}", ctx.loader, ctx.region_count, ctx.rsdp.unwrap_or(0));
+    if let Some((load, size)) = ctx.image {
+        info!(
+            "boot: kernel image at {:#x}..{:#x} ({} KiB with bss and boot page tables), {} setup_data nodes",
+            load,
+            load + size,
+            size >> 10,
+            ctx.setup_data_nodes
+        );
+        let (mapped, huge) = ctx.boot_map;
+        info!("boot: boot page tables mapped {} GiB of physical memory with {} pages", mapped >> 30, if huge { "1 GiB" } else { "2 MiB" });
+    }
+    if ctx.ram_ignored != 0 {
+        info!("boot: ignoring {} MiB of RAM above what the boot page tables map", ctx.ram_ignored >> 20);
+    }
     match ctx.initrd {
         Some((pa, len)) => info!("boot: initramfs at {:#x}, {} bytes", pa, len),
         None => info!("boot: no initramfs: the root file system is empty"),
     }
+}
+
+/// Without /sbin/init (no initramfs: e.g. `kexec -l` without `--initrd`)
+/// there is nothing to run: say so and power off instead of panicking.
+pub fn require_init() {
+    if crate::fs::with(|fs| fs.lookup(crate::proc::INIT_PATH).is_ok()) {
+        return;
+    }
+    info!(
+        "kexos: no {} in the root file system (booted without an initramfs?): nothing to run",
+        crate::proc::INIT_PATH
+    );
+    info!("kexos: power off");
+    crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Success)
 }

@@ -1,7 +1,8 @@
 //! kexos: a small x86_64 unikernel whose reason to exist is a native
-//! `kexec_file_load`. This file is the boot path: the bootloader's entry
-//! normalises into one [`boot::BootContext`], then [`kmain`] brings the
-//! machine up in order and starts `/sbin/init`.
+//! `kexec_file_load`. This file is the boot path: two entries (the
+//! bootloader crate's on the first boot, the x86 64-bit boot protocol's after
+//! every kexec) each normalise into one [`boot::BootContext`], then [`kmain`]
+//! brings the machine up in order and starts `/sbin/init`.
 #![no_std]
 #![no_main]
 #![feature(abi_x86_interrupt)]
@@ -49,6 +50,20 @@ fn bootloader_main(info: &'static mut bootloader_api::BootInfo) -> ! {
     arch::stack::run_on_boot_stack(ctx, kmain)
 }
 
+// The 64-bit boot-protocol entry (kexos_boot64, at load address + 0x200):
+// builds its own page tables and calls kexos_boot64_rust below.
+core::arch::global_asm!(include_str!("arch/boot64.s"));
+
+/// Every kexec'd boot: entered from `kexos_boot64` (arch/boot64.s) on its
+/// temporary .bss stack, with the kernel at its link address, physical
+/// memory at PHYS_OFFSET for `[0, mapped)` and interrupts off.
+#[no_mangle]
+extern "C" fn kexos_boot64_rust(boot_params: u64, load_addr: u64, mapped: u64) -> ! {
+    time::mark_kernel_entry();
+    let ctx = boot::from_boot_params(boot_params, load_addr, mapped);
+    arch::stack::run_on_boot_stack(ctx, kmain)
+}
+
 /// The one kernel initialisation every boot path ends in.
 fn kmain(ctx: &'static boot::BootContext) -> ! {
     console::init();
@@ -61,5 +76,6 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     arch::init_interrupts();
     fs::init(ctx);
     boot::log_summary(ctx);
+    boot::require_init();
     proc::start_init(false)
 }

@@ -43,18 +43,34 @@ pub fn init(ctx: &BootContext) {
             Ok(n) => info!("fs: unpacked {} initramfs entries ({} KiB) in {} us", n, archive.len() >> 10, (crate::time::now_ns() - t0) / 1000),
             Err(e) => info!("fs: initramfs is damaged, kept what came before the error: {}", e),
         }
+        expose_initramfs(&mut fs, archive);
     }
     let cmdline = match ctx.cmdline {
         CmdlineSource::InitramfsFile => fs
             .lookup("/boot/cmdline")
             .and_then(|ino| fs.file_data(ino).map(|d| String::from_utf8_lossy(d).into_owned()))
             .unwrap_or_default(),
+        CmdlineSource::BootParams { phys, len } => String::from_utf8_lossy(crate::boot::phys_bytes(phys, len)).into_owned(),
     };
     CMDLINE.call_once(|| String::from(cmdline.trim_end_matches(['\n', '\0'])));
     info!("Command line: {}", self::cmdline());
     procfs::install(&mut fs);
     sysfs::install(&mut fs);
     *VFS.lock() = Some(fs);
+}
+
+/// The initramfs this kernel booted with, as /boot/initramfs.cpio, served
+/// from the memory it was loaded into (no copy), so `kexec --initrd=` can
+/// hand it to the next kernel at every hop of a chain.
+const INITRAMFS_FILE: &str = "/boot/initramfs.cpio";
+
+fn expose_initramfs(fs: &mut Vfs, archive: &'static [u8]) {
+    let _ = fs.mkdir_all("/boot");
+    // The kernel's own image of the archive wins over a file of that name inside it.
+    let _ = fs.unlink(INITRAMFS_FILE);
+    if let Err(e) = fs.add_static_file(INITRAMFS_FILE, 0o444, archive) {
+        info!("fs: cannot expose {}: {:?}", INITRAMFS_FILE, e);
+    }
 }
 
 /// What a file descriptor refers to.

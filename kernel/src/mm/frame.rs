@@ -16,18 +16,35 @@ static TOTAL_RAM: AtomicU64 = AtomicU64::new(0);
 /// there, and the next kernel (Linux) expects to find it as it was.
 const LOW_MEMORY_END: u64 = 0x10_0000;
 
+/// Never handed out: what the boot context says is in use inside RAM (when
+/// booted through the boot protocol: the kernel image with its bss and boot
+/// page tables, the zero page, the command line, setup_data) and the initrd.
+fn in_use(initrd: Option<(u64, u64)>) -> impl Iterator<Item = (u64, u64)> {
+    crate::boot::reserved().iter().copied().chain(initrd.map(|(pa, len)| (pa, pa + len)))
+}
+
+/// The first page-aligned `bytes` of RAM above 1 MiB that overlap nothing in use.
+fn find_home(regions: &[Region], bytes: u64, initrd: Option<(u64, u64)>) -> Option<u64> {
+    for r in regions.iter().filter(|r| r.kind == RegionKind::Ram) {
+        let mut s = r.start.max(LOW_MEMORY_END).next_multiple_of(PAGE_SIZE);
+        while s.checked_add(bytes).is_some_and(|e| e <= r.end) {
+            match in_use(initrd).filter(|&(a, b)| a < s + bytes && b > s).map(|(_, b)| b).max() {
+                Some(b) => s = b.next_multiple_of(PAGE_SIZE),
+                None => return Some(s),
+            }
+        }
+    }
+    None
+}
+
 pub fn init(regions: &[Region], initrd: Option<(u64, u64)>) {
     let ram = || regions.iter().filter(|r| r.kind == RegionKind::Ram);
     let top = regions.iter().filter(|r| matches!(r.kind, RegionKind::Ram | RegionKind::Bootloader)).map(|r| r.end).max().unwrap_or(0);
     let frames = (top / PAGE_SIZE) as usize;
     let words = FrameBitmap::storage_words(frames);
     let bytes = (words as u64 * 8).next_multiple_of(PAGE_SIZE);
-    // The bitmap goes at the start of the first usable region above 1 MiB that holds it.
-    let home = ram()
-        .map(|r| (r.start.max(LOW_MEMORY_END).next_multiple_of(PAGE_SIZE), r.end))
-        .find(|&(s, e)| e > s && e - s >= bytes)
-        .map(|(s, _)| s)
-        .expect("no RAM for the frame bitmap");
+    // The bitmap goes at the first place in RAM above 1 MiB that holds it.
+    let home = find_home(regions, bytes, initrd).expect("no RAM for the frame bitmap");
     // SAFETY: [home, home+bytes) is usable RAM nobody else owns yet, mapped
     // in the direct map; it stays reserved in the bitmap it backs.
     let storage = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(home) as *mut u64, words) };
@@ -38,8 +55,8 @@ pub fn init(regions: &[Region], initrd: Option<(u64, u64)>) {
         total += r.end - r.start;
     }
     bitmap.reserve(home, home + bytes);
-    if let Some((pa, len)) = initrd {
-        bitmap.reserve(pa, pa + len);
+    for (start, end) in in_use(initrd) {
+        bitmap.reserve(start, end); // every page it touches
     }
     let loader: u64 = regions.iter().filter(|r| r.kind == RegionKind::Bootloader).map(|r| r.end - r.start).sum();
     TOTAL_RAM.store(total + loader, Ordering::Relaxed);
