@@ -8,6 +8,15 @@
 //! - `busybox`    the static busybox binary from Debian's `busybox-static`
 //! - `initrd.img` the cpio newc initramfs built by [`initramfs`] (rebuilt by every xtask run, so
 //!   a change of [`INIT_SCRIPT`] takes effect without downloading anything again)
+//! - `kexec/`     Debian's `kexec-tools` for the fixture Linux: `sbin/kexec`, every shared
+//!   library `ldd` lists for it under `lib/x86_64-linux-gnu/`, and the dynamic loader at its
+//!   absolute path (`lib64/ld-linux-x86-64.so.2`); `kexec.files` lists their guest paths (written
+//!   last: the tree is complete when it exists), `kexec.package` the package and the `ldd` output
+//! - `initrd-kexec.img` the second initramfs variant ([`LinuxFixture::kexec_initramfs`]): the
+//!   busybox initramfs plus the `kexec/` tree, the fixture's own `vmlinuz` and `initrd.img` at
+//!   [`KEXEC_KERNEL`] and [`KEXEC_INITRD`] (so Linux can kexec into Linux), and no test script.
+//!   Scenarios build their own variant with extra files and a script
+//!   ([`LinuxFixture::build_kexec_initrd`]). The default `initrd.img` stays small.
 //!
 //! The initramfs's `/init` prints the [`markers`] on the console (`console=ttyS0`), runs
 //! `/etc/kexos-test.sh` if a test added one, then powers the machine off.
@@ -36,6 +45,26 @@ pub mod markers {
     pub const TEST_STATUS: &str = "KEXOS-LINUX-TEST: status ";
     /// `/init` is about to run `poweroff -f`.
     pub const POWEROFF: &str = "KEXOS-LINUX-INIT: poweroff";
+    /// [`kexec_script`](super::kexec_script): `kexec -s -l` is about to run (followed by the
+    /// command line used, then a newline).
+    pub const KEXEC_LOAD: &str = "KEXOS-LINUX-KEXEC: load ";
+    /// Followed by the exit status of `kexec -s -l`.
+    pub const KEXEC_LOAD_STATUS: &str = "KEXOS-LINUX-KEXEC: load status ";
+    /// `kexec -e` is about to run: the next console line should be Linux's
+    /// `kexec_core: Starting new kernel`, then the next kernel's first line.
+    pub const KEXEC_EXEC: &str = "KEXOS-LINUX-KEXEC: exec";
+    /// Followed by the exit status of a `kexec -e` that returned (it never should).
+    pub const KEXEC_EXEC_FAILED: &str = "KEXOS-LINUX-KEXEC: exec failed ";
+    /// Written to `/dev/kmsg` right before and right after `kexec -s -l` (so the console shows
+    /// them with Linux's printk timestamps: `[    1.234567] kexos-kexec: before load`).
+    pub const KMSG_BEFORE: &str = "kexos-kexec: before load";
+    /// See [`KMSG_BEFORE`].
+    pub const KMSG_AFTER: &str = "kexos-kexec: after load";
+    /// Precedes the ftrace lines of the `kexec_file_load` syscall (enter and exit events, with
+    /// the trace clock in seconds), printed after the load when tracefs has them.
+    pub const TRACE: &str = "KEXOS-LINUX-KEXEC: trace ";
+    /// Printed after the trace lines (also when there were none).
+    pub const TRACE_END: &str = "KEXOS-LINUX-KEXEC: trace end";
 }
 
 /// Where a test script added to the initramfs must go to be run by `/init`.
@@ -46,6 +75,18 @@ pub const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "mount", "poweroff", "reboot", "uname", "tr", "grep", "sleep", "ls",
     "dmesg",
 ];
+
+/// Extra busybox applets linked in the kexec variant ([`LinuxFixture::kexec_initramfs`]).
+pub const KEXEC_APPLETS: &[&str] = &[
+    "time", "date", "cut", "sed", "head", "tail", "wc", "mkdir", "sync", "test", "[",
+];
+
+/// Guest path of `kexec` in the kexec variant.
+pub const KEXEC_BIN: &str = "/sbin/kexec";
+/// Guest path of the fixture's bzImage in the kexec variant.
+pub const KEXEC_KERNEL: &str = "/boot/vmlinuz";
+/// Guest path of the fixture's (plain) initramfs in the kexec variant.
+pub const KEXEC_INITRD: &str = "/boot/initrd.img";
 
 /// The fixture's `/init`.
 pub const INIT_SCRIPT: &str = r#"#!/bin/busybox sh
@@ -90,6 +131,66 @@ pub fn initramfs(busybox: &Path) -> Result<Initramfs> {
     Ok(fs)
 }
 
+/// `s` as one shell word (single-quoted, `'` escaped as `'\''`).
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A `/etc/kexos-test.sh` that loads `image` (a guest path) with `initrd` (a guest path, or
+/// none) and the command line `append` through Debian's `kexec -s -l` (i.e. Linux's
+/// `kexec_file_load`), then runs `kexec -e`. It prints the [`markers`] `KEXEC_*` on the
+/// console, writes [`markers::KMSG_BEFORE`]/[`markers::KMSG_AFTER`] to `/dev/kmsg` around the
+/// load (printk timestamps, microseconds of guest time), and when tracefs has the
+/// `kexec_file_load` syscall events, prints their trace lines after [`markers::TRACE`]
+/// (the syscall's own duration, from the exit event's timestamp minus the enter event's).
+/// A failed load exits with kexec's status (so `/init` reports it and powers off).
+pub fn kexec_script(image: &str, initrd: Option<&str>, append: &str) -> String {
+    let mut cmd = format!("{KEXEC_BIN} -s -l {}", shell_quote(image));
+    if let Some(i) = initrd {
+        cmd.push_str(&format!(" --initrd={}", shell_quote(i)));
+    }
+    cmd.push_str(&format!(" --append={}", shell_quote(append)));
+    format!(
+        r#"# Written by boot::linux::kexec_script: Linux loads the next kernel with Debian's
+# kexec-tools (kexec -s: the kexec_file_load syscall), then jumps into it.
+export PATH=/sbin:/bin
+T=/sys/kernel/tracing
+mount -t tracefs tracefs $T 2>/dev/null
+traced=0
+if [ -w $T/events/syscalls/sys_enter_kexec_file_load/enable ]; then
+    echo 1 > $T/events/syscalls/sys_enter_kexec_file_load/enable
+    echo 1 > $T/events/syscalls/sys_exit_kexec_file_load/enable
+    echo 1 > $T/tracing_on
+    traced=1
+fi
+echo {load_line}
+echo "{before}" > /dev/kmsg
+{cmd}
+st=$?
+echo "{after}" > /dev/kmsg
+echo "{status}$st"
+if [ $traced = 1 ]; then
+    grep kexec_file_load $T/trace | while read -r l; do echo "{trace}$l"; done
+fi
+echo "{trace_end}"
+[ $st = 0 ] || exit $st
+echo "{exec}"
+{kexec} -e
+echo "{failed}$?"
+exit 1
+"#,
+        load_line = shell_quote(&format!("{}{cmd}", markers::KEXEC_LOAD)),
+        before = markers::KMSG_BEFORE,
+        after = markers::KMSG_AFTER,
+        status = markers::KEXEC_LOAD_STATUS,
+        trace = markers::TRACE,
+        trace_end = markers::TRACE_END,
+        exec = markers::KEXEC_EXEC,
+        failed = markers::KEXEC_EXEC_FAILED,
+        kexec = KEXEC_BIN,
+    )
+}
+
 /// The fixture files under `target/fixtures/linux/`.
 #[derive(Clone, Debug)]
 pub struct LinuxFixture {
@@ -103,6 +204,12 @@ pub struct LinuxFixture {
     pub version_file: PathBuf,
     /// The static busybox binary.
     pub busybox: PathBuf,
+    /// Debian's kexec-tools and its libraries, as a tree of guest paths (`sbin/kexec`, ...).
+    pub kexec_root: PathBuf,
+    /// The guest paths under [`LinuxFixture::kexec_root`], one a line (written last).
+    pub kexec_files: PathBuf,
+    /// The default kexec variant of the initramfs (see the module documentation).
+    pub kexec_initrd: PathBuf,
 }
 
 impl LinuxFixture {
@@ -114,8 +221,73 @@ impl LinuxFixture {
             initrd: dir.join("initrd.img"),
             version_file: dir.join("version"),
             busybox: dir.join("busybox"),
+            kexec_root: dir.join("kexec"),
+            kexec_files: dir.join("kexec.files"),
+            kexec_initrd: dir.join("initrd-kexec.img"),
             dir,
         }
+    }
+
+    /// Whether Debian's kexec-tools is there ([`LinuxFixture::kexec_files`] exists and every
+    /// file it lists too).
+    pub fn has_kexec(&self) -> bool {
+        self.kexec_guest_files()
+            .is_ok_and(|fs| !fs.is_empty() && fs.iter().all(|(h, _)| h.is_file()))
+    }
+
+    /// (host path, guest path) of every file of the kexec-tools tree.
+    pub fn kexec_guest_files(&self) -> Result<Vec<(PathBuf, String)>> {
+        use anyhow::Context;
+        let list = std::fs::read_to_string(&self.kexec_files)
+            .with_context(|| format!("reading {}", self.kexec_files.display()))?;
+        Ok(list
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('/'))
+            .map(|g| (self.kexec_root.join(&g[1..]), g.to_string()))
+            .collect())
+    }
+
+    /// The kexec variant of the fixture's initramfs: [`initramfs`] plus [`KEXEC_APPLETS`],
+    /// Debian's `kexec` with its libraries and loader, the fixture's bzImage at
+    /// [`KEXEC_KERNEL`] and its plain initramfs at [`KEXEC_INITRD`] (build that one first),
+    /// then `extra` (host path, guest path; the guest file is executable if the host file is)
+    /// and `script` as [`TEST_SCRIPT`].
+    pub fn kexec_initramfs(
+        &self,
+        extra: &[(PathBuf, String)],
+        script: Option<&str>,
+    ) -> Result<Initramfs> {
+        let mut fs = initramfs(&self.busybox)?;
+        for a in KEXEC_APPLETS {
+            fs.symlink(&format!("/bin/{a}"), "busybox")?;
+        }
+        for (host, guest) in self.kexec_guest_files()? {
+            fs.file_from_host(&guest, &host, 0o755)?;
+        }
+        fs.file_from_host(KEXEC_KERNEL, &self.kernel, 0o644)?;
+        fs.file_from_host(KEXEC_INITRD, &self.initrd, 0o644)?;
+        for (host, guest) in extra {
+            fs.add(&crate::AddSpec {
+                host: host.clone(),
+                guest: guest.clone(),
+            })?;
+        }
+        if let Some(s) = script {
+            fs.file(TEST_SCRIPT, 0o755, s.as_bytes().to_vec())?;
+        }
+        Ok(fs)
+    }
+
+    /// Writes [`LinuxFixture::kexec_initramfs`]`(extra, script)` to `out` (only if its
+    /// contents changed). Returns its size.
+    pub fn build_kexec_initrd(
+        &self,
+        extra: &[(PathBuf, String)],
+        script: Option<&str>,
+        out: &Path,
+    ) -> Result<u64> {
+        self.kexec_initramfs(extra, script)?.write(out)
     }
 
     /// Whether every file is there (the downloaded part and the built initrd).
@@ -201,10 +373,116 @@ mod tests {
     }
 
     #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn kexec_script_loads_then_execs() {
+        let s = kexec_script("/boot/kexos.bzImage", Some("/boot/i.cpio"), "token=x 'q'");
+        let load = format!(
+            "{KEXEC_BIN} -s -l '/boot/kexos.bzImage' --initrd='/boot/i.cpio' --append={}\n",
+            shell_quote("token=x 'q'")
+        );
+        assert!(s.contains(&load), "{s}");
+        let l = s.find(&load).unwrap();
+        let e = s.find(&format!("{KEXEC_BIN} -e")).unwrap();
+        assert!(l < e);
+        for m in [
+            markers::KEXEC_LOAD,
+            markers::KEXEC_LOAD_STATUS,
+            markers::KEXEC_EXEC,
+            markers::KEXEC_EXEC_FAILED,
+            markers::KMSG_BEFORE,
+            markers::KMSG_AFTER,
+            markers::TRACE,
+            markers::TRACE_END,
+        ] {
+            assert!(s.contains(m), "{m}");
+        }
+        // A failed load stops before `kexec -e`.
+        assert!(s.contains("[ $st = 0 ] || exit $st"));
+        assert!(!kexec_script("/k", None, "").contains("--initrd"));
+    }
+
+    #[test]
+    fn kexec_variant_layout() {
+        let dir = std::env::temp_dir().join(format!("kexos-boot-kexec-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let f = LinuxFixture::at(&dir);
+        std::fs::create_dir_all(f.kexec_root.join("sbin")).unwrap();
+        std::fs::create_dir_all(f.kexec_root.join("lib64")).unwrap();
+        for (p, d) in [
+            (&f.busybox, "bb"),
+            (&f.kernel, "bz"),
+            (&f.initrd, "rd"),
+            (&f.kexec_root.join("sbin/kexec"), "kx"),
+            (&f.kexec_root.join("lib64/ld-linux-x86-64.so.2"), "ld"),
+        ] {
+            std::fs::write(p, d).unwrap();
+        }
+        assert!(!f.has_kexec());
+        std::fs::write(&f.kexec_files, "/sbin/kexec\n/lib64/ld-linux-x86-64.so.2\n").unwrap();
+        assert!(f.has_kexec());
+        let extra_host = dir.join("kexos.bzImage");
+        std::fs::write(&extra_host, "kexos").unwrap();
+        let fs = f
+            .kexec_initramfs(
+                &[(extra_host.clone(), "/boot/kexos.bzImage".into())],
+                Some("echo hi\n"),
+            )
+            .unwrap();
+        let get = |p: &str| fs.entries().find(|(q, _)| *q == p).map(|(_, e)| e.clone());
+        let host_of = |p: &str| match get(p) {
+            Some(Entry::File {
+                source: Source::Host(h),
+                ..
+            }) => h,
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(host_of(KEXEC_BIN), f.kexec_root.join("sbin/kexec"));
+        assert_eq!(
+            host_of("/lib64/ld-linux-x86-64.so.2"),
+            f.kexec_root.join("lib64/ld-linux-x86-64.so.2")
+        );
+        assert_eq!(host_of(KEXEC_KERNEL), f.kernel);
+        assert_eq!(host_of(KEXEC_INITRD), f.initrd);
+        assert_eq!(host_of("/boot/kexos.bzImage"), extra_host);
+        assert!(matches!(get("/init"), Some(Entry::File { .. })));
+        match get(TEST_SCRIPT) {
+            Some(Entry::File {
+                source: Source::Bytes(b),
+                ..
+            }) => assert_eq!(b, b"echo hi\n"),
+            other => panic!("{other:?}"),
+        }
+        for a in KEXEC_APPLETS.iter().chain(APPLETS) {
+            assert!(
+                matches!(get(&format!("/bin/{a}")), Some(Entry::Symlink { .. })),
+                "{a}"
+            );
+        }
+        // Without a script there is no test script; the default initramfs has no kexec.
+        let plain = f.kexec_initramfs(&[], None).unwrap();
+        assert!(plain.entries().all(|(p, _)| p != TEST_SCRIPT));
+        assert!(initramfs(&f.busybox)
+            .unwrap()
+            .entries()
+            .all(|(p, _)| p != KEXEC_BIN));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn fixture_paths() {
         let f = LinuxFixture::at(Path::new("/r"));
         assert_eq!(f.kernel, Path::new("/r/target/fixtures/linux/vmlinuz"));
         assert_eq!(f.initrd, Path::new("/r/target/fixtures/linux/initrd.img"));
+        assert_eq!(
+            f.kexec_initrd,
+            Path::new("/r/target/fixtures/linux/initrd-kexec.img")
+        );
         assert!(!f.is_complete());
+        assert!(!f.has_kexec());
     }
 }

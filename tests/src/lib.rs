@@ -870,19 +870,176 @@ pub fn linux_fixture() -> Result<Option<LinuxFixture>> {
         fixture.kernel.display(),
         fixture.dir.display()
     );
-    if std::env::var(SKIP_LINUX_ENV).is_ok_and(|v| v == "1") {
-        let name = BootOptions::default().name;
-        let marker = root
-            .join("target/test-logs")
-            .join(format!("{name}{SKIP_SUFFIX}"));
-        if let Some(d) = marker.parent() {
-            std::fs::create_dir_all(d)?;
-        }
-        std::fs::write(&marker, format!("{why}\n"))?;
-        eprintln!("SKIPPED {name}: {why} ({SKIP_LINUX_ENV}=1)");
+    skip_or_fail(&why)?;
+    Ok(None)
+}
+
+/// Like [`linux_fixture`], for a scenario where Linux itself kexecs: also needs Debian's
+/// kexec-tools in the fixture ([`LinuxFixture::has_kexec`]). Fails when it is missing, or skips
+/// (returns None) with `KEXOS_SKIP_LINUX=1`.
+pub fn linux_kexec_fixture() -> Result<Option<LinuxFixture>> {
+    let Some(fx) = linux_fixture()? else {
         return Ok(None);
+    };
+    if fx.has_kexec() {
+        return Ok(Some(fx));
     }
-    bail!("{why}; or set {SKIP_LINUX_ENV}=1 to skip the Linux scenarios")
+    let why = format!(
+        "Debian's kexec-tools is missing from the Linux fixture ({} does not list a complete \
+         {} tree): `cargo xtask fixtures` fetches it with apt-get and says why it could not",
+        fx.kexec_files.display(),
+        fx.kexec_root.display()
+    );
+    skip_or_fail(&why)?;
+    Ok(None)
+}
+
+/// With `KEXOS_SKIP_LINUX=1`, marks the current scenario as skipped because of `why` (writes
+/// `target/test-logs/<scenario>.skipped`) and returns Ok; otherwise fails with `why`.
+fn skip_or_fail(why: &str) -> Result<()> {
+    if !std::env::var(SKIP_LINUX_ENV).is_ok_and(|v| v == "1") {
+        bail!("{why}; or set {SKIP_LINUX_ENV}=1 to skip the Linux scenarios");
+    }
+    let root = std::env::var_os(ROOT_ENV)
+        .map(PathBuf::from)
+        .context(ROOT_ENV)?;
+    let name = BootOptions::default().name;
+    let marker = root
+        .join("target/test-logs")
+        .join(format!("{name}{SKIP_SUFFIX}"));
+    if let Some(d) = marker.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(&marker, format!("{why}\n"))?;
+    eprintln!("SKIPPED {name}: {why} ({SKIP_LINUX_ENV}=1)");
+    Ok(())
+}
+
+/// The command line of the first Linux in [`linux_kexec_into`] and `cargo xtask bench`.
+pub const LINUX_KEXEC_FIRST_APPEND: &str = "console=ttyS0";
+
+/// Where a host file goes in the kexec initramfs: the fixture's own bzImage and initramfs are
+/// already there ([`boot::linux::KEXEC_KERNEL`], [`boot::linux::KEXEC_INITRD`]); anything else
+/// is added as `/boot/<file name>` (`/boot/next-<file name>` if that name is taken).
+fn kexec_guest_path(fx: &LinuxFixture, host: &Path, extra: &mut Vec<(PathBuf, String)>) -> String {
+    if host == fx.kernel {
+        return boot::linux::KEXEC_KERNEL.to_string();
+    }
+    if host == fx.initrd {
+        return boot::linux::KEXEC_INITRD.to_string();
+    }
+    let name = host
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "next".into());
+    let mut guest = format!("/boot/{name}");
+    if guest == boot::linux::KEXEC_KERNEL
+        || guest == boot::linux::KEXEC_INITRD
+        || extra.iter().any(|(_, g)| *g == guest)
+    {
+        guest = format!("/boot/next-{name}");
+    }
+    extra.push((host.to_path_buf(), guest.clone()));
+    guest
+}
+
+impl Machine {
+    /// Boots the fixture Linux directly (as [`Machine::spawn_linux_direct`], command line
+    /// [`LINUX_KEXEC_FIRST_APPEND`]) with the kexec variant of its initramfs, written to
+    /// `initrd_out`. That initramfs also holds `image` and `initrd` (host files) and, as
+    /// `/etc/kexos-test.sh`, [`boot::linux::kexec_script`]: `kexec -s -l <image>
+    /// --initrd=<initrd> --append=<append>`, then `kexec -e`. Nothing is checked yet (see
+    /// [`Machine::expect_linux_kexec`]). The serial log is saved to `log`.
+    pub fn spawn_linux_kexec(
+        name: &str,
+        fx: &LinuxFixture,
+        image: &Path,
+        initrd: Option<&Path>,
+        append: &str,
+        initrd_out: &Path,
+        log: Option<PathBuf>,
+    ) -> Result<Self> {
+        let mut extra = Vec::new();
+        let image_guest = kexec_guest_path(fx, image, &mut extra);
+        let initrd_guest = initrd.map(|i| kexec_guest_path(fx, i, &mut extra));
+        let script = boot::linux::kexec_script(&image_guest, initrd_guest.as_deref(), append);
+        fx.build_kexec_initrd(&extra, Some(&script), initrd_out)
+            .with_context(|| format!("building {}", initrd_out.display()))?;
+        let cmd = qemu_linux_command(
+            &fx.kernel,
+            initrd_out,
+            LINUX_KEXEC_FIRST_APPEND,
+            "512M",
+            &[],
+        );
+        Self::spawn_command(name, cmd, log)
+    }
+
+    /// Follows the first Linux of [`Machine::spawn_linux_kexec`] up to `kexec -e`: its banner
+    /// naming `version`, its `/init` with [`LINUX_KEXEC_FIRST_APPEND`], the load (`kexec -s -l`
+    /// exiting with 0), and the `kexec -e` marker. Every step has up to `timeout`.
+    pub fn expect_linux_kexec(&mut self, version: &str, timeout: Duration) -> Result<()> {
+        use linux_markers as lm;
+        let banner = self
+            .expect_line(lm::BANNER, timeout)
+            .context("the first Linux's banner")?;
+        self.check(
+            banner.starts_with(&format!("{version} ")),
+            format_args!("Linux banner `Linux version {banner}` does not name {version}"),
+        )?;
+        let got = self.expect_line(lm::CMDLINE, timeout)?;
+        self.check(
+            got == LINUX_KEXEC_FIRST_APPEND,
+            format_args!(
+                "the first Linux's /proc/cmdline is {got:?}, expected {LINUX_KEXEC_FIRST_APPEND:?}"
+            ),
+        )?;
+        self.expect(lm::TEST_START, timeout)?;
+        let cmd = self.expect_line(lm::KEXEC_LOAD, timeout)?;
+        let status = self
+            .expect_line(lm::KEXEC_LOAD_STATUS, timeout)
+            .with_context(|| format!("Linux running `{cmd}`"))?;
+        self.check(
+            status.trim() == "0",
+            format_args!(
+                "under Linux, `{cmd}` exited with status {status} (see its message above)"
+            ),
+        )?;
+        self.expect(lm::KEXEC_EXEC, timeout)
+            .context("the `kexec -e` marker")?;
+        Ok(())
+    }
+}
+
+/// Boots the fixture Linux, which loads `image` (a host file: a bzImage such as the fixture's
+/// own `vmlinuz` or, for issue 4, `kexos.bzImage`) with `initrd` (host file) and the command
+/// line `append` using Debian's `kexec -s -l` (Linux's own `kexec_file_load`), then runs
+/// `kexec -e`. Checks the first Linux up to `kexec -e` ([`Machine::expect_linux_kexec`]) and
+/// returns the machine: the caller then checks what the next kernel prints (e.g.
+/// [`Machine::expect_linux_boot`] for Linux, [`Machine::expect_prompt`] for kexos).
+/// The machine is named after the current test; its initramfs goes to
+/// `target/test-images/<name>/linux-kexec-initrd.img`.
+/// Returns None when the scenario must be skipped (see [`linux_kexec_fixture`]).
+pub fn linux_kexec_into(
+    image: &Path,
+    initrd: Option<&Path>,
+    append: &str,
+) -> Result<Option<Machine>> {
+    let Some(fx) = linux_kexec_fixture()? else {
+        return Ok(None);
+    };
+    let name = BootOptions::default().name;
+    let root = std::env::var_os(ROOT_ENV)
+        .map(PathBuf::from)
+        .context(ROOT_ENV)?;
+    let out = root
+        .join("target/test-images")
+        .join(&name)
+        .join("linux-kexec-initrd.img");
+    let log = root.join("target/test-logs").join(format!("{name}.log"));
+    let mut m = Machine::spawn_linux_kexec(&name, &fx, image, initrd, append, &out, Some(log))?;
+    m.expect_linux_kexec(&fx.version()?, Duration::from_secs(120))?;
+    Ok(Some(m))
 }
 
 /// A token unlikely to appear by chance in the serial output (for command-line checks).

@@ -5,6 +5,14 @@
 //! `dpkg-deb`; busybox comes from Debian's `busybox-static` the same way. Both are cached under
 //! `target/fixtures/linux/`; only the initramfs is rebuilt on every call (from the cached
 //! busybox, so a change of `/init` needs no network).
+//!
+//! Debian's `kexec-tools` (for Linux kexecs Linux / kexos) is fetched the same way into
+//! `target/fixtures/linux/kexec/`: `/sbin/kexec` from the package, and every library `ldd`
+//! lists for it. Those come from the host where it has them (the host is the same
+//! distribution: its libc matches), else from the `lib*` packages in kexec-tools' dependency
+//! closure that the host does not have installed (today the Xen libraries behind
+//! `libxenctrl.so.4.17`), downloaded with `apt-get download` and unpacked with `dpkg-deb -x`.
+//! The second initramfs variant `initrd-kexec.img` is built from it on every call.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,6 +28,11 @@ const KERNEL_META: &str = "linux-image-cloud-amd64";
 pub const PACKAGE_ENV: &str = "KEXOS_LINUX_PACKAGE";
 /// Debian package with a static busybox.
 const BUSYBOX_PACKAGE: &str = "busybox-static";
+/// Debian package with `/sbin/kexec`.
+const KEXEC_PACKAGE: &str = "kexec-tools";
+/// Where the guest's dynamic loader looks for libraries (a system search path of Debian's and
+/// Ubuntu's x86_64 `ld.so`, needing no `/etc/ld.so.cache`).
+const GUEST_LIB_DIR: &str = "/lib/x86_64-linux-gnu";
 /// Upper bound for one apt command (a hung mirror must not hang CI).
 const APT_TIMEOUT_SECS: u32 = 600;
 
@@ -28,6 +41,9 @@ pub struct Outcome {
     pub fixture: LinuxFixture,
     /// Seconds spent downloading and unpacking (None: everything was cached).
     pub fetched_in: Option<f64>,
+    /// Why Debian's kexec-tools is not in the fixture (None: it is, see
+    /// `LinuxFixture::has_kexec`). Only the scenarios that kexec from Linux need it.
+    pub kexec_error: Option<String>,
 }
 
 fn in_path(prog: &str) -> bool {
@@ -169,7 +185,14 @@ fn apt_update() -> Result<()> {
 /// `apt-get download PKG` into `dir`; returns the .deb. Retries once after `apt-get update`
 /// (as root) when the lists are stale.
 fn download(pkg: &str, dir: &Path, root: bool) -> Result<PathBuf> {
-    let attempt = || -> Result<PathBuf> {
+    let mut debs = download_all(&[pkg.to_string()], dir, root)?;
+    Ok(debs.remove(0))
+}
+
+/// `apt-get download PKGS...` into `dir` (one apt command); returns the .debs in the order of
+/// `pkgs`. Retries once after `apt-get update` (as root) when the lists are stale.
+fn download_all(pkgs: &[String], dir: &Path, root: bool) -> Result<Vec<PathBuf>> {
+    let attempt = || -> Result<Vec<PathBuf>> {
         for e in fs::read_dir(dir)? {
             let p = e?.path();
             if p.extension().is_some_and(|x| x == "deb") {
@@ -182,20 +205,27 @@ fn download(pkg: &str, dir: &Path, root: bool) -> Result<PathBuf> {
             // apt drops to `_apt` for downloads, which cannot write into target/.
             c.args(["-o", "APT::Sandbox::User=root"]);
         }
-        c.args(["download", pkg]).stdout(Stdio::null());
+        c.arg("download").args(pkgs).stdout(Stdio::null());
         output(c)?;
-        let prefix = format!("{pkg}_");
-        for e in fs::read_dir(dir)? {
-            let p = e?.path();
-            let name = p.file_name().unwrap_or_default().to_string_lossy();
-            if name.starts_with(&prefix) && name.ends_with(".deb") {
-                return Ok(p);
-            }
-        }
-        bail!(
-            "apt-get download {pkg} left no {prefix}*.deb in {}",
-            dir.display()
-        )
+        let names: Vec<String> = fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        pkgs.iter()
+            .map(|pkg| {
+                let prefix = format!("{pkg}_");
+                names
+                    .iter()
+                    .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+                    .map(|n| dir.join(n))
+                    .with_context(|| {
+                        format!(
+                            "apt-get download {pkg} left no {prefix}*.deb in {}",
+                            dir.display()
+                        )
+                    })
+            })
+            .collect()
     };
     match attempt() {
         Ok(p) => Ok(p),
@@ -363,6 +393,219 @@ fn fetch_busybox(f: &LinuxFixture, work: &Path, root: bool) -> Result<()> {
     Ok(())
 }
 
+/// The `lib*` packages `apt-cache depends` lists as (Pre)Depends (virtual packages and
+/// alternatives' `<...>` names excluded).
+pub fn parse_lib_depends(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches('|'))
+        .filter_map(|l| {
+            l.strip_prefix("Depends:")
+                .or_else(|| l.strip_prefix("PreDepends:"))
+        })
+        .map(str::trim)
+        .filter(|d| d.starts_with("lib") && !d.starts_with('<'))
+        .map(str::to_string)
+        .collect();
+    out.dedup();
+    out
+}
+
+/// One line of `ldd` output.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LddLine {
+    /// `name => /path (0x...)`: a library and the file it resolved to.
+    Lib { name: String, path: PathBuf },
+    /// `/lib64/ld-linux-x86-64.so.2 (0x...)`: the program interpreter, by its absolute path.
+    Loader(PathBuf),
+    /// `name => not found`.
+    Missing(String),
+}
+
+/// Parses `ldd` output (the vDSO, which has no file, is left out).
+pub fn parse_ldd(text: &str) -> Vec<LddLine> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let strip_addr = |s: &str| match s.rfind(" (0x") {
+                Some(i) => s[..i].trim().to_string(),
+                None => s.trim().to_string(),
+            };
+            if let Some((name, rest)) = l.split_once(" => ") {
+                let rest = rest.trim();
+                if rest.starts_with("not found") {
+                    return Some(LddLine::Missing(name.trim().to_string()));
+                }
+                let path = strip_addr(rest);
+                if path.is_empty() || !path.starts_with('/') {
+                    return None;
+                }
+                return Some(LddLine::Lib {
+                    name: name.trim().to_string(),
+                    path: PathBuf::from(path),
+                });
+            }
+            let path = strip_addr(l);
+            (path.starts_with('/') && path.contains("ld-linux"))
+                .then(|| LddLine::Loader(PathBuf::from(path)))
+        })
+        .collect()
+}
+
+/// Is `pkg` installed on the host (`dpkg-query` says `install ok installed`)?
+fn host_has(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .stderr(Stdio::null())
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+}
+
+/// Directories under `dir` holding a `*.so*` file (for `LD_LIBRARY_PATH`).
+fn lib_dirs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut has_so = false;
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let p = e.path();
+        let ft = e.file_type()?;
+        if ft.is_dir() {
+            lib_dirs(&p, out)?;
+        } else if e.file_name().to_string_lossy().contains(".so") {
+            has_so = true;
+        }
+    }
+    if has_so {
+        out.push(dir.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Fetches Debian's kexec-tools into `f.kexec_root` (see the module documentation), writing
+/// `kexec.package` and, last, `kexec.files`.
+fn fetch_kexec(f: &LinuxFixture, work: &Path, root: bool) -> Result<()> {
+    eprintln!(
+        "xtask: fetching kexec-tools for the Linux fixture: apt-get download {KEXEC_PACKAGE}"
+    );
+    let _ = fs::remove_file(&f.kexec_files);
+    let debs = work.join("debs");
+    fs::create_dir_all(&debs)?;
+    let x = work.join("x-kexec");
+    let _ = fs::remove_dir_all(&x);
+    fs::create_dir_all(&x)?;
+    let unpack = |deb: &Path, into: &Path| -> Result<()> {
+        let mut c = Command::new("dpkg-deb");
+        c.arg("-x").arg(deb).arg(into);
+        output(c).map(|_| ())
+    };
+    let deb = download(KEXEC_PACKAGE, &debs, root)?;
+    let mut c = Command::new("dpkg-deb");
+    c.arg("-f").arg(&deb).arg("Version");
+    let version = output(c)?.trim().to_string();
+    let pkg_dir = x.join(KEXEC_PACKAGE);
+    unpack(&deb, &pkg_dir)?;
+    let _ = fs::remove_file(&deb);
+    let kexec = pkg_dir.join("sbin/kexec");
+    if !kexec.is_file() {
+        bail!("{KEXEC_PACKAGE} has no /sbin/kexec");
+    }
+    // The lib* packages of the dependency closure that the host lacks, level by level.
+    let mut seen = vec![KEXEC_PACKAGE.to_string()];
+    let mut level = vec![KEXEC_PACKAGE.to_string()];
+    let mut fetched = Vec::new();
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        let mut c = tool("apt-cache");
+        c.arg("depends").args(&level);
+        for d in parse_lib_depends(&output(c)?) {
+            if !seen.contains(&d) {
+                seen.push(d.clone());
+                if !host_has(&d) {
+                    next.push(d);
+                }
+            }
+        }
+        if !next.is_empty() {
+            for (pkg, deb) in next.iter().zip(download_all(&next, &debs, root)?) {
+                unpack(&deb, &x.join(pkg))?;
+                let _ = fs::remove_file(&deb);
+            }
+            fetched.extend(next.iter().cloned());
+        }
+        level = next;
+    }
+    let mut dirs = Vec::new();
+    lib_dirs(&x, &mut dirs)?;
+    let mut ldd = Command::new("ldd");
+    ldd.arg(&kexec);
+    if !dirs.is_empty() {
+        ldd.env("LD_LIBRARY_PATH", std::env::join_paths(&dirs)?);
+    }
+    let ldd_out = output(ldd)?;
+    let lines = parse_ldd(&ldd_out);
+    let missing: Vec<_> = lines
+        .iter()
+        .filter_map(|l| match l {
+            LddLine::Missing(n) => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "ldd {}: not found: {} (neither on the host nor in the downloaded {})",
+            kexec.display(),
+            missing.join(", "),
+            if fetched.is_empty() {
+                "(none)".to_string()
+            } else {
+                fetched.join(" ")
+            }
+        );
+    }
+    let mut files = vec![(kexec.clone(), boot::linux::KEXEC_BIN.to_string())];
+    for l in &lines {
+        match l {
+            LddLine::Lib { name, path } => {
+                files.push((path.clone(), format!("{GUEST_LIB_DIR}/{name}")))
+            }
+            LddLine::Loader(p) => files.push((p.clone(), p.to_string_lossy().into_owned())),
+            LddLine::Missing(_) => unreachable!(),
+        }
+    }
+    if !files.iter().any(|(_, g)| g.contains("ld-linux")) {
+        bail!(
+            "ldd {} names no dynamic loader:\n{ldd_out}",
+            kexec.display()
+        );
+    }
+    let _ = fs::remove_dir_all(&f.kexec_root);
+    let mut list = String::new();
+    for (host, guest) in &files {
+        let to = f.kexec_root.join(&guest[1..]);
+        fs::create_dir_all(to.parent().unwrap())?;
+        // fs::copy follows symlinks (the host's /lib64 loader is one).
+        fs::copy(host, &to)
+            .with_context(|| format!("copying {} to {}", host.display(), to.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&to, fs::Permissions::from_mode(0o755))?;
+        }
+        list.push_str(guest);
+        list.push('\n');
+    }
+    write_atomic(
+        &f.dir.join("kexec.package"),
+        format!(
+            "{KEXEC_PACKAGE} {version}\nlibrary packages downloaded (not installed on the host): {}\nldd /sbin/kexec:\n{ldd_out}",
+            if fetched.is_empty() { "none".to_string() } else { fetched.join(" ") }
+        )
+        .as_bytes(),
+    )?;
+    write_atomic(&f.kexec_files, list.as_bytes())?;
+    let _ = fs::remove_dir_all(&x);
+    Ok(())
+}
+
 /// Makes sure the fixture exists under `<root>/target/fixtures/linux` (downloading what is
 /// missing, or everything with `force`) and rebuilds its initramfs.
 pub fn ensure(root: &Path, force: bool) -> Result<Outcome> {
@@ -394,9 +637,23 @@ pub fn ensure(root: &Path, force: bool) -> Result<Outcome> {
         fetched_in = Some(started.elapsed().as_secs_f64());
     }
     boot::linux::initramfs(&f.busybox)?.write(&f.initrd)?;
+    let mut kexec_error = None;
+    if force || !f.has_kexec() {
+        let started = Instant::now();
+        match fetch_kexec(&f, &work, super::is_root()) {
+            Ok(()) => {
+                *fetched_in.get_or_insert(0.0) += started.elapsed().as_secs_f64();
+            }
+            Err(e) => kexec_error = Some(format!("{e:#}")),
+        }
+    }
+    if kexec_error.is_none() {
+        f.build_kexec_initrd(&[], None, &f.kexec_initrd)?;
+    }
     Ok(Outcome {
         fixture: f,
         fetched_in,
+        kexec_error,
     })
 }
 
@@ -432,6 +689,31 @@ mod tests {
             Some("linux-image-6.1.0-56-cloud-amd64")
         );
         assert_eq!(parse_meta_depends("linux-image-cloud-amd64\n"), None);
+    }
+
+    #[test]
+    fn lib_depends() {
+        let out = "kexec-tools\n  Depends: libc6\n  Depends: libxenmisc4.17\n |Depends: debconf\n  Depends: <debconf-2.0>\n    cdebconf\n    debconf\n  Depends: debconf\n  PreDepends: libzstd1\n";
+        assert_eq!(
+            parse_lib_depends(out),
+            vec!["libc6", "libxenmisc4.17", "libzstd1"]
+        );
+    }
+
+    #[test]
+    fn ldd_output() {
+        let out = "\tlinux-vdso.so.1 (0x00007fec4659e000)\n\tlibxenctrl.so.4.17 => x/usr/lib/x86_64-linux-gnu/libxenctrl.so.4.17 (0x1)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007fec46276000)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007fec465a0000)\n\tlibxentoollog.so.1 => not found\n";
+        assert_eq!(
+            parse_ldd(out),
+            vec![
+                LddLine::Lib {
+                    name: "libc.so.6".into(),
+                    path: "/lib/x86_64-linux-gnu/libc.so.6".into()
+                },
+                LddLine::Loader("/lib64/ld-linux-x86-64.so.2".into()),
+                LddLine::Missing("libxentoollog.so.1".into()),
+            ]
+        );
     }
 
     #[test]

@@ -25,9 +25,11 @@ COMMANDS:
     run       Build, then boot in QEMU with the serial console on this terminal
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
     test      Build, run the host unit tests, then the QEMU scenarios (tests/tests/*.rs)
-    bench     Boot the release UEFI image, kexec into Linux; print times and sizes
+    bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
+              payload with Debian's kexec-tools; print times and sizes side by side
     fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
-              cloud bzImage (apt-get download) and a busybox initramfs for it.
+              cloud bzImage (apt-get download), a busybox initramfs for it, and Debian's
+              kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec).
               build/run/test/bench do this by themselves when they need it
     help      Print this help
 
@@ -343,6 +345,12 @@ impl Xtask {
                                 out.fixture.dir.display()
                             );
                         }
+                        if let Some(e) = &out.kexec_error {
+                            eprintln!(
+                                "xtask: Debian's kexec-tools unavailable for the Linux fixture ({e}): the scenarios where Linux kexecs FAIL unless {}=1",
+                                kexos_tests::SKIP_LINUX_ENV
+                            );
+                        }
                         Some(out.fixture)
                     }
                     Err(e) => {
@@ -378,6 +386,33 @@ impl Xtask {
             kib(file_size(&f.initrd)?)
         );
         println!("  busybox     {}", kib(file_size(&f.busybox)?));
+        match &out.kexec_error {
+            None => {
+                let files = f.kexec_guest_files()?;
+                let mut total = 0;
+                for (h, _) in &files {
+                    total += file_size(h)?;
+                }
+                let package =
+                    std::fs::read_to_string(f.dir.join("kexec.package")).unwrap_or_default();
+                println!(
+                    "  kexec/      {} ({}; {} files: {})",
+                    kib(total),
+                    package.lines().next().unwrap_or("kexec-tools"),
+                    files.len(),
+                    files
+                        .iter()
+                        .map(|(_, g)| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                println!(
+                    "  initrd-kexec.img  {} (initrd.img + kexec/ + /boot/vmlinuz + /boot/initrd.img)",
+                    kib(file_size(&f.kexec_initrd)?)
+                );
+            }
+            Some(e) => println!("  kexec-tools: unavailable ({e})"),
+        }
         Ok(ExitCode::SUCCESS)
     }
 
@@ -884,28 +919,53 @@ impl Xtask {
                 ""
             }
         );
-        match kexec {
-            None => println!("kexec into Linux: n/a (no Linux fixture; see above)"),
-            Some((figures, why)) => {
-                let fx = LinuxFixture::at(&self.root);
-                println!(
-                    "kexec into Linux {} (vmlinuz {}, initrd {}, --append=\"{}\"; log: target/test-logs/bench.log)",
-                    fx.version().unwrap_or_else(|_| "?".into()),
-                    file_size(&fx.kernel).map(kib).unwrap_or_default(),
-                    file_size(&fx.initrd).map(kib).unwrap_or_default(),
-                    bench::APPEND
-                );
-                for f in &figures {
-                    println!(
-                        "  {:<44} {}",
-                        format!("{}:", f.label),
-                        f.value.as_deref().unwrap_or("n/a")
-                    );
-                }
-                if let Some(why) = why {
-                    println!("  (stopped early: {why})");
-                }
-            }
+        let Some((mut figures, why)) = kexec else {
+            println!("kexec into Linux: n/a (no Linux fixture; see above)");
+            return Ok(ExitCode::SUCCESS);
+        };
+        // The same payload kexec'd by Linux itself (Debian's kexec-tools), in the same machine.
+        let fx = LinuxFixture::at(&self.root);
+        let linux_why = bench::linux_kexec_linux(&fx, &self.target(""), &mut figures);
+        let kexec_package = std::fs::read_to_string(fx.dir.join("kexec.package"))
+            .ok()
+            .and_then(|p| p.lines().next().map(str::to_string))
+            .unwrap_or_else(|| "kexec-tools".into());
+        println!(
+            "kexec into Linux {} (vmlinuz {}, initrd {}, --append=\"{}\"; QEMU TCG, q35, 512M)",
+            fx.version().unwrap_or_else(|_| "?".into()),
+            file_size(&fx.kernel).map(kib).unwrap_or_default(),
+            file_size(&fx.initrd).map(kib).unwrap_or_default(),
+            bench::APPEND
+        );
+        let linux_head = format!(
+            "Linux {} ({kexec_package} -s)",
+            fx.version().unwrap_or_default()
+        );
+        let w0 = figures.iter().map(|f| f.label.len()).max().unwrap_or(0) + 1;
+        let w1 = figures
+            .iter()
+            .map(|f| f.value.as_deref().unwrap_or("n/a").len())
+            .max()
+            .unwrap_or(0)
+            .max("kexos (shell kexec)".len());
+        println!(
+            "  {:<w0$}  {:<w1$}  {linux_head}",
+            "", "kexos (shell kexec)"
+        );
+        for f in &figures {
+            println!(
+                "  {:<w0$}  {:<w1$}  {}",
+                format!("{}:", f.label),
+                f.value.as_deref().unwrap_or("n/a"),
+                f.linux.as_deref().unwrap_or("n/a")
+            );
+        }
+        println!("  (logs: target/test-logs/bench.log, target/test-logs/bench-linux-kexec.log; host times are between the arrivals of two console lines)");
+        if let Some(why) = why {
+            println!("  (kexos stopped early: {why})");
+        }
+        if let Some(why) = linux_why {
+            println!("  (Linux stopped early: {why})");
         }
         Ok(ExitCode::SUCCESS)
     }
