@@ -1,0 +1,148 @@
+//! Self-kexec scenarios (issue 4): kexos boots kexos through the x86 64-bit boot protocol, via
+//! the bzImage64 loader (`/boot/kexos.bzImage`) and the ELF64 loader (`/boot/kexos.elf`), in a
+//! chain that ends in Linux; and Debian's own kexec-tools on Linux boots kexos.bzImage.
+//!
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kexos_tests::{
+    linux_fixture, linux_kexec_into, random_token, Artifacts, BootOptions, Firmware, Machine,
+};
+
+const HOP: Duration = Duration::from_secs(120);
+
+/// `MemTotal` and `MemFree` in kB from /proc/meminfo.
+fn meminfo(m: &mut Machine) -> Result<(u64, u64)> {
+    let out = m.run("cat /proc/meminfo")?;
+    let field = |name: &str| -> Result<u64> {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no {name} in {out:?}"))
+    };
+    Ok((field("MemTotal:")?, field("MemFree:")?))
+}
+
+/// Load `image` with the running initramfs and `append`, jump, and check the next kexos: its
+/// loader, its prompt, exactly our command line. Returns its (MemTotal, MemFree).
+fn hop(m: &mut Machine, image: &str, loader: &str, append: &str) -> Result<(u64, u64)> {
+    let out = m.run(&format!(
+        "kexec -s -l {image} --initrd=/boot/initramfs.cpio --append=\"{append}\""
+    ))?;
+    // The kernel logs which loader took the image while the syscall runs.
+    m.check(
+        !out.contains("failed") && out.contains(&format!("({loader}) in ")),
+        format_args!("loading {image} with {loader} failed: {out:?}"),
+    )?;
+    m.send_line("kexec -e")?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect("boot: entered via boot protocol", HOP)?;
+    m.expect_prompt(HOP)?;
+    let cmdline = m.run("cat /proc/cmdline")?;
+    m.check(
+        cmdline.trim_end_matches('\n') == append,
+        format_args!("after {image}: /proc/cmdline is {cmdline:?}, expected {append:?}"),
+    )?;
+    meminfo(m)
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn self_kexec_bzimage() -> Result<()> {
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
+    let append = format!("token={}", random_token("bz-"));
+    hop(&mut m, "/boot/kexos.bzImage", "bzImage64", &append)?;
+    // The initramfs went along: the next hop has it too.
+    m.run_expect("ls /boot", "initramfs.cpio")?;
+    m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn self_kexec_elf() -> Result<()> {
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
+    let append = format!("token={}", random_token("elf-"));
+    hop(&mut m, "/boot/kexos.elf", "elf64", &append)?;
+    m.poweroff()
+}
+
+/// Three self-kexec hops, alternating loaders, then Linux, in one QEMU run. Every hop checks its
+/// command line, and that its memory totals equal the previous hop's: nothing leaked or lost.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn self_kexec_chain_then_linux() -> Result<()> {
+    let Some(fx) = linux_fixture()? else {
+        return Ok(());
+    };
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi).with_linux(&fx))?;
+    let first = meminfo(&mut m)?;
+    println!("hop 0 (first boot): MemTotal {} kB, MemFree {} kB", first.0, first.1);
+    let mut previous: Option<(u64, u64)> = None;
+    for (i, (image, loader)) in [
+        ("/boot/kexos.bzImage", "bzImage64"),
+        ("/boot/kexos.elf", "elf64"),
+        ("/boot/kexos.bzImage", "bzImage64"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let append = format!("hop={} token={}", i + 1, random_token("chain-"));
+        let totals = hop(&mut m, image, loader, &append)?;
+        println!("hop {} ({loader}): MemTotal {} kB, MemFree {} kB", i + 1, totals.0, totals.1);
+        // The firmware's RAM is all still there at every hop.
+        m.check(
+            totals.0 == first.0,
+            format_args!("hop {}: MemTotal {} kB, first boot had {} kB", i + 1, totals.0, first.0),
+        )?;
+        // Kexec'd hops boot the same way from the same files: the same free memory.
+        if let Some(prev) = previous {
+            m.check(
+                totals == prev,
+                format_args!("hop {}: {totals:?} differs from the previous hop's {prev:?}", i + 1),
+            )?;
+        }
+        previous = Some(totals);
+    }
+    let append = format!("console=ttyS0 kexos_token={}", random_token("chain-linux-"));
+    let out = m.run(&format!(
+        "kexec -s -l /boot/vmlinuz --initrd=/boot/initrd.img --append=\"{append}\""
+    ))?;
+    m.check(!out.contains("failed"), format_args!("loading Linux failed: {out:?}"))?;
+    m.send_line("kexec -e")?;
+    m.expect_linux_boot(&append, &fx.version()?, HOP)
+}
+
+/// Being kexec'd by the real thing: Linux with Debian's kexec-tools loads kexos.bzImage with
+/// Linux's own kexec_file_load (its bzImage64 probe and boot protocol) and kexos comes up.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn linux_kexecs_kexos() -> Result<()> {
+    let artifacts = Artifacts::from_env()?;
+    // A kexos initramfs without the Linux fixture, and kexos.bzImage, on the host.
+    let opts = BootOptions {
+        name: "linux_kexecs_kexos-kexos".into(),
+        ..BootOptions::new(Firmware::Uefi)
+    };
+    let image = opts.build_image(&artifacts)?;
+    let dir = image.parent().context("image directory")?;
+    let initramfs = dir.join("initramfs.cpio");
+    let bz = dir.join("kexos.bzImage");
+    boot::bzimage::build(&artifacts.kernel, &bz)?;
+
+    let append = format!("console=ttyS0 token={}", random_token("l2k-"));
+    let Some(mut m) = linux_kexec_into(&bz, Some(&initramfs), &append)? else {
+        return Ok(());
+    };
+    m.expect("kexec_core: Starting new kernel", HOP)?;
+    m.expect("boot: entered via boot protocol", HOP)?;
+    m.expect_prompt(HOP)?;
+    let cmdline = m.run("cat /proc/cmdline")?;
+    m.check(
+        cmdline.trim_end_matches('\n') == append,
+        format_args!("kexos under Linux's kexec: /proc/cmdline is {cmdline:?}, expected {append:?}"),
+    )?;
+    m.poweroff()
+}
