@@ -147,3 +147,70 @@ pub fn kexec_calculate_store_digests(image: &mut Kimage<'_>) -> Result<Digests, 
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+    use crate::purgatory::Entry64Regs;
+
+    /// The kernel fills purgatory's symbols by name and layout; purgatory/core
+    /// defines them. The two must agree, or purgatory reads garbage.
+    #[test]
+    fn purgatory_contract_matches_purgatory_core() {
+        use purgatory_core as pc;
+        assert_eq!(SHA_REGIONS_SYMBOL, pc::SYM_SHA_REGIONS);
+        assert_eq!(DIGEST_SYMBOL, pc::SYM_SHA256_DIGEST);
+        assert_eq!(SEGMENT_DIGESTS_SYMBOL, pc::SYM_REGION_DIGESTS);
+        assert_eq!(FLAGS_SYMBOL, pc::SYM_FLAGS);
+        assert_eq!(FLAG_PER_REGION, pc::FLAG_PER_REGION);
+        assert_eq!(KEXEC_SEGMENT_MAX, pc::MAX_REGIONS);
+        assert_eq!(REGIONS_SIZE, pc::PATCHABLE_SYMBOLS[0].1);
+        let ours = Entry64Regs {
+            rax: 1,
+            rcx: 2,
+            rdx: 3,
+            rbx: 4,
+            rsp: 5,
+            rbp: 6,
+            rsi: 7,
+            rdi: 8,
+            r8: 9,
+            r9: 10,
+            r10: 11,
+            r11: 12,
+            r12: 13,
+            r13: 14,
+            r14: 15,
+            r15: 16,
+            rip: 17,
+        };
+        let theirs = pc::EntryRegs {
+            rax: 1,
+            rcx: 2,
+            rdx: 3,
+            rbx: 4,
+            rsp: 5,
+            rbp: 6,
+            rsi: 7,
+            rdi: 8,
+            r8: 9,
+            r9: 10,
+            r10: 11,
+            r11: 12,
+            r12: 13,
+            r13: 14,
+            r14: 15,
+            r15: 16,
+            rip: 17,
+        };
+        assert_eq!(ours.to_bytes(), theirs.to_bytes());
+        assert_eq!(
+            Entry64Regs::SIZE,
+            pc::PATCHABLE_SYMBOLS
+                .iter()
+                .find(|s| s.0 == pc::SYM_ENTRY_REGS)
+                .unwrap()
+                .1
+        );
+    }
+}
