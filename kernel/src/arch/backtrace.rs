@@ -11,7 +11,7 @@ const MAX_FRAMES: usize = 24;
 fn in_kernel_image(addr: u64) -> bool {
     // SAFETY: only the linker symbols' addresses are taken.
     let (start, end) = unsafe { (&__kernel_start as *const u8 as u64, &__kernel_end as *const u8 as u64) };
-    addr >= start && addr + 16 <= end && addr % 8 == 0
+    addr >= start && addr + 16 <= end && addr.is_multiple_of(8)
 }
 
 /// Print `rip` and the return addresses found by walking the RBP chain.

@@ -27,7 +27,7 @@ pub struct Fault {
 }
 
 impl Fault {
-    pub fn from_user(&self) -> bool {
+    pub fn is_from_user(&self) -> bool {
         self.cs & 3 == 3
     }
     /// The signal Linux would deliver for this exception (arch/x86/kernel/traps.c).
@@ -57,7 +57,7 @@ fn interrupted_rbp() -> u64 {
 }
 
 fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Option<u64>, rbp: u64) -> Fault {
-    let cr2 = (vector == 14).then(|| Cr2::read_raw());
+    let cr2 = (vector == 14).then(Cr2::read_raw);
     Fault {
         vector,
         name,
@@ -71,7 +71,7 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
 }
 
 fn handle(f: Fault) {
-    if f.from_user() {
+    if f.is_from_user() {
         crate::proc::kill_current(f)
     }
     kernel_fault(f)

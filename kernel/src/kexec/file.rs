@@ -27,11 +27,10 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     let _lock = KexecLock::try_acquire()?;
     if flags & KEXEC_FILE_UNLOAD != 0 {
         // Returns 0 even when nothing was loaded; the fds are ignored.
-        if flags & KEXEC_FILE_ON_CRASH == 0 {
-            if IMAGE.lock().take().is_some() {
+        if flags & KEXEC_FILE_ON_CRASH == 0
+            && IMAGE.lock().take().is_some() {
                 info!("kexec_file: image unloaded");
             }
-        }
         return Ok(0);
     }
     LAST_ERROR.lock().clear();

@@ -26,7 +26,7 @@ pub fn register_reboot_notifier(priority: i32, f: Notifier) -> bool {
 
 pub fn run_reboot_notifiers() {
     let mut list = *LIST.lock();
-    list.sort_by(|a, b| b.0.cmp(&a.0));
+    list.sort_by_key(|&(priority, _)| core::cmp::Reverse(priority));
     let mut count = 0;
     for f in list.iter().filter_map(|(_, n)| *n) {
         f();

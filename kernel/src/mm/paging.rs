@@ -6,6 +6,7 @@
 //!   over RAM, uncached over everything else, e.g. the LAPIC),
 //! - the kernel image at its link address, with per-section permissions and
 //!   the stacks' guard pages left unmapped.
+//!
 //! The user half (slots 0..256) belongs to the process.
 
 use abi::Errno;
@@ -192,7 +193,7 @@ impl AddressSpace {
     /// Map a zeroed page at `va` (page-aligned) for user access. An existing
     /// mapping is kept and its permissions widened (ELF segments may share a page).
     pub fn map_page(&mut self, va: u64, perm: UserPerm) -> Result<u64, Errno> {
-        if va >= USER_TOP || va % PAGE_SIZE != 0 {
+        if va >= USER_TOP || !va.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let mut flags = F::PRESENT | F::USER_ACCESSIBLE;

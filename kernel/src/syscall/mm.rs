@@ -44,7 +44,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
         return Err(Errno::ENODEV); // file mappings are not supported
     }
     let kind = flags & (MAP_SHARED | MAP_PRIVATE);
-    if kind == 0 || kind == (MAP_SHARED | MAP_PRIVATE) || len == 0 || off % PAGE != 0 {
+    if kind == 0 || kind == (MAP_SHARED | MAP_PRIVATE) || len == 0 || !off.is_multiple_of(PAGE) {
         return Err(Errno::EINVAL);
     }
     let len = page_up(len).ok_or(Errno::ENOMEM)?;
@@ -54,7 +54,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
     let perm = UserPerm { write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 };
     with_current(|p| {
         let start = if flags & MAP_FIXED != 0 {
-            if addr % PAGE != 0 {
+            if !addr.is_multiple_of(PAGE) {
                 return Err(Errno::EINVAL);
             }
             if addr.checked_add(len).is_none_or(|e| e > crate::mm::paging::USER_TOP) {
@@ -87,7 +87,7 @@ pub fn sys_mmap(addr: u64, len: u64, prot: u64, flags: u64, _fd: u64, off: u64) 
 /// munmap(2): unaligned address or zero length is EINVAL; unmapped pages in
 /// the range are fine (Linux semantics).
 pub fn sys_munmap(addr: u64, len: u64) -> SysResult {
-    if addr % PAGE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     let len = page_up(len).ok_or(Errno::EINVAL)?;
