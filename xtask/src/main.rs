@@ -921,6 +921,7 @@ impl Xtask {
         );
         let Some((mut figures, why)) = kexec else {
             println!("kexec into Linux: n/a (no Linux fixture; see above)");
+            bench::self_kexec(&self.root, &built.stripped, None);
             return Ok(ExitCode::SUCCESS);
         };
         // The same payload kexec'd by Linux itself (Debian's kexec-tools), in the same machine.
@@ -967,6 +968,7 @@ impl Xtask {
         if let Some(why) = linux_why {
             println!("  (Linux stopped early: {why})");
         }
+        bench::self_kexec(&self.root, &built.stripped, Some(&figures));
         Ok(ExitCode::SUCCESS)
     }
 }
