@@ -158,11 +158,23 @@ extern "x86-interrupt" fn com1(_frame: InterruptStackFrame) {
     pic::eoi(pic::IRQ_COM1);
 }
 
+/// Interrupts on vectors kexos never programmed (e.g. one the previous kernel
+/// left pending in the LAPIC when it kexec'd us): counted, acknowledged, ignored.
+pub static UNEXPECTED: AtomicU64 = AtomicU64::new(0);
+
+extern "x86-interrupt" fn unexpected_interrupt(_frame: InterruptStackFrame) {
+    UNEXPECTED.fetch_add(1, Ordering::Relaxed);
+    pic::lapic_eoi();
+}
+
 /// PIC IRQ7/IRQ15 and the LAPIC spurious vector: no EOI for spurious interrupts.
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     let mut idt = InterruptDescriptorTable::new();
+    for vector in pic::IRQ_BASE..=255 {
+        idt[vector].set_handler_fn(unexpected_interrupt);
+    }
     idt.divide_error.set_handler_fn(divide_error);
     idt.debug.set_handler_fn(debug);
     idt.non_maskable_interrupt.set_handler_fn(nmi);

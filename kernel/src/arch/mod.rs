@@ -20,6 +20,11 @@ pub fn init_cpu() {
 pub fn init_interrupts() {
     pic::init();
     x86_64::instructions::interrupts::enable();
+    // Anything the previous kernel left pending arrives right here.
+    let n = idt::UNEXPECTED.load(core::sync::atomic::Ordering::Relaxed);
+    if n > 0 {
+        info!("irq: ignored {} interrupt(s) on vectors kexos does not use (left pending before we started)", n);
+    }
 }
 
 /// Read the time-stamp counter.

@@ -3,6 +3,7 @@
 //! (Intel MP spec 1.4, section 3.6.2.2), plus the PIT as a 100 Hz tick.
 //! kexos needs only two device interrupts: the timer and COM1.
 
+use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
 pub const IRQ_BASE: u8 = 32;
@@ -19,6 +20,32 @@ const PIT_HZ: u32 = 1_193_182;
 pub const TICK_HZ: u32 = 100;
 
 const IA32_APIC_BASE: u32 = 0x1b;
+
+/// Direct-map address of the LAPIC registers, 0 when the APIC is disabled.
+static LAPIC: AtomicU64 = AtomicU64::new(0);
+
+fn lapic_write(reg: usize, v: u32) {
+    let base = LAPIC.load(Ordering::Relaxed);
+    if base != 0 {
+        // SAFETY: the LAPIC page is mapped uncached in the direct map
+        // (mm::paging maps non-RAM as UC) and `reg` is a valid register offset.
+        unsafe { (base as *mut u32).byte_add(reg).write_volatile(v) }
+    }
+}
+
+fn lapic_read(reg: usize) -> u32 {
+    let base = LAPIC.load(Ordering::Relaxed);
+    if base == 0 {
+        return 0;
+    }
+    // SAFETY: as in lapic_write.
+    unsafe { (base as *const u32).byte_add(reg).read_volatile() }
+}
+
+/// Acknowledge an interrupt the LAPIC delivered (harmless when none is in service).
+pub fn lapic_eoi() {
+    lapic_write(0xb0, 0);
+}
 
 fn outb(port: u16, v: u8) {
     // SAFETY: only called on the PIC/PIT ports, which have no memory effects.
@@ -60,27 +87,33 @@ pub fn mask_all() {
     outb(PIC2_DATA, 0xff);
 }
 
-/// Firmware may leave the LAPIC with its timer running or LINT0 masked: put
-/// it in virtual-wire mode so the PIC's INTR reaches the CPU, with every
-/// local source masked. (If the APIC is globally disabled in the MSR, the PIC
-/// is wired straight to the CPU and there is nothing to do.)
+/// Firmware, or the kernel that kexec'd us, may leave the LAPIC with its
+/// timer running, LINT0 masked, or interrupts still in service or pending
+/// (Linux's timer vector, for one). Put it in virtual-wire mode so the PIC's
+/// INTR reaches the CPU, with every local source masked, and drain what the
+/// previous owner left in service, as Linux's setup_local_APIC does.
+/// (If the APIC is globally disabled in the MSR, the PIC is wired straight
+/// to the CPU and there is nothing to do.)
 fn lapic_virtual_wire() {
     // SAFETY: reading the APIC base MSR has no side effects.
     let base = unsafe { x86_64::registers::model_specific::Msr::new(IA32_APIC_BASE).read() };
     if base & (1 << 11) == 0 {
         return;
     }
-    let mmio = crate::mm::phys_to_virt(base & 0xffff_f000) as *mut u32;
-    let write = |reg: usize, v: u32| {
-        // SAFETY: the LAPIC page is mapped uncached in the direct map
-        // (mm::paging maps non-RAM as UC) and `reg` is a valid register offset.
-        unsafe { mmio.byte_add(reg).write_volatile(v) }
-    };
-    write(0x80, 0); // TPR: accept everything
-    write(0x320, 1 << 16); // LVT timer: masked
-    write(0x340, 1 << 16); // LVT perf counters: masked
-    write(0x370, 1 << 16); // LVT error: masked
-    write(0x350, 0x700); // LVT LINT0: ExtINT, unmasked (the PIC)
-    write(0x360, 0x400); // LVT LINT1: NMI
-    write(0xf0, 0x100 | SPURIOUS_VECTOR as u32); // SVR: APIC enabled
+    LAPIC.store(crate::mm::phys_to_virt(base & 0xffff_f000), Ordering::Relaxed);
+    lapic_write(0x80, 0); // TPR: accept everything
+    lapic_write(0x320, 1 << 16); // LVT timer: masked
+    lapic_write(0x340, 1 << 16); // LVT perf counters: masked
+    lapic_write(0x370, 1 << 16); // LVT error: masked
+    lapic_write(0x350, 0x700); // LVT LINT0: ExtINT, unmasked (the PIC)
+    lapic_write(0x360, 0x400); // LVT LINT1: NMI
+    lapic_write(0xf0, 0x100 | SPURIOUS_VECTOR as u32); // SVR: APIC enabled
+    // ISR: 8 registers of 32 bits at 0x100..0x170. Each EOI retires the
+    // highest-priority in-service vector; 256 EOIs retire them all.
+    for _ in 0..256 {
+        if (0..8).all(|i| lapic_read(0x100 + i * 0x10) == 0) {
+            break;
+        }
+        lapic_eoi();
+    }
 }
