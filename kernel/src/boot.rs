@@ -345,10 +345,21 @@ pub fn rsdp() -> Option<u64> {
     CONTEXT.get()?.rsdp
 }
 
+extern "C" {
+    /// Set by boot64.s: 0 if .bss arrived zeroed, else 1 + the offset of its
+    /// first non-zero qword.
+    static kexos_boot_bss_dirty: u64;
+}
+
 /// Log what we booted with (after the heap exists).
 pub fn log_summary(ctx: &BootContext) {
     info!("boot: entered via {}, {} memory regions, rsdp {:#x}", ctx.loader, ctx.region_count, ctx.rsdp.unwrap_or(0));
     if let Some((load, size)) = ctx.image {
+        // SAFETY: written once by boot64.s before any Rust code ran.
+        match unsafe { kexos_boot_bss_dirty } {
+            0 => info!("boot: .bss arrived zeroed (the loader zero-filled the segment tail)"),
+            n => info!("boot: .bss was NOT zero on entry (first non-zero byte near offset {:#x}): the loader did not zero-fill the segment tail", n - 1),
+        }
         info!(
             "boot: kernel image at {:#x}..{:#x} ({} KiB with bss and boot page tables), {} setup_data nodes",
             load,

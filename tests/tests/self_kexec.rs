@@ -40,6 +40,8 @@ fn hop(m: &mut Machine, image: &str, loader: &str, append: &str) -> Result<(u64,
     m.send_line("kexec -e")?;
     m.expect("purgatory: sha256 ok", HOP)?;
     m.expect("boot: entered via boot protocol", HOP)?;
+    // The segment's zero tail (.bss) really is zero when the next kernel starts.
+    m.expect("boot: .bss arrived zeroed", HOP)?;
     m.expect_prompt(HOP)?;
     let cmdline = m.run("cat /proc/cmdline")?;
     m.check(
@@ -138,6 +140,8 @@ fn linux_kexecs_kexos() -> Result<()> {
     };
     m.expect("kexec_core: Starting new kernel", HOP)?;
     m.expect("boot: entered via boot protocol", HOP)?;
+    // Linux's kexec zero-fills the tail beyond the file too.
+    m.expect("boot: .bss arrived zeroed", HOP)?;
     m.expect_prompt(HOP)?;
     let cmdline = m.run("cat /proc/cmdline")?;
     m.check(

@@ -76,6 +76,22 @@ kexos_boot64:
     test r14, 0x1fffff
     jnz .Lfail_early
 
+    // The loader must hand .bss over zeroed: it lies in the kernel segment's
+    // tail beyond the file data (memsz > bufsz), which kexec zero-fills.
+    // Check that before relying on nothing: record 1 + the offset of the
+    // first non-zero qword in kexos_boot_bss_dirty (0 = clean), for the log.
+    lea rdi, [rip + __bss_start]
+    lea rcx, [rip + __bss_end]
+    sub rcx, rdi
+    shr rcx, 3
+    xor eax, eax
+    repe scasq
+    je .Lbss_clean
+    lea rdx, [rip + __bss_start]
+    sub rdi, rdx                            // one past the mismatching qword
+    sub rdi, 7                              // = offset + 1
+    mov [rip + kexos_boot_bss_dirty], rdi
+.Lbss_clean:
     // Zero .bss (the boot stack and tables live there too).
     lea rdi, [rip + __bss_start]
     lea rcx, [rip + __bss_end]
@@ -270,6 +286,12 @@ kexos_boot64:
 .Lgdt_ptr:
     .word .Lgdt_end - .Lgdt - 1
     .quad .Lgdt                             // link address: loaded after the switch
+.popsection
+
+.pushsection .data.boot64, "aw"
+.balign 8
+.global kexos_boot_bss_dirty
+kexos_boot_bss_dirty: .quad 0
 .popsection
 
 .pushsection .bss.boot64, "aw", @nobits
