@@ -7,7 +7,7 @@ use abi::Errno;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kexec_core::entry::{self, EntryList, PageAlloc, PhysMem, IND_ADDR_MASK, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE, IND_ZERO};
+use kexec_core::entry::{self, EntryList, EntryWalk, PageAlloc, PhysMem, Step};
 use kexec_core::{KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
 
 use crate::arch::machine_kexec::{self, ControlPages};
@@ -119,11 +119,16 @@ impl LoadedImage {
     /// Test hook: flip a byte in the first source page of segment `index`.
     pub fn corrupt_segment(&self, index: usize) -> Result<(), Errno> {
         let seg = self.segments.get(index).ok_or(Errno::EINVAL)?;
-        let page = source_pages(self.entries.head)
-            .into_iter()
-            .find(|&(dest, _)| dest >= seg.mem.0 && dest < seg.mem.0 + seg.bufsz)
-            .map(|(_, src)| src)
-            .ok_or(Errno::ENOENT)?;
+        let range = seg.mem.0..seg.mem.0 + seg.bufsz;
+        // Bounded: a list can't hold more entries than RAM has pages.
+        let mut walk = EntryWalk::new(self.entries.head, (frame::total_ram() / PAGE_SIZE) as usize + 1024);
+        let page = loop {
+            match walk.next(&DirectMap) {
+                Ok(Some(Step::Copy { dest, src })) if range.contains(&dest) => break src,
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return Err(Errno::ENOENT),
+            }
+        };
         // SAFETY: a source page owned by this image, in the direct map.
         unsafe { *(phys_to_virt(page) as *mut u8) ^= 0xff };
         Ok(())
@@ -134,38 +139,6 @@ impl Drop for LoadedImage {
     fn drop(&mut self) {
         core::mem::take(&mut self.entries).free(&mut Frames);
     }
-}
-
-/// Walk an entry list: (destination, source page) for every IND_SOURCE.
-fn source_pages(head: u64) -> Vec<(u64, u64)> {
-    let read = |pa: u64| -> u64 {
-        // SAFETY: entry-list pages belong to the loaded image, in the direct map.
-        unsafe { *(phys_to_virt(pa) as *const u64) }
-    };
-    let mut out = Vec::new();
-    let (mut entry, mut slot, mut dest) = (head, 0u64, 0u64);
-    // Bounded: a list can't hold more entries than RAM has pages.
-    for _ in 0..(frame::total_ram() / PAGE_SIZE + 1024) {
-        let addr = entry & IND_ADDR_MASK;
-        if entry & IND_DONE != 0 {
-            break;
-        } else if entry & IND_INDIRECTION != 0 {
-            slot = addr;
-        } else if entry & IND_DESTINATION != 0 {
-            dest = addr;
-        } else if entry & IND_SOURCE != 0 {
-            out.push((dest, addr));
-            dest += PAGE_SIZE;
-        } else if entry & IND_ZERO != 0 {
-            dest += PAGE_SIZE;
-        }
-        if slot == 0 {
-            break;
-        }
-        entry = read(slot);
-        slot += 8;
-    }
-    out
 }
 
 /// KEXEC_FILE_DEBUG: what Linux's kexec_dprintk prints, segment table included.

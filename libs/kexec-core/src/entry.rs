@@ -309,47 +309,105 @@ pub enum SimError {
     NoIndirection,
 }
 
+/// One page operation of an entry list, as relocate_kernel performs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Copy source page `src` to destination page `dest`.
+    Copy {
+        /// Destination page.
+        dest: u64,
+        /// Source page.
+        src: u64,
+    },
+    /// Zero destination page `dest` (IND_ZERO).
+    Zero {
+        /// Destination page.
+        dest: u64,
+    },
+}
+
+/// Walks an entry list from `head` (processed as the first entry) the way
+/// relocate_kernel does, one page operation at a time. Entries are read
+/// through `PhysMem` at each step, so a caller may write memory between
+/// steps (the simulator does, to catch a copy clobbering a later entry).
+#[derive(Clone, Debug)]
+pub struct EntryWalk {
+    entry: u64,
+    ptr: Option<u64>,
+    dest: Option<u64>,
+    steps_left: usize,
+}
+
+impl EntryWalk {
+    /// A walk of at most `max_steps` entries.
+    pub fn new(head: u64, max_steps: usize) -> EntryWalk {
+        EntryWalk {
+            entry: head,
+            ptr: None,
+            dest: None,
+            steps_left: max_steps,
+        }
+    }
+
+    /// The next page operation, or `None` at IND_DONE.
+    pub fn next(&mut self, mem: &impl PhysMem) -> Result<Option<Step>, SimError> {
+        loop {
+            if self.steps_left == 0 {
+                return Err(SimError::TooManySteps);
+            }
+            self.steps_left -= 1;
+            let entry = self.entry;
+            let addr = entry & IND_ADDR_MASK;
+            let mut step = None;
+            if entry & IND_DESTINATION != 0 {
+                self.dest = Some(addr);
+            } else if entry & IND_INDIRECTION != 0 {
+                self.ptr = Some(addr);
+            } else if entry & IND_DONE != 0 {
+                return Ok(None);
+            } else if entry & (IND_SOURCE | IND_ZERO) != 0 {
+                let dest = self.dest.ok_or(SimError::NoDestination)?;
+                self.dest = Some(dest.wrapping_add(PAGE_SIZE));
+                step = Some(if entry & IND_SOURCE != 0 {
+                    Step::Copy { dest, src: addr }
+                } else {
+                    Step::Zero { dest }
+                });
+            }
+            let p = self.ptr.ok_or(SimError::NoIndirection)?;
+            let mut word = [0u8; 8];
+            mem.read(PhysAddr(p), &mut word);
+            self.entry = u64::from_le_bytes(word);
+            self.ptr = Some(p.wrapping_add(8));
+            if step.is_some() {
+                return Ok(step);
+            }
+        }
+    }
+}
+
 /// What relocate_kernel does with the list, on a fake memory: walk from
-/// `head` (processed as the first entry), copy each source page to the
-/// destination, zero a page per IND_ZERO, stop at IND_DONE. Returns the number of
-/// pages written.
+/// `head`, copy each source page to the destination, zero a page per
+/// IND_ZERO, stop at IND_DONE. Returns the number of pages written.
 pub fn relocate_simulate(
     head: u64,
     mem: &mut impl PhysMem,
     max_steps: usize,
 ) -> Result<u64, SimError> {
-    let mut entry = head;
-    let mut ptr: Option<u64> = None;
-    let mut dest: Option<u64> = None;
+    let mut walk = EntryWalk::new(head, max_steps);
     let mut written = 0u64;
     let mut page = vec![0u8; PAGE_SIZE as usize];
-    for _ in 0..max_steps {
-        let addr = entry & IND_ADDR_MASK;
-        if entry & IND_DESTINATION != 0 {
-            dest = Some(addr);
-        } else if entry & IND_INDIRECTION != 0 {
-            ptr = Some(addr);
-        } else if entry & IND_DONE != 0 {
-            return Ok(written);
-        } else if entry & IND_SOURCE != 0 {
-            let d = dest.ok_or(SimError::NoDestination)?;
-            mem.read(PhysAddr(addr), &mut page);
-            mem.write(PhysAddr(d), &page);
-            dest = Some(d.wrapping_add(PAGE_SIZE));
-            written += 1;
-        } else if entry & IND_ZERO != 0 {
-            let d = dest.ok_or(SimError::NoDestination)?;
-            mem.write(PhysAddr(d), &ZERO_PAGE);
-            dest = Some(d.wrapping_add(PAGE_SIZE));
-            written += 1;
+    while let Some(step) = walk.next(&*mem)? {
+        match step {
+            Step::Copy { dest, src } => {
+                mem.read(PhysAddr(src), &mut page);
+                mem.write(PhysAddr(dest), &page);
+            }
+            Step::Zero { dest } => mem.write(PhysAddr(dest), &ZERO_PAGE),
         }
-        let p = ptr.ok_or(SimError::NoIndirection)?;
-        let mut word = [0u8; 8];
-        mem.read(PhysAddr(p), &mut word);
-        entry = u64::from_le_bytes(word);
-        ptr = Some(p.wrapping_add(8));
+        written += 1;
     }
-    Err(SimError::TooManySteps)
+    Ok(written)
 }
 
 #[cfg(test)]
