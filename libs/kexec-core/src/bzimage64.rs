@@ -1,12 +1,13 @@
 //! The bzImage64 loader (arch/x86/kernel/kexec-bzimage64.c): probe, and
 //! load as four segments in Linux's order: purgatory, boot_params block,
-//! kernel, initrd.
+//! kernel, initrd (a crash image has the ELF core headers before them).
 
 use core::fmt;
 
 use abi::Errno;
 use bootparam::{loadflags, xloadflags, BootParams, SetupHeader};
 
+use crate::crash::crash_load_segments;
 use crate::error::KexecError;
 use crate::handoff::{self, check_cmdline, CmdlineFit};
 use crate::kimage::Kimage;
@@ -239,6 +240,10 @@ pub fn bzimage64_load<'a>(
         .into());
     }
 
+    // 0. A crash image: the ELF core headers, first (Linux: crash_load_segments
+    //    before purgatory), and the capture kernel's restricted e820.
+    crash_load_segments(image, ctx)?;
+
     // 1. Purgatory: anywhere above 0x3000, top down.
     let purgatory_entry = handoff::load_purgatory(image, ctx)?;
 
@@ -397,9 +402,11 @@ mod load_tests {
     use super::tests::fake_bzimage;
     use super::*;
     use crate::kimage::KimageKind;
+    use crate::loader::CrashSetup;
     use crate::testutil::purgatory;
     use crate::{MemoryView, PhysRange};
     use bootparam::{parse_boot_params, E820Entry};
+    use memmap::{MemoryMap, Region, RegionKind};
 
     const MIB: u64 = 1 << 20;
 
@@ -411,18 +418,21 @@ mod load_tests {
         cmdline: &[u8],
     ) -> Result<(Kimage<'static>, LoadSummary), KexecError> {
         let purg = purgatory();
+        // For crash images (ignored otherwise): one page of headers, a flat map.
+        let map = MemoryMap::from_regions([Region::new(0, 512 * MIB, RegionKind::Ram)]);
         let ctx = LoadContext {
             view,
             e820,
             acpi_rsdp: None,
             purgatory: &purg,
             rng_seed: None,
+            crash: Some(CrashSetup {
+                elf_headers: b"\x7fELF",
+                memmap: &map,
+            }),
         };
         let kernel: &'static [u8] = Box::leak(kernel.to_vec().into_boxed_slice());
         let mut image = Kimage::new(kind);
-        if let KimageKind::Crash { region } = kind {
-            image.elf_load_addr = Some(PhysAddr(region.start));
-        }
         let s = bzimage64_load(&mut image, &ctx, kernel, None, cmdline)?;
         Ok((image, s))
     }

@@ -58,8 +58,9 @@
 //! kernel_alignment 2 MiB, relocatable_kernel, xloadflags (KERNEL_64 |
 //! CAN_BE_LOADED_ABOVE_4G) and init_size (the kernel segment's memsz).
 //!
-//! Segment order: purgatory, boot_params, kernel, initrd (Linux's); with
-//! fixed placement the kernel comes first so the other searches avoid it.
+//! Segment order: purgatory, boot_params, kernel, initrd (Linux's), after
+//! the ELF core headers for a crash image ([`crate::crash_load_segments`]);
+//! with fixed placement the kernel comes first so the other searches avoid it.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -67,6 +68,7 @@ use core::fmt;
 use abi::Errno;
 use bootparam::{xloadflags, BootParams};
 
+use crate::crash::crash_load_segments;
 use crate::error::{KexecError, SegmentError};
 use crate::handoff::{self, check_cmdline, CmdlineFit};
 use crate::kimage::{Kimage, KimageKind};
@@ -893,6 +895,8 @@ pub fn elf64_load_with<'a>(
         ),
     };
     let first = first.map(|k| image.add_buffer(k, ctx.view)).transpose()?;
+    // A crash image: the ELF core headers before purgatory (Linux's order).
+    crash_load_segments(image, ctx)?;
     let purgatory_entry = handoff::load_purgatory(image, ctx)?;
     let block = handoff::add_params_block(image, ctx, cmdline_len)?;
     let bp_addr = block.addr;

@@ -709,7 +709,13 @@ fn ctx_with<'c>(view: &'c MemoryView, e820: &'c [E820Entry], purg: &'c [u8]) -> 
         acpi_rsdp: None,
         purgatory: purg,
         rng_seed: None,
+        crash: None,
     }
+}
+
+/// For crash images (ignored otherwise): one page of headers, a flat map.
+fn flat_512m() -> MemoryMap {
+    MemoryMap::from_regions([Region::new(0, 512 * MIB, Ram)])
 }
 
 fn load_with<'k>(
@@ -720,11 +726,15 @@ fn load_with<'k>(
     placement: Option<Elf64Placement>,
 ) -> Result<(Kimage<'k>, LoadSummary), KexecError> {
     let purg = purgatory();
-    let ctx = ctx_with(view, &[], &purg);
+    let map = flat_512m();
+    let ctx = LoadContext {
+        crash: Some(crate::CrashSetup {
+            elf_headers: b"\x7fELF",
+            memmap: &map,
+        }),
+        ..ctx_with(view, &[], &purg)
+    };
     let mut image = Kimage::new(kind);
-    if let KimageKind::Crash { region } = kind {
-        image.elf_load_addr = Some(PhysAddr(region.start));
-    }
     let s = elf64_load_with(&mut image, &ctx, kernel, None, cmdline, placement)?;
     Ok((image, s))
 }
@@ -932,6 +942,44 @@ fn crash_load_stays_in_region_and_prefixes_elfcorehdr() {
 }
 
 #[test]
+fn crash_elf_load_on_512m() {
+    use crate::crash::tests::{check_crash_load, fake_headers, plan_crash, qemu_512m, REGION};
+    let map = qemu_512m();
+    let headers = fake_headers();
+    // kexos's ELF: relocatable, after purgatory and boot_params.
+    let file = kexos_like().build();
+    let p = plan_crash(&file, &headers, &map, REGION, true).unwrap();
+    assert_eq!(p.sum.loader, "elf64");
+    check_crash_load(&p, &headers, &map);
+    let labels: Vec<_> = p.image.segments().iter().map(|s| s.label).collect();
+    assert_eq!(labels, ["elfcorehdr", "purgatory", "boot_params", "kernel"]);
+    assert_eq!(p.sum.kernel.0 % ELF64_KERNEL_ALIGN, 0);
+    // A generic ELF linked inside the region loads at p_paddr, first.
+    let fixed = ElfBuilder {
+        entry: 0x1900_0040,
+        loads: vec![Load {
+            vaddr: 0x1900_0000,
+            paddr: 0x1900_0000,
+            data: pattern(0x1800, 9),
+            memsz: 0x3000,
+        }],
+        ..generic()
+    }
+    .build();
+    let p = plan_crash(&fixed, &headers, &map, REGION, true).unwrap();
+    check_crash_load(&p, &headers, &map);
+    let labels: Vec<_> = p.image.segments().iter().map(|s| s.label).collect();
+    assert_eq!(labels, ["kernel", "elfcorehdr", "purgatory", "boot_params"]);
+    assert_eq!(p.sum.kernel_entry, PhysAddr(0x1900_0040));
+    // Without the crash setup: EINVAL.
+    let e = plan_crash(&file, &headers, &map, REGION, false)
+        .err()
+        .unwrap();
+    assert_eq!(e, KexecError::NoCrashSetup);
+    assert_eq!(e.errno(), Errno::EINVAL);
+}
+
+#[test]
 fn command_line_limits() {
     let file = kexos_like().build();
     let v = view_256m();
@@ -1008,6 +1056,7 @@ fn plan_and_relocate<'a>(
         acpi_rsdp: Some(0xf5a40),
         purgatory: &purg,
         rng_seed: Some([7; 32]),
+        crash: None,
     };
     let loaders: [&dyn KexecFileOps; 2] = [&BzImage64, &Elf64];
     let ops = probe_image(&loaders, kernel)?;

@@ -66,6 +66,9 @@ pub enum KexecError {
     },
     /// The page allocator returned an address that is not page aligned (EINVAL).
     BadPage(u64),
+    /// A crash image was loaded without the running kernel's crash setup
+    /// (ELF core headers and memory map) in the load context (EINVAL).
+    NoCrashSetup,
 }
 
 impl KexecError {
@@ -80,7 +83,7 @@ impl KexecError {
             KexecError::Elf64(e) => e.errno(),
             KexecError::Purgatory(e) => e.errno(),
             KexecError::NoMemory { .. } => Errno::ENOMEM,
-            KexecError::BadPage(_) => Errno::EINVAL,
+            KexecError::BadPage(_) | KexecError::NoCrashSetup => Errno::EINVAL,
         }
     }
 }
@@ -116,6 +119,9 @@ impl fmt::Display for KexecError {
             KexecError::Purgatory(e) => write!(f, "purgatory: {e}"),
             KexecError::NoMemory { what } => write!(f, "out of memory allocating {what}"),
             KexecError::BadPage(pa) => write!(f, "page allocator returned unaligned {pa:#x}"),
+            KexecError::NoCrashSetup => f.write_str(
+                "crash load without ELF core headers and memory map (no crash setup given)",
+            ),
         }
     }
 }

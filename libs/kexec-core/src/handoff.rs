@@ -1,6 +1,7 @@
 //! The x86 64-bit boot protocol handoff every x86 loader shares
 //! (arch/x86/kernel/kexec-bzimage64.c: setup_cmdline, setup_initrd,
-//! setup_boot_parameters, setup_e820_entries, the purgatory and
+//! setup_boot_parameters, setup_e820_entries (or, for a crash image, the
+//! map [`crate::crash_load_segments`] stored), the purgatory and
 //! entry64_regs part of bzImage64_load): purgatory placement, the
 //! boot_params + command line + setup_data block, the initrd, and the
 //! registers purgatory loads before it jumps to the kernel's 64-bit entry
@@ -14,7 +15,7 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use bootparam::{BootParams, SetupDataChain};
+use bootparam::{BootParams, E820Entry, SetupDataChain};
 
 use crate::error::{KexecError, SegmentError};
 use crate::kimage::{Kimage, KimageKind};
@@ -82,6 +83,12 @@ pub(crate) struct ParamsBlock {
     e820_rest_len: usize,
 }
 
+/// The memory map the next kernel gets: a crash image's restricted map
+/// (setup_boot_parameters: crash_setup_memmap_entries), else the context's.
+fn next_e820<'i>(image: &'i Kimage<'_>, ctx: &'i LoadContext<'_>) -> &'i [E820Entry] {
+    image.crash_e820.as_deref().unwrap_or(ctx.e820)
+}
+
 /// Place the boot_params block for a command line of `cmdline_len` bytes
 /// (with its NUL): setup_data nodes for the e820 entries beyond 128
 /// (SETUP_E820_EXT) and the RNG seed; 16-byte aligned, above 0x3000, top down.
@@ -92,8 +99,9 @@ pub(crate) fn add_params_block(
 ) -> Result<ParamsBlock, KexecError> {
     let mut e820_rest_len = 0;
     let mut chain = SetupDataChain::new();
-    if ctx.e820.len() > bootparam::E820_MAX_ENTRIES_ZEROPAGE {
-        let rest = &ctx.e820[bootparam::E820_MAX_ENTRIES_ZEROPAGE..];
+    let e820 = next_e820(image, ctx);
+    if e820.len() > bootparam::E820_MAX_ENTRIES_ZEROPAGE {
+        let rest = &e820[bootparam::E820_MAX_ENTRIES_ZEROPAGE..];
         e820_rest_len = rest.len();
         chain.push_e820_ext(rest);
     }
@@ -174,7 +182,7 @@ pub(crate) fn finish_handoff(
     bp.set_type_of_loader(bootparam::LOADER_TYPE_KEXEC);
     bp.set_loadflags(0);
     bp.set_acpi_rsdp_addr(ctx.acpi_rsdp.unwrap_or(0));
-    let rest = bp.set_e820_table(ctx.e820);
+    let rest = bp.set_e820_table(next_e820(image, ctx));
     debug_assert_eq!(rest.len(), block.e820_rest_len);
     let (sd_bytes, sd_head) = block
         .chain

@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+use bootparam::E820Entry;
+
 use crate::error::{KexecError, SegmentError};
 use crate::hole::{locate_mem_hole, HoleRequest};
 use crate::memview::MemoryView;
@@ -30,8 +32,14 @@ pub struct Kimage<'a> {
     pub start: PhysAddr,
     /// The command line as the next kernel will see it (for debug output).
     pub cmdline: Vec<u8>,
-    /// Crash images: the ELF core header address for `elfcorehdr=`.
+    /// Crash images: the ELF core header address for `elfcorehdr=` (set by
+    /// [`crate::crash_load_segments`]).
     pub elf_load_addr: Option<PhysAddr>,
+    /// Crash images: the capture kernel's memory map (low 1 MiB RAM,
+    /// ACPI/NVS/reserved, the crash region minus the ELF core headers), set
+    /// by [`crate::crash_load_segments`]; boot_params gets this instead of
+    /// the load context's e820.
+    pub crash_e820: Option<Vec<E820Entry>>,
     pub(crate) purgatory: Option<PurgatoryInfo>,
 }
 
@@ -44,6 +52,7 @@ impl<'a> Kimage<'a> {
             start: PhysAddr(0),
             cmdline: Vec::new(),
             elf_load_addr: None,
+            crash_e820: None,
             purgatory: None,
         }
     }

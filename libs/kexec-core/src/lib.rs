@@ -6,6 +6,8 @@
 //! - the loaders table ([`KexecFileOps`], [`probe_image`]) and the
 //!   [`BzImage64`] and [`Elf64`] loaders, which share one handoff (the x86
 //!   64-bit boot protocol: purgatory enters the kernel with RSI = boot_params);
+//! - crash (kdump) loads: the ELF core headers segment, `elfcorehdr=` and
+//!   the capture kernel's restricted e820 ([`crash_load_segments`]);
 //! - purgatory loading/relocation/symbols ([`kexec_load_purgatory`]) and
 //!   digests ([`kexec_calculate_store_digests`]);
 //! - the entry list relocate_kernel walks ([`kimage_load_segments`], with the
@@ -20,6 +22,7 @@
 extern crate alloc;
 
 pub mod bzimage64;
+pub mod crash;
 pub mod digest;
 pub mod elf64;
 pub mod entry;
@@ -36,6 +39,7 @@ mod segment;
 mod types;
 
 pub use bzimage64::{BzImage64, BzImageError};
+pub use crash::{crash_load_segments, ELFCOREHDR_LABEL, ELF_CORE_HEADER_ALIGN};
 pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests, ShaRegion};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
@@ -45,7 +49,7 @@ pub use entry::{
 pub use error::{KexecError, SegmentError};
 pub use hole::{locate_mem_hole, HoleError, HoleReason, HoleRequest};
 pub use kimage::{Kimage, KimageKind, SegmentInfo};
-pub use loader::{probe_image, KexecFileOps, LoadContext, LoadSummary, ProbeError};
+pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};
 pub use memview::MemoryView;
 pub use plan::kexec_file_plan;
 pub use purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError, PurgatoryPlacement};

@@ -40,7 +40,8 @@ pub struct LoadContext<'c> {
     /// Where segments may be placed.
     pub view: &'c MemoryView,
     /// The memory map to hand the next kernel (see
-    /// [`bootparam::e820_from_memmap`]; a crash load passes its restricted map).
+    /// [`bootparam::e820_from_memmap`]). A crash load replaces it with the
+    /// restricted map built from [`CrashSetup::memmap`].
     pub e820: &'c [E820Entry],
     /// The ACPI RSDP, if known (boot_params.acpi_rsdp_addr).
     pub acpi_rsdp: Option<u64>,
@@ -48,6 +49,21 @@ pub struct LoadContext<'c> {
     pub purgatory: &'c [u8],
     /// 32 random bytes for a SETUP_RNG_SEED node, if the kernel has entropy.
     pub rng_seed: Option<[u8; 32]>,
+    /// What a crash (kdump) load needs from the running kernel; required
+    /// for a [`crate::KimageKind::Crash`] image, ignored otherwise.
+    pub crash: Option<CrashSetup<'c>>,
+}
+
+/// The running kernel's side of a crash load (see [`crate::crash_load_segments`]).
+#[derive(Clone, Copy, Debug)]
+pub struct CrashSetup<'c> {
+    /// The first kernel's ELF core headers (ET_CORE: a PT_LOAD per System
+    /// RAM range, PT_NOTEs), already built; loaded as the "elfcorehdr"
+    /// segment, whose address the capture kernel gets as `elfcorehdr=`.
+    pub elf_headers: &'c [u8],
+    /// The first kernel's memory map: the capture kernel's e820 is derived
+    /// from it ([`memmap::crash_memmap`]), not from [`LoadContext::e820`].
+    pub memmap: &'c memmap::MemoryMap,
 }
 
 /// What a loader placed (Linux's loader data is its boot_params buffer;

@@ -75,6 +75,7 @@ mod tests {
             acpi_rsdp: Some(0xf5a40),
             purgatory: &purg,
             rng_seed: Some([0x42; 32]),
+            crash: None,
         };
         let kernel = fake_bzimage(8 * MIB as usize, 48 << 20);
         let initrd: Vec<u8> = (0..20 * MIB as usize).map(|i| (i % 251) as u8).collect();
@@ -246,6 +247,7 @@ mod tests {
             acpi_rsdp: None,
             purgatory: &purg,
             rng_seed: None,
+            crash: None,
         };
         let kernel = fake_bzimage(4096, 1 << 20);
         let limits = SanityLimits::from_memmap(&map);

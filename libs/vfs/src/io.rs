@@ -16,7 +16,14 @@ impl Vfs {
         }
         let src: &[u8] = match &self.node(f.ino).map_err(|_| Errno::EBADF)?.data {
             Data::File(d) => &d[..],
-            Data::Special(_) => f.snapshot.as_deref().unwrap_or(&[]),
+            Data::Special(_) => {
+                let n = match &f.snapshot {
+                    Some(s) => s.read_at(f.offset, buf)?,
+                    None => 0,
+                };
+                f.offset += n as u64;
+                return Ok(n);
+            }
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Symlink(_) => return Err(Errno::EINVAL),
         };
@@ -99,7 +106,7 @@ impl Vfs {
     fn end_of(&self, f: &OpenFile) -> Result<u64, Errno> {
         match &self.node(f.ino).map_err(|_| Errno::EBADF)?.data {
             Data::File(d) => Ok(d.len() as u64),
-            Data::Special(_) => Ok(f.snapshot.as_ref().map_or(0, |s| s.len() as u64)),
+            Data::Special(_) => Ok(f.snapshot.as_ref().map_or(0, |s| s.len())),
             Data::Dir(_) | Data::Symlink(_) => Err(Errno::EINVAL),
         }
     }
@@ -291,7 +298,7 @@ mod tests {
             "no snapshot yet reads empty"
         );
         assert_eq!(v.stat(f.ino).st_size, 0);
-        f.snapshot = Some(Arc::from(&b"MemTotal: 1 kB\n"[..]));
+        f.snapshot = Some(Arc::new(b"MemTotal: 1 kB\n".to_vec()));
         assert_eq!(v.fstat(&f).st_size, 15);
         assert_eq!(
             v.stat(f.ino).st_size,

@@ -15,6 +15,7 @@ mod io;
 mod node;
 mod open;
 mod ops;
+mod special;
 pub mod path;
 mod tree;
 mod unpack;
@@ -24,6 +25,7 @@ pub use abi::Errno;
 pub use fdtable::FdTable;
 pub use node::NodeKind;
 pub use open::OpenFile;
+pub use special::SpecialContents;
 pub use tree::Vfs;
 
 /// An inode number.
