@@ -4,6 +4,7 @@ use crate::shell::Shell;
 use alloc::string::String;
 
 mod basic;
+mod dump;
 mod fs;
 mod kexec;
 mod sys;
@@ -26,6 +27,7 @@ pub const TABLES: &[&[Builtin]] = &[
     fs::COMMANDS,
     sys::COMMANDS,
     kexec::COMMANDS,
+    dump::COMMANDS,
 ];
 
 pub fn all() -> impl Iterator<Item = &'static Builtin> {
