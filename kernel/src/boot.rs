@@ -82,6 +82,26 @@ impl BootContext {
         &self.reserved[..self.reserved_count]
     }
 
+    /// The kernel command line, available before the heap (crashkernel=
+    /// is needed while the frame allocator is set up): the bytes boot_params
+    /// points at, or /boot/cmdline inside the initramfs (the last member of
+    /// that name wins, as when the archive is unpacked). Trailing NULs and
+    /// newlines are not stripped here.
+    pub fn cmdline_bytes(&self) -> &'static [u8] {
+        match self.cmdline {
+            CmdlineSource::BootParams { phys, len } => phys_bytes(phys, len),
+            CmdlineSource::InitramfsFile => {
+                let Some((pa, len)) = self.initrd else { return &[] };
+                let archive = phys_bytes(pa, len);
+                cpio::entries(archive)
+                    .map_while(Result::ok)
+                    .filter(|e| e.name == "boot/cmdline" && e.is_file())
+                    .last()
+                    .map_or(&[], |e| e.data)
+            }
+        }
+    }
+
     fn push_region(&mut self, r: Region) {
         if self.region_count < MAX_REGIONS && r.end > r.start {
             self.regions[self.region_count] = r;

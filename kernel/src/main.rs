@@ -15,6 +15,7 @@ mod klog;
 mod arch;
 mod boot;
 mod console;
+mod crash;
 mod fs;
 mod kexec;
 mod mm;
@@ -75,6 +76,7 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     mm::init(ctx);
     arch::init_interrupts();
     fs::init(ctx);
+    crash::notes::init_vmcoreinfo();
     boot::log_summary(ctx);
     boot::require_init();
     proc::start_init(false)

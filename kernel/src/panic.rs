@@ -1,15 +1,17 @@
-//! The panic path: print, then end the machine with a failure status.
-//! (The crash-kernel issue hooks in here: jump to the loaded crash image.)
+//! The panic path: print, then boot the crash kernel if one is loaded, else
+//! end the machine with a failure status.
 
 use core::panic::PanicInfo;
+
+use crate::console;
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
+    crate::crash::save_crash_regs(&crate::arch::crash::current_regs());
     // The console lock may be held by the code that panicked: bypass it.
     console::emergency_print(format_args!("\nKERNEL PANIC: {}\n", info));
     crate::arch::backtrace::print_current();
+    crate::crash::crash_kexec();
     crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Failure)
 }
-
-use crate::console;

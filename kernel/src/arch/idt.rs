@@ -2,7 +2,7 @@
 //!
 //! An exception from ring 3 kills the current process (the kernel goes on);
 //! one from ring 0 prints vector, error code, RIP, CR2 and a backtrace, then
-//! panics (the panic path is where a crash kernel will take over).
+//! boots the crash kernel if one is loaded, else panics.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Lazy;
@@ -20,6 +20,8 @@ pub struct Fault {
     pub rip: u64,
     pub cs: u64,
     pub rsp: u64,
+    pub rflags: u64,
+    pub ss: u64,
     /// The faulting linear address (page faults only).
     pub cr2: Option<u64>,
     /// The interrupted code's frame pointer, for the backtrace.
@@ -65,6 +67,8 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
         rip: frame.instruction_pointer.as_u64(),
         cs: frame.code_segment.0 as u64,
         rsp: frame.stack_pointer.as_u64(),
+        rflags: frame.cpu_flags.bits(),
+        ss: frame.stack_segment.0 as u64,
         cr2,
         rbp,
     }
@@ -77,7 +81,8 @@ fn handle(f: Fault) {
     kernel_fault(f)
 }
 
-/// An exception in the kernel itself: report everything we know, then panic.
+/// An exception in the kernel itself: report everything we know, then boot
+/// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
     crate::console::emergency_print(format_args!(
         "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
@@ -88,7 +93,9 @@ pub fn kernel_fault(f: Fault) -> ! {
         f.rsp,
         f.cr2.unwrap_or(0)
     ));
+    crate::crash::save_crash_regs(&super::crash::fault_regs(&f));
     super::backtrace::print(f.rip, f.rbp);
+    crate::crash::crash_kexec();
     panic!("fatal exception {} ({}) at {:#x}", f.vector, f.name, f.rip)
 }
 

@@ -34,6 +34,14 @@ pub struct ControlPages {
     owned: Vec<u64>,
 }
 
+/// Where control pages come from.
+trait ControlFrames: FrameAllocator<Size4KiB> {
+    /// Two physically contiguous frames (relocate_kernel's code and stack).
+    fn code_pair(&mut self) -> Option<u64>;
+    /// Frames that belong to the control pages and must be freed with them.
+    fn take_owned(&mut self) -> Vec<u64>;
+}
+
 /// Hands out zeroed frames that avoid `avoid`; rejects are kept aside so the
 /// allocator cannot return them again, and freed afterwards.
 struct AvoidingFrames<'a> {
@@ -63,6 +71,63 @@ unsafe impl FrameAllocator<Size4KiB> for AvoidingFrames<'_> {
     }
 }
 
+impl ControlFrames for AvoidingFrames<'_> {
+    fn code_pair(&mut self) -> Option<u64> {
+        loop {
+            let pa = frame::alloc_contiguous(2, PAGE_SIZE)?;
+            if self.clashes(pa, 2 * PAGE_SIZE) {
+                self.rejected.extend([pa, pa + PAGE_SIZE]);
+                continue;
+            }
+            self.owned.extend([pa, pa + PAGE_SIZE]);
+            return Some(pa);
+        }
+    }
+    fn take_owned(&mut self) -> Vec<u64> {
+        core::mem::take(&mut self.owned)
+    }
+}
+
+/// Crash images: control pages come from a free stretch of the crash
+/// region itself (Linux's kimage_alloc_crash_control_pages), so they are
+/// reserved memory the crashing kernel never hands out. Nothing is owned:
+/// the region is the crash image's.
+struct RegionFrames {
+    next: u64,
+    end: u64,
+}
+
+impl RegionFrames {
+    fn take(&mut self, pages: u64) -> Option<u64> {
+        let pa = self.next;
+        let end = pa.checked_add(pages * PAGE_SIZE)?;
+        if end > self.end {
+            return None;
+        }
+        self.next = end;
+        // SAFETY: reserved crash-region frames handed to us by the caller,
+        // mapped (writable) in the direct map.
+        unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, (pages * PAGE_SIZE) as usize) };
+        Some(pa)
+    }
+}
+
+// SAFETY: each frame of the stretch is handed out once, zeroed.
+unsafe impl FrameAllocator<Size4KiB> for RegionFrames {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        self.take(1).map(|pa| PhysFrame::containing_address(PhysAddr::new(pa)))
+    }
+}
+
+impl ControlFrames for RegionFrames {
+    fn code_pair(&mut self) -> Option<u64> {
+        self.take(2)
+    }
+    fn take_owned(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+}
+
 impl Drop for AvoidingFrames<'_> {
     fn drop(&mut self) {
         for &pa in &self.rejected {
@@ -76,9 +141,8 @@ impl ControlPages {
     /// memory map (the identity map covers all of it and at least 4 GiB).
     pub fn prepare(destinations: &[(u64, u64)], regions: &[Region]) -> Result<ControlPages, Errno> {
         let mut frames = AvoidingFrames { avoid: destinations, owned: Vec::new(), rejected: Vec::new() };
-        let result = Self::build(&mut frames, regions);
-        match result {
-            Ok((code, pml4)) => Ok(ControlPages { code, pml4, owned: core::mem::take(&mut frames.owned) }),
+        match Self::build(&mut frames, regions) {
+            Ok((code, pml4)) => Ok(ControlPages { code, pml4, owned: frames.take_owned() }),
             Err(e) => {
                 for pa in frames.owned.drain(..) {
                     frame::free(pa);
@@ -88,17 +152,26 @@ impl ControlPages {
         }
     }
 
-    fn build(frames: &mut AvoidingFrames, regions: &[Region]) -> Result<(u64, u64), Errno> {
+    /// Control pages for a crash image, built in `[start, start +
+    /// pages_needed * 4 KiB)`, a stretch of the crash region no segment uses.
+    pub fn prepare_in(start: u64, regions: &[Region]) -> Result<ControlPages, Errno> {
+        let end = start + Self::pages_needed(regions) * PAGE_SIZE;
+        let mut frames = RegionFrames { next: start, end };
+        let (code, pml4) = Self::build(&mut frames, regions)?;
+        Ok(ControlPages { code, pml4, owned: Vec::new() })
+    }
+
+    /// Upper bound of the pages [`ControlPages::prepare_in`] uses: code and
+    /// stack, the PML4, and the identity map's PDPTs and page directories
+    /// (2 MiB pages, see paging::map_physical).
+    pub fn pages_needed(regions: &[Region]) -> u64 {
+        let top = paging::physical_map_top(regions);
+        2 + 1 + top.div_ceil(512 << 30) + top.div_ceil(1 << 30)
+    }
+
+    fn build(frames: &mut impl ControlFrames, regions: &[Region]) -> Result<(u64, u64), Errno> {
         // Code + stack: two contiguous frames.
-        let code = loop {
-            let pa = frame::alloc_contiguous(2, PAGE_SIZE).ok_or(Errno::ENOMEM)?;
-            if frames.clashes(pa, 2 * PAGE_SIZE) {
-                frames.rejected.extend([pa, pa + PAGE_SIZE]);
-                continue;
-            }
-            frames.owned.extend([pa, pa + PAGE_SIZE]);
-            break pa;
-        };
+        let code = frames.code_pair().ok_or(Errno::ENOMEM)?;
         let pml4 = frames.allocate_frame().ok_or(Errno::ENOMEM)?.start_address().as_u64();
         // SAFETY: a fresh, unused table.
         let mut m = unsafe { paging::mapper(pml4) };
@@ -125,6 +198,12 @@ impl ControlPages {
         Ok((code, pml4))
     }
 
+    /// relocate_kernel's code page and the identity map's root, for a jump
+    /// that must not touch the heap (the crash path keeps them in atomics).
+    pub fn jump_target(&self) -> (u64, u64) {
+        (self.code, self.pml4)
+    }
+
     /// Physical pages used, for the debug listing.
     pub fn count(&self) -> usize {
         self.owned.len()
@@ -143,12 +222,22 @@ impl Drop for ControlPages {
 /// `entry` purgatory's physical entry point. The caller has run the reboot
 /// notifiers; this quiesces the CPU and never returns.
 pub fn machine_kexec(control: &ControlPages, head: u64, entry: u64) -> ! {
+    jump(control.code, control.pml4, head, entry)
+}
+
+/// The entry list of a crash image: its segments were written at load time,
+/// so relocate_kernel only sees IND_DONE and goes straight to purgatory.
+pub const CRASH_HEAD: u64 = 0x4;
+
+/// Quiesce the CPU, switch to the identity map `pml4` and enter
+/// relocate_kernel's copy at `code`. Allocates nothing and takes no lock:
+/// the crash path calls it with a possibly corrupted heap.
+pub fn jump(code: u64, pml4: u64, head: u64, entry: u64) -> ! {
     x86_64::instructions::interrupts::disable();
     // No device of ours does DMA; silence interrupt sources the next kernel
     // will set up itself. The LAPIC stays in virtual-wire mode, the state
     // Linux expects to inherit.
     super::pic::mask_all();
-    let (code, pml4) = (control.code, control.pml4);
     // SAFETY: the identity tables map all memory and the kernel half, so
     // execution continues here after the switch; the control page holds
     // relocate_kernel, whose register contract (relocate_kernel.s) is met

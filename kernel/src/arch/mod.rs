@@ -1,6 +1,7 @@
 //! Everything that needs the x86_64 hardware directly.
 
 pub mod backtrace;
+pub mod crash;
 pub mod gdt;
 pub mod idt;
 pub mod machine_kexec;

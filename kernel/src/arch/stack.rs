@@ -36,6 +36,9 @@ impl<const N: usize> GuardedStack<N> {
 
 pub static KERNEL_STACK: GuardedStack<KERNEL_STACK_SIZE> = GuardedStack::new();
 pub static FAULT_STACK: GuardedStack<FAULT_STACK_SIZE> = GuardedStack::new();
+/// The crash path's stack (crash_kexec switches to it: the stack it was
+/// called on may be the one that overflowed).
+pub static CRASH_STACK: GuardedStack<FAULT_STACK_SIZE> = GuardedStack::new();
 
 /// The top of the kernel stack is kept free as a hand-off area for
 /// [`reset_and_call`]: syscalls and interrupts start below it.

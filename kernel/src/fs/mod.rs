@@ -7,11 +7,10 @@ pub mod sysfs;
 
 use abi::Errno;
 use alloc::string::String;
-use alloc::sync::Arc;
 use spin::{Mutex, Once};
 use vfs::{NodeKind, OpenFile, Vfs};
 
-use crate::boot::{BootContext, CmdlineSource};
+use crate::boot::BootContext;
 
 pub static VFS: Mutex<Option<Vfs>> = Mutex::new(None);
 
@@ -45,15 +44,10 @@ pub fn init(ctx: &BootContext) {
         }
         expose_initramfs(&mut fs, archive);
     }
-    let cmdline = match ctx.cmdline {
-        CmdlineSource::InitramfsFile => fs
-            .lookup("/boot/cmdline")
-            .and_then(|ino| fs.file_data(ino).map(|d| String::from_utf8_lossy(d).into_owned()))
-            .unwrap_or_default(),
-        CmdlineSource::BootParams { phys, len } => String::from_utf8_lossy(crate::boot::phys_bytes(phys, len)).into_owned(),
-    };
+    let cmdline = String::from_utf8_lossy(ctx.cmdline_bytes());
     CMDLINE.call_once(|| String::from(cmdline.trim_end_matches(['\n', '\0'])));
     info!("Command line: {}", self::cmdline());
+    crate::crash::vmcore::init(self::cmdline());
     procfs::install(&mut fs);
     sysfs::install(&mut fs);
     *VFS.lock() = Some(fs);
@@ -87,7 +81,7 @@ pub fn open(path: &str, flags: u32, mode: u32) -> Result<File, Errno> {
     with(|fs| {
         let mut f = fs.open(path, flags, mode)?;
         if let NodeKind::Special(id) = fs.kind(f.ino) {
-            f.snapshot = Some(Arc::from(procfs::generate(id)));
+            f.snapshot = Some(procfs::contents(id)?);
         }
         Ok(File::Node(f, String::new()))
     })

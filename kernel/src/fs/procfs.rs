@@ -3,8 +3,10 @@
 use alloc::format;
 use alloc::string::String;
 use abi::Errno;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use memmap::IomemChild;
+use vfs::SpecialContents;
 use vfs::Vfs;
 
 const CMDLINE: u32 = 1;
@@ -13,6 +15,7 @@ const IOMEM: u32 = 3;
 const VERSION: u32 = 4;
 const UPTIME: u32 = 5;
 const SYSRQ_TRIGGER: u32 = 6;
+const VMCORE: u32 = 7;
 
 const FILES: &[(&str, u32, u32)] = &[
     ("/proc/cmdline", CMDLINE, 0o444),
@@ -30,6 +33,21 @@ pub fn install(fs: &mut Vfs) {
             info!("procfs: cannot create {}: {:?}", path, e);
         }
     }
+    // Only a capture kernel has a dump to offer (as in Linux).
+    if crate::crash::vmcore::present() {
+        if let Err(e) = fs.add_special("/proc/vmcore", VMCORE, 0o400) {
+            info!("procfs: cannot create /proc/vmcore: {:?}", e);
+        }
+    }
+}
+
+/// What an opener of special file `id` reads: a text generated now, or for
+/// /proc/vmcore a view of the crashed kernel's memory.
+pub fn contents(id: u32) -> Result<Arc<dyn SpecialContents>, Errno> {
+    if id == VMCORE {
+        return crate::crash::vmcore::contents();
+    }
+    Ok(Arc::new(generate(id)))
 }
 
 pub fn version() -> String {
@@ -62,7 +80,7 @@ pub fn generate(id: u32) -> Vec<u8> {
 }
 
 fn iomem_children() -> Vec<IomemChild> {
-    Vec::new()
+    crate::crash::iomem_children()
 }
 
 /// A write to procfs file `id`; only /proc/sysrq-trigger accepts one.

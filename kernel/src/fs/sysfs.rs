@@ -12,6 +12,8 @@ const KEXEC_LOADED: u32 = 100;
 const KEXEC_CRASH_LOADED: u32 = 101;
 const KEXEC_LAST_ERROR: u32 = 102;
 const KEXEC_TEST_CORRUPT: u32 = 103;
+const KEXEC_CRASH_SIZE: u32 = 104;
+const KEXEC_TEST_CRASH: u32 = 105;
 
 pub fn install(fs: &mut Vfs) {
     let _ = fs.mkdir_all("/sys/kernel");
@@ -19,10 +21,12 @@ pub fn install(fs: &mut Vfs) {
         ("/sys/kernel/kexec_loaded", KEXEC_LOADED, 0o444),
         ("/sys/kernel/kexec_crash_loaded", KEXEC_CRASH_LOADED, 0o444),
         ("/sys/kernel/kexec_last_error", KEXEC_LAST_ERROR, 0o444),
+        ("/sys/kernel/kexec_crash_size", KEXEC_CRASH_SIZE, 0o444),
     ];
     // Test-only hook, present only when asked for on the command line.
     if crate::kexec::test_hooks_enabled() {
         files.push(("/sys/kernel/kexec_test_corrupt", KEXEC_TEST_CORRUPT, 0o200));
+        files.push(("/sys/kernel/kexec_test_crash", KEXEC_TEST_CRASH, 0o200));
     }
     for (path, id, mode) in files {
         if let Err(e) = fs.add_special(path, id, mode) {
@@ -36,6 +40,8 @@ pub fn generate(id: u32) -> Vec<u8> {
         KEXEC_LOADED => format!("{}\n", crate::kexec::loaded() as u8),
         KEXEC_CRASH_LOADED => format!("{}\n", crate::kexec::crash_loaded() as u8),
         KEXEC_LAST_ERROR => crate::kexec::last_error(),
+        // Linux's kexec_crash_size: the reservation's size in bytes.
+        KEXEC_CRASH_SIZE => format!("{}\n", crate::crash::region().map_or(0, |(s, e)| e - s)),
         _ => alloc::string::String::new(),
     };
     text.into_bytes()
@@ -47,6 +53,11 @@ pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
             let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
             let index = text.trim().parse::<usize>().map_err(|_| Errno::EINVAL)?;
             crate::kexec::test_corrupt_segment(index)?;
+            Ok(data.len())
+        }
+        KEXEC_TEST_CRASH => {
+            let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+            crate::crash::test::command(text)?;
             Ok(data.len())
         }
         _ => Err(Errno::EACCES),

@@ -8,8 +8,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::crash_image::CrashImage;
 use super::load::{self, LoadRequest, LoadedImage};
-use super::{fail, KexecLock, IMAGE, LAST_ERROR};
+use super::{arm_crash, disarm_crash, fail, KexecLock, CRASH_IMAGE, IMAGE, LAST_ERROR};
 use crate::fs::File;
 use crate::proc::with_current;
 
@@ -27,10 +28,11 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     let _lock = KexecLock::try_acquire()?;
     if flags & KEXEC_FILE_UNLOAD != 0 {
         // Returns 0 even when nothing was loaded; the fds are ignored.
-        if flags & KEXEC_FILE_ON_CRASH == 0
-            && IMAGE.lock().take().is_some() {
-                info!("kexec_file: image unloaded");
-            }
+        if flags & KEXEC_FILE_ON_CRASH != 0 {
+            unload_crash();
+        } else if IMAGE.lock().take().is_some() {
+            info!("kexec_file: image unloaded");
+        }
         return Ok(0);
     }
     LAST_ERROR.lock().clear();
@@ -42,11 +44,6 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         Some(read_file_from_fd(initrd_fd as i32).map_err(|e| fail(e, format!("cannot read the initrd fd {}", initrd_fd as i32)))?.0)
     };
     let cmdline = copy_cmdline(cmdline_ptr, cmdline_len)?;
-    if flags & KEXEC_FILE_ON_CRASH != 0 {
-        // No crash reservation exists yet (crash-kernel issue): placement
-        // fails as Linux's does without one.
-        return Err(fail(Errno::EADDRNOTAVAIL, String::from("no crashkernel= memory reserved for a crash image")));
-    }
     let req = LoadRequest {
         kernel: &kernel,
         kernel_path: &kernel_path,
@@ -54,10 +51,44 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         cmdline: &cmdline,
         debug: flags & KEXEC_FILE_DEBUG != 0,
     };
+    if flags & KEXEC_FILE_ON_CRASH != 0 {
+        return load_crash(ops, &req);
+    }
     let image = LoadedImage::load(ops, &req).map_err(|(e, why)| fail(e, why))?;
     // Only now is the previous image replaced: a failed load leaves it intact.
     *IMAGE.lock() = Some(image);
     Ok(0)
+}
+
+/// A crash image goes into the crashkernel= region; without one, placement
+/// fails as Linux's does (EADDRNOTAVAIL), with the reason spelled out.
+fn load_crash(ops: &dyn kexec_core::KexecFileOps, req: &LoadRequest) -> Result<u64, Errno> {
+    let Some(region) = crate::crash::region() else {
+        return Err(fail(
+            Errno::EADDRNOTAVAIL,
+            String::from("no crash kernel region: boot with crashkernel=SIZE to reserve one"),
+        ));
+    };
+    let mut slot = CRASH_IMAGE.lock();
+    let image = CrashImage::load(req, ops, region, || {
+        disarm_crash();
+        if let Some(old) = slot.take() {
+            old.unprotect();
+        }
+    })
+    .map_err(|(e, why)| fail(e, why))?;
+    arm_crash(&image);
+    *slot = Some(image);
+    Ok(0)
+}
+
+/// UNLOAD with ON_CRASH: only the crash image goes.
+fn unload_crash() {
+    disarm_crash();
+    if let Some(old) = CRASH_IMAGE.lock().take() {
+        old.unprotect();
+        info!("kexec_file: crash image unloaded");
+    }
 }
 
 /// kernel_read_file_from_fd: the whole file, read through the fd table and

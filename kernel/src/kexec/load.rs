@@ -14,7 +14,7 @@ use crate::arch::machine_kexec::{self, ControlPages};
 use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
 
 /// The purgatory object, built by purgatory/build.sh.
-static PURGATORY: &[u8] = include_bytes!(env!("KEXOS_PURGATORY_OBJ"));
+pub(super) static PURGATORY: &[u8] = include_bytes!(env!("KEXOS_PURGATORY_OBJ"));
 
 /// The loaders table, probed in order (Linux's kexec_file_loaders[]).
 static LOADERS: &[&dyn KexecFileOps] = &[&kexec_core::bzimage64::BzImage64, &kexec_core::Elf64];
@@ -54,7 +54,7 @@ impl PageAlloc for Frames {
 }
 
 /// Physical memory through the direct map.
-struct DirectMap;
+pub(super) struct DirectMap;
 
 impl PhysMem for DirectMap {
     fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
@@ -68,9 +68,9 @@ impl PhysMem for DirectMap {
     }
 }
 
-type LoadError = (Errno, String);
+pub(super) type LoadError = (Errno, String);
 
-fn kexec_err(e: KexecError) -> LoadError {
+pub(super) fn kexec_err(e: KexecError) -> LoadError {
     (e.errno(), format!("{}", e))
 }
 
@@ -87,7 +87,7 @@ impl LoadedImage {
         let low = [PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range")];
         let view = MemoryView::from_memmap(map, &low);
         let e820 = bootparam::e820_from_memmap(map);
-        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None };
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None, crash: None };
         let limits = kexec_core::SanityLimits::from_memmap(map);
         let (image, summary) =
             kexec_core::kexec_file_plan(ops, KimageKind::Normal, &ctx, req.kernel, req.initrd, req.cmdline, &limits)
@@ -101,10 +101,11 @@ impl LoadedImage {
                 return Err((e, String::from("no memory for the control pages")));
             }
         };
+        let final_cmdline = image.cmdline.clone();
         let segments = image.into_table();
         let us = (crate::time::now_ns() - t0) / 1000;
         if req.debug {
-            debug_report(ops.name(), req, &summary, &segments, &entries, &control);
+            debug_report(ops.name(), req, &summary, &segments, &entries, &control, &final_cmdline);
         }
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
         Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments })
@@ -142,24 +143,8 @@ impl Drop for LoadedImage {
 }
 
 /// KEXEC_FILE_DEBUG: what Linux's kexec_dprintk prints, segment table included.
-fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, segments: &[SegmentInfo], entries: &EntryList, control: &ControlPages) {
-    info!("kexec_file: {} probe accepted {} ({} bytes)", loader, req.kernel_path, req.kernel.len());
-    info!("kexec_file: kernel at {:#x}, entry {:#x}", s.kernel.0, s.kernel_entry.0);
-    if let Some(bp) = s.boot_params {
-        info!("kexec_file: boot_params at {:#x}", bp.0);
-    }
-    if let Some((pa, len)) = s.initrd {
-        info!("kexec_file: initrd at {:#x}, {} bytes", pa.0, len);
-    }
-    let cmdline = String::from_utf8_lossy(req.cmdline.strip_suffix(&[0]).unwrap_or(req.cmdline));
-    info!("kexec_file: Final command line is: {}", cmdline);
-    info!("kexec_file: nr_segments = {}", segments.len());
-    for (i, seg) in segments.iter().enumerate() {
-        info!(
-            "kexec_file: segment[{}]: {:<11} bufsz=0x{:08x} mem=0x{:09x} memsz=0x{:08x}{}",
-            i, seg.label, seg.bufsz, seg.mem.0, seg.memsz, if seg.checksum { "" } else { " (not checksummed)" }
-        );
-    }
+fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, segments: &[SegmentInfo], entries: &EntryList, control: &ControlPages, final_cmdline: &[u8]) {
+    report(loader, req, s, segments, final_cmdline);
     info!(
         "kexec_file: purgatory entry 0x{:x}, head 0x{:x}, {} entries, {} source + {} indirection pages, {} control pages",
         s.purgatory_entry.0,
@@ -169,4 +154,25 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
         entries.indirection_pages.len(),
         control.count()
     );
+}
+
+/// The part of the debug report every image has: where things went.
+pub(super) fn report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, segments: &[SegmentInfo], final_cmdline: &[u8]) {
+    info!("kexec_file: {} probe accepted {} ({} bytes)", loader, req.kernel_path, req.kernel.len());
+    info!("kexec_file: kernel at {:#x}, entry {:#x}", s.kernel.0, s.kernel_entry.0);
+    if let Some(bp) = s.boot_params {
+        info!("kexec_file: boot_params at {:#x}", bp.0);
+    }
+    if let Some((pa, len)) = s.initrd {
+        info!("kexec_file: initrd at {:#x}, {} bytes", pa.0, len);
+    }
+    let cmdline = String::from_utf8_lossy(final_cmdline.strip_suffix(&[0]).unwrap_or(final_cmdline));
+    info!("kexec_file: Final command line is: {}", cmdline);
+    info!("kexec_file: nr_segments = {}", segments.len());
+    for (i, seg) in segments.iter().enumerate() {
+        info!(
+            "kexec_file: segment[{}]: {:<11} bufsz=0x{:08x} mem=0x{:09x} memsz=0x{:08x}{}",
+            i, seg.label, seg.bufsz, seg.mem.0, seg.memsz, if seg.checksum { "" } else { " (not checksummed)" }
+        );
+    }
 }

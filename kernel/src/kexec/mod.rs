@@ -5,19 +5,27 @@
 //! control pages (load.rs) -> reboot(KEXEC) -> reboot notifiers ->
 //! machine_kexec -> relocate_kernel -> purgatory -> next kernel.
 
+mod crash_image;
 pub mod file;
 mod load;
 pub mod notifier;
 
 use abi::Errno;
 use alloc::string::String;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::{Mutex, Once};
 
 
 
 /// The loaded image, if any (Linux's kexec_image).
 static IMAGE: Mutex<Option<load::LoadedImage>> = Mutex::new(None);
+/// The loaded crash image, if any (Linux's kexec_crash_image).
+static CRASH_IMAGE: Mutex<Option<crash_image::CrashImage>> = Mutex::new(None);
+/// The armed crash image's jump target, outside any lock: the crash path
+/// may interrupt a holder of CRASH_IMAGE's. CRASH_CODE == 0: none armed.
+static CRASH_CODE: AtomicU64 = AtomicU64::new(0);
+static CRASH_PML4: AtomicU64 = AtomicU64::new(0);
+static CRASH_ENTRY: AtomicU64 = AtomicU64::new(0);
 /// Held while a load, unload or kexec is in progress (Linux's kexec_lock):
 /// a second caller gets EBUSY instead of waiting.
 static BUSY: AtomicBool = AtomicBool::new(false);
@@ -44,9 +52,26 @@ pub fn loaded() -> bool {
     IMAGE.lock().is_some()
 }
 
-/// Crash images come with the crash-kernel issue.
 pub fn crash_loaded() -> bool {
-    false
+    crash_jump().is_some()
+}
+
+/// (relocate_kernel's page, identity map root, purgatory entry) of the
+/// armed crash image. Lock-free, for the crash path.
+pub fn crash_jump() -> Option<(u64, u64, u64)> {
+    let code = CRASH_CODE.load(Ordering::SeqCst);
+    (code != 0).then(|| (code, CRASH_PML4.load(Ordering::SeqCst), CRASH_ENTRY.load(Ordering::SeqCst)))
+}
+
+fn arm_crash(image: &crash_image::CrashImage) {
+    let (code, pml4, entry) = image.jump_target();
+    CRASH_PML4.store(pml4, Ordering::SeqCst);
+    CRASH_ENTRY.store(entry, Ordering::SeqCst);
+    CRASH_CODE.store(code, Ordering::SeqCst);
+}
+
+fn disarm_crash() {
+    CRASH_CODE.store(0, Ordering::SeqCst);
 }
 
 pub fn last_error() -> String {

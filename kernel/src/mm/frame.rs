@@ -91,6 +91,16 @@ pub fn free(pa: u64) {
     }
 }
 
+/// Are all frames of [start, end) free? (Page-granular; `end` exclusive.)
+pub fn range_free(start: u64, end: u64) -> bool {
+    with(|b| (start / PAGE_SIZE..end.div_ceil(PAGE_SIZE)).all(|f| b.is_free(f * PAGE_SIZE)))
+}
+
+/// Take [start, end) out of the allocator for good (the crash kernel region).
+pub fn reserve(start: u64, end: u64) {
+    with(|b| b.reserve(start, end))
+}
+
 pub fn free_bytes() -> u64 {
     with(|b| b.free_frames() as u64 * PAGE_SIZE)
 }

@@ -4,6 +4,7 @@
 pub mod frame;
 pub mod heap;
 pub mod paging;
+pub mod protect;
 pub mod user;
 
 use alloc::vec::Vec;
@@ -31,6 +32,9 @@ pub fn phys_to_virt(pa: u64) -> u64 {
 pub fn init(ctx: &BootContext) {
     frame::init(ctx.regions(), ctx.initrd);
     heap::init();
+    // Right after the heap (parsing allocates), before anything else takes
+    // memory: the heap sits low, the crash region is searched top-down.
+    crate::crash::reserve(ctx, ctx.regions());
     let map = MemoryMap::from_regions(ctx.regions().iter().copied());
     let regions: Vec<Region> = map.regions().to_vec();
     MEMORY_MAP.call_once(|| map);

@@ -21,7 +21,7 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
 use super::{phys_to_virt, PAGE_SIZE};
-use crate::arch::stack::{FAULT_STACK, KERNEL_STACK};
+use crate::arch::stack::{CRASH_STACK, FAULT_STACK, KERNEL_STACK};
 use crate::PHYS_OFFSET;
 
 extern "C" {
@@ -66,6 +66,12 @@ fn map_direct(m: &mut OffsetPageTable, regions: &[Region]) {
     map_physical(m, regions, PHYS_OFFSET, true, &mut KernelFrames).expect("direct map");
 }
 
+/// The end of what [`map_physical`] maps: max(4 GiB, top of memory), 2 MiB aligned.
+pub fn physical_map_top(regions: &[Region]) -> u64 {
+    let memory_like = |r: &&Region| !matches!(r.kind, RegionKind::Reserved | RegionKind::Unusable);
+    regions.iter().filter(memory_like).map(|r| r.end).max().unwrap_or(0).max(4 << 30).next_multiple_of(2 << 20)
+}
+
 /// Map physical memory `[0, max(4 GiB, top of memory))` at `virt_base` with
 /// 2 MiB pages: write-back over memory, uncached over everything else (MMIO
 /// such as the LAPIC). Used for the direct map and for kexec's identity map.
@@ -78,7 +84,7 @@ pub fn map_physical(
 ) -> Result<(), Errno> {
     const HUGE: u64 = 2 << 20;
     let memory_like = |r: &&Region| !matches!(r.kind, RegionKind::Reserved | RegionKind::Unusable);
-    let top = regions.iter().filter(memory_like).map(|r| r.end).max().unwrap_or(0).max(4 << 30).next_multiple_of(HUGE);
+    let top = physical_map_top(regions);
     let mut pa = 0;
     while pa < top {
         let cached = regions.iter().filter(memory_like).any(|r| r.start < pa + HUGE && r.end > pa);
@@ -106,7 +112,7 @@ fn map_kernel_image(m: &mut OffsetPageTable, boot_cr3: u64) {
     // SAFETY: only the addresses of linker symbols are taken.
     let (start, text_end, rodata_end, end) =
         unsafe { (sym(&__kernel_start), sym(&__text_end), sym(&__rodata_end), sym(&__kernel_end)) };
-    let guards = [KERNEL_STACK.guard_page(), FAULT_STACK.guard_page()];
+    let guards = [KERNEL_STACK.guard_page(), FAULT_STACK.guard_page(), CRASH_STACK.guard_page()];
     let mut va = start;
     while va < end {
         let flags = if va < text_end {

@@ -33,6 +33,14 @@ pub struct Process {
 
 static CURRENT: Mutex<Option<Process>> = Mutex::new(None);
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
+/// The running process's pid, readable without CURRENT's lock (the crash
+/// path may interrupt a holder of it).
+static CURRENT_PID: AtomicU32 = AtomicU32::new(0);
+
+/// The running process's pid, or 0; lock-free, for the crash notes.
+pub fn current_pid_unlocked() -> u32 {
+    CURRENT_PID.load(Ordering::Relaxed)
+}
 
 /// Run `f` on the current process. Panics if there is none (only syscalls,
 /// which always have one, call this).
@@ -89,6 +97,7 @@ fn start(s: Start) -> ! {
     let Start { image, pid, path, fds, cwd } = s;
     image.space.activate();
     let (entry, rsp) = (image.entry, image.rsp);
+    CURRENT_PID.store(pid, Ordering::Relaxed);
     let old = CURRENT.lock().replace(Process {
         pid,
         path,

@@ -1,0 +1,95 @@
+//! The hardware half of crash_kexec (Linux's arch/x86/kernel/crash.c and
+//! crash_setup_regs): the crashing CPU's registers, and the jump into the
+//! crash image on a stack of its own.
+
+use elfcore::CoreRegs;
+
+use super::idt::Fault;
+use super::machine_kexec::{self, CRASH_HEAD};
+use super::stack::CRASH_STACK;
+
+/// The caller's registers (Linux's crash_setup_regs without an exception
+/// frame), for a panic outside an exception. RIP is this point in the
+/// caller, since the function is always inlined.
+#[inline(always)]
+pub fn current_regs() -> CoreRegs {
+    let mut r = CoreRegs::default();
+    let p = &mut r as *mut CoreRegs;
+    // SAFETY: stores registers into `r` (27 u64 fields, repr(C), in
+    // user_regs_struct order); the register holding `p` reads as `p`.
+    unsafe {
+        core::arch::asm!(
+            "mov [{p} + 0*8], r15",
+            "mov [{p} + 1*8], r14",
+            "mov [{p} + 2*8], r13",
+            "mov [{p} + 3*8], r12",
+            "mov [{p} + 4*8], rbp",
+            "mov [{p} + 5*8], rbx",
+            "mov [{p} + 6*8], r11",
+            "mov [{p} + 7*8], r10",
+            "mov [{p} + 8*8], r9",
+            "mov [{p} + 9*8], r8",
+            "mov [{p} + 10*8], rax",
+            "mov [{p} + 11*8], rcx",
+            "mov [{p} + 12*8], rdx",
+            "mov [{p} + 13*8], rsi",
+            "mov [{p} + 14*8], rdi",
+            "lea {t}, [rip]",
+            "mov [{p} + 16*8], {t}",
+            "mov {t:x}, cs",
+            "mov [{p} + 17*8], {t}",
+            "pushfq",
+            "pop {t}",
+            "mov [{p} + 18*8], {t}",
+            "mov [{p} + 19*8], rsp",
+            "mov {t:x}, ss",
+            "mov [{p} + 20*8], {t}",
+            p = in(reg) p,
+            t = out(reg) _,
+        );
+    }
+    r
+}
+
+/// The registers an exception frame holds: RIP, CS, RFLAGS, RSP, SS, plus
+/// the frame pointer. The other general registers are not saved by our
+/// entry stubs, so they read as 0 rather than as made-up values.
+pub fn fault_regs(f: &Fault) -> CoreRegs {
+    CoreRegs {
+        rip: f.rip,
+        cs: f.cs,
+        eflags: f.rflags,
+        rsp: f.rsp,
+        ss: f.ss,
+        rbp: f.rbp,
+        orig_rax: u64::MAX,
+        ..CoreRegs::default()
+    }
+}
+
+/// Linux's machine_crash_shutdown + machine_kexec for a crash image: move to
+/// the crash stack (the current one may have overflowed), quiesce, enter
+/// relocate_kernel at `code` under the identity map `pml4`, which finds an
+/// empty entry list and starts purgatory at `entry`. Never returns;
+/// allocates nothing.
+pub fn machine_crash_kexec(code: u64, pml4: u64, entry: u64) -> ! {
+    x86_64::instructions::interrupts::disable();
+    extern "C" fn on_crash_stack(code: u64, pml4: u64, entry: u64) -> ! {
+        machine_kexec::jump(code, pml4, CRASH_HEAD, entry)
+    }
+    // SAFETY: CRASH_STACK is used by nothing else; the call never returns.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {stack}",
+            "xor ebp, ebp",
+            "call {f}",
+            "ud2",
+            stack = in(reg) CRASH_STACK.top(),
+            f = sym on_crash_stack,
+            in("rdi") code,
+            in("rsi") pml4,
+            in("rdx") entry,
+            options(noreturn)
+        )
+    }
+}

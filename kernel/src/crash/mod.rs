@@ -1,0 +1,107 @@
+//! Crash dumps, the first kernel's half (Linux's kernel/crash_reserve.c and
+//! kernel/crash_core.c):
+//! - `crashkernel=` reserves a region at boot ([`reserve`]);
+//! - the crash notes and VMCOREINFO ([`notes`]) that the capture kernel
+//!   finds through the ELF core headers ([`elf_headers`]);
+//! - [`crash_kexec`], which the panic and fatal-exception paths call.
+//!
+//! Loading the crash image is kexec's job (kexec/crash_image.rs); the
+//! capture kernel's half, /proc/vmcore, is [`vmcore`].
+
+pub mod notes;
+pub mod test;
+pub mod vmcore;
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use memmap::{IomemChild, Region};
+use spin::Once;
+
+use crate::boot::BootContext;
+use crate::mm::frame;
+use crate::PHYS_OFFSET;
+
+/// The crash kernel region `[start, end)`, if `crashkernel=` reserved one.
+static REGION: Once<(u64, u64)> = Once::new();
+
+pub fn region() -> Option<(u64, u64)> {
+    REGION.get().copied()
+}
+
+/// `/proc/iomem`'s "Crash kernel" line, under System RAM.
+pub fn iomem_children() -> Vec<IomemChild> {
+    region().map(|(start, end)| IomemChild { start, end, name: "Crash kernel" }).into_iter().collect()
+}
+
+/// Linux's reserve_crashkernel: called once the frame allocator knows what
+/// the boot left in use, before the heap takes its share. Logs where the
+/// region went, or why there is none; a bad value reserves nothing.
+pub fn reserve(ctx: &BootContext, regions: &[Region]) {
+    let text = core::str::from_utf8(ctx.cmdline_bytes()).unwrap_or("");
+    let req = match cmdline::parse_crashkernel(text, frame::total_ram()) {
+        Ok(Some(req)) => req,
+        Ok(None) => return,
+        Err(e) => {
+            info!("crashkernel: {}; nothing reserved", e);
+            return;
+        }
+    };
+    let limit = if req.high { u64::MAX } else { memmap::CRASH_ADDR_LOW_MAX };
+    match memmap::plan_crash_region(regions, req.size, req.offset, limit, frame::range_free) {
+        Ok((start, end)) => {
+            frame::reserve(start, end);
+            REGION.call_once(|| (start, end));
+            info!(
+                "crashkernel reserved: {:#018x} - {:#018x} ({} MB)",
+                start,
+                end,
+                (end - start) >> 20
+            );
+        }
+        Err(e) => info!("crashkernel: cannot reserve {} MiB: {}; nothing reserved", req.size >> 20, e),
+    }
+}
+
+/// The ELF core headers a crash image carries (Linux's
+/// crash_prepare_elf64_headers): one PT_LOAD per range of this kernel's
+/// RAM, minus the first MiB and the crash region (the capture kernel's own
+/// memory), and PT_NOTEs pointing at the crash notes and VMCOREINFO, which
+/// stay in this kernel's memory and are filled when it crashes.
+pub fn elf_headers() -> Vec<u8> {
+    let map = crate::mm::memory_map();
+    let ram: Vec<(u64, u64)> = map.regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
+    let mut exclude = alloc::vec![(0, 0x10_0000)];
+    exclude.extend(region());
+    elfcore::build_elf_headers(&ram, &exclude, &notes::ranges(), PHYS_OFFSET)
+}
+
+/// Set when the first registers are saved: a fault while reporting a
+/// crash must not overwrite the registers of the crash itself.
+static REGS_SAVED: AtomicBool = AtomicBool::new(false);
+/// Set when crash_kexec starts: it runs at most once.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Record `regs` as the crashing CPU's NT_PRSTATUS (Linux's crash_save_cpu),
+/// unless a crash already did. No allocation, no lock.
+pub fn save_crash_regs(regs: &elfcore::CoreRegs) {
+    if crate::kexec::crash_jump().is_none() || REGS_SAVED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    notes::save_prstatus(regs, crate::proc::current_pid_unlocked());
+}
+
+/// Linux's __crash_kexec: if a crash image is loaded, boot it. Returns only
+/// if there is none (or a crash is already on its way). Runs with a
+/// possibly corrupted heap and stack: no allocation, no lock, and the jump
+/// happens on a stack of its own.
+pub fn crash_kexec() {
+    let Some((code, pml4, entry)) = crate::kexec::crash_jump() else { return };
+    if STARTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    if !REGS_SAVED.load(Ordering::SeqCst) {
+        save_crash_regs(&crate::arch::crash::current_regs());
+    }
+    crate::console::emergency_print(format_args!("kexos: crash: starting the capture kernel (purgatory at {:#x})\n", entry));
+    crate::arch::crash::machine_crash_kexec(code, pml4, entry)
+}

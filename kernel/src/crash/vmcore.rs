@@ -1,0 +1,91 @@
+//! The capture kernel's half (Linux's fs/proc/vmcore.c): `elfcorehdr=` on
+//! the command line says this kernel was started by a crash; /proc/vmcore
+//! is then the crashed kernel's memory as an ELF core file, read on demand
+//! from the old memory (which this kernel's memory map does not give it as
+//! RAM, so it is never allocated).
+
+use abi::Errno;
+use alloc::sync::Arc;
+use elfcore::{OldMemory, Vmcore};
+use spin::Once;
+use vfs::SpecialContents;
+
+use crate::mm::phys_to_virt;
+
+static VMCORE: Once<Vmcore> = Once::new();
+
+/// The first kernel's memory, through the direct map (which covers every
+/// physical address below max(4 GiB, top of our memory map); beyond it
+/// reads fail).
+struct OldMem;
+
+impl OldMemory for OldMem {
+    fn read(&self, phys: u64, buf: &mut [u8]) -> bool {
+        let Some(end) = phys.checked_add(buf.len() as u64) else { return false };
+        if end > crate::mm::paging::physical_map_top(crate::mm::memory_map().regions()) {
+            return false;
+        }
+        // SAFETY: mapped (checked above); old memory is nobody's in this kernel.
+        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, buf.as_mut_ptr(), buf.len()) };
+        true
+    }
+}
+
+/// `elfcorehdr=[size@]addr` (Linux's setup_elfcorehdr; the size is ignored
+/// here too: the header says how big it is).
+fn elfcorehdr(cmdline: &str) -> Option<Result<u64, ()>> {
+    let value = cmdline::get(cmdline, "elfcorehdr")?.value?;
+    let addr = value.rsplit('@').next().unwrap_or(value);
+    Some(cmdline::memparse(addr).ok().filter(|(_, rest)| rest.is_empty()).map(|(a, _)| a).ok_or(()))
+}
+
+/// At boot: if this is a capture kernel, parse the crashed kernel's ELF core
+/// headers and say so.
+pub fn init(cmdline: &str) {
+    let addr = match elfcorehdr(cmdline) {
+        None => return,
+        Some(Ok(a)) => a,
+        Some(Err(())) => {
+            info!("crash: bad elfcorehdr= on the command line; no /proc/vmcore");
+            return;
+        }
+    };
+    let vmcore = match Vmcore::from_old_memory(addr, &OldMem) {
+        Ok(v) => v,
+        Err(e) => {
+            info!("crash: capture kernel, but the ELF core header at {:#x} is unusable: {}; no /proc/vmcore", addr, e);
+            return;
+        }
+    };
+    info!(
+        "crash: capture kernel: /proc/vmcore is {} MiB ({} MiB of the crashed kernel's memory in {} ranges, ELF core header at {:#x})",
+        vmcore.size() >> 20,
+        vmcore.ram_bytes() >> 20,
+        vmcore.loads(),
+        addr
+    );
+    if let Some((pid, regs)) = vmcore.prstatus() {
+        info!("crash: the crashed kernel stopped at rip={:#x} rsp={:#x} (pid {})", regs.rip, regs.rsp, pid);
+    }
+    VMCORE.call_once(|| vmcore);
+}
+
+pub fn present() -> bool {
+    VMCORE.get().is_some()
+}
+
+/// /proc/vmcore as an open file sees it.
+struct VmcoreFile(&'static Vmcore);
+
+impl SpecialContents for VmcoreFile {
+    fn len(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.0.read_at(offset, buf, &OldMem).map_err(|e| e.errno())
+    }
+}
+
+pub fn contents() -> Result<Arc<dyn SpecialContents>, Errno> {
+    Ok(Arc::new(VmcoreFile(VMCORE.get().ok_or(Errno::ENOENT)?)))
+}

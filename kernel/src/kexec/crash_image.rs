@@ -1,0 +1,135 @@
+//! Crash images (KEXEC_FILE_ON_CRASH, Linux's kexec_crash_image): placed
+//! only inside the crashkernel= region and written there at load time (no
+//! entry list: after a crash nothing may be allocated or copied), with the
+//! control pages in a free stretch of the same region. Once loaded, the
+//! region is read-only in this kernel's direct map, control pages aside,
+//! so a buggy kernel cannot damage what it will need to be rescued.
+//!
+//! Better than Linux: the new image is planned completely before the old
+//! one is touched, so a load that fails (bad file, region too small) leaves
+//! the previous crash image loaded and armed.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use kexec_core::{CrashSetup, KimageKind, LoadContext, MemoryView, PhysRange, SegmentInfo};
+
+use super::load::{kexec_err, DirectMap, LoadError, LoadRequest, PURGATORY};
+use crate::arch::machine_kexec::ControlPages;
+use crate::mm::{self, protect, PAGE_SIZE};
+
+pub struct CrashImage {
+    region: (u64, u64),
+    /// The stretch of the region holding the control pages (left writable).
+    control_range: (u64, u64),
+    control: ControlPages,
+    /// Purgatory's physical entry point.
+    start: u64,
+    segments: Vec<SegmentInfo>,
+}
+
+impl CrashImage {
+    /// Plan, then (only if planning succeeded) disarm the old image through
+    /// `disarm`, write the new one into the region and protect it.
+    pub fn load(req: &LoadRequest, ops: &dyn kexec_core::KexecFileOps, region: (u64, u64), disarm: impl FnOnce()) -> Result<CrashImage, LoadError> {
+        let t0 = crate::time::now_ns();
+        let map = mm::memory_map();
+        let crash_range = PhysRange::new(region.0, region.1);
+        let view = MemoryView::new([crash_range], &[]);
+        let headers = crate::crash::elf_headers();
+        let e820 = bootparam::e820_from_memmap(map);
+        let ctx = LoadContext {
+            view: &view,
+            e820: &e820,
+            acpi_rsdp: crate::boot::rsdp(),
+            purgatory: PURGATORY,
+            rng_seed: None,
+            crash: Some(CrashSetup { elf_headers: &headers, memmap: map }),
+        };
+        let limits = kexec_core::SanityLimits::from_memmap(map);
+        let kind = KimageKind::Crash { region: crash_range };
+        let (image, summary) =
+            kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits).map_err(kexec_err)?;
+        let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
+        let pages = ControlPages::pages_needed(map.regions());
+        let Some(ctrl) = control_stretch(region, &dests, pages) else {
+            return Err((
+                abi::Errno::ENOMEM,
+                format!(
+                    "no room for {} KiB of control pages in the crash kernel region [{:#x}-{:#x}) after the segments: reserve more with crashkernel=",
+                    pages * 4,
+                    region.0,
+                    region.1
+                ),
+            ));
+        };
+        let control_range = (ctrl, ctrl + pages * PAGE_SIZE);
+
+        // The point of no return: the old image's memory gets overwritten.
+        disarm();
+        protect::set_direct_map_writable(region.0, region.1, true);
+        kexec_core::kimage_load_crash_segments(&image, &mut DirectMap);
+        let control = ControlPages::prepare_in(ctrl, map.regions())
+            .map_err(|e| (e, String::from("control pages did not fit their stretch (a bug)")))?;
+        let protected = protect::set_direct_map_writable(region.0, control_range.0, false)
+            & protect::set_direct_map_writable(control_range.1, region.1, false);
+        // Check what the CPU will see, not what we meant to write.
+        let last_page = region.1 - PAGE_SIZE;
+        let protected = protected
+            && protect::direct_map_writable(region.0) == (control_range.0 == region.0)
+            && protect::direct_map_writable(control_range.0)
+            && protect::direct_map_writable(last_page) == (control_range.1 == region.1);
+        if !protected {
+            info!("kexec_file: could not write-protect the whole crash kernel region (no memory for page tables)");
+        }
+        let final_cmdline = image.cmdline.clone();
+        let segments = image.into_table();
+        let us = (crate::time::now_ns() - t0) / 1000;
+        if req.debug {
+            super::load::report(ops.name(), req, &summary, &segments, &final_cmdline);
+            info!("kexec_file: control pages [{:#x}-{:#x})", control_range.0, control_range.1);
+        }
+        let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments };
+        info!("kexec_file: loaded {} ({}) as the crash kernel in {} us; {}", req.kernel_path, ops.name(), us, img.usage());
+        Ok(img)
+    }
+
+    /// (relocate_kernel's page, identity map root, purgatory entry).
+    pub fn jump_target(&self) -> (u64, u64, u64) {
+        let (code, pml4) = self.control.jump_target();
+        (code, pml4, self.start)
+    }
+
+    /// How much of the region the image uses: the field question behind
+    /// every crashkernel= trial and error.
+    fn usage(&self) -> String {
+        let used: u64 = self.segments.iter().map(|s| s.memsz.next_multiple_of(PAGE_SIZE)).sum::<u64>()
+            + (self.control_range.1 - self.control_range.0);
+        let size = self.region.1 - self.region.0;
+        format!(
+            "segments and control pages use {} KiB of the {} MiB crash kernel region; {} KiB are left for the capture kernel to run in",
+            used >> 10,
+            size >> 20,
+            size.saturating_sub(used) >> 10
+        )
+    }
+
+    /// Make the region writable again (before it is reused or unloaded).
+    pub fn unprotect(&self) {
+        protect::set_direct_map_writable(self.region.0, self.region.1, true);
+    }
+}
+
+/// The highest page-aligned stretch of `pages` pages inside `region` that
+/// overlaps no destination.
+fn control_stretch(region: (u64, u64), dests: &[(u64, u64)], pages: u64) -> Option<u64> {
+    let len = pages * PAGE_SIZE;
+    let mut end = region.1 & !(PAGE_SIZE - 1);
+    loop {
+        let start = end.checked_sub(len).filter(|&s| s >= region.0)?;
+        match dests.iter().filter(|d| d.0 < end && d.1 > start).map(|d| d.0).min() {
+            None => return Some(start),
+            Some(lowest) => end = lowest & !(PAGE_SIZE - 1),
+        }
+    }
+}

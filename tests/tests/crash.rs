@@ -1,0 +1,337 @@
+//! Crash-dump scenarios (issue 5): `crashkernel=` reserves a region, `kexec -s -p` loads a
+//! capture kernel into it, and each way of dying (panic, kernel page fault on the
+//! write-protected region, kernel stack overflow, the `crash` command) boots the capture kernel,
+//! whose /proc/vmcore must be a well-formed ELF core file of the first kernel's memory. The
+//! headers and notes are copied out with `hexdump` and parsed here with goblin, an independent
+//! reader; a marker planted in kernel memory at a known physical address must be found at
+//! exactly the file offset the PT_LOAD headers give. Then the same with Linux as the capture
+//! kernel, which proves our ELF core headers against a real consumer.
+//!
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use goblin::elf::header::{EM_X86_64, ET_CORE};
+use goblin::elf::program_header::{ProgramHeader, PT_LOAD, PT_NOTE};
+use kexos_tests::{
+    linux_fixture, parse_hexdump, random_token, Artifacts, BootOptions, Firmware, Machine,
+};
+
+const HOP: Duration = Duration::from_secs(180);
+/// Where the linker puts kexos's text (kernel/linker.ld), and a generous end.
+const KERNEL_TEXT: std::ops::Range<u64> = 0xffff_ffff_8020_0000..0xffff_ffff_8080_0000;
+
+/// Boots kexos with `crashkernel=<size>` (and the test hooks) and returns the region.
+fn boot(mem: &str, crashkernel: &str) -> Result<(Machine, (u64, u64))> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.mem = mem.into();
+    opts.append = format!("crashkernel={crashkernel} kexec_test");
+    let mut m = Machine::boot(opts)?;
+    let iomem = m.run("cat /proc/iomem")?;
+    let line = iomem
+        .lines()
+        .find(|l| l.ends_with(": Crash kernel"))
+        .with_context(|| format!("no Crash kernel in /proc/iomem: {iomem:?}"))?;
+    let (range, _) = line.trim().split_once(' ').unwrap_or_default();
+    let (s, e) = range.split_once('-').unwrap_or_default();
+    let region = (u64::from_str_radix(s, 16)?, u64::from_str_radix(e, 16)? + 1);
+    let size = m.run("cat /sys/kernel/kexec_crash_size")?;
+    m.check(
+        size.trim() == (region.1 - region.0).to_string(),
+        format_args!("kexec_crash_size {size:?} disagrees with /proc/iomem {region:x?}"),
+    )?;
+    Ok((m, region))
+}
+
+/// Loads kexos.bzImage as the crash kernel with `append`.
+fn load_kexos_capture(m: &mut Machine, append: &str) -> Result<()> {
+    let out = m.run(&format!(
+        "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"{append}\""
+    ))?;
+    m.check(
+        out.contains("as the crash kernel") && !out.contains("failed"),
+        format_args!("crash load failed: {out:?}"),
+    )?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
+    Ok(())
+}
+
+/// Plants a random marker in kernel memory; returns it and its physical address.
+fn plant_marker(m: &mut Machine) -> Result<(String, u64)> {
+    let marker = random_token("KEXOS-DUMP-MARK-");
+    let out = m.run(&format!("echo marker {marker} > /sys/kernel/kexec_test_crash"))?;
+    let phys = out
+        .split("marker at phys 0x")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .with_context(|| format!("no marker address in {out:?}"))?;
+    Ok((marker, phys))
+}
+
+/// Waits for the capture kernel's prompt after a crash; returns its boot log.
+fn expect_capture(m: &mut Machine) -> Result<String> {
+    m.expect("kexos: crash: starting the capture kernel", HOP)?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    let log = m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
+    m.expect_prompt(HOP)?;
+    Ok(log)
+}
+
+/// `hexdump -s off -n len /proc/vmcore`, parsed.
+fn read_vmcore(m: &mut Machine, off: u64, len: u64) -> Result<Vec<u8>> {
+    let out = m.run(&format!("hexdump -C -s {off} -n {len} /proc/vmcore"))?;
+    let (start, bytes) = parse_hexdump(&out)?;
+    m.check(
+        start == off && bytes.len() as u64 == len,
+        format_args!("hexdump of {len} bytes at {off:#x} gave {} at {start:#x}", bytes.len()),
+    )?;
+    Ok(bytes)
+}
+
+struct Note {
+    name: Vec<u8>,
+    ty: u32,
+    desc: Vec<u8>,
+}
+
+/// ELF notes, parsed by hand (goblin's note iterator wants the whole file).
+fn parse_notes(mut b: &[u8]) -> Vec<Note> {
+    let mut notes = Vec::new();
+    let word = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as usize;
+    while b.len() >= 12 {
+        let (namesz, descsz, ty) = (word(b, 0), word(b, 4), word(b, 8) as u32);
+        if namesz == 0 {
+            break;
+        }
+        let name_end = 12 + namesz.next_multiple_of(4);
+        let desc_end = name_end + descsz.next_multiple_of(4);
+        if desc_end > b.len() {
+            break;
+        }
+        let name = b[12..12 + namesz].strip_suffix(&[0]).unwrap_or(&b[12..12 + namesz]);
+        notes.push(Note { name: name.to_vec(), ty, desc: b[name_end..name_end + descsz].to_vec() });
+        b = &b[desc_end..];
+    }
+    notes
+}
+
+/// What the capture kernel's /proc/vmcore must be: an x86-64 ELF core file whose first program
+/// header is the one merged PT_NOTE (an NT_PRSTATUS with a RIP in the kernel's text, and
+/// VMCOREINFO), then PT_LOADs covering the first kernel's RAM except [0, 1 MiB) and the crash
+/// region, with page-consistent offsets; the marker is at the offset the headers give, and
+/// `grep` finds it when `grep_all`.
+fn check_vmcore(m: &mut Machine, region: (u64, u64), marker: &str, phys: u64, first_ram: u64, grep_all: bool) -> Result<()> {
+    let head = read_vmcore(m, 0, 4096)?;
+    let hdr = goblin::elf::Elf::parse_header(&head).map_err(|e| anyhow::anyhow!("ELF header: {e}"))?;
+    m.check(
+        hdr.e_type == ET_CORE && hdr.e_machine == EM_X86_64 && hdr.e_phentsize == 56,
+        format_args!("not an x86-64 ELF core: {hdr:?}"),
+    )?;
+    let ctx = goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little);
+    let phdrs = ProgramHeader::parse(&head, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
+        .map_err(|e| anyhow::anyhow!("program headers: {e}"))?;
+    m.check(
+        phdrs.first().map(|p| p.p_type) == Some(PT_NOTE) && phdrs[1..].iter().all(|p| p.p_type == PT_LOAD) && phdrs.len() >= 2,
+        format_args!("expected one PT_NOTE then PT_LOADs: {phdrs:?}"),
+    )?;
+    let mut ram = 0;
+    let mut last_end = 0;
+    for p in &phdrs[1..] {
+        let (s, e) = (p.p_paddr, p.p_paddr + p.p_memsz);
+        ram += p.p_memsz;
+        m.check(
+            s >= 0x10_0000 && (e <= region.0 || s >= region.1) && p.p_offset % 4096 == s % 4096 && p.p_offset >= last_end,
+            format_args!("bad PT_LOAD {p:?} (crash region {region:x?})"),
+        )?;
+        last_end = p.p_offset + p.p_filesz;
+    }
+    let crash = region.1 - region.0;
+    m.check(
+        ram <= first_ram && ram + crash + (4 << 20) >= first_ram,
+        format_args!("PT_LOADs cover {ram} bytes; the first kernel had {first_ram} of RAM and a {crash}-byte crash region"),
+    )?;
+
+    // The notes: the crashing CPU's registers and VMCOREINFO.
+    let note = &phdrs[0];
+    let notes = parse_notes(&read_vmcore(m, note.p_offset, note.p_filesz)?);
+    let prstatus = notes.iter().find(|n| n.name == b"CORE" && n.ty == 1).context("no NT_PRSTATUS note")?;
+    m.check(prstatus.desc.len() == 336, format_args!("elf_prstatus is {} bytes", prstatus.desc.len()))?;
+    // pr_reg starts at 112; RIP is user_regs_struct's 17th register.
+    let rip = u64::from_le_bytes(prstatus.desc[112 + 16 * 8..112 + 17 * 8].try_into()?);
+    m.check(KERNEL_TEXT.contains(&rip), format_args!("NT_PRSTATUS RIP {rip:#x} is not in kexos's text"))?;
+    let info = notes.iter().find(|n| n.name == b"VMCOREINFO").context("no VMCOREINFO note")?;
+    let info = String::from_utf8_lossy(&info.desc);
+    for key in ["PAGESIZE=4096\n", "PAGE_OFFSET=ffff800000000000\n", "BUILD-ID="] {
+        m.check(info.contains(key), format_args!("VMCOREINFO lacks {key:?}: {info:?}"))?;
+    }
+
+    // The marker, at the file offset the headers say its physical address has.
+    let load = phdrs[1..]
+        .iter()
+        .find(|p| (p.p_paddr..p.p_paddr + p.p_memsz).contains(&phys))
+        .with_context(|| format!("marker phys {phys:#x} is in no PT_LOAD"))?;
+    let off = load.p_offset + (phys - load.p_paddr);
+    let got = read_vmcore(m, off, marker.len() as u64)?;
+    m.check(got == marker.as_bytes(), format_args!("at {off:#x}: {:?}, expected the marker", String::from_utf8_lossy(&got)))?;
+    if grep_all {
+        // The whole file streams through read(2): the marker is found by content too.
+        m.cmd_timeout = Duration::from_secs(600);
+        let out = m.run(&format!("grep -c -F {marker} /proc/vmcore"))?;
+        let n: u64 = out.trim().parse().with_context(|| format!("grep -c printed {out:?}"))?;
+        m.check(n >= 1, format_args!("grep found the marker {n} times"))?;
+    }
+    Ok(())
+}
+
+/// MemTotal of the running kexos, in bytes.
+fn mem_total(m: &mut Machine) -> Result<u64> {
+    let out = m.run("cat /proc/meminfo")?;
+    let kb: u64 = out
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no MemTotal in {out:?}"))?;
+    Ok(kb * 1024)
+}
+
+/// One crash kind end to end, kexos -> kexos.
+fn kexos_capture(mem: &str, trigger: &str, report: &str, grep_all: bool) -> Result<()> {
+    let (mut m, region) = boot(mem, "64M")?;
+    let first_ram = mem_total(&mut m)?;
+    load_kexos_capture(&mut m, "kexec_test")?;
+    let (marker, phys) = plant_marker(&mut m)?;
+    m.send_line(trigger)?;
+    m.expect(report, HOP)?;
+    let log = expect_capture(&mut m)?;
+    m.check(!log.contains("crashkernel reserved"), "the capture kernel reserved a crash region")?;
+    m.run_expect("cat /proc/cmdline", "elfcorehdr=0x")?;
+    check_vmcore(&mut m, region, &marker, phys, first_ram, grep_all)?;
+    m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_panic() -> Result<()> {
+    kexos_capture("256M", "echo panic > /sys/kernel/kexec_test_crash", "KERNEL PANIC: ", false)
+}
+
+/// A kernel write to the crash region faults: it is read-only once loaded.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_write_to_protected_region() -> Result<()> {
+    kexos_capture("256M", "echo wp > /sys/kernel/kexec_test_crash", "exception 14 (page fault) in kernel", false)
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_stack_overflow() -> Result<()> {
+    kexos_capture("256M", "echo stack > /sys/kernel/kexec_test_crash", "exception 8 (double fault) in kernel", false)
+}
+
+/// The `crash` command (sysrq-c), after exercising load/unload/replace: a failed crash load
+/// leaves the loaded one armed, unload disarms, a new load replaces. The whole dump is read.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_crash_command() -> Result<()> {
+    let (mut m, region) = boot("256M", "64M")?;
+    let first_ram = mem_total(&mut m)?;
+    load_kexos_capture(&mut m, "kexec_test first")?;
+    m.run("echo garbage > /tmp/junk")?;
+    m.run_expect("kexec -s -p /tmp/junk", "ENOEXEC")?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
+    m.run("kexec -u -p")?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "0")?;
+    load_kexos_capture(&mut m, "kexec_test second")?;
+    let (marker, phys) = plant_marker(&mut m)?;
+    m.send_line("crash")?;
+    m.expect("exception 14 (page fault) in kernel", HOP)?;
+    expect_capture(&mut m)?;
+    // The image loaded last is the one that runs.
+    m.run_expect("cat /proc/cmdline", "kexec_test second")?;
+    check_vmcore(&mut m, region, &marker, phys, first_ram, true)?;
+    m.poweroff()
+}
+
+/// Without a reservation a crash load fails with Linux's errno and says why; a bad
+/// crashkernel= value reserves nothing and says why; a crash then ends as before.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_load_without_reservation() -> Result<()> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = "crashkernel=64Q kexec_test".into();
+    let mut m = Machine::boot(opts)?;
+    m.run_expect("dmesg", "nothing reserved")?;
+    m.run_expect("cat /sys/kernel/kexec_crash_size", "0")?;
+    let out = m.run("kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio")?;
+    m.check(
+        out.contains("EADDRNOTAVAIL") && out.contains("crashkernel="),
+        format_args!("expected EADDRNOTAVAIL naming crashkernel=: {out:?}"),
+    )?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "0")?;
+    m.send_line("crash")?;
+    m.expect("KERNEL PANIC", HOP)?;
+    let exit = m.wait_exit(HOP)?;
+    m.check(!exit.is_success(), format_args!("QEMU exited with {exit:?} after a panic"))
+}
+
+/// kexos -> Linux: Linux's own /proc/vmcore reader accepts our ELF core headers and finds the
+/// marker in the dump.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_linux() -> Result<()> {
+    let Some(fx) = linux_fixture()? else {
+        return Ok(());
+    };
+    // The marker, split so that its two halves never sit next to each other in this script
+    // (which the first kernel holds in memory): only the planted copy matches.
+    let marker = random_token("KEXOS-LINUX-DUMP-");
+    let (a, b) = marker.split_at(marker.len() / 2);
+    let script = format!(
+        "m=\"{a}\"\"{b}\"\n\
+         [ -r /proc/vmcore ] || {{ echo 'KEXOS-VMCORE: missing'; exit 1; }}\n\
+         echo \"KEXOS-VMCORE: ehdr $(head -c 20 /proc/vmcore | hexdump -v -e '1/1 \"%02x\"')\"\n\
+         echo \"KEXOS-VMCORE: size $(stat -c %s /proc/vmcore)\"\n\
+         echo \"KEXOS-VMCORE: marker lines $(tr -d '\\000' < /proc/vmcore | grep -c \"$m\")\"\n"
+    );
+    let artifacts = Artifacts::from_env()?;
+    let dir = artifacts.target("test-images").join("crash_capture_linux");
+    std::fs::create_dir_all(&dir)?;
+    let initrd = dir.join("vmcore-initrd.img");
+    let mut fs = boot::linux::initramfs(&fx.busybox)?;
+    for a in ["head", "hexdump", "stat"] {
+        fs.symlink(&format!("/bin/{a}"), "busybox")?;
+    }
+    fs.file(boot::linux::TEST_SCRIPT, 0o755, script.into_bytes())?;
+    fs.write(&initrd)?;
+
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = "crashkernel=160M kexec_test".into();
+    opts.add.push((fx.kernel.clone(), "/boot/vmlinuz".into()));
+    opts.add.push((initrd, "/boot/vmcore-initrd.img".into()));
+    let mut m = Machine::boot(opts)?;
+    let out = m.run(
+        "kexec -s -p /boot/vmlinuz --initrd=/boot/vmcore-initrd.img \
+         --append=\"console=ttyS0 nr_cpus=1 reset_devices irqpoll panic=-1\"",
+    )?;
+    m.check(out.contains("as the crash kernel"), format_args!("Linux crash load failed: {out:?}"))?;
+    m.run(&format!("echo marker {marker} > /sys/kernel/kexec_test_crash"))?;
+    m.send_line("crash")?;
+    m.expect("kexos: crash: starting the capture kernel", HOP)?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect("KEXOS-LINUX-CMDLINE: elfcorehdr=0x", Duration::from_secs(300))?;
+    let ehdr = m.expect_line("KEXOS-VMCORE: ehdr ", Duration::from_secs(120))?;
+    // ELF magic, 64-bit, little endian, version 1; e_type ET_CORE (4), e_machine x86-64 (0x3e).
+    m.check(
+        ehdr.starts_with("7f454c46020101") && &ehdr[32..40] == "04003e00",
+        format_args!("Linux's /proc/vmcore does not start with an x86-64 ELF core header: {ehdr}"),
+    )?;
+    let size: u64 = m.expect_line("KEXOS-VMCORE: size ", HOP)?.trim().parse()?;
+    m.check(size > 64 << 20, format_args!("Linux's /proc/vmcore is only {size} bytes"))?;
+    let n: u64 = m.expect_line("KEXOS-VMCORE: marker lines ", Duration::from_secs(600))?.trim().parse()?;
+    m.check(n >= 1, "Linux's /proc/vmcore does not contain the marker")?;
+    m.expect("KEXOS-LINUX-TEST: status 0", HOP)?;
+    Ok(())
+}
