@@ -231,6 +231,13 @@ fn crash_capture_on_stack_overflow() -> Result<()> {
     kexos_capture("256M", "echo stack > /sys/kernel/kexec_test_crash", "exception 8 (double fault) in kernel", false)
 }
 
+/// The heap is scribbled over, then allocated from: the crash path allocates nothing.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_corrupted_heap() -> Result<()> {
+    kexos_capture("256M", "echo heap > /sys/kernel/kexec_test_crash", "crash test: heap", false)
+}
+
 /// The `crash` command (sysrq-c), after exercising load/unload/replace: a failed crash load
 /// leaves the loaded one armed, unload disarms, a new load replaces. The whole dump is read.
 #[test]

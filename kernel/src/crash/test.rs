@@ -15,7 +15,9 @@ static MARKER: Marker = Marker(UnsafeCell::new([0; 256]));
 
 /// `marker TEXT`, or a crash kind: `panic`, `oops` (kernel write through
 /// NULL), `wp` (write into the write-protected crash kernel region), `gp`
-/// (non-canonical address), `stack` (kernel stack overflow: a double fault).
+/// (non-canonical address), `stack` (kernel stack overflow: a double fault),
+/// `heap` (scribble over the whole heap, then allocate: the crash path must
+/// get by without it).
 pub fn command(text: &str) -> Result<(), Errno> {
     let text = text.trim_end_matches(['\n', '\0']);
     if let Some(m) = text.strip_prefix("marker ") {
@@ -35,6 +37,14 @@ pub fn command(text: &str) -> Result<(), Errno> {
         }
         "stack" => {
             recurse(0);
+        }
+        "heap" => {
+            let (start, size) = crate::mm::heap::bounds();
+            // SAFETY: deliberately destroys the heap (free-list nodes
+            // included); nothing after this returns to a caller.
+            unsafe { core::ptr::write_bytes(start as *mut u8, 0xa5, size) };
+            let v: alloc::vec::Vec<u8> = alloc::vec::Vec::with_capacity(4096);
+            core::hint::black_box(v);
         }
         _ => return Err(Errno::EINVAL),
     }

@@ -36,3 +36,10 @@ pub fn size() -> u64 {
     // SAFETY: written once at boot.
     unsafe { HEAP_SIZE }
 }
+
+/// The heap's (start address, size in bytes), for the crash test that
+/// corrupts it.
+pub fn bounds() -> (usize, usize) {
+    let h = HEAP.lock();
+    (h.bottom() as usize, h.size())
+}
