@@ -1064,7 +1064,10 @@ pub fn parse_hexdump(text: &str) -> Result<(u64, Vec<u8>)> {
             }
             squeezed = false;
         }
-        anyhow::ensure!(base + out.len() as u64 == off, "hexdump offset {off:#x} out of order");
+        anyhow::ensure!(
+            base + out.len() as u64 == off,
+            "hexdump offset {off:#x} out of order"
+        );
         let hex = rest.split('|').next().unwrap_or("");
         let bytes = hex
             .split_whitespace()

@@ -60,7 +60,9 @@ fn load_kexos_capture(m: &mut Machine, append: &str) -> Result<()> {
 /// Plants a random marker in kernel memory; returns it and its physical address.
 fn plant_marker(m: &mut Machine) -> Result<(String, u64)> {
     let marker = random_token("KEXOS-DUMP-MARK-");
-    let out = m.run(&format!("echo marker {marker} > /sys/kernel/kexec_test_crash"))?;
+    let out = m.run(&format!(
+        "echo marker {marker} > /sys/kernel/kexec_test_crash"
+    ))?;
     let phys = out
         .split("marker at phys 0x")
         .nth(1)
@@ -85,7 +87,10 @@ fn read_vmcore(m: &mut Machine, off: u64, len: u64) -> Result<Vec<u8>> {
     let (start, bytes) = parse_hexdump(&out)?;
     m.check(
         start == off && bytes.len() as u64 == len,
-        format_args!("hexdump of {len} bytes at {off:#x} gave {} at {start:#x}", bytes.len()),
+        format_args!(
+            "hexdump of {len} bytes at {off:#x} gave {} at {start:#x}",
+            bytes.len()
+        ),
     )?;
     Ok(bytes)
 }
@@ -110,8 +115,14 @@ fn parse_notes(mut b: &[u8]) -> Vec<Note> {
         if desc_end > b.len() {
             break;
         }
-        let name = b[12..12 + namesz].strip_suffix(&[0]).unwrap_or(&b[12..12 + namesz]);
-        notes.push(Note { name: name.to_vec(), ty, desc: b[name_end..name_end + descsz].to_vec() });
+        let name = b[12..12 + namesz]
+            .strip_suffix(&[0])
+            .unwrap_or(&b[12..12 + namesz]);
+        notes.push(Note {
+            name: name.to_vec(),
+            ty,
+            desc: b[name_end..name_end + descsz].to_vec(),
+        });
         b = &b[desc_end..];
     }
     notes
@@ -122,18 +133,32 @@ fn parse_notes(mut b: &[u8]) -> Vec<Note> {
 /// VMCOREINFO), then PT_LOADs covering the first kernel's RAM except [0, 1 MiB) and the crash
 /// region, with page-consistent offsets; the marker is at the offset the headers give, and
 /// `grep` finds it when `grep_all`.
-fn check_vmcore(m: &mut Machine, region: (u64, u64), marker: &str, phys: u64, first_ram: u64, grep_all: bool) -> Result<()> {
+fn check_vmcore(
+    m: &mut Machine,
+    region: (u64, u64),
+    marker: &str,
+    phys: u64,
+    first_ram: u64,
+    grep_all: bool,
+    r12: Option<u64>,
+) -> Result<()> {
     let head = read_vmcore(m, 0, 4096)?;
-    let hdr = goblin::elf::Elf::parse_header(&head).map_err(|e| anyhow::anyhow!("ELF header: {e}"))?;
+    let hdr =
+        goblin::elf::Elf::parse_header(&head).map_err(|e| anyhow::anyhow!("ELF header: {e}"))?;
     m.check(
         hdr.e_type == ET_CORE && hdr.e_machine == EM_X86_64 && hdr.e_phentsize == 56,
         format_args!("not an x86-64 ELF core: {hdr:?}"),
     )?;
-    let ctx = goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little);
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
     let phdrs = ProgramHeader::parse(&head, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
         .map_err(|e| anyhow::anyhow!("program headers: {e}"))?;
     m.check(
-        phdrs.first().map(|p| p.p_type) == Some(PT_NOTE) && phdrs[1..].iter().all(|p| p.p_type == PT_LOAD) && phdrs.len() >= 2,
+        phdrs.first().map(|p| p.p_type) == Some(PT_NOTE)
+            && phdrs[1..].iter().all(|p| p.p_type == PT_LOAD)
+            && phdrs.len() >= 2,
         format_args!("expected one PT_NOTE then PT_LOADs: {phdrs:?}"),
     )?;
     let mut ram = 0;
@@ -142,7 +167,10 @@ fn check_vmcore(m: &mut Machine, region: (u64, u64), marker: &str, phys: u64, fi
         let (s, e) = (p.p_paddr, p.p_paddr + p.p_memsz);
         ram += p.p_memsz;
         m.check(
-            s >= 0x10_0000 && (e <= region.0 || s >= region.1) && p.p_offset % 4096 == s % 4096 && p.p_offset >= last_end,
+            s >= 0x10_0000
+                && (e <= region.0 || s >= region.1)
+                && p.p_offset % 4096 == s % 4096
+                && p.p_offset >= last_end,
             format_args!("bad PT_LOAD {p:?} (crash region {region:x?})"),
         )?;
         last_end = p.p_offset + p.p_filesz;
@@ -156,15 +184,42 @@ fn check_vmcore(m: &mut Machine, region: (u64, u64), marker: &str, phys: u64, fi
     // The notes: the crashing CPU's registers and VMCOREINFO.
     let note = &phdrs[0];
     let notes = parse_notes(&read_vmcore(m, note.p_offset, note.p_filesz)?);
-    let prstatus = notes.iter().find(|n| n.name == b"CORE" && n.ty == 1).context("no NT_PRSTATUS note")?;
-    m.check(prstatus.desc.len() == 336, format_args!("elf_prstatus is {} bytes", prstatus.desc.len()))?;
+    let prstatus = notes
+        .iter()
+        .find(|n| n.name == b"CORE" && n.ty == 1)
+        .context("no NT_PRSTATUS note")?;
+    m.check(
+        prstatus.desc.len() == 336,
+        format_args!("elf_prstatus is {} bytes", prstatus.desc.len()),
+    )?;
     // pr_reg starts at 112; RIP is user_regs_struct's 17th register.
     let rip = u64::from_le_bytes(prstatus.desc[112 + 16 * 8..112 + 17 * 8].try_into()?);
-    m.check(KERNEL_TEXT.contains(&rip), format_args!("NT_PRSTATUS RIP {rip:#x} is not in kexos's text"))?;
-    let info = notes.iter().find(|n| n.name == b"VMCOREINFO").context("no VMCOREINFO note")?;
+    m.check(
+        KERNEL_TEXT.contains(&rip),
+        format_args!("NT_PRSTATUS RIP {rip:#x} is not in kexos's text"),
+    )?;
+    if let Some(want) = r12 {
+        // R12 is user_regs_struct's 4th register: the faulting code's value, not the handler's.
+        let got = u64::from_le_bytes(prstatus.desc[112 + 3 * 8..112 + 4 * 8].try_into()?);
+        m.check(
+            got == want,
+            format_args!("NT_PRSTATUS R12 is {got:#x}, the faulting code had {want:#x}"),
+        )?;
+    }
+    let info = notes
+        .iter()
+        .find(|n| n.name == b"VMCOREINFO")
+        .context("no VMCOREINFO note")?;
     let info = String::from_utf8_lossy(&info.desc);
-    for key in ["PAGESIZE=4096\n", "PAGE_OFFSET=ffff800000000000\n", "BUILD-ID="] {
-        m.check(info.contains(key), format_args!("VMCOREINFO lacks {key:?}: {info:?}"))?;
+    for key in [
+        "PAGESIZE=4096\n",
+        "PAGE_OFFSET=ffff800000000000\n",
+        "BUILD-ID=",
+    ] {
+        m.check(
+            info.contains(key),
+            format_args!("VMCOREINFO lacks {key:?}: {info:?}"),
+        )?;
     }
 
     // The marker, at the file offset the headers say its physical address has.
@@ -174,12 +229,21 @@ fn check_vmcore(m: &mut Machine, region: (u64, u64), marker: &str, phys: u64, fi
         .with_context(|| format!("marker phys {phys:#x} is in no PT_LOAD"))?;
     let off = load.p_offset + (phys - load.p_paddr);
     let got = read_vmcore(m, off, marker.len() as u64)?;
-    m.check(got == marker.as_bytes(), format_args!("at {off:#x}: {:?}, expected the marker", String::from_utf8_lossy(&got)))?;
+    m.check(
+        got == marker.as_bytes(),
+        format_args!(
+            "at {off:#x}: {:?}, expected the marker",
+            String::from_utf8_lossy(&got)
+        ),
+    )?;
     if grep_all {
         // The whole file streams through read(2): the marker is found by content too.
         m.cmd_timeout = Duration::from_secs(600);
         let out = m.run(&format!("grep -c -F {marker} /proc/vmcore"))?;
-        let n: u64 = out.trim().parse().with_context(|| format!("grep -c printed {out:?}"))?;
+        let n: u64 = out
+            .trim()
+            .parse()
+            .with_context(|| format!("grep -c printed {out:?}"))?;
         m.check(n >= 1, format_args!("grep found the marker {n} times"))?;
     }
     Ok(())
@@ -198,7 +262,13 @@ fn mem_total(m: &mut Machine) -> Result<u64> {
 }
 
 /// One crash kind end to end, kexos -> kexos.
-fn kexos_capture(mem: &str, trigger: &str, report: &str, grep_all: bool) -> Result<()> {
+fn kexos_capture(
+    mem: &str,
+    trigger: &str,
+    report: &str,
+    grep_all: bool,
+    r12: Option<u64>,
+) -> Result<()> {
     let (mut m, region) = boot(mem, "64M")?;
     let first_ram = mem_total(&mut m)?;
     load_kexos_capture(&mut m, "kexec_test")?;
@@ -206,36 +276,78 @@ fn kexos_capture(mem: &str, trigger: &str, report: &str, grep_all: bool) -> Resu
     m.send_line(trigger)?;
     m.expect(report, HOP)?;
     let log = expect_capture(&mut m)?;
-    m.check(!log.contains("crashkernel reserved"), "the capture kernel reserved a crash region")?;
+    m.check(
+        !log.contains("crashkernel reserved"),
+        "the capture kernel reserved a crash region",
+    )?;
     m.run_expect("cat /proc/cmdline", "elfcorehdr=0x")?;
-    check_vmcore(&mut m, region, &marker, phys, first_ram, grep_all)?;
+    check_vmcore(&mut m, region, &marker, phys, first_ram, grep_all, r12)?;
     m.poweroff()
 }
 
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_panic() -> Result<()> {
-    kexos_capture("256M", "echo panic > /sys/kernel/kexec_test_crash", "KERNEL PANIC: ", false)
+    kexos_capture(
+        "256M",
+        "echo panic > /sys/kernel/kexec_test_crash",
+        "KERNEL PANIC: ",
+        false,
+        None,
+    )
 }
 
 /// A kernel write to the crash region faults: it is read-only once loaded.
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_write_to_protected_region() -> Result<()> {
-    kexos_capture("256M", "echo wp > /sys/kernel/kexec_test_crash", "exception 14 (page fault) in kernel", false)
+    kexos_capture(
+        "256M",
+        "echo wp > /sys/kernel/kexec_test_crash",
+        "exception 14 (page fault) in kernel",
+        false,
+        None,
+    )
 }
 
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_stack_overflow() -> Result<()> {
-    kexos_capture("256M", "echo stack > /sys/kernel/kexec_test_crash", "exception 8 (double fault) in kernel", false)
+    kexos_capture(
+        "256M",
+        "echo stack > /sys/kernel/kexec_test_crash",
+        "exception 8 (double fault) in kernel",
+        false,
+        None,
+    )
+}
+
+/// A general protection fault with a known value in R12: the crash notes hold the faulting
+/// code's general registers, as the exception entry stub saved them.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_general_protection() -> Result<()> {
+    let r12 = u64::from_le_bytes(*b"KEXOS-GP");
+    kexos_capture(
+        "256M",
+        "echo gp > /sys/kernel/kexec_test_crash",
+        "exception 13 (general protection fault) in kernel",
+        false,
+        Some(r12),
+    )
 }
 
 /// The heap is scribbled over, then allocated from: the crash path allocates nothing.
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_corrupted_heap() -> Result<()> {
-    kexos_capture("256M", "echo heap > /sys/kernel/kexec_test_crash", "crash test: heap", false)
+    kexos_capture(
+        "256M",
+        "echo heap > /sys/kernel/kexec_test_crash",
+        "crash test: heap",
+        false,
+        None,
+    )
 }
 
 /// The `crash` command (sysrq-c), after exercising load/unload/replace: a failed crash load
@@ -258,7 +370,7 @@ fn crash_capture_on_crash_command() -> Result<()> {
     expect_capture(&mut m)?;
     // The image loaded last is the one that runs.
     m.run_expect("cat /proc/cmdline", "kexec_test second")?;
-    check_vmcore(&mut m, region, &marker, phys, first_ram, true)?;
+    check_vmcore(&mut m, region, &marker, phys, first_ram, true, None)?;
     m.poweroff()
 }
 
@@ -281,7 +393,10 @@ fn crash_load_without_reservation() -> Result<()> {
     m.send_line("crash")?;
     m.expect("KERNEL PANIC", HOP)?;
     let exit = m.wait_exit(HOP)?;
-    m.check(!exit.is_success(), format_args!("QEMU exited with {exit:?} after a panic"))
+    m.check(
+        !exit.is_success(),
+        format_args!("QEMU exited with {exit:?} after a panic"),
+    )
 }
 
 /// kexos -> Linux: Linux's own /proc/vmcore reader accepts our ELF core headers and finds the
@@ -323,12 +438,20 @@ fn crash_capture_linux() -> Result<()> {
         "kexec -s -p /boot/vmlinuz --initrd=/boot/vmcore-initrd.img \
          --append=\"console=ttyS0 nr_cpus=1 reset_devices irqpoll panic=-1\"",
     )?;
-    m.check(out.contains("as the crash kernel"), format_args!("Linux crash load failed: {out:?}"))?;
-    m.run(&format!("echo marker {marker} > /sys/kernel/kexec_test_crash"))?;
+    m.check(
+        out.contains("as the crash kernel"),
+        format_args!("Linux crash load failed: {out:?}"),
+    )?;
+    m.run(&format!(
+        "echo marker {marker} > /sys/kernel/kexec_test_crash"
+    ))?;
     m.send_line("crash")?;
     m.expect("kexos: crash: starting the capture kernel", HOP)?;
     m.expect("purgatory: sha256 ok", HOP)?;
-    m.expect("KEXOS-LINUX-CMDLINE: elfcorehdr=0x", Duration::from_secs(300))?;
+    m.expect(
+        "KEXOS-LINUX-CMDLINE: elfcorehdr=0x",
+        Duration::from_secs(300),
+    )?;
     let ehdr = m.expect_line("KEXOS-VMCORE: ehdr ", Duration::from_secs(120))?;
     // ELF magic, 64-bit, little endian, version 1; e_type ET_CORE (4), e_machine x86-64 (0x3e).
     m.check(
@@ -336,8 +459,14 @@ fn crash_capture_linux() -> Result<()> {
         format_args!("Linux's /proc/vmcore does not start with an x86-64 ELF core header: {ehdr}"),
     )?;
     let size: u64 = m.expect_line("KEXOS-VMCORE: size ", HOP)?.trim().parse()?;
-    m.check(size > 64 << 20, format_args!("Linux's /proc/vmcore is only {size} bytes"))?;
-    let n: u64 = m.expect_line("KEXOS-VMCORE: marker lines ", Duration::from_secs(600))?.trim().parse()?;
+    m.check(
+        size > 64 << 20,
+        format_args!("Linux's /proc/vmcore is only {size} bytes"),
+    )?;
+    let n: u64 = m
+        .expect_line("KEXOS-VMCORE: marker lines ", Duration::from_secs(600))?
+        .trim()
+        .parse()?;
     m.check(n >= 1, "Linux's /proc/vmcore does not contain the marker")?;
     m.expect("KEXOS-LINUX-TEST: status 0", HOP)?;
     Ok(())

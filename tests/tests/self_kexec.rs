@@ -81,7 +81,10 @@ fn self_kexec_chain_then_linux() -> Result<()> {
     };
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi).with_linux(&fx))?;
     let first = meminfo(&mut m)?;
-    println!("hop 0 (first boot): MemTotal {} kB, MemFree {} kB", first.0, first.1);
+    println!(
+        "hop 0 (first boot): MemTotal {} kB, MemFree {} kB",
+        first.0, first.1
+    );
     let mut previous: Option<(u64, u64)> = None;
     for (i, (image, loader)) in [
         ("/boot/kexos.bzImage", "bzImage64"),
@@ -93,17 +96,30 @@ fn self_kexec_chain_then_linux() -> Result<()> {
     {
         let append = format!("hop={} token={}", i + 1, random_token("chain-"));
         let totals = hop(&mut m, image, loader, &append)?;
-        println!("hop {} ({loader}): MemTotal {} kB, MemFree {} kB", i + 1, totals.0, totals.1);
+        println!(
+            "hop {} ({loader}): MemTotal {} kB, MemFree {} kB",
+            i + 1,
+            totals.0,
+            totals.1
+        );
         // The firmware's RAM is all still there at every hop.
         m.check(
             totals.0 == first.0,
-            format_args!("hop {}: MemTotal {} kB, first boot had {} kB", i + 1, totals.0, first.0),
+            format_args!(
+                "hop {}: MemTotal {} kB, first boot had {} kB",
+                i + 1,
+                totals.0,
+                first.0
+            ),
         )?;
         // Kexec'd hops boot the same way from the same files: the same free memory.
         if let Some(prev) = previous {
             m.check(
                 totals == prev,
-                format_args!("hop {}: {totals:?} differs from the previous hop's {prev:?}", i + 1),
+                format_args!(
+                    "hop {}: {totals:?} differs from the previous hop's {prev:?}",
+                    i + 1
+                ),
             )?;
         }
         previous = Some(totals);
@@ -112,7 +128,10 @@ fn self_kexec_chain_then_linux() -> Result<()> {
     let out = m.run(&format!(
         "kexec -s -l /boot/vmlinuz --initrd=/boot/initrd.img --append=\"{append}\""
     ))?;
-    m.check(!out.contains("failed"), format_args!("loading Linux failed: {out:?}"))?;
+    m.check(
+        !out.contains("failed"),
+        format_args!("loading Linux failed: {out:?}"),
+    )?;
     m.send_line("kexec -e")?;
     m.expect_linux_boot(&append, &fx.version()?, HOP)
 }
@@ -146,7 +165,9 @@ fn linux_kexecs_kexos() -> Result<()> {
     let cmdline = m.run("cat /proc/cmdline")?;
     m.check(
         cmdline.trim_end_matches('\n') == append,
-        format_args!("kexos under Linux's kexec: /proc/cmdline is {cmdline:?}, expected {append:?}"),
+        format_args!(
+            "kexos under Linux's kexec: /proc/cmdline is {cmdline:?}, expected {append:?}"
+        ),
     )?;
     m.poweroff()
 }

@@ -51,18 +51,33 @@ pub fn current_regs() -> CoreRegs {
     r
 }
 
-/// The registers an exception frame holds: RIP, CS, RFLAGS, RSP, SS, plus
-/// the frame pointer. The other general registers are not saved by our
-/// entry stubs, so they read as 0 rather than as made-up values.
+/// The faulting code's registers: RIP, CS, RFLAGS, RSP and SS from the
+/// exception frame, the general registers as the entry stub stored them
+/// (idt.rs; exceptions without a stub report 0 for those, not made-up values).
 pub fn fault_regs(f: &Fault) -> CoreRegs {
+    let g = if f.stub_saved_gprs { super::idt::exception_gprs() } else { [0; 15] };
     CoreRegs {
+        r15: g[0],
+        r14: g[1],
+        r13: g[2],
+        r12: g[3],
+        rbp: f.rbp,
+        rbx: g[5],
+        r11: g[6],
+        r10: g[7],
+        r9: g[8],
+        r8: g[9],
+        rax: g[10],
+        rcx: g[11],
+        rdx: g[12],
+        rsi: g[13],
+        rdi: g[14],
+        orig_rax: u64::MAX,
         rip: f.rip,
         cs: f.cs,
         eflags: f.rflags,
         rsp: f.rsp,
         ss: f.ss,
-        rbp: f.rbp,
-        orig_rax: u64::MAX,
         ..CoreRegs::default()
     }
 }

@@ -26,6 +26,8 @@ pub struct Fault {
     pub cr2: Option<u64>,
     /// The interrupted code's frame pointer, for the backtrace.
     pub rbp: u64,
+    /// Whether an entry stub stored the general registers (idt::exception_gprs).
+    pub stub_saved_gprs: bool,
 }
 
 impl Fault {
@@ -71,6 +73,7 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
         ss: frame.stack_segment.0 as u64,
         cr2,
         rbp,
+        stub_saved_gprs: matches!(vector, 0 | 6 | 8 | 12 | 13 | 14),
     }
 }
 
@@ -177,28 +180,96 @@ extern "x86-interrupt" fn unexpected_interrupt(_frame: InterruptStackFrame) {
 /// PIC IRQ7/IRQ15 and the LAPIC spurious vector: no EOI for spurious interrupts.
 extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}
 
+/// The general registers at the last exception entry, in user_regs_struct
+/// order (r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi),
+/// stored by the entry stubs below for the crash notes.
+#[no_mangle]
+static mut KEXOS_EXCEPTION_GPRS: [u64; 15] = [0; 15];
+
+/// A copy of [`KEXOS_EXCEPTION_GPRS`].
+pub fn exception_gprs() -> [u64; 15] {
+    // SAFETY: a plain read of a static only the entry stubs write; one CPU.
+    unsafe { core::ptr::read_volatile(&raw const KEXOS_EXCEPTION_GPRS) }
+}
+
+/// Entry stubs for the exceptions a crash starts from: an x86-interrupt
+/// handler cannot see the interrupted code's general registers (its
+/// prologue saves them where it likes), so each stub stores all of them with
+/// RIP-relative moves, which touch neither the stack nor RFLAGS, then jumps
+/// to the handler with the CPU's frame exactly as delivered.
+macro_rules! gpr_stubs {
+    ($( $stub:ident => $handler:ident; )*) => { $(
+        core::arch::global_asm!(
+            ".pushsection .text",
+            concat!(".global ", stringify!($stub)),
+            concat!(stringify!($stub), ":"),
+            "mov [rip + {g}], r15",
+            "mov [rip + {g} + 8], r14",
+            "mov [rip + {g} + 16], r13",
+            "mov [rip + {g} + 24], r12",
+            "mov [rip + {g} + 32], rbp",
+            "mov [rip + {g} + 40], rbx",
+            "mov [rip + {g} + 48], r11",
+            "mov [rip + {g} + 56], r10",
+            "mov [rip + {g} + 64], r9",
+            "mov [rip + {g} + 72], r8",
+            "mov [rip + {g} + 80], rax",
+            "mov [rip + {g} + 88], rcx",
+            "mov [rip + {g} + 96], rdx",
+            "mov [rip + {g} + 104], rsi",
+            "mov [rip + {g} + 112], rdi",
+            "jmp {h}",
+            ".popsection",
+            g = sym KEXOS_EXCEPTION_GPRS,
+            h = sym $handler,
+        );
+        extern "C" {
+            fn $stub();
+        }
+    )* };
+}
+
+gpr_stubs! {
+    kexos_stub_divide_error => divide_error;
+    kexos_stub_invalid_opcode => invalid_opcode;
+    kexos_stub_double_fault => double_fault;
+    kexos_stub_stack_segment => stack_segment;
+    kexos_stub_general_protection => general_protection;
+    kexos_stub_page_fault => page_fault;
+}
+
+/// `stub`'s address, for an IDT entry.
+fn addr(stub: unsafe extern "C" fn()) -> x86_64::VirtAddr {
+    x86_64::VirtAddr::new(stub as usize as u64)
+}
+
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     let mut idt = InterruptDescriptorTable::new();
     for vector in pic::IRQ_BASE..=255 {
         idt[vector].set_handler_fn(unexpected_interrupt);
     }
-    idt.divide_error.set_handler_fn(divide_error);
+    // SAFETY: the stubs end in a jump to the handler of the same signature.
+    unsafe { idt.divide_error.set_handler_addr(addr(kexos_stub_divide_error)) };
     idt.debug.set_handler_fn(debug);
     idt.non_maskable_interrupt.set_handler_fn(nmi);
     idt.breakpoint.set_handler_fn(breakpoint);
     idt.overflow.set_handler_fn(overflow);
     idt.bound_range_exceeded.set_handler_fn(bound_range);
-    idt.invalid_opcode.set_handler_fn(invalid_opcode);
+    // SAFETY: as above.
+    unsafe { idt.invalid_opcode.set_handler_addr(addr(kexos_stub_invalid_opcode)) };
     idt.device_not_available.set_handler_fn(device_not_available);
     // SAFETY: the IST index names a stack set up in gdt::TSS.
     unsafe {
-        idt.double_fault.set_handler_fn(double_fault).set_stack_index(super::gdt::DOUBLE_FAULT_IST);
+        idt.double_fault.set_handler_addr(addr(kexos_stub_double_fault)).set_stack_index(super::gdt::DOUBLE_FAULT_IST);
     }
     idt.invalid_tss.set_handler_fn(invalid_tss);
     idt.segment_not_present.set_handler_fn(segment_not_present);
-    idt.stack_segment_fault.set_handler_fn(stack_segment);
-    idt.general_protection_fault.set_handler_fn(general_protection);
-    idt.page_fault.set_handler_fn(page_fault);
+    // SAFETY: as above.
+    unsafe { idt.stack_segment_fault.set_handler_addr(addr(kexos_stub_stack_segment)) };
+    // SAFETY: as above.
+    unsafe { idt.general_protection_fault.set_handler_addr(addr(kexos_stub_general_protection)) };
+    // SAFETY: as above.
+    unsafe { idt.page_fault.set_handler_addr(addr(kexos_stub_page_fault)) };
     idt.x87_floating_point.set_handler_fn(x87_fp);
     idt.alignment_check.set_handler_fn(alignment_check);
     idt.machine_check.set_handler_fn(machine_check);

@@ -13,6 +13,9 @@ struct Marker(UnsafeCell<[u8; 256]>);
 unsafe impl Sync for Marker {}
 static MARKER: Marker = Marker(UnsafeCell::new([0; 256]));
 
+/// What the `gp` crash leaves in R12 ("KEXOS-GP").
+pub const GP_R12: u64 = u64::from_le_bytes(*b"KEXOS-GP");
+
 /// `marker TEXT`, or a crash kind: `panic`, `oops` (kernel write through
 /// NULL), `wp` (write into the write-protected crash kernel region), `gp`
 /// (non-canonical address), `stack` (kernel stack overflow: a double fault),
@@ -29,7 +32,10 @@ pub fn command(text: &str) -> Result<(), Errno> {
         // SAFETY (all three): deliberate faults, in asm because the
         // accesses are undefined behaviour in Rust; the handler never returns.
         "oops" => unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) 0u64) },
-        "gp" => unsafe { core::arch::asm!("mov al, byte ptr [{0}]", in(reg) 0x8000_0000_0000_0000u64, out("al") _) },
+        "gp" => unsafe {
+            // A known value in R12, which the crash notes must show.
+            core::arch::asm!("mov al, byte ptr [{0}]", in(reg) 0x8000_0000_0000_0000u64, in("r12") GP_R12, out("al") _)
+        },
         "wp" => {
             let (start, _) = super::region().ok_or(Errno::ENXIO)?;
             let va = crate::mm::phys_to_virt(start + 0x1000);
