@@ -18,6 +18,7 @@ use kexos_tests::{
     linux_fixture, parse_hexdump, random_token, Artifacts, BootOptions, Firmware, Machine,
 };
 
+const BZIMAGE: &str = "/boot/kexos.bzImage";
 const HOP: Duration = Duration::from_secs(180);
 /// Where the linker puts kexos's text (kernel/linker.ld), and a generous end.
 const KERNEL_TEXT: std::ops::Range<u64> = 0xffff_ffff_8020_0000..0xffff_ffff_8080_0000;
@@ -44,14 +45,19 @@ fn boot(mem: &str, crashkernel: &str) -> Result<(Machine, (u64, u64))> {
     Ok((m, region))
 }
 
-/// Loads kexos.bzImage as the crash kernel with `append`.
-fn load_kexos_capture(m: &mut Machine, append: &str) -> Result<()> {
+/// Loads `image` (/boot/kexos.bzImage or /boot/kexos.elf) as the crash kernel with `append`.
+fn load_kexos_capture(m: &mut Machine, image: &str, append: &str) -> Result<()> {
     let out = m.run(&format!(
-        "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"{append}\""
+        "kexec -s -p {image} --initrd=/boot/initramfs.cpio --append=\"{append}\""
     ))?;
+    let loader = if image.ends_with(".elf") {
+        "(elf64)"
+    } else {
+        "(bzImage64)"
+    };
     m.check(
-        out.contains("as the crash kernel") && !out.contains("failed"),
-        format_args!("crash load failed: {out:?}"),
+        out.contains(&format!("{loader} as the crash kernel")) && !out.contains("failed"),
+        format_args!("crash load of {image} failed: {out:?}"),
     )?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
     Ok(())
@@ -263,6 +269,7 @@ fn mem_total(m: &mut Machine) -> Result<u64> {
 
 /// One crash kind end to end, kexos -> kexos.
 fn kexos_capture(
+    image: &str,
     mem: &str,
     trigger: &str,
     report: &str,
@@ -271,7 +278,7 @@ fn kexos_capture(
 ) -> Result<()> {
     let (mut m, region) = boot(mem, "64M")?;
     let first_ram = mem_total(&mut m)?;
-    load_kexos_capture(&mut m, "kexec_test")?;
+    load_kexos_capture(&mut m, image, "kexec_test")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line(trigger)?;
     m.expect(report, HOP)?;
@@ -289,6 +296,7 @@ fn kexos_capture(
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_panic() -> Result<()> {
     kexos_capture(
+        BZIMAGE,
         "256M",
         "echo panic > /sys/kernel/kexec_test_crash",
         "KERNEL PANIC: ",
@@ -302,6 +310,7 @@ fn crash_capture_on_panic() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_write_to_protected_region() -> Result<()> {
     kexos_capture(
+        BZIMAGE,
         "256M",
         "echo wp > /sys/kernel/kexec_test_crash",
         "exception 14 (page fault) in kernel",
@@ -313,7 +322,9 @@ fn crash_capture_on_write_to_protected_region() -> Result<()> {
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_stack_overflow() -> Result<()> {
+    // Through the ELF64 loader this time: its crash path places the same headers.
     kexos_capture(
+        "/boot/kexos.elf",
         "256M",
         "echo stack > /sys/kernel/kexec_test_crash",
         "exception 8 (double fault) in kernel",
@@ -329,6 +340,7 @@ fn crash_capture_on_stack_overflow() -> Result<()> {
 fn crash_capture_on_general_protection() -> Result<()> {
     let r12 = u64::from_le_bytes(*b"KEXOS-GP");
     kexos_capture(
+        BZIMAGE,
         "256M",
         "echo gp > /sys/kernel/kexec_test_crash",
         "exception 13 (general protection fault) in kernel",
@@ -342,6 +354,7 @@ fn crash_capture_on_general_protection() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_corrupted_heap() -> Result<()> {
     kexos_capture(
+        BZIMAGE,
         "256M",
         "echo heap > /sys/kernel/kexec_test_crash",
         "crash test: heap",
@@ -357,13 +370,13 @@ fn crash_capture_on_corrupted_heap() -> Result<()> {
 fn crash_capture_on_crash_command() -> Result<()> {
     let (mut m, region) = boot("256M", "64M")?;
     let first_ram = mem_total(&mut m)?;
-    load_kexos_capture(&mut m, "kexec_test first")?;
+    load_kexos_capture(&mut m, BZIMAGE, "kexec_test first")?;
     m.run("echo garbage > /tmp/junk")?;
     m.run_expect("kexec -s -p /tmp/junk", "ENOEXEC")?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
     m.run("kexec -u -p")?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "0")?;
-    load_kexos_capture(&mut m, "kexec_test second")?;
+    load_kexos_capture(&mut m, BZIMAGE, "kexec_test second")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line("crash")?;
     m.expect("exception 14 (page fault) in kernel", HOP)?;
