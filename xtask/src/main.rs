@@ -11,6 +11,7 @@ use boot::{AddSpec, Firmware};
 use kexos_tests::{markers, qemu_command, Console, Machine, QemuExit};
 
 mod bench;
+mod bench_crash;
 mod fixtures;
 
 const HELP: &str = "\
@@ -26,7 +27,8 @@ COMMANDS:
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
     test      Build, run the host unit tests, then the QEMU scenarios (tests/tests/*.rs)
     bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
-              payload with Debian's kexec-tools; print times and sizes side by side
+              payload with Debian's kexec-tools; print times and sizes side by side; then the
+              self-kexec (issue 4) and crash-dump (issue 5) figures
     fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
               cloud bzImage (apt-get download), a busybox initramfs for it, and Debian's
               kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec).
@@ -52,6 +54,9 @@ OPTIONS (test):
     --filter TEXT         Only run the QEMU scenarios whose name contains TEXT
     --include-wip         Also run the scenario files not enabled yet (WIP_SCENARIOS in
                           xtask/src/main.rs)
+OPTIONS (bench):
+    --only crash          Only the crash-dump figures (issue 5): panic -> capture prompt,
+                          panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
 OPTIONS (fixtures):
     --force               Download again even if cached
 
@@ -102,6 +107,7 @@ struct Opts {
     linux_initrd: Option<PathBuf>,
     include_wip: bool,
     force: bool,
+    only: Option<String>,
 }
 
 fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
@@ -126,7 +132,7 @@ fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--linux-initrd",
         ],
         "test" => &["--release", "--filter", "--include-wip"],
-        "bench" => &[],
+        "bench" => &["--only"],
         "fixtures" => &["--force"],
         _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
     };
@@ -166,6 +172,7 @@ fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--linux-initrd" => o.linux_initrd = Some(PathBuf::from(value()?)),
             "--include-wip" => o.include_wip = true,
             "--force" => o.force = true,
+            "--only" => o.only = Some(value()?),
             _ => unreachable!("flag {flag} allowed but not handled"),
         }
     }
@@ -195,7 +202,7 @@ fn real_main() -> Result<ExitCode> {
         "run" => x.run(&opts, false),
         "gdb" => x.run(&opts, true),
         "test" => x.test(&opts),
-        "bench" => x.bench(),
+        "bench" => x.bench(&opts),
         "fixtures" => x.fixtures_cmd(&opts),
         _ => unreachable!(),
     }
@@ -845,13 +852,22 @@ impl Xtask {
         Ok((run, wip))
     }
 
-    fn bench(&self) -> Result<ExitCode> {
+    fn bench(&self, opts: &Opts) -> Result<ExitCode> {
+        if let Some(only) = opts.only.as_deref().filter(|o| *o != "crash") {
+            bail!("--only takes `crash`, not `{only}`");
+        }
         let o = Opts {
             release: true,
             ..Opts::default()
         };
         let built = self.build(&o)?;
         self.prerequisites(Firmware::Uefi)?;
+        let no_fixture = "no Linux fixture; see above";
+        if opts.only.is_some() {
+            let fx = LinuxFixture::at(&self.root);
+            bench_crash::crash_dumps(&self.root, built.with_linux.then_some(&fx), no_fixture);
+            return Ok(ExitCode::SUCCESS);
+        }
         let image = boot::image_path(&self.target("images"), Firmware::Uefi);
         let mut m = Machine::spawn_image(
             "bench",
@@ -922,6 +938,7 @@ impl Xtask {
         let Some((mut figures, why)) = kexec else {
             println!("kexec into Linux: n/a (no Linux fixture; see above)");
             bench::self_kexec(&self.root, &built.stripped, None);
+            bench_crash::crash_dumps(&self.root, None, no_fixture);
             return Ok(ExitCode::SUCCESS);
         };
         // The same payload kexec'd by Linux itself (Debian's kexec-tools), in the same machine.
@@ -969,6 +986,7 @@ impl Xtask {
             println!("  (Linux stopped early: {why})");
         }
         bench::self_kexec(&self.root, &built.stripped, Some(&figures));
+        bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
         Ok(ExitCode::SUCCESS)
     }
 }

@@ -38,7 +38,7 @@ pub fn init(ctx: &BootContext) {
     let mut fs = Vfs::new();
     if let Some(archive) = initrd_bytes(ctx) {
         let t0 = crate::time::now_ns();
-        match fs.unpack_cpio(archive) {
+        match fs.unpack_cpio_reporting(archive, |name, e| info!("fs: initramfs member {} not unpacked: {} ({})", name, e.name(), e.message())) {
             Ok(n) => info!("fs: unpacked {} initramfs entries ({} KiB) in {} us", n, archive.len() >> 10, (crate::time::now_ns() - t0) / 1000),
             Err(e) => info!("fs: initramfs is damaged, kept what came before the error: {}", e),
         }

@@ -73,7 +73,8 @@ impl Contents {
     pub fn make_mut(&mut self) -> Result<&mut Vec<u8>, abi::Errno> {
         if let Contents::Static(s) = *self {
             let mut v = Vec::new();
-            v.try_reserve_exact(s.len()).map_err(|_| abi::Errno::ENOSPC)?;
+            v.try_reserve_exact(s.len())
+                .map_err(|_| abi::Errno::ENOSPC)?;
             v.extend_from_slice(s);
             *self = Contents::Owned(v);
         }

@@ -148,7 +148,13 @@ impl Vfs {
     ///
     /// A special file is writable only if its mode grants the owner write
     /// (like /proc/sysrq-trigger, 0200): the kernel consumes what is written.
-    fn check_open(&self, kind: NodeKind, mode: u32, flags: u32, access: &Access) -> Result<(), Errno> {
+    fn check_open(
+        &self,
+        kind: NodeKind,
+        mode: u32,
+        flags: u32,
+        access: &Access,
+    ) -> Result<(), Errno> {
         let wants_write = access.write || flags & O_TRUNC != 0;
         match kind {
             NodeKind::Symlink => Err(Errno::ELOOP),

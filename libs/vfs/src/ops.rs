@@ -21,7 +21,12 @@ impl Vfs {
     /// the caller keeps for good, such as the initramfs image the kernel
     /// booted with). Reads and kexec see it like any file; the first write or
     /// truncate makes a private copy. `EEXIST` if the name exists.
-    pub fn add_static_file(&mut self, path: &str, mode: u32, data: &'static [u8]) -> Result<Ino, Errno> {
+    pub fn add_static_file(
+        &mut self,
+        path: &str,
+        mode: u32,
+        data: &'static [u8],
+    ) -> Result<Ino, Errno> {
         self.insert(path, Data::File(Contents::Static(data)), mode)
     }
 
@@ -162,7 +167,9 @@ mod tests {
         static IMAGE: [u8; 5] = *b"cpio!";
         let mut v = Vfs::new();
         v.mkdir_all("/boot").unwrap();
-        let ino = v.add_static_file("/boot/initramfs.cpio", 0o444, &IMAGE).unwrap();
+        let ino = v
+            .add_static_file("/boot/initramfs.cpio", 0o444, &IMAGE)
+            .unwrap();
         assert_eq!(v.kind(ino), NodeKind::File);
         assert_eq!(v.stat(ino).st_size, 5);
         // Zero-copy: the very same memory.
@@ -173,12 +180,17 @@ mod tests {
         assert_eq!(&buf[..5], b"cpio!");
         v.close(f);
         // A write copies first; the static bytes never change.
-        let mut w = v.open("/boot/initramfs.cpio", abi::fs::O_WRONLY, 0).unwrap();
+        let mut w = v
+            .open("/boot/initramfs.cpio", abi::fs::O_WRONLY, 0)
+            .unwrap();
         assert_eq!(v.write(&mut w, b"X"), Ok(1));
         v.close(w);
         assert_eq!(v.file_data(ino).unwrap(), b"Xpio!");
         assert_eq!(&IMAGE, b"cpio!");
-        assert_eq!(v.add_static_file("/boot/initramfs.cpio", 0o444, &IMAGE), Err(Errno::EEXIST));
+        assert_eq!(
+            v.add_static_file("/boot/initramfs.cpio", 0o444, &IMAGE),
+            Err(Errno::EEXIST)
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ impl SpecialContents for Vec<u8> {
         self.as_slice().len() as u64
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.as_slice().len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.as_slice().len());
         let avail = &self[start..];
         let n = avail.len().min(buf.len());
         buf[..n].copy_from_slice(&avail[..n]);

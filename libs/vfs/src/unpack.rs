@@ -19,10 +19,23 @@ impl Vfs {
     /// does. Returns the number of members applied. A malformed archive
     /// stops with the cpio error; members before it stay unpacked.
     pub fn unpack_cpio(&mut self, archive: &[u8]) -> Result<usize, cpio::Error> {
+        self.unpack_cpio_reporting(archive, |_, _| {})
+    }
+
+    /// [`Vfs::unpack_cpio`], calling `skipped(name, errno)` for every member
+    /// that could not be applied (e.g. `ENOSPC` when memory runs out), so the
+    /// caller can say which files are missing and why.
+    pub fn unpack_cpio_reporting(
+        &mut self,
+        archive: &[u8],
+        mut skipped: impl FnMut(&str, Errno),
+    ) -> Result<usize, cpio::Error> {
         let mut applied = 0;
         for entry in cpio::entries(archive) {
-            if self.apply_entry(&entry?).is_ok() {
-                applied += 1;
+            let entry = entry?;
+            match self.apply_entry(&entry) {
+                Ok(()) => applied += 1,
+                Err(e) => skipped(entry.name, e),
             }
         }
         Ok(applied)
@@ -75,6 +88,26 @@ impl Vfs {
 mod tests {
     use super::*;
     use cpio::Writer;
+
+    #[test]
+    fn skipped_members_are_reported() {
+        let mut w = Writer::new();
+        w.add_dir("/d", 0o755);
+        w.add_file("/d/ok", 0o644, b"x");
+        w.add_file("/f", 0o644, b"a file");
+        w.add_file("/f/child", 0o644, b"under a file: cannot be created");
+        let archive = w.finish();
+        let mut v = Vfs::new();
+        let mut skipped = alloc::vec::Vec::new();
+        let n = v
+            .unpack_cpio_reporting(&archive, |name, e| {
+                skipped.push((alloc::string::String::from(name), e))
+            })
+            .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert_eq!(skipped[0].0, "f/child");
+    }
 
     #[test]
     fn unpack_writer_archive() {
