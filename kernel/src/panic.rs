@@ -2,16 +2,23 @@
 //! end the machine with a failure status.
 
 use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use crate::console;
+
+/// Set by the first panic: a panic while panicking skips the backtrace.
+static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
     crate::crash::save_crash_regs(&crate::arch::crash::current_regs());
+    let nested = PANICKING.swap(true, Ordering::SeqCst);
     // The console lock may be held by the code that panicked: bypass it.
     console::emergency_print(format_args!("\nKERNEL PANIC: {}\n", info));
-    crate::arch::backtrace::print_current();
+    if !nested {
+        crate::arch::backtrace::print_current();
+    }
     crate::crash::crash_kexec();
     crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Failure)
 }

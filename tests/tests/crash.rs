@@ -374,16 +374,72 @@ fn crash_capture_on_crash_command() -> Result<()> {
     m.run("echo garbage > /tmp/junk")?;
     m.run_expect("kexec -s -p /tmp/junk", "ENOEXEC")?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
+    // The two images are independent: unloading one leaves the other.
+    m.run_expect(
+        "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio",
+        "(bzImage64) in ",
+    )?;
     m.run("kexec -u -p")?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "0")?;
+    m.run_expect("cat /sys/kernel/kexec_loaded", "1")?;
     load_kexos_capture(&mut m, BZIMAGE, "kexec_test second")?;
+    // Replacing an armed image: unprotect, rewrite, protect again.
+    load_kexos_capture(&mut m, BZIMAGE, "kexec_test third")?;
+    m.run("kexec -u")?;
+    m.run_expect("cat /sys/kernel/kexec_loaded", "0")?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line("crash")?;
     m.expect("exception 14 (page fault) in kernel", HOP)?;
     expect_capture(&mut m)?;
     // The image loaded last is the one that runs.
-    m.run_expect("cat /proc/cmdline", "kexec_test second")?;
+    m.run_expect("cat /proc/cmdline", "kexec_test third")?;
     check_vmcore(&mut m, region, &marker, phys, first_ram, true, None)?;
+    m.poweroff()
+}
+
+/// 5 GiB of RAM: the crashed kernel's memory above 4 GiB is in the dump and the capture
+/// kernel (whose own memory map ends below 4 GiB) reads all of it.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_with_ram_above_4g() -> Result<()> {
+    let (mut m, region) = boot("5G", "64M")?;
+    let first_ram = mem_total(&mut m)?;
+    load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
+    let (marker, phys) = plant_marker(&mut m)?;
+    m.send_line("crash")?;
+    expect_capture(&mut m)?;
+    check_vmcore(&mut m, region, &marker, phys, first_ram, false, None)?;
+    let head = read_vmcore(&mut m, 0, 4096)?;
+    let hdr = goblin::elf::Elf::parse_header(&head).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
+    let phdrs = ProgramHeader::parse(&head, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let top = phdrs
+        .iter()
+        .map(|p| p.p_paddr + p.p_memsz)
+        .max()
+        .unwrap_or(0);
+    m.check(
+        top > 4 << 30,
+        format_args!("no PT_LOAD above 4 GiB (top {top:#x})"),
+    )?;
+    // Every byte of the file reads, the high RAM included: the file ends with the last
+    // PT_LOAD's page-rounded data.
+    let size = phdrs
+        .iter()
+        .map(|p| (p.p_offset + p.p_memsz).next_multiple_of(4096))
+        .max()
+        .unwrap_or(0);
+    m.cmd_timeout = Duration::from_secs(600);
+    let out = m.run("dd if=/proc/vmcore of=/dev/null bs=1M")?;
+    m.check(
+        out.contains(&format!("{size} bytes")),
+        format_args!("dd read less than the {size}-byte dump: {out:?}"),
+    )?;
     m.poweroff()
 }
 

@@ -1,26 +1,28 @@
 //! Frame-pointer backtraces (the kernel is built with force-frame-pointers).
 //! Addresses only: resolve them with `addr2line -e target/kernel/.../kexos`.
 
-extern "C" {
-    static __kernel_start: u8;
-    static __kernel_end: u8;
-}
+use super::stack::{CRASH_STACK, FAULT_STACK, KERNEL_STACK};
 
 const MAX_FRAMES: usize = 24;
 
-fn in_kernel_image(addr: u64) -> bool {
-    // SAFETY: only the linker symbols' addresses are taken.
-    let (start, end) = unsafe { (&__kernel_start as *const u8 as u64, &__kernel_end as *const u8 as u64) };
-    addr >= start && addr + 16 <= end && addr.is_multiple_of(8)
+/// A frame record (saved RBP + return address) is trusted only inside one
+/// of the kernel's stacks, above its guard page (Linux's get_stack_info).
+fn on_a_stack(addr: u64) -> bool {
+    let stacks = [
+        (KERNEL_STACK.guard_page() + 4096, KERNEL_STACK.top()),
+        (FAULT_STACK.guard_page() + 4096, FAULT_STACK.top()),
+        (CRASH_STACK.guard_page() + 4096, CRASH_STACK.top()),
+    ];
+    addr.is_multiple_of(8) && stacks.iter().any(|&(lo, hi)| addr >= lo && addr.saturating_add(16) <= hi)
 }
 
 /// Print `rip` and the return addresses found by walking the RBP chain.
-/// Frames are trusted only while they point into the kernel image, where
-/// every kernel stack lives, so a corrupted chain stops the walk instead of faulting.
+/// Frames are trusted only while they point into a kernel stack, so a
+/// corrupted chain stops the walk instead of faulting.
 pub fn print(rip: u64, mut rbp: u64) {
     crate::console::emergency_print(format_args!("backtrace:\n  #0 {:#x}\n", rip));
     for i in 1..MAX_FRAMES {
-        if !in_kernel_image(rbp) {
+        if !on_a_stack(rbp) {
             break;
         }
         // SAFETY: rbp points into the mapped kernel image (checked above).

@@ -55,7 +55,7 @@ pub fn current_regs() -> CoreRegs {
 /// exception frame, the general registers as the entry stub stored them
 /// (idt.rs; exceptions without a stub report 0 for those, not made-up values).
 pub fn fault_regs(f: &Fault) -> CoreRegs {
-    let g = if f.stub_saved_gprs { super::idt::exception_gprs() } else { [0; 15] };
+    let g = f.gprs.unwrap_or([0; 15]);
     CoreRegs {
         r15: g[0],
         r14: g[1],

@@ -4,7 +4,7 @@
 //! one from ring 0 prints vector, error code, RIP, CR2 and a backtrace, then
 //! boots the crash kernel if one is loaded, else panics.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use spin::Lazy;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
@@ -26,8 +26,9 @@ pub struct Fault {
     pub cr2: Option<u64>,
     /// The interrupted code's frame pointer, for the backtrace.
     pub rbp: u64,
-    /// Whether an entry stub stored the general registers (idt::exception_gprs).
-    pub stub_saved_gprs: bool,
+    /// The general registers as the entry stub stored them (user_regs_struct
+    /// order, see [`KEXOS_EXCEPTION_GPRS`]); None for vectors without a stub.
+    pub gprs: Option<[u64; 15]>,
 }
 
 impl Fault {
@@ -45,6 +46,9 @@ impl Fault {
         }
     }
 }
+
+/// Set by the first kernel fault: a second one is handled without a backtrace.
+static IN_KERNEL_FAULT: AtomicBool = AtomicBool::new(false);
 
 /// Timer ticks since interrupts were enabled (100 Hz).
 pub static TICKS: AtomicU64 = AtomicU64::new(0);
@@ -73,7 +77,8 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
         ss: frame.stack_segment.0 as u64,
         cr2,
         rbp,
-        stub_saved_gprs: matches!(vector, 0 | 6 | 8 | 12 | 13 | 14),
+        // Copied now, before anything can fault again and overwrite them.
+        gprs: matches!(vector, 0 | 6 | 8 | 12 | 13 | 14).then(exception_gprs),
     }
 }
 
@@ -87,6 +92,9 @@ fn handle(f: Fault) {
 /// An exception in the kernel itself: report everything we know, then boot
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
+    // The registers first: printing may fault again.
+    crate::crash::save_crash_regs(&super::crash::fault_regs(&f));
+    let nested = IN_KERNEL_FAULT.swap(true, Ordering::SeqCst);
     crate::console::emergency_print(format_args!(
         "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
         f.vector,
@@ -96,8 +104,12 @@ pub fn kernel_fault(f: Fault) -> ! {
         f.rsp,
         f.cr2.unwrap_or(0)
     ));
-    crate::crash::save_crash_regs(&super::crash::fault_regs(&f));
-    super::backtrace::print(f.rip, f.rbp);
+    if nested {
+        // Faulted while reporting a fault: straight to the crash kernel.
+        crate::console::emergency_print(format_args!("kexos: fault while handling a kernel fault\n"));
+    } else {
+        super::backtrace::print(f.rip, f.rbp);
+    }
     crate::crash::crash_kexec();
     panic!("fatal exception {} ({}) at {:#x}", f.vector, f.name, f.rip)
 }

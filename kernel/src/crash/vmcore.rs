@@ -14,18 +14,18 @@ use crate::mm::phys_to_virt;
 
 static VMCORE: Once<Vmcore> = Once::new();
 
-/// The first kernel's memory, through the direct map (which covers every
-/// physical address below max(4 GiB, top of our memory map); beyond it
-/// reads fail).
+/// The first kernel's memory, through the direct map: below max(4 GiB, top
+/// of our own memory map) it is mapped since boot; above, it is mapped
+/// read-only on first access.
 struct OldMem;
 
 impl OldMemory for OldMem {
     fn read(&self, phys: u64, buf: &mut [u8]) -> bool {
         let Some(end) = phys.checked_add(buf.len() as u64) else { return false };
-        if end > crate::mm::paging::physical_map_top(crate::mm::memory_map().regions()) {
+        if crate::mm::paging::ensure_direct_mapped(phys, end).is_err() {
             return false;
         }
-        // SAFETY: mapped (checked above); old memory is nobody's in this kernel.
+        // SAFETY: mapped (ensured above); old memory is nobody's in this kernel.
         unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(phys) as *const u8, buf.as_mut_ptr(), buf.len()) };
         true
     }

@@ -2,8 +2,8 @@
 //! only inside the crashkernel= region and written there at load time (no
 //! entry list: after a crash nothing may be allocated or copied), with the
 //! control pages in a free stretch of the same region. Once loaded, the
-//! region is read-only in this kernel's direct map, control pages aside,
-//! so a buggy kernel cannot damage what it will need to be rescued.
+//! whole region is read-only in this kernel's direct map, so a buggy kernel
+//! cannot damage what it will need to be rescued.
 //!
 //! Better than Linux: the new image is planned completely before the old
 //! one is touched, so a load that fails (bad file, region too small) leaves
@@ -20,7 +20,7 @@ use crate::mm::{self, protect, PAGE_SIZE};
 
 pub struct CrashImage {
     region: (u64, u64),
-    /// The stretch of the region holding the control pages (left writable).
+    /// The stretch of the region holding the control pages.
     control_range: (u64, u64),
     control: ControlPages,
     /// Purgatory's physical entry point.
@@ -71,14 +71,11 @@ impl CrashImage {
         kexec_core::kimage_load_crash_segments(&image, &mut DirectMap);
         let control = ControlPages::prepare_in(ctrl, map.regions())
             .map_err(|e| (e, String::from("control pages did not fit their stretch (a bug)")))?;
-        let protected = protect::set_direct_map_writable(region.0, control_range.0, false)
-            & protect::set_direct_map_writable(control_range.1, region.1, false);
-        // Check what the CPU will see, not what we meant to write.
-        let last_page = region.1 - PAGE_SIZE;
-        let protected = protected
-            && protect::direct_map_writable(region.0) == (control_range.0 == region.0)
-            && protect::direct_map_writable(control_range.0)
-            && protect::direct_map_writable(last_page) == (control_range.1 == region.1);
+        // All of it, control pages included: they were written above and are
+        // only used through the identity map, at crash time (Linux leaves its
+        // control page writable because it copies relocate_kernel there then).
+        let protected = protect::set_direct_map_writable(region.0, region.1, false)
+            && (region.0..region.1).step_by(PAGE_SIZE as usize).all(|pa| !protect::direct_map_writable(pa));
         if !protected {
             info!("kexec_file: could not write-protect the whole crash kernel region (no memory for page tables)");
         }

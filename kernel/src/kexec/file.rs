@@ -60,15 +60,12 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     Ok(0)
 }
 
-/// A crash image goes into the crashkernel= region; without one, placement
-/// fails as Linux's does (EADDRNOTAVAIL), with the reason spelled out.
+/// A crash image goes into the crashkernel= region. Without one the loader
+/// still runs, as in Linux, so its own checks (command line length, ...)
+/// come first; placement then fails with EADDRNOTAVAIL, and we say why.
 fn load_crash(ops: &dyn kexec_core::KexecFileOps, req: &LoadRequest) -> Result<u64, Errno> {
-    let Some(region) = crate::crash::region() else {
-        return Err(fail(
-            Errno::EADDRNOTAVAIL,
-            String::from("no crash kernel region: boot with crashkernel=SIZE to reserve one"),
-        ));
-    };
+    let reserved = crate::crash::region();
+    let region = reserved.unwrap_or((0, 0));
     let mut slot = CRASH_IMAGE.lock();
     let image = CrashImage::load(req, ops, region, || {
         disarm_crash();
@@ -76,7 +73,10 @@ fn load_crash(ops: &dyn kexec_core::KexecFileOps, req: &LoadRequest) -> Result<u
             old.unprotect();
         }
     })
-    .map_err(|(e, why)| fail(e, why))?;
+    .map_err(|(e, why)| match (e, reserved) {
+        (Errno::EADDRNOTAVAIL, None) => fail(e, String::from("no crash kernel region: boot with crashkernel=SIZE to reserve one")),
+        _ => fail(e, why),
+    })?;
     arm_crash(&image);
     *slot = Some(image);
     Ok(0)

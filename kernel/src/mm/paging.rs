@@ -64,6 +64,39 @@ pub fn init_kernel_tables(regions: &[Region], boot_cr3: u64) {
 
 fn map_direct(m: &mut OffsetPageTable, regions: &[Region]) {
     map_physical(m, regions, PHYS_OFFSET, true, &mut KernelFrames).expect("direct map");
+    DIRECT_TOP.store(physical_map_top(regions), core::sync::atomic::Ordering::SeqCst);
+}
+
+/// Everything below this is in the direct map.
+static DIRECT_TOP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Make sure physical `[start, end)` is in the direct map, adding read-only,
+/// no-execute 2 MiB pages beyond what boot mapped (our memory map's top or
+/// 4 GiB). The capture kernel reads the crashed kernel's RAM this way: its
+/// own memory map does not list that RAM, which may lie far above.
+pub fn ensure_direct_mapped(start: u64, end: u64) -> Result<(), Errno> {
+    use core::sync::atomic::Ordering;
+    const HUGE: u64 = 2 << 20;
+    if end <= DIRECT_TOP.load(Ordering::SeqCst) {
+        return Ok(());
+    }
+    // SAFETY: the kernel's own tables; new entries only fill holes.
+    let mut m = unsafe { mapper(kernel_pml4()) };
+    let mut pa = start.max(DIRECT_TOP.load(Ordering::SeqCst)) & !(HUGE - 1);
+    while pa < end {
+        let va = VirtAddr::new(PHYS_OFFSET + pa);
+        if m.translate_addr(va).is_none() {
+            let page = Page::<Size2MiB>::containing_address(va);
+            let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(pa));
+            // SAFETY: maps otherwise unused physical memory (nobody's in this
+            // kernel) at its direct-map address, read-only.
+            unsafe { m.map_to_with_table_flags(page, frame, F::PRESENT | F::NO_EXECUTE | F::GLOBAL, F::PRESENT | F::WRITABLE, &mut KernelFrames) }
+                .map_err(|_| Errno::ENOMEM)?
+                .flush();
+        }
+        pa += HUGE;
+    }
+    Ok(())
 }
 
 /// The end of what [`map_physical`] maps: max(4 GiB, top of memory), 2 MiB aligned.

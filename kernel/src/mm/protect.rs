@@ -69,22 +69,31 @@ fn split(pd: &mut PageTableEntry) -> Option<()> {
 
 /// Make the direct map of `[start, end)` (page aligned) read-only or
 /// writable again. Returns false if a page table could not be allocated
-/// (the range is then only partly changed).
+/// (the range is then only partly read-only).
 pub fn set_direct_map_writable(start: u64, end: u64, writable: bool) -> bool {
     let mut ok = true;
     let mut pa = start;
     while pa < end {
-        let Some(pd) = pd_entry(pa) else { return false };
+        let Some(pd) = pd_entry(pa) else {
+            ok = false;
+            break;
+        };
         if pd.flags().contains(F::HUGE_PAGE) {
-            if pa.is_multiple_of(HUGE) && end - pa >= HUGE {
+            // Making writable never needs a split: a read-only 2 MiB page
+            // lies wholly inside a range that was protected.
+            if writable || (pa.is_multiple_of(HUGE) && end - pa >= HUGE) {
                 pd.set_flags(with_write(pd.flags(), writable));
-                pa += HUGE;
+                pa = (pa + 1).next_multiple_of(HUGE);
                 continue;
             }
             if split(pd).is_none() {
                 ok = false;
                 break;
             }
+            // The TLB may still hold the 2 MiB translation: drop it before
+            // the 4 KiB entries diverge from it (SDM vol. 3, 4.10.2.3;
+            // Linux's __split_large_page flushes here too).
+            flush_global_tlb();
         }
         // SAFETY: a present, non-huge PD entry points at a page table.
         let pt = unsafe { table(pd.addr().as_u64()) };
@@ -108,7 +117,7 @@ fn flush_global_tlb() {
     }
 }
 
-/// Is the direct-map page of `pa` writable? (For tests and the log.)
+/// Is the direct-map page of `pa` writable? (For the load-time check.)
 pub fn direct_map_writable(pa: u64) -> bool {
     let Some(pd) = pd_entry(pa) else { return false };
     if pd.flags().contains(F::HUGE_PAGE) {
