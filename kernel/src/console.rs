@@ -55,6 +55,7 @@ pub fn emergency_print(args: fmt::Arguments) {
             // with an interrupted writer, which is acceptable when dying.
             let mut port = unsafe { SerialPort::new(COM1) };
             put_bytes(&mut port, s.as_bytes());
+            crate::klog::record_emergency(s.as_bytes());
             Ok(())
         }
     }

@@ -56,6 +56,20 @@ pub fn log(args: fmt::Arguments) {
     });
 }
 
+/// The dying kernel's last words (console::emergency_print): kept in the
+/// ring too, so a crash dump holds the panic message and backtrace. Skipped
+/// if the ring's lock is held (by the code that crashed): never waits.
+pub fn record_emergency(bytes: &[u8]) {
+    if let Some(mut ring) = RING.try_lock() {
+        ring.push(bytes);
+    }
+}
+
+/// Where the ring is, for VMCOREINFO (a dump reader finds the log there).
+pub fn ring_address() -> (u64, usize) {
+    (&RING as *const Mutex<Ring> as u64, core::mem::size_of::<Mutex<Ring>>())
+}
+
 /// Bytes currently held (syslog SIZE_BUFFER answers the capacity instead).
 pub const CAPACITY: usize = LOG_SIZE;
 

@@ -51,11 +51,14 @@ echo "{TAG}pid $$"
 echo "{TAG}load status $?"
 echo "{TAG}crash_loaded $(cat /sys/kernel/kexec_crash_loaded)"
 echo "{TAG}crash_size $(cat /sys/kernel/kexec_crash_size)"
-grep -e 'System RAM' -e 'Crash kernel' -e 'Kernel code' /proc/iomem | while read -r l; do echo "{TAG}iomem $l"; done
+grep -e 'System RAM' -e 'Crash kernel' -e 'Kernel code' /proc/iomem |
+    while read -r l; do echo "{TAG}iomem $l"; done
 echo "{TAG}iomem end"
 echo "{TAG}cpus $(nproc)"
 taskset -p {mask:x} $$ > /dev/null || exit 1
 echo "{TAG}crashing"
+# Let the serial port drain: the crash stops the machine with the tty's buffer unsent.
+sleep 1
 echo c > /proc/sysrq-trigger
 echo "{TAG}still alive (marker length ${{#m}})"
 exit 1
@@ -245,7 +248,6 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
         cpus.trim() == CPUS.to_string(),
         format_args!("the first Linux has {cpus} CPUs online, expected {CPUS}"),
     )?;
-    m.expect(&format!("{TAG}crashing"), HOP)?;
 
     // Linux dies on `crash_cpu` and starts kexos from the crash region.
     m.expect("sysrq: Trigger a crash", HOP)?;
@@ -380,7 +382,10 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
     let total: u64 = ram.iter().map(|&(s, e)| e - s).sum();
     m.check(
         covered + size <= total && covered + size + (1 << 20) >= total,
-        format_args!("RAM PT_LOADs cover {covered} bytes; Linux had {total} bytes of RAM and a {size}-byte crash region"),
+        format_args!(
+            "RAM PT_LOADs cover {covered} bytes; Linux had {total} bytes of RAM and a \
+             {size}-byte crash region"
+        ),
     )?;
 
     // The merged notes: one NT_PRSTATUS per CPU, in CPU order, then VMCOREINFO; nothing else.
@@ -463,11 +468,65 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
     m.check(
         text.p_vaddr == LINUX_START_KERNEL + offset,
         format_args!(
-            "kernel-text PT_LOAD at {:#x}, VMCOREINFO's KERNELOFFSET={offset:x} puts _text at {:#x}",
+            "kernel-text PT_LOAD at {:#x}, VMCOREINFO's KERNELOFFSET={offset:x} puts _text at \
+             {:#x}",
             text.p_vaddr,
             LINUX_START_KERNEL + offset
         ),
     )?;
+
+    // Linux's own data where VMCOREINFO says it is, as a dump reader finds it: init_uts_ns's
+    // utsname ("Linux", then the release at 2 * 65), through the kernel-text PT_LOAD (by
+    // virtual address) and through the RAM PT_LOAD holding its physical address.
+    let number = |key: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| {
+                u64::from_str_radix(v, if key.starts_with("SYMBOL") { 16 } else { 10 }).ok()
+            })
+    };
+    let (sym, name_off) = (
+        number("SYMBOL(init_uts_ns)="),
+        number("OFFSET(uts_namespace.name)="),
+    );
+    m.check(
+        sym.is_some() && name_off.is_some(),
+        format_args!("VMCOREINFO lacks init_uts_ns or its name offset: {info:?}"),
+    )?;
+    let uts = sym.unwrap() + name_off.unwrap();
+    m.check(
+        (text.p_vaddr..text.p_vaddr + text.p_memsz).contains(&uts),
+        format_args!("init_uts_ns {uts:#x} is outside the kernel-text PT_LOAD {text:#x?}"),
+    )?;
+    let phys = text.p_paddr + (uts - text.p_vaddr);
+    let ram_load = loads
+        .iter()
+        .find(|p| (p.p_paddr..p.p_paddr + p.p_memsz).contains(&phys))
+        .cloned()
+        .with_context(|| {
+            format!("init_uts_ns's physical address {phys:#x} is in no RAM PT_LOAD")
+        })?;
+    for (how, off) in [
+        ("by virtual address", text.p_offset + (uts - text.p_vaddr)),
+        (
+            "by physical address",
+            ram_load.p_offset + (phys - ram_load.p_paddr),
+        ),
+    ] {
+        let utsname = read_vmcore(&mut m, off, 3 * 65)?;
+        let field = |i: usize| {
+            let f = &utsname[i * 65..(i + 1) * 65];
+            String::from_utf8_lossy(&f[..f.iter().position(|&b| b == 0).unwrap_or(65)]).into_owned()
+        };
+        let (sysname, release) = (field(0), field(2));
+        m.check(
+            sysname == "Linux" && release == version,
+            format_args!(
+                "init_uts_ns {how} (file offset {off:#x}): sysname {sysname:?}, release \
+                 {release:?}; expected \"Linux\", {version:?}"
+            ),
+        )?;
+    }
 
     // The whole dump streams through kexos's reader: the marker Linux kept is in it.
     m.cmd_timeout = Duration::from_secs(600);

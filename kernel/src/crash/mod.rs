@@ -72,7 +72,29 @@ pub fn elf_headers() -> Vec<u8> {
     let ram: Vec<(u64, u64)> = map.regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
     let mut exclude = alloc::vec![(0, 0x10_0000)];
     exclude.extend(region());
-    elfcore::build_elf_headers(&ram, &exclude, &notes::ranges(), PHYS_OFFSET)
+    elfcore::build_elf_headers_with_kernel(&ram, &exclude, &notes::ranges(), PHYS_OFFSET, &kernel_map())
+}
+
+/// The kernel image as physically contiguous stretches (under the boot
+/// loader it is not one block; guard pages are unmapped), for the PT_LOADs
+/// that let a debugger read the dump at link addresses.
+fn kernel_map() -> Vec<elfcore::KernelMap> {
+    extern "C" {
+        static __kernel_start: u8;
+        static __kernel_end: u8;
+    }
+    // SAFETY: only the linker symbols' addresses are taken.
+    let (start, end) = unsafe { (&__kernel_start as *const u8 as u64, &__kernel_end as *const u8 as u64) };
+    let pml4 = crate::mm::paging::kernel_pml4();
+    let mut out: Vec<elfcore::KernelMap> = Vec::new();
+    for va in (start..end).step_by(crate::mm::PAGE_SIZE as usize) {
+        let Some(pa) = crate::boot::translate(pml4, va) else { continue };
+        match out.last_mut() {
+            Some(k) if k.vaddr + k.len == va && k.paddr + k.len == pa => k.len += crate::mm::PAGE_SIZE,
+            _ => out.push(elfcore::KernelMap { vaddr: va, paddr: pa, len: crate::mm::PAGE_SIZE }),
+        }
+    }
+    out
 }
 
 /// Set when the first registers are saved: a fault while reporting a

@@ -57,6 +57,40 @@ pub fn usable_ranges(ram: &[(u64, u64)], exclude: &[(u64, u64)]) -> Vec<(u64, u6
     out
 }
 
+/// A stretch of the kernel image: `len` bytes mapped at virtual `vaddr`,
+/// physically contiguous from `paddr`. Becomes a PT_LOAD with the kernel's
+/// own virtual address, so a debugger reads statics at their link address
+/// (Linux's need_kernel_map PT_LOAD for _text.._end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelMap {
+    pub vaddr: u64,
+    pub paddr: u64,
+    pub len: u64,
+}
+
+/// [`build_elf_headers`] plus one PT_LOAD per `kernel` stretch, placed after
+/// the PT_NOTEs and before the RAM PT_LOADs (Linux's order). The kernel's
+/// bytes then appear twice in the dump, as in Linux's.
+pub fn build_elf_headers_with_kernel(
+    ram: &[(u64, u64)],
+    exclude: &[(u64, u64)],
+    notes: &[NoteRange],
+    phys_offset: u64,
+    kernel: &[KernelMap],
+) -> Vec<u8> {
+    let kernel_phdrs = kernel.iter().filter(|k| k.len > 0).map(|k| Phdr {
+        p_type: PT_LOAD,
+        p_flags: PF_R | PF_W | PF_X,
+        p_offset: k.paddr,
+        p_vaddr: k.vaddr,
+        p_paddr: k.paddr,
+        p_filesz: k.len,
+        p_memsz: k.len,
+        p_align: 0,
+    });
+    headers_from(notes, kernel_phdrs, ram, exclude, phys_offset)
+}
+
 /// The ELF core header of the first kernel: ET_CORE, ELFCLASS64, little
 /// endian, EM_X86_64, EV_CURRENT, e_phoff 64, e_phentsize 56.
 ///
@@ -72,6 +106,16 @@ pub fn build_elf_headers(
     ram: &[(u64, u64)],
     exclude: &[(u64, u64)],
     notes: &[NoteRange],
+    phys_offset: u64,
+) -> Vec<u8> {
+    headers_from(notes, core::iter::empty(), ram, exclude, phys_offset)
+}
+
+fn headers_from(
+    notes: &[NoteRange],
+    kernel_phdrs: impl Iterator<Item = Phdr>,
+    ram: &[(u64, u64)],
+    exclude: &[(u64, u64)],
     phys_offset: u64,
 ) -> Vec<u8> {
     let note_phdrs = notes.iter().map(|n| Phdr {
@@ -94,7 +138,11 @@ pub fn build_elf_headers(
             p_memsz: end - start,
             p_align: 0,
         });
-    let phdrs: Vec<Phdr> = note_phdrs.chain(load_phdrs).take(MAX_PHNUM).collect();
+    let phdrs: Vec<Phdr> = note_phdrs
+        .chain(kernel_phdrs)
+        .chain(load_phdrs)
+        .take(MAX_PHNUM)
+        .collect();
     let mut buf = alloc::vec![0u8; EHDR_SIZE + phdrs.len() * PHDR_SIZE];
     write_core_ehdr(&mut buf, phdrs.len() as u16);
     for (i, p) in phdrs.iter().enumerate() {

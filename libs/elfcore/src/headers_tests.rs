@@ -101,3 +101,52 @@ fn header_with_no_ram_and_phnum_cap() {
         MAX_PHNUM
     );
 }
+
+#[test]
+fn kernel_map_loads_come_after_notes_with_link_addresses() {
+    let ram = [(0x100000, 0x1000_0000)];
+    let notes = [NoteRange {
+        phys: 0x300000,
+        size: 368,
+    }];
+    let kernel = [
+        KernelMap {
+            vaddr: 0xffff_ffff_8020_0000,
+            paddr: 0x200000,
+            len: 0x10_0000,
+        },
+        // An empty stretch is dropped.
+        KernelMap {
+            vaddr: 0xffff_ffff_8030_0000,
+            paddr: 0x900000,
+            len: 0,
+        },
+        KernelMap {
+            vaddr: 0xffff_ffff_8030_0000,
+            paddr: 0x800000,
+            len: 0x2000,
+        },
+    ];
+    let bytes = build_elf_headers_with_kernel(&ram, &[(0, 0x100000)], &notes, PAGE_OFFSET, &kernel);
+    let elf = Elf::parse(&bytes).unwrap();
+    let ph = &elf.program_headers;
+    let kinds: vec::Vec<_> = ph.iter().map(|p| p.p_type).collect();
+    assert_eq!(kinds, [PT_NOTE, PT_LOAD, PT_LOAD, PT_LOAD]);
+    assert_eq!(
+        (ph[1].p_vaddr, ph[1].p_paddr, ph[1].p_offset, ph[1].p_memsz),
+        (0xffff_ffff_8020_0000, 0x200000, 0x200000, 0x10_0000)
+    );
+    assert_eq!(
+        (ph[2].p_vaddr, ph[2].p_paddr),
+        (0xffff_ffff_8030_0000, 0x800000)
+    );
+    assert_eq!(
+        (ph[3].p_paddr, ph[3].p_vaddr),
+        (0x100000, PAGE_OFFSET + 0x100000)
+    );
+    // Without a kernel map it is build_elf_headers.
+    assert_eq!(
+        build_elf_headers_with_kernel(&ram, &[], &notes, PAGE_OFFSET, &[]),
+        build_elf_headers(&ram, &[], &notes, PAGE_OFFSET)
+    );
+}

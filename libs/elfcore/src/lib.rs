@@ -22,7 +22,10 @@ mod notes;
 mod regs;
 mod vmcore;
 
-pub use headers::{build_elf_headers, usable_ranges, NoteRange, MAX_PHNUM};
+pub use headers::{
+    build_elf_headers, build_elf_headers_with_kernel, usable_ranges, KernelMap, NoteRange,
+    MAX_PHNUM,
+};
 pub use notes::{
     note_segment_size, notes, parse_prstatus, write_note, write_prstatus_note,
     write_vmcoreinfo_note, NoteError, Notes, CORE_NAME, CRASH_NOTE_BYTES, NT_PRSTATUS,

@@ -236,7 +236,7 @@ impl Vmcore {
         let notes_end = elfsz + notes_sz;
         let (chunks, size) = layout_loads(&mut loads, notes_end)?;
         let header = build_header(&orig, notes.len() as u64, elfsz, &loads)?;
-        let ram_bytes = loads.iter().fold(0u64, |a, p| a.saturating_add(p.p_memsz));
+        let ram_bytes = distinct_bytes(&loads);
         Ok(Vmcore {
             header,
             elfsz,
@@ -248,4 +248,23 @@ impl Vmcore {
             loads: loads.len(),
         })
     }
+}
+
+/// Bytes of physical memory the PT_LOADs cover, each byte once (the
+/// kernel-map PT_LOAD repeats RAM another PT_LOAD holds).
+fn distinct_bytes(loads: &[Phdr]) -> u64 {
+    let mut r: Vec<(u64, u64)> = loads
+        .iter()
+        .map(|p| (p.p_paddr, p.p_paddr.saturating_add(p.p_memsz)))
+        .collect();
+    r.sort_unstable();
+    let (mut total, mut reach) = (0u64, 0u64);
+    for (s, e) in r {
+        let s = s.max(reach);
+        if e > s {
+            total = total.saturating_add(e - s);
+            reach = e;
+        }
+    }
+    total
 }

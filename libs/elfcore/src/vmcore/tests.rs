@@ -488,3 +488,34 @@ fn empty_and_unaligned_loads_follow_linux_layout() {
     assert_eq!(file[0x2000..0x3000], mem_bytes(&mem, 0x30_0000, 0x1000)[..]);
     assert_eq!(file[0x3000..], mem_bytes(&mem, 0x40_0000, 0x1000)[..]);
 }
+
+#[test]
+fn kernel_map_load_is_served_and_counted_once() {
+    let mut mem = first_kernel();
+    let ram = [(0x10_0000, 0x200_0000)];
+    let kernel = [crate::KernelMap {
+        vaddr: 0xffff_ffff_8020_0000,
+        paddr: 0x1a3_4000,
+        len: 0x2000,
+    }];
+    let notes = [NoteRange {
+        phys: CPU0_NOTE,
+        size: CRASH_NOTE_BYTES as u64,
+    }];
+    let hdr = crate::build_elf_headers_with_kernel(&ram, &[], &notes, PAGE_OFFSET, &kernel);
+    mem.put(ELFCOREHDR, &hdr);
+    let v = Vmcore::from_old_memory(ELFCOREHDR, &mem).unwrap();
+    assert_eq!(v.loads(), 2);
+    // The kernel stretch repeats RAM the RAM PT_LOAD covers: counted once.
+    assert_eq!(v.ram_bytes(), 0x200_0000 - 0x10_0000);
+    let file = read_all(&v, &mem);
+    let elf = Elf::parse(&file).unwrap();
+    let k = elf
+        .program_headers
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_vaddr == 0xffff_ffff_8020_0000)
+        .unwrap();
+    // The marker at 0x1a3_4567 is readable through the kernel's virtual mapping.
+    let off = (k.p_offset + (MARKER_PHYS - k.p_paddr)) as usize;
+    assert_eq!(&file[off..off + MARKER.len()], MARKER);
+}
