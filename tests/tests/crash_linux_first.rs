@@ -291,6 +291,10 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
         LINUX_TEXT.contains(&logged_rip),
         format_args!("the crashed kernel's rip {logged_rip:#x} is not in Linux's kernel text"),
     )?;
+    m.check(
+        rip_line.contains("(first of 2 CPU notes)"),
+        format_args!("kexos should say the line is the first of 2 CPU notes: {rip_line:?}"),
+    )?;
     m.assert_absent(&format!("{TAG}still alive"))?;
     let cmdline = m.run("cat /proc/cmdline")?;
     m.check(

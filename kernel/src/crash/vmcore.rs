@@ -64,8 +64,13 @@ pub fn init(cmdline: &str) {
         vmcore.loads(),
         addr
     );
+    // One NT_PRSTATUS per CPU that saved its registers; which one crashed is
+    // not recorded (Linux's notes say nothing either), so with several CPUs
+    // the line names the first note's.
+    let cpus = elfcore::notes(vmcore.notes_bytes()).filter(|&(name, ty, _)| name == b"CORE" && ty == elfcore::NT_PRSTATUS).count();
     if let Some((pid, regs)) = vmcore.prstatus() {
-        info!("crash: the crashed kernel stopped at rip={:#x} rsp={:#x} (pid {})", regs.rip, regs.rsp, pid);
+        let which = if cpus > 1 { alloc::format!(" (first of {} CPU notes)", cpus) } else { alloc::string::String::new() };
+        info!("crash: the crashed kernel stopped at rip={:#x} rsp={:#x} (pid {}){}", regs.rip, regs.rsp, pid, which);
     }
     VMCORE.call_once(|| vmcore);
 }
