@@ -433,12 +433,18 @@ fn crash_capture_on_crash_command() -> Result<()> {
     m.poweroff()
 }
 
-/// 5 GiB of RAM: the crashed kernel's memory above 4 GiB is in the dump and the capture
-/// kernel (whose own memory map ends below 4 GiB) reads all of it.
+/// 5 GiB of RAM and `crashkernel=2560M`, more than fits below 4 GiB: like Linux, the region
+/// goes above 4 GiB, and the capture kernel runs there. The crashed kernel's memory above
+/// 4 GiB is in the dump and the capture kernel reads all of it.
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_with_ram_above_4g() -> Result<()> {
-    let (mut m, region) = boot("5G", "64M")?;
+    let (mut m, region) = boot("5G", "2560M")?;
+    m.check(
+        region.0 >= 4 << 30,
+        format_args!("crash region {region:x?} is not above 4 GiB"),
+    )?;
+    m.run_expect("dmesg", "above 4 GiB: no room below")?;
     let first_ram = mem_total(&mut m)?;
     load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
     let (marker, phys) = plant_marker(&mut m)?;
@@ -476,6 +482,53 @@ fn crash_capture_with_ram_above_4g() -> Result<()> {
         format_args!("dd read less than the {size}-byte dump: {out:?}"),
     )?;
     m.poweroff()
+}
+
+/// A crash load that fails at placement (the region is too small for it) leaves the loaded
+/// crash image armed: it is the one that boots after the crash (Linux frees it first).
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn failed_crash_load_keeps_the_armed_image() -> Result<()> {
+    // A 3 MiB initrd cannot fit a 4 MiB region next to a 2 MiB-aligned kernel.
+    let dir = Artifacts::from_env()?
+        .target("test-images")
+        .join("failed_crash_load");
+    std::fs::create_dir_all(&dir)?;
+    let big = dir.join("big.img");
+    std::fs::write(
+        &big,
+        (0..3u32 << 20)
+            .map(|i| (i % 251) as u8)
+            .collect::<Vec<u8>>(),
+    )?;
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = "crashkernel=4M kexec_test".into();
+    opts.add.push((big, "/boot/big.img".into()));
+    let mut m = Machine::boot(opts)?;
+    m.run_expect(
+        "kexec -s -p /boot/kexos.bzImage --append=\"first-image\"",
+        "as the crash kernel",
+    )?;
+    let out =
+        m.run("kexec -s -p /boot/kexos.bzImage --initrd=/boot/big.img --append=\"second\"")?;
+    m.check(
+        out.contains("EADDRNOTAVAIL") && out.contains("inside crash region"),
+        format_args!("expected EADDRNOTAVAIL naming the crash region: {out:?}"),
+    )?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
+    m.send_line("crash")?;
+    m.expect("kexos: crash: starting the capture kernel", HOP)?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    // The first image: its command line, and no initramfs, so it says so and powers off.
+    m.expect("Command line: elfcorehdr=0x", HOP)?;
+    let rest = m.expect("\n", HOP)?;
+    m.check(
+        rest.contains("first-image"),
+        format_args!("the capture kernel's command line ends {rest:?}"),
+    )?;
+    m.expect("nothing to run", HOP)?;
+    let exit = m.wait_exit(HOP)?;
+    m.check(exit.is_success(), format_args!("QEMU exited with {exit:?}"))
 }
 
 /// Without a reservation a crash load fails with Linux's errno and says why; a bad

@@ -37,8 +37,9 @@ pub fn iomem_children() -> Vec<IomemChild> {
 /// the boot left in use, before the heap takes its share. Logs where the
 /// region went, or why there is none; a bad value reserves nothing.
 pub fn reserve(ctx: &BootContext, regions: &[Region]) {
-    let text = core::str::from_utf8(ctx.cmdline_bytes()).unwrap_or("");
-    let req = match cmdline::parse_crashkernel(text, frame::total_ram()) {
+    // A stray non-UTF-8 byte elsewhere must not cost the reservation.
+    let text = alloc::string::String::from_utf8_lossy(ctx.cmdline_bytes());
+    let req = match cmdline::parse_crashkernel(&text, frame::total_ram()) {
         Ok(Some(req)) => req,
         Ok(None) => return,
         Err(e) => {
@@ -47,15 +48,26 @@ pub fn reserve(ctx: &BootContext, regions: &[Region]) {
         }
     };
     let limit = if req.high { u64::MAX } else { memmap::CRASH_ADDR_LOW_MAX };
-    match memmap::plan_crash_region(regions, req.size, req.offset, limit, frame::range_free) {
+    let mut plan = memmap::plan_crash_region(regions, req.size, req.offset, limit, frame::range_free);
+    // Like Linux: a plain crashkernel=SIZE that finds no room below 4 GiB
+    // tries all of memory before giving up.
+    let mut fell_back = false;
+    if plan.is_err() && req.offset.is_none() && !req.high {
+        if let Ok(r) = memmap::plan_crash_region(regions, req.size, None, u64::MAX, frame::range_free) {
+            plan = Ok(r);
+            fell_back = true;
+        }
+    }
+    match plan {
         Ok((start, end)) => {
             frame::reserve(start, end);
             REGION.call_once(|| (start, end));
             info!(
-                "crashkernel reserved: {:#018x} - {:#018x} ({} MB)",
+                "crashkernel reserved: {:#018x} - {:#018x} ({} MB){}",
                 start,
                 end,
-                (end - start) >> 20
+                (end - start) >> 20,
+                if fell_back { " above 4 GiB: no room below" } else { "" }
             );
         }
         Err(e) => info!("crashkernel: cannot reserve {} MiB: {}; nothing reserved", req.size >> 20, e),
@@ -72,7 +84,13 @@ pub fn elf_headers() -> Vec<u8> {
     let ram: Vec<(u64, u64)> = map.regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
     let mut exclude = alloc::vec![(0, 0x10_0000)];
     exclude.extend(region());
-    elfcore::build_elf_headers_with_kernel(&ram, &exclude, &notes::ranges(), PHYS_OFFSET, &kernel_map())
+    let notes = notes::ranges();
+    let kernel = kernel_map();
+    let loads = elfcore::usable_ranges(&ram, &exclude).len();
+    if notes.len() + kernel.len() + loads > elfcore::MAX_PHNUM {
+        info!("crash: {} memory ranges exceed the ELF core header's {} entries: the dump will miss some", loads, elfcore::MAX_PHNUM);
+    }
+    elfcore::build_elf_headers_with_kernel(&ram, &exclude, &notes, PHYS_OFFSET, &kernel)
 }
 
 /// The kernel image as physically contiguous stretches (under the boot
