@@ -276,6 +276,18 @@ fn check_vmcore(
     Ok(())
 }
 
+/// MemFree of the running kexos, in bytes.
+fn mem_free(m: &mut Machine) -> Result<u64> {
+    let out = m.run("cat /proc/meminfo")?;
+    let kb: u64 = out
+        .lines()
+        .find(|l| l.starts_with("MemFree:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .with_context(|| format!("no MemFree in {out:?}"))?;
+    Ok(kb * 1024)
+}
+
 /// MemTotal of the running kexos, in bytes.
 fn mem_total(m: &mut Machine) -> Result<u64> {
     let out = m.run("cat /proc/meminfo")?;
@@ -529,6 +541,48 @@ fn failed_crash_load_keeps_the_armed_image() -> Result<()> {
     m.expect("nothing to run", HOP)?;
     let exit = m.wait_exit(HOP)?;
     m.check(exit.is_success(), format_args!("QEMU exited with {exit:?}"))
+}
+
+/// Writing /sys/kernel/kexec_crash_size shrinks the region (Linux's crash_shrink_memory): not
+/// while a crash image is loaded (ENOENT), never to grow (EINVAL); the tail goes back to the
+/// frame allocator, and a capture kernel still loads into and boots from what is left.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_region_shrinks() -> Result<()> {
+    let (mut m, region) = boot("256M", "64M")?;
+    load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
+    m.run_expect(
+        "echo 33554432 > /sys/kernel/kexec_crash_size",
+        "No such file or directory",
+    )?;
+    m.run("kexec -u -p")?;
+    let free_before = mem_free(&mut m)?;
+    m.run_expect(
+        "echo 67108865 > /sys/kernel/kexec_crash_size",
+        "Invalid argument",
+    )?;
+    m.run("echo 33554432 > /sys/kernel/kexec_crash_size")?;
+    m.run_expect("cat /sys/kernel/kexec_crash_size", "33554432")?;
+    let iomem = m.run("cat /proc/iomem")?;
+    let want = format!(
+        "{:08x}-{:08x} : Crash kernel",
+        region.0,
+        region.0 + (32 << 20) - 1
+    );
+    m.check(
+        iomem.contains(&want),
+        format_args!("/proc/iomem lacks {want:?}: {iomem}"),
+    )?;
+    let gained = mem_free(&mut m)?.saturating_sub(free_before);
+    m.check(
+        (31 << 20..=33 << 20).contains(&gained),
+        format_args!("MemFree grew by {gained} bytes, expected 32 MiB"),
+    )?;
+    load_kexos_capture(&mut m, BZIMAGE, "kexec_test shrunk")?;
+    m.send_line("crash")?;
+    expect_capture(&mut m)?;
+    m.run_expect("cat /proc/cmdline", "kexec_test shrunk")?;
+    m.poweroff()
 }
 
 /// Without a reservation a crash load fails with Linux's errno and says why; a bad

@@ -13,19 +13,47 @@ pub mod test;
 pub mod vmcore;
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use abi::Errno;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use memmap::{IomemChild, Region};
-use spin::Once;
 
 use crate::boot::BootContext;
 use crate::mm::frame;
 use crate::PHYS_OFFSET;
 
-/// The crash kernel region `[start, end)`, if `crashkernel=` reserved one.
-static REGION: Once<(u64, u64)> = Once::new();
+/// The crash kernel region `[start, end)`, if `crashkernel=` reserved one
+/// (end == start: none). Shrinking moves the end.
+static REGION_START: AtomicU64 = AtomicU64::new(0);
+static REGION_END: AtomicU64 = AtomicU64::new(0);
 
 pub fn region() -> Option<(u64, u64)> {
-    REGION.get().copied()
+    let (start, end) = (REGION_START.load(Ordering::SeqCst), REGION_END.load(Ordering::SeqCst));
+    (end > start).then_some((start, end))
+}
+
+/// Writing /sys/kernel/kexec_crash_size (Linux's crash_shrink_memory):
+/// give the tail of the region back to the frame allocator. EBUSY while
+/// kexec is busy, ENOENT while a crash image is loaded (it lives there),
+/// EINVAL to grow; the new size is rounded up to a page.
+pub fn shrink(new_size: u64) -> Result<(), Errno> {
+    let _lock = crate::kexec::KexecLock::try_acquire()?;
+    if crate::kexec::crash_image_loaded() {
+        return Err(Errno::ENOENT);
+    }
+    let (start, end) = region().unwrap_or((0, 0));
+    let new_size = new_size.checked_next_multiple_of(crate::mm::PAGE_SIZE).ok_or(Errno::EINVAL)?;
+    let old_size = end - start;
+    if new_size >= old_size {
+        return if new_size == old_size { Ok(()) } else { Err(Errno::EINVAL) };
+    }
+    REGION_END.store(start + new_size, Ordering::SeqCst);
+    frame::release(start + new_size, end);
+    info!(
+        "crashkernel: shrunk to {} KiB; {} KiB given back to the system",
+        new_size >> 10,
+        (old_size - new_size) >> 10
+    );
+    Ok(())
 }
 
 /// `/proc/iomem`'s "Crash kernel" line, under System RAM.
@@ -61,7 +89,8 @@ pub fn reserve(ctx: &BootContext, regions: &[Region]) {
     match plan {
         Ok((start, end)) => {
             frame::reserve(start, end);
-            REGION.call_once(|| (start, end));
+            REGION_START.store(start, Ordering::SeqCst);
+            REGION_END.store(end, Ordering::SeqCst);
             info!(
                 "crashkernel reserved: {:#018x} - {:#018x} ({} MB){}",
                 start,

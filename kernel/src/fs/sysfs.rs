@@ -21,7 +21,7 @@ pub fn install(fs: &mut Vfs) {
         ("/sys/kernel/kexec_loaded", KEXEC_LOADED, 0o444),
         ("/sys/kernel/kexec_crash_loaded", KEXEC_CRASH_LOADED, 0o444),
         ("/sys/kernel/kexec_last_error", KEXEC_LAST_ERROR, 0o444),
-        ("/sys/kernel/kexec_crash_size", KEXEC_CRASH_SIZE, 0o444),
+        ("/sys/kernel/kexec_crash_size", KEXEC_CRASH_SIZE, 0o644),
     ];
     // Test-only hook, present only when asked for on the command line.
     if crate::kexec::test_hooks_enabled() {
@@ -53,6 +53,20 @@ pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
             let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
             let index = text.trim().parse::<usize>().map_err(|_| Errno::EINVAL)?;
             crate::kexec::test_corrupt_segment(index)?;
+            Ok(data.len())
+        }
+        KEXEC_CRASH_SIZE => {
+            let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+            // kstrtoul(buf, 0): decimal, 0x hex or 0 octal.
+            let size = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                u64::from_str_radix(hex, 16)
+            } else if text.len() > 1 && text.starts_with('0') {
+                u64::from_str_radix(&text[1..], 8)
+            } else {
+                text.parse::<u64>()
+            }
+            .map_err(|_| Errno::EINVAL)?;
+            crate::crash::shrink(size)?;
             Ok(data.len())
         }
         KEXEC_TEST_CRASH => {

@@ -52,6 +52,11 @@ pub fn loaded() -> bool {
     IMAGE.lock().is_some()
 }
 
+/// Whether a crash image occupies the region (armed or being replaced).
+pub fn crash_image_loaded() -> bool {
+    CRASH_IMAGE.lock().is_some()
+}
+
 pub fn crash_loaded() -> bool {
     crash_jump().is_some()
 }

@@ -96,6 +96,11 @@ pub fn range_free(start: u64, end: u64) -> bool {
     with(|b| (start / PAGE_SIZE..end.div_ceil(PAGE_SIZE)).all(|f| b.is_free(f * PAGE_SIZE)))
 }
 
+/// Give [start, end) (page aligned) to the allocator (a shrunk crash region).
+pub fn release(start: u64, end: u64) {
+    with(|b| b.release(start, end))
+}
+
 /// Take [start, end) out of the allocator for good (the crash kernel region).
 pub fn reserve(start: u64, end: u64) {
     with(|b| b.reserve(start, end))

@@ -69,7 +69,15 @@ fn echo(sh: &mut Shell, args: &[String]) -> i32 {
     if newline {
         out.write_bytes(b"\n");
     }
-    0
+    out.flush();
+    // As bash: a failed write (e.g. a /sys file refusing the value) is reported.
+    match out.error {
+        Some(e) => {
+            ulib::eprintln!("echo: write error: {}", e.message());
+            1
+        }
+        None => 0,
+    }
 }
 
 fn exit(_sh: &mut Shell, args: &[String]) -> i32 {
