@@ -406,7 +406,7 @@ pub fn require_init() {
         return;
     }
     info!(
-        "kexos: no {} in the root file system (booted without an initramfs?): nothing to run",
+        "kexos: no {} in the root file system (no initramfs, or it did not fit in memory: see above): nothing to run",
         crate::proc::INIT_PATH
     );
     info!("kexos: power off");

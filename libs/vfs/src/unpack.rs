@@ -63,7 +63,20 @@ impl Vfs {
                 let target = core::str::from_utf8(e.data).map_err(|_| Errno::EINVAL)?;
                 self.symlink(&path, target)?
             }
-            _ => self.write_file(&path, e.permissions(), e.data)?,
+            _ => {
+                // A file that cannot be written whole (ENOSPC) is not left
+                // behind empty: a missing /sbin/init says more than a broken one.
+                let existed = self.lookup_nofollow(&path).is_ok();
+                match self.write_file(&path, e.permissions(), e.data) {
+                    Ok(ino) => ino,
+                    Err(err) => {
+                        if !existed {
+                            let _ = self.unlink(&path);
+                        }
+                        return Err(err);
+                    }
+                }
+            }
         };
         self.set_mode(ino, e.permissions())?;
         self.set_mtime(ino, u64::from(e.mtime))
