@@ -46,6 +46,8 @@ pub const DEFAULT_OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-x86_64";
 
+pub mod vmcore;
+
 /// Console markers from docs/contracts.md.
 pub mod markers {
     /// Logged by the kernel right before it execs init.

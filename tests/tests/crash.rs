@@ -12,11 +12,8 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use goblin::elf::header::{EM_X86_64, ET_CORE};
-use goblin::elf::program_header::{ProgramHeader, PT_LOAD, PT_NOTE};
-use kexos_tests::{
-    linux_fixture, parse_hexdump, random_token, Artifacts, BootOptions, Firmware, Machine,
-};
+use goblin::elf::program_header::ProgramHeader;
+use kexos_tests::{linux_fixture, random_token, vmcore, Artifacts, BootOptions, Firmware, Machine};
 
 const BZIMAGE: &str = "/boot/kexos.bzImage";
 const HOP: Duration = Duration::from_secs(180);
@@ -87,53 +84,6 @@ fn expect_capture(m: &mut Machine) -> Result<String> {
     Ok(log)
 }
 
-/// `hexdump -s off -n len /proc/vmcore`, parsed.
-fn read_vmcore(m: &mut Machine, off: u64, len: u64) -> Result<Vec<u8>> {
-    let out = m.run(&format!("hexdump -C -s {off} -n {len} /proc/vmcore"))?;
-    let (start, bytes) = parse_hexdump(&out)?;
-    m.check(
-        start == off && bytes.len() as u64 == len,
-        format_args!(
-            "hexdump of {len} bytes at {off:#x} gave {} at {start:#x}",
-            bytes.len()
-        ),
-    )?;
-    Ok(bytes)
-}
-
-struct Note {
-    name: Vec<u8>,
-    ty: u32,
-    desc: Vec<u8>,
-}
-
-/// ELF notes, parsed by hand (goblin's note iterator wants the whole file).
-fn parse_notes(mut b: &[u8]) -> Vec<Note> {
-    let mut notes = Vec::new();
-    let word = |b: &[u8], i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()) as usize;
-    while b.len() >= 12 {
-        let (namesz, descsz, ty) = (word(b, 0), word(b, 4), word(b, 8) as u32);
-        if namesz == 0 {
-            break;
-        }
-        let name_end = 12 + namesz.next_multiple_of(4);
-        let desc_end = name_end + descsz.next_multiple_of(4);
-        if desc_end > b.len() {
-            break;
-        }
-        let name = b[12..12 + namesz]
-            .strip_suffix(&[0])
-            .unwrap_or(&b[12..12 + namesz]);
-        notes.push(Note {
-            name: name.to_vec(),
-            ty,
-            desc: b[name_end..name_end + descsz].to_vec(),
-        });
-        b = &b[desc_end..];
-    }
-    notes
-}
-
 /// What the capture kernel's /proc/vmcore must be: an x86-64 ELF core file whose first program
 /// header is the one merged PT_NOTE (an NT_PRSTATUS with a RIP in the kernel's text, and
 /// VMCOREINFO), then PT_LOADs covering the first kernel's RAM except [0, 1 MiB) and the crash
@@ -148,25 +98,7 @@ fn check_vmcore(
     grep_all: bool,
     r12: Option<u64>,
 ) -> Result<()> {
-    let head = read_vmcore(m, 0, 4096)?;
-    let hdr =
-        goblin::elf::Elf::parse_header(&head).map_err(|e| anyhow::anyhow!("ELF header: {e}"))?;
-    m.check(
-        hdr.e_type == ET_CORE && hdr.e_machine == EM_X86_64 && hdr.e_phentsize == 56,
-        format_args!("not an x86-64 ELF core: {hdr:?}"),
-    )?;
-    let ctx = goblin::container::Ctx::new(
-        goblin::container::Container::Big,
-        goblin::container::Endian::Little,
-    );
-    let phdrs = ProgramHeader::parse(&head, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
-        .map_err(|e| anyhow::anyhow!("program headers: {e}"))?;
-    m.check(
-        phdrs.first().map(|p| p.p_type) == Some(PT_NOTE)
-            && phdrs[1..].iter().all(|p| p.p_type == PT_LOAD)
-            && phdrs.len() >= 2,
-        format_args!("expected one PT_NOTE then PT_LOADs: {phdrs:?}"),
-    )?;
+    let (_, phdrs) = vmcore::headers(m)?;
     // Kernel-image PT_LOADs (at link addresses, for debuggers) come first, then RAM's.
     let is_kernel_map =
         |p: &&ProgramHeader| KERNEL_TEXT.start <= p.p_vaddr && p.p_vaddr < KERNEL_TEXT.end;
@@ -204,7 +136,7 @@ fn check_vmcore(
 
     // The notes: the crashing CPU's registers and VMCOREINFO.
     let note = &phdrs[0];
-    let notes = parse_notes(&read_vmcore(m, note.p_offset, note.p_filesz)?);
+    let (notes, _) = vmcore::parse_notes(&vmcore::read(m, note.p_offset, note.p_filesz)?);
     let prstatus = notes
         .iter()
         .find(|n| n.name == b"CORE" && n.ty == 1)
@@ -254,7 +186,7 @@ fn check_vmcore(
                 format!("marker phys {phys:#x} is in no PT_LOAD (kernel map: {kernel})")
             })?;
         let off = load.p_offset + (phys - load.p_paddr);
-        let got = read_vmcore(m, off, marker.len() as u64)?;
+        let got = vmcore::read(m, off, marker.len() as u64)?;
         m.check(
             got == marker.as_bytes(),
             format_args!(
@@ -463,14 +395,7 @@ fn crash_capture_with_ram_above_4g() -> Result<()> {
     m.send_line("crash")?;
     expect_capture(&mut m)?;
     check_vmcore(&mut m, region, &marker, phys, first_ram, false, None)?;
-    let head = read_vmcore(&mut m, 0, 4096)?;
-    let hdr = goblin::elf::Elf::parse_header(&head).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let ctx = goblin::container::Ctx::new(
-        goblin::container::Container::Big,
-        goblin::container::Endian::Little,
-    );
-    let phdrs = ProgramHeader::parse(&head, hdr.e_phoff as usize, hdr.e_phnum as usize, ctx)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, phdrs) = vmcore::headers(&mut m)?;
     let top = phdrs
         .iter()
         .map(|p| p.p_paddr + p.p_memsz)
