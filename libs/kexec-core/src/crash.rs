@@ -86,7 +86,7 @@ pub(crate) mod tests {
     use crate::{BzImage64, Elf64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
     use abi::Errno;
     use bootparam::{e820_from_memmap, parse_boot_params, E820Entry};
-    use memmap::{MemoryMap, Region, RegionKind::*};
+    use memmap::{MemoryMap, RegionKind::*};
 
     const MIB: u64 = 1 << 20;
     /// The crash region the tests reserve: 64 MiB at 384 MiB.
@@ -95,22 +95,14 @@ pub(crate) mod tests {
         end: 0x1c00_0000,
     };
 
-    /// QEMU's e820 for -m 512 (with ACPI), the running kexos at 16..20 MiB.
+    /// QEMU's e820 for -m 512 with its ACPI tables and NVS below the top of
+    /// RAM (where OVMF puts them), the running kexos at 16..20 MiB.
     pub(crate) fn qemu_512m() -> MemoryMap {
-        MemoryMap::from_regions([
-            Region::new(0, 0x9fc00, Ram),
-            Region::new(0x9fc00, 0xa0000, Reserved),
-            Region::new(0xf0000, 0x100000, Reserved),
-            Region::new(0x100000, 0x1ffe0000, Ram),
-            Region::new(0x1000000, 0x1400000, Bootloader),
-            Region::new(0x1ffe0000, 0x1fff0000, AcpiReclaim),
-            Region::new(0x1fff0000, 0x20000000, AcpiNvs),
-            Region::new(0xb0000000, 0xc0000000, Reserved),
-            Region::new(0xfed1c000, 0xfed20000, Reserved),
-            Region::new(0xfffc0000, 0x1_0000_0000, Reserved),
-        ])
+        let mut map = memmap::examples::qemu_512m();
+        map.carve(0x1ffe0000, 0x1fff0000, AcpiReclaim);
+        map.carve(0x1fff0000, 0x20000000, AcpiNvs);
+        map
     }
-
     /// Stand-in ELF core headers: 5000 bytes (two pages once placed).
     pub(crate) fn fake_headers() -> Vec<u8> {
         let mut h: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
@@ -233,6 +225,7 @@ pub(crate) mod tests {
             e(0x1fff0000, 0x20000000, 4),
             e(0xb0000000, 0xc0000000, 2),
             e(0xfed1c000, 0xfed20000, 2),
+            e(0xfeffc000, 0xff000000, 2),
             e(0xfffc0000, 0x1_0000_0000, 2),
         ];
         assert_eq!(parsed.e820, expect);

@@ -1019,19 +1019,7 @@ fn command_line_limits() {
 // ---------------------------------------------------------------------------
 // The full path: loaders table, plan, entry list, relocation, boot_params.
 
-/// QEMU's e820 for -m 512, with the running kexos kernel at 16..20 MiB.
-fn qemu_512m() -> MemoryMap {
-    MemoryMap::from_regions([
-        Region::new(0, 0x9fc00, Ram),
-        Region::new(0x9fc00, 0xa0000, Reserved),
-        Region::new(0xf0000, 0x100000, Reserved),
-        Region::new(0x100000, 0x1ffe0000, Ram),
-        Region::new(0x1000000, 0x1400000, Bootloader),
-        Region::new(0x1ffe0000, 0x20000000, Reserved),
-        Region::new(0xb0000000, 0xc0000000, Reserved),
-        Region::new(0xfffc0000, 0x1_0000_0000, Reserved),
-    ])
-}
+use memmap::examples::qemu_512m;
 
 struct Planned<'a> {
     image: Kimage<'a>,

@@ -41,27 +41,11 @@ mod tests {
     use crate::testutil::purgatory;
     use crate::{BzImage64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
     use bootparam::{e820_from_memmap, parse_boot_params, LOADER_TYPE_KEXEC};
-    use memmap::{MemoryMap, Region, RegionKind::*};
     use sha2::{Digest, Sha256};
 
     const MIB: u64 = 1 << 20;
 
-    /// QEMU's e820 for -m 512, with the running kexos kernel at 16..20 MiB.
-    fn qemu_512m() -> MemoryMap {
-        MemoryMap::from_regions([
-            Region::new(0, 0x9fc00, Ram),
-            Region::new(0x9fc00, 0xa0000, Reserved),
-            Region::new(0xf0000, 0x100000, Reserved),
-            Region::new(0x100000, 0x1ffe0000, Ram),
-            Region::new(0x1000000, 0x1400000, Bootloader),
-            Region::new(0x1ffe0000, 0x20000000, Reserved),
-            Region::new(0xb0000000, 0xc0000000, Reserved),
-            Region::new(0xfed1c000, 0xfed20000, Reserved),
-            Region::new(0xfeffc000, 0xff000000, Reserved),
-            Region::new(0xfffc0000, 0x1_0000_0000, Reserved),
-        ])
-    }
-
+    use memmap::examples::qemu_512m;
     #[test]
     fn plan_a_full_bzimage_load_on_512m_and_relocate_it() {
         let map = qemu_512m();

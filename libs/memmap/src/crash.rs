@@ -332,23 +332,7 @@ mod tests {
 
     const MIB: u64 = 1 << 20;
 
-    /// QEMU's e820 for -m 512, with the running kexos kernel at 16..20 MiB
-    /// (what libs/kexec-core's plan tests use).
-    fn qemu_512m() -> MemoryMap {
-        MemoryMap::from_regions([
-            Region::new(0, 0x9fc00, Ram),
-            Region::new(0x9fc00, 0xa0000, Reserved),
-            Region::new(0xf0000, 0x100000, Reserved),
-            Region::new(0x100000, 0x1ffe0000, Ram),
-            Region::new(0x1000000, 0x1400000, Bootloader),
-            Region::new(0x1ffe0000, 0x20000000, Reserved),
-            Region::new(0xb0000000, 0xc0000000, Reserved),
-            Region::new(0xfed1c000, 0xfed20000, Reserved),
-            Region::new(0xfeffc000, 0xff000000, Reserved),
-            Region::new(0xfffc0000, 0x1_0000_0000, Reserved),
-        ])
-    }
-
+    use crate::examples::qemu_512m;
     /// Not free: the first kernel's heap at 440..460 MiB and single pages
     /// at 100 and 300 MiB.
     fn busy(s: u64, e: u64) -> bool {

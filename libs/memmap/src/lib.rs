@@ -11,6 +11,7 @@ extern crate alloc;
 
 mod bitmap;
 mod crash;
+pub mod examples;
 mod kind;
 mod map;
 mod text;
