@@ -322,25 +322,26 @@ fn line_after<'a>(log: &'a str, pat: &str) -> Option<&'a str> {
 /// What OVMF prints when it stops for good (an exception dump; no bootable disk found).
 const FIRMWARE_STOPS: [&str; 2] = ["X64 Exception Type", "No bootable option or device"];
 
+/// `l` without control characters and ANSI escape sequences (ESC [ ... letter), trimmed.
+pub fn printable(l: &str) -> String {
+    let mut out = String::new();
+    let mut it = l.chars();
+    while let Some(c) = it.next() {
+        if c == '\x1b' {
+            for c in it.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else if !c.is_control() {
+            out.push(c);
+        }
+    }
+    out.trim().to_string()
+}
+
 /// Why a machine stopped: the kernel's panic line, or else the last printable console line.
 fn last_words(log: &str) -> String {
-    // Without control characters and ANSI escape sequences (ESC [ ... letter).
-    let printable = |l: &str| -> String {
-        let mut out = String::new();
-        let mut it = l.chars();
-        while let Some(c) = it.next() {
-            if c == '\x1b' {
-                for c in it.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            } else if !c.is_control() {
-                out.push(c);
-            }
-        }
-        out.trim().to_string()
-    };
     let lines: Vec<String> = log
         .split("\n----- qemu stderr -----\n")
         .next()

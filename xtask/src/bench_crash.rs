@@ -129,22 +129,7 @@ pub fn after_crash(log: &str) -> &str {
 /// ([`after_crash`]): a panic or exception line with the line after it, else the last printable
 /// line. (Unlike `bench::last_words`, this must skip the panic the bench causes itself.)
 pub fn last_words(log: &str) -> String {
-    let printable = |l: &str| -> String {
-        let mut out = String::new();
-        let mut it = l.chars();
-        while let Some(c) = it.next() {
-            if c == '\x1b' {
-                for c in it.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            } else if !c.is_control() {
-                out.push(c);
-            }
-        }
-        out.trim().to_string()
-    };
+    let printable = crate::bench::printable;
     let serial = log
         .split("\n----- qemu stderr -----\n")
         .next()
