@@ -13,7 +13,8 @@ use super::stack::CRASH_STACK;
 /// caller, since the function is always inlined.
 #[inline(always)]
 pub fn current_regs() -> CoreRegs {
-    let mut r = CoreRegs::default();
+    // orig_rax -1: not in a system call (as Linux's crash_setup_regs).
+    let mut r = CoreRegs { orig_rax: u64::MAX, ..CoreRegs::default() };
     let p = &mut r as *mut CoreRegs;
     // SAFETY: stores registers into `r` (27 u64 fields, repr(C), in
     // user_regs_struct order); the register holding `p` reads as `p`.
