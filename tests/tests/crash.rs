@@ -277,7 +277,16 @@ fn crash_capture_on_panic() -> Result<()> {
         .parse()
         .with_context(|| format!("grep -c printed {out:?}"))?;
     m.check(n >= 1, "the panic message is not in the dump")?;
-    m.poweroff()
+    // The capture kernel maps the dump's memory read-only: a write to it faults (and, with no
+    // crash kernel of its own, panics).
+    m.send_line("echo oldmem > /sys/kernel/kexec_test_crash")?;
+    m.expect("exception 14 (page fault) in kernel: error=0x3", HOP)?;
+    m.expect("KERNEL PANIC", HOP)?;
+    let exit = m.wait_exit(HOP)?;
+    m.check(
+        !exit.is_success(),
+        format_args!("QEMU exited with {exit:?} after a panic"),
+    )
 }
 
 /// A kernel write to the crash region faults: it is read-only once loaded.

@@ -44,6 +44,13 @@ pub fn command(text: &str) -> Result<(), Errno> {
         "stack" => {
             recurse(0);
         }
+        // In a capture kernel: write into the dump's memory, which is
+        // read-only here.
+        "oldmem" => {
+            let (start, _) = super::vmcore::first_range().ok_or(Errno::ENXIO)?;
+            let va = crate::mm::phys_to_virt(start);
+            unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) va) }
+        }
         "heap" => {
             let (start, size) = crate::mm::heap::bounds();
             // SAFETY: deliberately destroys the heap (free-list nodes

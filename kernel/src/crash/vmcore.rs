@@ -72,7 +72,34 @@ pub fn init(cmdline: &str) {
         let which = if cpus > 1 { alloc::format!(" (first of {} CPU notes)", cpus) } else { alloc::string::String::new() };
         info!("crash: the crashed kernel stopped at rip={:#x} rsp={:#x} (pid {}){}", regs.rip, regs.rsp, pid, which);
     }
+    protect_old_memory(&vmcore);
     VMCORE.call_once(|| vmcore);
+}
+
+/// The dump's memory, read-only and cached in our direct map: a bug here
+/// cannot change it, and reads run at memory speed.
+fn protect_old_memory(vmcore: &Vmcore) {
+    let own: alloc::vec::Vec<(u64, u64)> =
+        crate::mm::memory_map().regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
+    let mut ok = true;
+    for (start, end) in vmcore.phys_ranges() {
+        // Never our own RAM (a header that lies about it must not make us
+        // fault on ourselves).
+        if own.iter().any(|&(s, e)| s < end && e > start) {
+            info!("crash: a PT_LOAD [{:#x}-{:#x}) overlaps this kernel's own memory; left writable", start, end);
+            continue;
+        }
+        ok &= crate::mm::paging::ensure_direct_mapped(start, end).is_ok()
+            && crate::mm::protect::set_direct_map_old_memory(start, end);
+    }
+    if !ok {
+        info!("crash: could not map all of the old memory read-only (no memory for page tables)");
+    }
+}
+
+/// The first old-memory range of the dump (for the `oldmem` test hook).
+pub fn first_range() -> Option<(u64, u64)> {
+    VMCORE.get()?.phys_ranges().next()
 }
 
 pub fn present() -> bool {

@@ -3,7 +3,8 @@
 //! (Linux's arch_kexec_protect_crashkres / kexec_mark_crashkres).
 //!
 //! The direct map uses 2 MiB pages; a range that covers only part of one
-//! gets that page split into 512 4 KiB pages first.
+//! gets that page split into 512 4 KiB pages first. A capture kernel also
+//! maps the crashed kernel's RAM read-only and cached here.
 
 use x86_64::registers::control::{Cr4, Cr4Flags};
 use x86_64::structures::paging::page_table::PageTableEntry;
@@ -71,6 +72,22 @@ fn split(pd: &mut PageTableEntry) -> Option<()> {
 /// writable again. Returns false if a page table could not be allocated
 /// (the range is then only partly read-only).
 pub fn set_direct_map_writable(start: u64, end: u64, writable: bool) -> bool {
+    // Making writable never needs a split: a read-only 2 MiB page lies
+    // wholly inside a range that was protected.
+    update(start, end, |f| with_write(f, writable), !writable)
+}
+
+/// A capture kernel's view of the crashed kernel's RAM: read-only (nothing
+/// here may change the dump) and write-back (it is RAM, though our memory
+/// map does not say so, which made boot map it uncached).
+pub fn set_direct_map_old_memory(start: u64, end: u64) -> bool {
+    update(start, end, |f| f - F::WRITABLE - F::NO_CACHE - F::WRITE_THROUGH, true)
+}
+
+/// Apply `change` to the direct-map entries of `[start, end)`. A 2 MiB page
+/// the range covers only in part is split first if `split_partial`, else
+/// changed whole.
+fn update(start: u64, end: u64, change: impl Fn(F) -> F, split_partial: bool) -> bool {
     let mut ok = true;
     let mut pa = start;
     while pa < end {
@@ -79,10 +96,8 @@ pub fn set_direct_map_writable(start: u64, end: u64, writable: bool) -> bool {
             break;
         };
         if pd.flags().contains(F::HUGE_PAGE) {
-            // Making writable never needs a split: a read-only 2 MiB page
-            // lies wholly inside a range that was protected.
-            if writable || (pa.is_multiple_of(HUGE) && end - pa >= HUGE) {
-                pd.set_flags(with_write(pd.flags(), writable));
+            if !split_partial || (pa.is_multiple_of(HUGE) && end - pa >= HUGE) {
+                pd.set_flags(change(pd.flags()));
                 pa = (pa + 1).next_multiple_of(HUGE);
                 continue;
             }
@@ -100,7 +115,7 @@ pub fn set_direct_map_writable(start: u64, end: u64, writable: bool) -> bool {
         let chunk_end = (pa + 1).next_multiple_of(HUGE).min(end);
         while pa < chunk_end {
             let e = &mut pt[VirtAddr::new(PHYS_OFFSET + pa).p1_index()];
-            e.set_flags(with_write(e.flags(), writable));
+            e.set_flags(change(e.flags()));
             pa += PAGE_SIZE;
         }
     }

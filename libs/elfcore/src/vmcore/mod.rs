@@ -84,6 +84,12 @@ impl Vmcore {
         self.loads
     }
 
+    /// The old memory the PT_LOADs cover, as page-aligned physical ranges
+    /// `[start, end)` in file order (the kernel-map PT_LOAD repeats RAM).
+    pub fn phys_ranges(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.chunks.iter().map(|c| (c.phys, c.phys + (c.file_end - c.file_start)))
+    }
+
     /// The merged notes, as served in the PT_NOTE segment.
     pub fn notes_bytes(&self) -> &[u8] {
         &self.notes

@@ -508,6 +508,8 @@ fn kernel_map_load_is_served_and_counted_once() {
     assert_eq!(v.loads(), 2);
     // The kernel stretch repeats RAM the RAM PT_LOAD covers: counted once.
     assert_eq!(v.ram_bytes(), 0x200_0000 - 0x10_0000);
+    let ranges: Vec<(u64, u64)> = v.phys_ranges().collect();
+    assert_eq!(ranges, [(0x1a3_4000, 0x1a3_6000), (0x10_0000, 0x200_0000)]);
     let file = read_all(&v, &mem);
     let elf = Elf::parse(&file).unwrap();
     let k = elf
