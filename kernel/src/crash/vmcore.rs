@@ -81,6 +81,7 @@ pub fn init(cmdline: &str) {
 fn protect_old_memory(vmcore: &Vmcore) {
     let own: alloc::vec::Vec<(u64, u64)> =
         crate::mm::memory_map().regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
+    let t0 = crate::time::now_ns();
     let mut ok = true;
     for (start, end) in vmcore.phys_ranges() {
         // Never our own RAM (a header that lies about it must not make us
@@ -95,6 +96,7 @@ fn protect_old_memory(vmcore: &Vmcore) {
     if !ok {
         info!("crash: could not map all of the old memory read-only (no memory for page tables)");
     }
+    info!("crash: old memory mapped read-only in {} us", (crate::time::now_ns() - t0) / 1000);
 }
 
 /// The first old-memory range of the dump (for the `oldmem` test hook).
