@@ -7,6 +7,9 @@ use spin::Mutex;
 
 const LOG_SIZE: usize = 64 * 1024;
 
+/// `repr(C)` so a dump reader can find its fields (VMCOREINFO gives the
+/// offsets).
+#[repr(C)]
 struct Ring {
     buf: [u8; LOG_SIZE],
     /// Total bytes ever written; the ring holds the last LOG_SIZE of them.
@@ -65,9 +68,12 @@ pub fn record_emergency(bytes: &[u8]) {
     }
 }
 
-/// Where the ring is, for VMCOREINFO (a dump reader finds the log there).
-pub fn ring_address() -> (u64, usize) {
-    (&RING as *const Mutex<Ring> as u64, core::mem::size_of::<Mutex<Ring>>())
+/// Where the ring is, for VMCOREINFO (a dump reader finds the log there):
+/// its address, size, and the offsets of `buf` and `written`.
+pub fn ring_layout() -> (u64, usize, usize, usize) {
+    let ring = RING.lock();
+    let at = &*ring as *const Ring as u64;
+    (at, core::mem::size_of::<Ring>(), core::mem::offset_of!(Ring, buf), core::mem::offset_of!(Ring, written))
 }
 
 /// Bytes currently held (syslog SIZE_BUFFER answers the capacity instead).

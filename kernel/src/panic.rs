@@ -16,7 +16,8 @@ fn panic(info: &PanicInfo) -> ! {
     let nested = PANICKING.swap(true, Ordering::SeqCst);
     // The console lock may be held by the code that panicked: bypass it.
     console::emergency_print(format_args!("\nKERNEL PANIC: {}\n", info));
-    if !nested {
+    // A kernel fault printed its own backtrace before panicking.
+    if !nested && !crate::arch::idt::in_kernel_fault() {
         crate::arch::backtrace::print_current();
     }
     crate::crash::crash_kexec();

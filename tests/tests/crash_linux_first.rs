@@ -237,10 +237,6 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
         LINUX_TEXT.contains(&logged_rip),
         format_args!("the crashed kernel's rip {logged_rip:#x} is not in Linux's kernel text"),
     )?;
-    m.check(
-        rip_line.contains("(first of 2 CPU notes)"),
-        format_args!("kexos should say the line is the first of 2 CPU notes: {rip_line:?}"),
-    )?;
     m.assert_absent(&format!("{TAG}still alive"))?;
     let cmdline = m.run("cat /proc/cmdline")?;
     m.check(
@@ -334,13 +330,16 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
         .iter()
         .filter(|n| n.name == b"CORE" && n.ty == 1)
         .collect();
+    // One note per CPU that saved its registers: the other CPU answers Linux's crash NMI
+    // within a second, which a loaded TCG host may miss (its empty note is then dropped).
+    let n = prstatus.len();
     m.check(
-        prstatus.len() == CPUS
-            && notes.len() == CPUS + 1
-            && notes[CPUS].name == b"VMCOREINFO"
+        (1..=CPUS).contains(&n)
+            && notes.len() == n + 1
+            && notes[n].name == b"VMCOREINFO"
             && prstatus.iter().all(|n| n.desc.len() == 336),
         format_args!(
-            "expected {CPUS} NT_PRSTATUS of 336 bytes, then VMCOREINFO; got {:?}",
+            "expected 1 to {CPUS} NT_PRSTATUS of 336 bytes, then VMCOREINFO; got {:?}",
             notes
                 .iter()
                 .map(|n| (
@@ -361,8 +360,10 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
             vmcore::u64_at(&n.desc, 112 + 17 * 8),
         )
     };
-    // The crashing CPU's note: the task that wrote sysrq-c, in Linux's kernel text.
-    let (pr_pid, rip, cs) = regs(prstatus[crash_cpu as usize]);
+    // The crashing CPU's note: the task that wrote sysrq-c, in Linux's kernel text. Notes are
+    // in CPU order, and the crashing CPU's is always there.
+    let crashing = if n == CPUS { crash_cpu as usize } else { 0 };
+    let (pr_pid, rip, cs) = regs(prstatus[crashing]);
     m.check(
         pr_pid == pid && cs == 0x10 && (text.p_vaddr..text.p_vaddr + text.p_memsz).contains(&rip),
         format_args!(
@@ -376,6 +377,11 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
     m.check(
         first_rip == logged_rip,
         format_args!("kexos logged rip {logged_rip:#x}, the first NT_PRSTATUS has {first_rip:#x}"),
+    )?;
+    let said = format!("(first of {n} CPU notes)");
+    m.check(
+        (n > 1) == rip_line.contains(&said),
+        format_args!("with {n} CPU notes kexos said {rip_line:?}"),
     )?;
     let info = notes
         .iter()

@@ -50,6 +50,11 @@ impl Fault {
 /// Set by the first kernel fault: a second one is handled without a backtrace.
 static IN_KERNEL_FAULT: AtomicBool = AtomicBool::new(false);
 
+/// Whether a kernel fault was reported (with its backtrace) already.
+pub fn in_kernel_fault() -> bool {
+    IN_KERNEL_FAULT.load(Ordering::SeqCst)
+}
+
 /// Timer ticks since interrupts were enabled (100 Hz).
 pub static TICKS: AtomicU64 = AtomicU64::new(0);
 

@@ -78,10 +78,12 @@ pub fn reserve(ctx: &BootContext, regions: &[Region]) {
     let limit = if req.high { u64::MAX } else { memmap::CRASH_ADDR_LOW_MAX };
     let mut plan = memmap::plan_crash_region(regions, req.size, req.offset, limit, frame::range_free);
     // Like Linux: a plain crashkernel=SIZE that finds no room below 4 GiB
-    // tries all of memory before giving up.
+    // tries above before giving up. (Linux also reserves low memory for the
+    // capture kernel's DMA then; we do not, as for `,high`.)
     let mut fell_back = false;
     if plan.is_err() && req.offset.is_none() && !req.high {
-        if let Ok(r) = memmap::plan_crash_region(regions, req.size, None, u64::MAX, frame::range_free) {
+        let above_4g = |s: u64, e: u64| s >= memmap::CRASH_ADDR_LOW_MAX && frame::range_free(s, e);
+        if let Ok(r) = memmap::plan_crash_region(regions, req.size, None, u64::MAX, above_4g) {
             plan = Ok(r);
             fell_back = true;
         }

@@ -77,8 +77,11 @@ pub fn init_vmcoreinfo() {
         crate::boot::translate(paging::kernel_pml4(), text_va).unwrap_or(0),
     );
     // The kernel log ring, with the dying kernel's last words in it.
-    let (ring, ring_len) = crate::klog::ring_address();
-    text.push_str(&format!("SYMBOL(kexos_log_ring)={:x}\nSIZE(kexos_log_ring)={}\n", ring, ring_len));
+    let (ring, size, buf, written) = crate::klog::ring_layout();
+    text.push_str(&format!(
+        "SYMBOL(kexos_log_ring)={:x}\nSIZE(kexos_log_ring)={}\nOFFSET(kexos_log_ring.buf)={}\nOFFSET(kexos_log_ring.written)={}\n",
+        ring, size, buf, written
+    ));
     if let Some(id) = build_id() {
         text.insert_str(0, &format!("BUILD-ID={}\n", id));
     }

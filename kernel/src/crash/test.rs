@@ -49,6 +49,7 @@ pub fn command(text: &str) -> Result<(), Errno> {
         "oldmem" => {
             let (start, _) = super::vmcore::first_range().ok_or(Errno::ENXIO)?;
             let va = crate::mm::phys_to_virt(start);
+            // SAFETY: a deliberate write to a read-only page; it faults.
             unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) va) }
         }
         "heap" => {

@@ -67,6 +67,9 @@ fn map_direct(m: &mut OffsetPageTable, regions: &[Region]) {
     DIRECT_TOP.store(physical_map_top(regions), core::sync::atomic::Ordering::SeqCst);
 }
 
+/// The most physical memory the direct map can ever cover (one PML4 slot).
+pub const DIRECT_MAP_LIMIT: u64 = 512 << 30;
+
 /// Everything below this is in the direct map.
 static DIRECT_TOP: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -79,6 +82,11 @@ pub fn ensure_direct_mapped(start: u64, end: u64) -> Result<(), Errno> {
     const HUGE: u64 = 2 << 20;
     if end <= DIRECT_TOP.load(Ordering::SeqCst) {
         return Ok(());
+    }
+    // Only under the direct map's first PML4 slot, which every address space
+    // shares since boot: a new slot would be missing from running processes.
+    if end > DIRECT_MAP_LIMIT {
+        return Err(Errno::EFAULT);
     }
     // SAFETY: the kernel's own tables; new entries only fill holes.
     let mut m = unsafe { mapper(kernel_pml4()) };

@@ -54,8 +54,10 @@ fn with_write(flags: F, writable: bool) -> F {
 /// Replace the 2 MiB mapping in `pd` by a page table of 4 KiB pages with
 /// the same frames and flags.
 fn split(pd: &mut PageTableEntry) -> Option<()> {
-    let base = pd.addr().as_u64();
-    // In a 4 KiB entry bit 7 is PAT, not HUGE_PAGE.
+    // In a 2 MiB entry bit 12 is PAT (so not part of the address) and bit 7
+    // is the page size; in a 4 KiB entry bit 7 is PAT. The direct map never
+    // sets PAT, so bit 7 is dropped and bit 12 masked off.
+    let base = pd.addr().as_u64() & !(HUGE - 1);
     let flags = pd.flags() - F::HUGE_PAGE;
     let pt_pa = frame::alloc_zeroed()?;
     // SAFETY: a fresh frame, not yet linked into any table.

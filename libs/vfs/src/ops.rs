@@ -80,10 +80,12 @@ impl Vfs {
         };
         match &mut self.node_mut(ino)?.data {
             Data::File(d) => {
-                let d = d.make_mut()?;
-                d.clear();
-                d.try_reserve(data.len()).map_err(|_| Errno::ENOSPC)?;
-                d.extend_from_slice(data);
+                // The new contents are built aside: out of memory (ENOSPC)
+                // leaves the old ones, not an empty file.
+                let mut new = alloc::vec::Vec::new();
+                new.try_reserve_exact(data.len()).map_err(|_| Errno::ENOSPC)?;
+                new.extend_from_slice(data);
+                *d.make_mut()? = new;
                 Ok(ino)
             }
             Data::Dir(_) => Err(Errno::EISDIR),

@@ -64,8 +64,9 @@ impl Vfs {
                 self.symlink(&path, target)?
             }
             _ => {
-                // A file that cannot be written whole (ENOSPC) is not left
+                // A new file that cannot be written whole (ENOSPC) is not left
                 // behind empty: a missing /sbin/init says more than a broken one.
+                // (An existing one keeps its old contents: see write_file.)
                 let existed = self.lookup_nofollow(&path).is_ok();
                 match self.write_file(&path, e.permissions(), e.data) {
                     Ok(ino) => ino,
