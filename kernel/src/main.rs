@@ -76,7 +76,6 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     mm::init(ctx);
     arch::init_interrupts();
     fs::init(ctx);
-    crash::notes::init_vmcoreinfo();
     boot::log_summary(ctx);
     boot::require_init();
     proc::start_init(false)

@@ -717,6 +717,15 @@ impl Machine {
         Ok(out[..start].to_string())
     }
 
+    /// Field `name` (e.g. `MemTotal`) of the guest's `/proc/meminfo`, in kB.
+    pub fn meminfo_kb(&mut self, name: &str) -> Result<u64> {
+        let out = self.run("cat /proc/meminfo")?;
+        out.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("no {name} in {out:?}"))
+    }
+
     /// Runs `cmd` and checks its output contains `want`. Returns the output.
     pub fn run_expect(&mut self, cmd: &str, want: &str) -> Result<String> {
         let out = self.run(cmd)?;
@@ -1082,6 +1091,21 @@ pub fn parse_hexdump(text: &str) -> Result<(u64, Vec<u8>)> {
         }
     }
     Ok((start.unwrap_or(0), out))
+}
+
+/// kexos.bzImage and a kexos initramfs (the default layout, without the Linux fixture), built
+/// on the host under `target/test-images/<name>/`, for a Linux guest to kexec. Returns
+/// (bzImage, initramfs).
+pub fn kexos_host_files(artifacts: &Artifacts, name: &str) -> Result<(PathBuf, PathBuf)> {
+    let opts = BootOptions {
+        name: name.into(),
+        ..BootOptions::new(Firmware::Uefi)
+    };
+    let image = opts.build_image(artifacts)?;
+    let dir = image.parent().context("image directory")?;
+    let bz = dir.join("kexos.bzImage");
+    boot::bzimage::build(&artifacts.kernel, &bz)?;
+    Ok((bz, dir.join("initramfs.cpio")))
 }
 
 /// A token unlikely to appear by chance in the serial output (for command-line checks).

@@ -208,30 +208,6 @@ fn check_vmcore(
     Ok(())
 }
 
-/// MemFree of the running kexos, in bytes.
-fn mem_free(m: &mut Machine) -> Result<u64> {
-    let out = m.run("cat /proc/meminfo")?;
-    let kb: u64 = out
-        .lines()
-        .find(|l| l.starts_with("MemFree:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("no MemFree in {out:?}"))?;
-    Ok(kb * 1024)
-}
-
-/// MemTotal of the running kexos, in bytes.
-fn mem_total(m: &mut Machine) -> Result<u64> {
-    let out = m.run("cat /proc/meminfo")?;
-    let kb: u64 = out
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("no MemTotal in {out:?}"))?;
-    Ok(kb * 1024)
-}
-
 /// One crash kind end to end, kexos -> kexos.
 fn kexos_capture(
     image: &str,
@@ -242,7 +218,7 @@ fn kexos_capture(
     r12: Option<u64>,
 ) -> Result<Machine> {
     let (mut m, region) = boot(mem, "64M")?;
-    let first_ram = mem_total(&mut m)?;
+    let first_ram = m.meminfo_kb("MemTotal")? * 1024;
     load_kexos_capture(&mut m, image, "kexec_test")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line(trigger)?;
@@ -357,7 +333,7 @@ fn crash_capture_on_corrupted_heap() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn crash_capture_on_crash_command() -> Result<()> {
     let (mut m, region) = boot("256M", "64M")?;
-    let first_ram = mem_total(&mut m)?;
+    let first_ram = m.meminfo_kb("MemTotal")? * 1024;
     load_kexos_capture(&mut m, BZIMAGE, "kexec_test first")?;
     m.run("echo garbage > /tmp/junk")?;
     m.run_expect("kexec -s -p /tmp/junk", "ENOEXEC")?;
@@ -398,7 +374,7 @@ fn crash_capture_with_ram_above_4g() -> Result<()> {
         format_args!("crash region {region:x?} is not above 4 GiB"),
     )?;
     m.run_expect("dmesg", "above 4 GiB: no room below")?;
-    let first_ram = mem_total(&mut m)?;
+    let first_ram = m.meminfo_kb("MemTotal")? * 1024;
     load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line("crash")?;
@@ -490,7 +466,7 @@ fn crash_region_shrinks() -> Result<()> {
         "No such file or directory",
     )?;
     m.run("kexec -u -p")?;
-    let free_before = mem_free(&mut m)?;
+    let free_before = m.meminfo_kb("MemFree")? * 1024;
     m.run_expect(
         "echo 67108865 > /sys/kernel/kexec_crash_size",
         "Invalid argument",
@@ -507,7 +483,7 @@ fn crash_region_shrinks() -> Result<()> {
         iomem.contains(&want),
         format_args!("/proc/iomem lacks {want:?}: {iomem}"),
     )?;
-    let gained = mem_free(&mut m)?.saturating_sub(free_before);
+    let gained = (m.meminfo_kb("MemFree")? * 1024).saturating_sub(free_before);
     m.check(
         (31 << 20..=33 << 20).contains(&gained),
         format_args!("MemFree grew by {gained} bytes, expected 32 MiB"),

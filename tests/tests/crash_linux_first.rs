@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kexos_tests::{
-    linux_kexec_fixture, linux_markers, qemu_linux_command, random_token, vmcore, Artifacts,
-    BootOptions, Firmware, Machine,
+    kexos_host_files, linux_kexec_fixture, linux_markers, qemu_linux_command, random_token, vmcore,
+    Artifacts, BootOptions, Machine,
 };
 
 const HOP: Duration = Duration::from_secs(180);
@@ -89,16 +89,7 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
     let artifacts = Artifacts::from_env()?;
     let name = BootOptions::default().name;
 
-    // A kexos initramfs (without the Linux fixture) and kexos.bzImage, on the host.
-    let opts = BootOptions {
-        name: format!("{name}-kexos"),
-        ..BootOptions::new(Firmware::Uefi)
-    };
-    let image = opts.build_image(&artifacts)?;
-    let dir = image.parent().context("image directory")?;
-    let initramfs = dir.join("initramfs.cpio");
-    let bz = dir.join("kexos.bzImage");
-    boot::bzimage::build(&artifacts.kernel, &bz)?;
+    let (bz, initramfs) = kexos_host_files(&artifacts, &format!("{name}-kexos"))?;
 
     // The marker and the capture kernel's command line must not share anything that could
     // make the marker appear in the dump by other means than the first Linux's memory.

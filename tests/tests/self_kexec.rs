@@ -6,24 +6,17 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kexos_tests::{
-    linux_fixture, linux_kexec_into, random_token, Artifacts, BootOptions, Firmware, Machine,
+    kexos_host_files, linux_fixture, linux_kexec_into, random_token, Artifacts, BootOptions,
+    Firmware, Machine,
 };
 
 const HOP: Duration = Duration::from_secs(120);
 
 /// `MemTotal` and `MemFree` in kB from /proc/meminfo.
 fn meminfo(m: &mut Machine) -> Result<(u64, u64)> {
-    let out = m.run("cat /proc/meminfo")?;
-    let field = |name: &str| -> Result<u64> {
-        out.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("no {name} in {out:?}"))
-    };
-    Ok((field("MemTotal:")?, field("MemFree:")?))
+    Ok((m.meminfo_kb("MemTotal")?, m.meminfo_kb("MemFree")?))
 }
 
 /// Load `image` with the running initramfs and `append`, jump, and check the next kexos: its
@@ -142,16 +135,7 @@ fn self_kexec_chain_then_linux() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn linux_kexecs_kexos() -> Result<()> {
     let artifacts = Artifacts::from_env()?;
-    // A kexos initramfs without the Linux fixture, and kexos.bzImage, on the host.
-    let opts = BootOptions {
-        name: "linux_kexecs_kexos-kexos".into(),
-        ..BootOptions::new(Firmware::Uefi)
-    };
-    let image = opts.build_image(&artifacts)?;
-    let dir = image.parent().context("image directory")?;
-    let initramfs = dir.join("initramfs.cpio");
-    let bz = dir.join("kexos.bzImage");
-    boot::bzimage::build(&artifacts.kernel, &bz)?;
+    let (bz, initramfs) = kexos_host_files(&artifacts, "linux_kexecs_kexos-kexos")?;
 
     let append = format!("console=ttyS0 token={}", random_token("l2k-"));
     let Some(mut m) = linux_kexec_into(&bz, Some(&initramfs), &append)? else {

@@ -111,6 +111,8 @@ pub fn reserve(ctx: &BootContext, regions: &[Region]) {
 /// memory), and PT_NOTEs pointing at the crash notes and VMCOREINFO, which
 /// stay in this kernel's memory and are filled when it crashes.
 pub fn elf_headers() -> Vec<u8> {
+    // Filled here, not at boot: only a kernel with a crash image needs it.
+    notes::init_vmcoreinfo();
     let map = crate::mm::memory_map();
     let ram: Vec<(u64, u64)> = map.regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
     let mut exclude = alloc::vec![(0, 0x10_0000)];

@@ -64,8 +64,8 @@ pub fn build_id() -> Option<String> {
 }
 
 /// Fill VMCOREINFO (Linux's crash_save_vmcoreinfo_init): what a dump
-/// reader needs to interpret the first kernel's memory. Written before a
-/// crash image is loaded, so the crash path has nothing to format.
+/// reader needs to interpret the first kernel's memory. Written when a crash
+/// image is loaded, so the crash path has nothing to format.
 pub fn init_vmcoreinfo() {
     // SAFETY: only the symbol's address is taken.
     let text_va = unsafe { &__kernel_start as *const u8 as u64 };

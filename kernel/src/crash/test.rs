@@ -29,9 +29,10 @@ pub fn command(text: &str) -> Result<(), Errno> {
     info!("crash test: {}", text);
     match text {
         "panic" => panic!("crash test: panic on request"),
-        // SAFETY (all three): deliberate faults, in asm because the
-        // accesses are undefined behaviour in Rust; the handler never returns.
-        "oops" => unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) 0u64) },
+        // What sysrq-c does.
+        "oops" => crate::fs::procfs::crash_by_null_write(),
+        // SAFETY (both): deliberate faults, in asm because the accesses are
+        // undefined behaviour in Rust; the handler never returns.
         "gp" => unsafe {
             // A known value in R12, which the crash notes must show.
             core::arch::asm!("mov al, byte ptr [{0}]", in(reg) 0x8000_0000_0000_0000u64, in("r12") GP_R12, out("al") _)

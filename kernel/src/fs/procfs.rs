@@ -120,7 +120,7 @@ fn sysrq(key: u8) {
 
 /// sysrq-c: a kernel write through a NULL pointer, as Linux's sysrq_handle_crash
 /// does, so the whole kernel-fault path (exception -> report -> panic) runs.
-fn crash_by_null_write() {
+pub fn crash_by_null_write() {
     // SAFETY: deliberately faults; the page-fault handler never returns here.
     // Written in asm because a NULL write is undefined behaviour in Rust.
     unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) 0u64) };

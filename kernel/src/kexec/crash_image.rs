@@ -12,9 +12,9 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kexec_core::{CrashSetup, KimageKind, LoadContext, MemoryView, PhysRange, SegmentInfo};
+use kexec_core::{locate_mem_hole, CrashSetup, HoleRequest, KimageKind, MemoryView, PhysRange, SegmentInfo};
 
-use super::load::{kexec_err, DirectMap, LoadError, LoadRequest, PURGATORY};
+use super::load::{DirectMap, LoadError, LoadRequest};
 use crate::arch::machine_kexec::ControlPages;
 use crate::mm::{self, protect, PAGE_SIZE};
 
@@ -37,31 +37,22 @@ impl CrashImage {
         let crash_range = PhysRange::new(region.0, region.1);
         let view = MemoryView::new([crash_range], &[]);
         let headers = crate::crash::elf_headers();
-        let e820 = bootparam::e820_from_memmap(map);
-        let ctx = LoadContext {
-            view: &view,
-            e820: &e820,
-            acpi_rsdp: crate::boot::rsdp(),
-            purgatory: PURGATORY,
-            rng_seed: None,
-            crash: Some(CrashSetup { elf_headers: &headers, memmap: map }),
-        };
-        let limits = kexec_core::SanityLimits::from_memmap(map);
-        let kind = KimageKind::Crash { region: crash_range };
-        let (image, summary) =
-            kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits).map_err(kexec_err)?;
-        let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
+        let crash = CrashSetup { elf_headers: &headers, memmap: map };
+        let (image, summary) = super::load::plan(ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash))?;
+        // Linux's kimage_alloc_crash_control_pages: a free stretch of the
+        // region, after the segments.
         let pages = ControlPages::pages_needed(map.regions());
-        let Some(ctrl) = control_stretch(region, &dests, pages) else {
-            return Err((
-                abi::Errno::ENOMEM,
-                format!(
-                    "no room for {} KiB of control pages in the crash kernel region [{:#x}-{:#x}) after the segments: reserve more with crashkernel=",
-                    pages * 4,
-                    region.0,
-                    region.1
-                ),
-            ));
+        let hole = HoleRequest {
+            label: "control pages",
+            memsz: pages * PAGE_SIZE,
+            align: PAGE_SIZE,
+            buf_min: region.0,
+            buf_max: region.1.saturating_sub(1),
+            top_down: true,
+        };
+        let ctrl = match locate_mem_hole(&[crash_range], &image.destinations(), &hole) {
+            Ok(pa) => pa.0,
+            Err(e) => return Err((abi::Errno::ENOMEM, format!("{}: reserve more with crashkernel=", e))),
         };
         let control_range = (ctrl, ctrl + pages * PAGE_SIZE);
 
@@ -114,19 +105,5 @@ impl CrashImage {
     /// Make the region writable again (before it is reused or unloaded).
     pub fn unprotect(&self) {
         protect::set_direct_map_writable(self.region.0, self.region.1, true);
-    }
-}
-
-/// The highest page-aligned stretch of `pages` pages inside `region` that
-/// overlaps no destination.
-fn control_stretch(region: (u64, u64), dests: &[(u64, u64)], pages: u64) -> Option<u64> {
-    let len = pages * PAGE_SIZE;
-    let mut end = region.1 & !(PAGE_SIZE - 1);
-    loop {
-        let start = end.checked_sub(len).filter(|&s| s >= region.0)?;
-        match dests.iter().filter(|d| d.0 < end && d.1 > start).map(|d| d.0).min() {
-            None => return Some(start),
-            Some(lowest) => end = lowest & !(PAGE_SIZE - 1),
-        }
     }
 }

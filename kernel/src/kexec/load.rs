@@ -74,6 +74,23 @@ pub(super) fn kexec_err(e: KexecError) -> LoadError {
     (e.errno(), format!("{}", e))
 }
 
+/// The machine-independent part of every load (kexec_core's plan: loader,
+/// sanity checks, digests) over this machine's memory map, placing segments
+/// in `view`; `crash` is set for a crash image.
+pub(super) fn plan<'a>(
+    ops: &dyn KexecFileOps,
+    req: &LoadRequest<'a>,
+    kind: KimageKind,
+    view: &MemoryView,
+    crash: Option<kexec_core::CrashSetup<'_>>,
+) -> Result<(kexec_core::Kimage<'a>, kexec_core::LoadSummary), LoadError> {
+    let map = mm::memory_map();
+    let e820 = bootparam::e820_from_memmap(map);
+    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None, crash };
+    let limits = kexec_core::SanityLimits::from_memmap(map);
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits).map_err(kexec_err)
+}
+
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
 /// with every loader's reason).
 pub fn probe(kernel: &[u8], path: &str) -> Result<&'static dyn KexecFileOps, LoadError> {
@@ -86,12 +103,7 @@ impl LoadedImage {
         let map = mm::memory_map();
         let low = [PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range")];
         let view = MemoryView::from_memmap(map, &low);
-        let e820 = bootparam::e820_from_memmap(map);
-        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None, crash: None };
-        let limits = kexec_core::SanityLimits::from_memmap(map);
-        let (image, summary) =
-            kexec_core::kexec_file_plan(ops, KimageKind::Normal, &ctx, req.kernel, req.initrd, req.cmdline, &limits)
-                .map_err(kexec_err)?;
+        let (image, summary) = plan(ops, req, KimageKind::Normal, &view, None)?;
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let entries = entry::kimage_load_segments(&image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         let control = match ControlPages::prepare(&dests, map.regions()) {
