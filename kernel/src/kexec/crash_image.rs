@@ -12,7 +12,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kexec_core::{locate_mem_hole, CrashSetup, HoleRequest, KimageKind, MemoryView, PhysRange, SegmentInfo};
+use kexec_core::{locate_mem_hole, CrashSetup, KexecBuf, KimageKind, MemoryView, PhysRange, SegmentBuf, SegmentInfo};
 
 use super::load::{DirectMap, LoadError, LoadRequest};
 use crate::arch::machine_kexec::ControlPages;
@@ -42,14 +42,10 @@ impl CrashImage {
         // Linux's kimage_alloc_crash_control_pages: a free stretch of the
         // region, after the segments.
         let pages = ControlPages::pages_needed(map.regions());
-        let hole = HoleRequest {
-            label: "control pages",
-            memsz: pages * PAGE_SIZE,
-            align: PAGE_SIZE,
-            buf_min: region.0,
-            buf_max: region.1.saturating_sub(1),
-            top_down: true,
-        };
+        let hole = KexecBuf::new("control pages", SegmentBuf::Borrowed(&[]), pages * PAGE_SIZE)
+            .min(region.0)
+            .max(region.1.saturating_sub(1))
+            .top_down(true);
         let ctrl = match locate_mem_hole(&[crash_range], &image.destinations(), &hole) {
             Ok(pa) => pa.0,
             Err(e) => return Err((abi::Errno::ENOMEM, format!("{}: reserve more with crashkernel=", e))),

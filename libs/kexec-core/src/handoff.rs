@@ -20,7 +20,7 @@ use bootparam::{BootParams, E820Entry, SetupDataChain};
 use crate::error::{KexecError, SegmentError};
 use crate::kimage::{Kimage, KimageKind};
 use crate::loader::LoadContext;
-use crate::purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError, PurgatoryPlacement};
+use crate::purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError};
 use crate::segment::{KexecBuf, SegmentBuf};
 use crate::types::{PhysAddr, PAGE_SIZE};
 
@@ -63,11 +63,9 @@ pub(crate) fn load_purgatory(
         image,
         ctx.view,
         ctx.purgatory,
-        PurgatoryPlacement {
-            buf_min: MIN_PURGATORY_ADDR,
-            buf_max: u64::MAX,
-            top_down: true,
-        },
+        KexecBuf::new("purgatory", SegmentBuf::Borrowed(&[]), 0)
+            .min(MIN_PURGATORY_ADDR)
+            .top_down(true),
     )
 }
 

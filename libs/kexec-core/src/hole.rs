@@ -9,24 +9,8 @@
 
 use core::fmt;
 
+use crate::segment::KexecBuf;
 use crate::types::{align_down, align_up, subtract, PhysAddr, PhysRange};
-
-/// What to place. `buf_max` is inclusive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HoleRequest {
-    /// Name for the error message.
-    pub label: &'static str,
-    /// Bytes (already page rounded by add_buffer).
-    pub memsz: u64,
-    /// Alignment, a power of two.
-    pub align: u64,
-    /// Lowest start.
-    pub buf_min: u64,
-    /// Highest address of the last byte (inclusive).
-    pub buf_max: u64,
-    /// Highest fit first?
-    pub top_down: bool,
-}
 
 /// Why no hole was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,10 +27,10 @@ pub enum HoleReason {
 }
 
 /// EADDRNOTAVAIL with the facts needed to fix it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HoleError {
-    /// The request.
-    pub req: HoleRequest,
+    /// The request (without its data).
+    pub req: KexecBuf<'static>,
     /// The diagnosis.
     pub reason: HoleReason,
     /// The largest free gap inside the window, if any.
@@ -65,7 +49,7 @@ impl fmt::Display for HoleError {
             "no memory hole for {} (memsz {:#x}, align {:#x}, window [{:#x}-{:#x}], {})",
             r.label,
             r.memsz,
-            r.align,
+            r.buf_align,
             r.buf_min,
             r.buf_max,
             if r.top_down { "top-down" } else { "bottom-up" }
@@ -90,7 +74,7 @@ impl fmt::Display for HoleError {
             HoleReason::Alignment => write!(
                 f,
                 ": free gaps are large enough but none fits once aligned to {:#x} (largest {:#x} bytes at {})",
-                r.align,
+                r.buf_align,
                 self.largest_gap.map_or(0, |g| g.len()),
                 self.largest_gap.unwrap_or_default()
             ),
@@ -98,13 +82,19 @@ impl fmt::Display for HoleError {
     }
 }
 
-/// Find `req.memsz` bytes in `candidates` (sorted usable ranges) not
-/// overlapping `taken` (existing segment destinations).
+/// Find `req.memsz` bytes aligned to `req.buf_align` inside
+/// `[req.buf_min, req.buf_max]` in `candidates` (sorted usable ranges), not
+/// overlapping `taken` (existing segment destinations). `memsz` and
+/// `buf_align` are taken as given: [`Kimage::add_buffer`] rounds them to
+/// pages first; `req.mem` and `req.buffer` are not looked at.
+///
+/// [`Kimage::add_buffer`]: crate::Kimage::add_buffer
 pub fn locate_mem_hole(
     candidates: &[PhysRange],
     taken: &[PhysRange],
-    req: &HoleRequest,
+    req: &KexecBuf<'_>,
 ) -> Result<PhysAddr, HoleError> {
+    let align = req.buf_align.max(1);
     let free = subtract(candidates, taken);
     // Each free gap clamped to the window, as inclusive [lo, hi].
     let clamped = free.iter().filter_map(|r| {
@@ -118,10 +108,10 @@ pub fn locate_mem_hole(
             return None;
         }
         if req.top_down {
-            let start = align_down(hi - (req.memsz - 1), req.align);
+            let start = align_down(hi - (req.memsz - 1), align);
             (start >= lo).then_some(start)
         } else {
-            let start = align_up(lo, req.align)?;
+            let start = align_up(lo, align)?;
             let last = start.checked_add(req.memsz - 1)?;
             (last <= hi).then_some(start)
         }
@@ -162,7 +152,7 @@ pub fn locate_mem_hole(
         _ => HoleReason::Alignment,
     };
     Err(HoleError {
-        req: *req,
+        req: req.placement(),
         reason,
         largest_gap: largest,
         free_in_window: total,
@@ -178,15 +168,10 @@ mod tests {
     fn r(a: u64, b: u64) -> PhysRange {
         PhysRange::new(a, b)
     }
-    fn req(memsz: u64, align: u64, top_down: bool) -> HoleRequest {
-        HoleRequest {
-            label: "test",
-            memsz,
-            align,
-            buf_min: 0,
-            buf_max: u64::MAX,
-            top_down,
-        }
+    fn req(memsz: u64, align: u64, top_down: bool) -> KexecBuf<'static> {
+        KexecBuf::new("test", crate::SegmentBuf::Borrowed(&[]), memsz)
+            .align(align)
+            .top_down(top_down)
     }
 
     #[test]

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use bootparam::E820Entry;
 
 use crate::error::{KexecError, SegmentError};
-use crate::hole::{locate_mem_hole, HoleRequest};
+use crate::hole::locate_mem_hole;
 use crate::memview::MemoryView;
 use crate::purgatory::PurgatoryInfo;
 use crate::segment::{KexecBuf, KexecSegment};
@@ -98,7 +98,7 @@ impl<'a> Kimage<'a> {
     /// The 17th segment is EINVAL; no hole is EADDRNOTAVAIL with a reason.
     pub fn add_buffer(
         &mut self,
-        kbuf: KexecBuf<'a>,
+        mut kbuf: KexecBuf<'a>,
         view: &MemoryView,
     ) -> Result<PhysAddr, KexecError> {
         if self.segments.len() >= KEXEC_SEGMENT_MAX {
@@ -119,22 +119,15 @@ impl<'a> Kimage<'a> {
         if !kbuf.buf_align.is_power_of_two() && kbuf.buf_align != 0 {
             return Err(bad(SegmentError::BadAlign(kbuf.buf_align)));
         }
-        let align = kbuf.buf_align.max(PAGE_SIZE);
+        kbuf.memsz = memsz;
+        kbuf.buf_align = kbuf.buf_align.max(PAGE_SIZE);
         let mem = match kbuf.mem {
             Some(mem) => mem,
             None => {
-                let req = HoleRequest {
-                    label: kbuf.label,
-                    memsz,
-                    align,
-                    buf_min: kbuf.buf_min,
-                    buf_max: kbuf.buf_max,
-                    top_down: kbuf.top_down,
-                };
                 let taken = self.destinations();
                 match self.kind {
-                    KimageKind::Normal => locate_mem_hole(view.ranges(), &taken, &req),
-                    KimageKind::Crash { region } => locate_mem_hole(&[region], &taken, &req)
+                    KimageKind::Normal => locate_mem_hole(view.ranges(), &taken, &kbuf),
+                    KimageKind::Crash { region } => locate_mem_hole(&[region], &taken, &kbuf)
                         .map_err(|mut e| {
                             e.crash_region = Some(region);
                             e
@@ -147,7 +140,7 @@ impl<'a> Kimage<'a> {
             buf: kbuf.buffer,
             mem,
             memsz,
-            checksum: kbuf.checksum,
+            checksum: !kbuf.skip_checksum,
         });
         Ok(mem)
     }

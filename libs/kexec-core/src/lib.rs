@@ -47,12 +47,12 @@ pub use entry::{
     PhysMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE, IND_ZERO,
 };
 pub use error::{KexecError, SegmentError};
-pub use hole::{locate_mem_hole, HoleError, HoleReason, HoleRequest};
+pub use hole::{locate_mem_hole, HoleError, HoleReason};
 pub use kimage::{Kimage, KimageKind, SegmentInfo};
 pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};
 pub use memview::MemoryView;
 pub use plan::kexec_file_plan;
-pub use purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError, PurgatoryPlacement};
+pub use purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError};
 pub use sanity::{sanity_check_segment_list, SanityError, SanityLimits};
 pub use segment::{KexecBuf, KexecSegment, SegmentBuf};
 pub use types::{

@@ -56,17 +56,6 @@ const SHN_UNDEF: usize = 0;
 const SHN_ABS: usize = 0xfff1;
 const SHN_COMMON: usize = 0xfff2;
 
-/// Where to place purgatory (Linux's pbuf in bzImage64_load).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PurgatoryPlacement {
-    /// Lowest address.
-    pub buf_min: u64,
-    /// Highest address of the last byte (inclusive).
-    pub buf_max: u64,
-    /// Search top down.
-    pub top_down: bool,
-}
-
 /// What is wrong with the purgatory object or a symbol access.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -235,12 +224,15 @@ fn check_align(index: usize, a: u64) -> Result<u64, KexecError> {
 }
 
 /// Load, place and relocate purgatory into `image` (kexec_load_purgatory).
-/// Sets `image.start` to the rebased entry and returns it.
-pub fn kexec_load_purgatory(
-    image: &mut Kimage<'_>,
+/// As in Linux, the caller's `kbuf` says where (buf_min, buf_max, top_down,
+/// or a fixed `mem`); this fills in the rest (data, sizes, alignment, and
+/// skip_checksum: purgatory does not hash itself). Sets `image.start` to
+/// the rebased entry and returns it.
+pub fn kexec_load_purgatory<'a>(
+    image: &mut Kimage<'a>,
     view: &MemoryView,
     object: &[u8],
-    place: PurgatoryPlacement,
+    mut kbuf: KexecBuf<'a>,
 ) -> Result<PhysAddr, KexecError> {
     if object.is_empty() {
         return Err(perr(PurgatoryError::Empty));
@@ -281,15 +273,11 @@ pub fn kexec_load_purgatory(
     let bufsz_usize = usize::try_from(bufsz).map_err(|_| overflow(0))?;
 
     let segment = image.segments().len();
-    let mem = image.add_buffer(
-        KexecBuf::new("purgatory", SegmentBuf::Owned(Vec::new()), memsz.max(1))
-            .align(buf_align)
-            .min(place.buf_min)
-            .max(place.buf_max)
-            .top_down(place.top_down)
-            .no_checksum(),
-        view,
-    )?;
+    kbuf.buffer = SegmentBuf::Owned(Vec::new());
+    kbuf.memsz = memsz.max(1);
+    kbuf.buf_align = buf_align;
+    kbuf.skip_checksum = true;
+    let mem = image.add_buffer(kbuf, view)?;
     let result = setup_and_relocate(&elf, object, mem.0, bufsz_usize);
     let (buf, sections, start) = match result {
         Ok(v) => v,
@@ -682,11 +670,12 @@ mod tests {
     use crate::{KimageKind, PhysRange};
 
     const MIB: u64 = 1 << 20;
-    const PLACE: PurgatoryPlacement = PurgatoryPlacement {
-        buf_min: 0x3000,
-        buf_max: u64::MAX,
-        top_down: true,
-    };
+    /// Linux's pbuf in bzImage64_load: anywhere above 0x3000, top down.
+    fn place() -> KexecBuf<'static> {
+        KexecBuf::new("purgatory", SegmentBuf::Borrowed(&[]), 0)
+            .min(0x3000)
+            .top_down(true)
+    }
 
     fn view(start: u64, end: u64) -> MemoryView {
         MemoryView::new([PhysRange::new(start, end)], &[])
@@ -703,7 +692,7 @@ mod tests {
     fn layout_entry_and_each_relocation_type() {
         let obj = purgatory();
         let mut k = Kimage::new(KimageKind::Normal);
-        let start = kexec_load_purgatory(&mut k, &view(MIB, 64 * MIB), &obj, PLACE).unwrap();
+        let start = kexec_load_purgatory(&mut k, &view(MIB, 64 * MIB), &obj, place()).unwrap();
         let seg = &k.segments()[0];
         assert_eq!(seg.label, "purgatory");
         assert!(!seg.checksum);
@@ -754,7 +743,7 @@ mod tests {
     fn symbols_get_and_set_follow_linux_rules() {
         let obj = purgatory();
         let mut k = Kimage::new(KimageKind::Normal);
-        kexec_load_purgatory(&mut k, &view(MIB, 64 * MIB), &obj, PLACE).unwrap();
+        kexec_load_purgatory(&mut k, &view(MIB, 64 * MIB), &obj, place()).unwrap();
         let regs = Entry64Regs {
             rip: 0x1234_5678,
             rsi: 0x9000,
@@ -803,7 +792,7 @@ mod tests {
     fn load_err(src: &str, v: &MemoryView) -> KexecError {
         let obj = assemble("bad", src);
         let mut k = Kimage::new(KimageKind::Normal);
-        let e = kexec_load_purgatory(&mut k, v, &obj, PLACE).unwrap_err();
+        let e = kexec_load_purgatory(&mut k, v, &obj, place()).unwrap_err();
         assert!(k.segments().is_empty(), "failed load leaves no segment");
         e
     }
@@ -878,20 +867,20 @@ mod tests {
             ".text\nf: call g\n.globl g\ng: ret\n.data\n.quad g\n",
         );
         let mut k = Kimage::new(KimageKind::Normal);
-        assert!(kexec_load_purgatory(&mut k, &v, &obj, PLACE).unwrap().0 >= 5 << 30);
+        assert!(kexec_load_purgatory(&mut k, &v, &obj, place()).unwrap().0 >= 5 << 30);
     }
 
     #[test]
     fn malformed_objects() {
         let v = view(MIB, 64 * MIB);
         let mut k = Kimage::new(KimageKind::Normal);
-        let e = kexec_load_purgatory(&mut k, &v, &[], PLACE).unwrap_err();
+        let e = kexec_load_purgatory(&mut k, &v, &[], place()).unwrap_err();
         assert_eq!(e.errno(), Errno::EINVAL);
-        let e = kexec_load_purgatory(&mut k, &v, b"\x7fELF garbage", PLACE).unwrap_err();
+        let e = kexec_load_purgatory(&mut k, &v, b"\x7fELF garbage", place()).unwrap_err();
         assert_eq!(e.errno(), Errno::ENOEXEC);
         let mut obj = purgatory();
         obj[18] = 3; // e_machine = EM_386
-        let e = kexec_load_purgatory(&mut k, &v, &obj, PLACE).unwrap_err();
+        let e = kexec_load_purgatory(&mut k, &v, &obj, place()).unwrap_err();
         assert!(matches!(
             e,
             KexecError::Purgatory(PurgatoryError::NotRelocatable { e_machine: 3, .. })
@@ -899,7 +888,7 @@ mod tests {
         let mut obj = purgatory();
         obj[16] = 2; // e_type = ET_EXEC
         assert_eq!(
-            kexec_load_purgatory(&mut k, &v, &obj, PLACE)
+            kexec_load_purgatory(&mut k, &v, &obj, place())
                 .unwrap_err()
                 .errno(),
             Errno::ENOEXEC
@@ -907,13 +896,13 @@ mod tests {
         // Truncated: section data past the end of the file.
         let obj = purgatory();
         for cut in [64, obj.len() / 2, obj.len() - 1] {
-            let r = kexec_load_purgatory(&mut k, &v, &obj[..cut], PLACE);
+            let r = kexec_load_purgatory(&mut k, &v, &obj[..cut], place());
             assert!(r.is_err(), "cut at {cut} accepted");
         }
         assert!(k.segments().is_empty());
         // No room: EADDRNOTAVAIL from add_buffer.
         let e =
-            kexec_load_purgatory(&mut k, &view(MIB, MIB + 4096), &purgatory(), PLACE).unwrap_err();
+            kexec_load_purgatory(&mut k, &view(MIB, MIB + 4096), &purgatory(), place()).unwrap_err();
         assert_eq!(e.errno(), Errno::EADDRNOTAVAIL);
     }
 }

@@ -67,10 +67,15 @@ impl KexecSegment<'_> {
     }
 }
 
-/// A placement request (`struct kexec_buf`). `buf_max` is INCLUSIVE (the
-/// highest address the last byte may have), as in Linux, so `u64::MAX`
-/// means "anywhere".
-#[derive(Clone, Debug)]
+/// The one placement request (`struct kexec_buf`): every segment (kernel,
+/// initrd, boot_params, purgatory, ELF core headers, hand-over buffers) and
+/// every other physical stretch the load needs (a crash image's control
+/// pages) is asked for with one of these, and [`locate_mem_hole`] reads it.
+/// `buf_max` is INCLUSIVE (the highest address the last byte may have), as
+/// in Linux, so `u64::MAX` means "anywhere".
+///
+/// [`locate_mem_hole`]: crate::locate_mem_hole
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KexecBuf<'a> {
     /// Name for logs and errors.
     pub label: &'static str,
@@ -89,8 +94,10 @@ pub struct KexecBuf<'a> {
     /// A fixed destination chosen by the caller (Linux: kbuf->mem !=
     /// KEXEC_BUF_MEM_UNKNOWN); sanity_check_segment_list still applies.
     pub mem: Option<PhysAddr>,
-    /// Included in the purgatory digest.
-    pub checksum: bool,
+    /// Left out of the purgatory digest (the 2016 hand-over series'
+    /// `skip_checksum`): purgatory itself, and buffers rewritten after the
+    /// load.
+    pub skip_checksum: bool,
 }
 
 impl<'a> KexecBuf<'a> {
@@ -106,7 +113,7 @@ impl<'a> KexecBuf<'a> {
             buf_max: u64::MAX,
             top_down: false,
             mem: None,
-            checksum: true,
+            skip_checksum: false,
         }
     }
     /// Set the alignment.
@@ -130,13 +137,31 @@ impl<'a> KexecBuf<'a> {
         self
     }
     /// Exclude from the digest.
-    pub fn no_checksum(mut self) -> Self {
-        self.checksum = false;
+    pub fn skip_checksum(mut self) -> Self {
+        self.skip_checksum = true;
         self
     }
     /// Use a fixed destination.
     pub fn at(mut self, mem: PhysAddr) -> Self {
         self.mem = Some(mem);
         self
+    }
+}
+
+impl KexecBuf<'_> {
+    /// The same request without its data: what an error keeps to say which
+    /// constraint could not be met.
+    pub fn placement(&self) -> KexecBuf<'static> {
+        KexecBuf {
+            label: self.label,
+            buffer: SegmentBuf::Borrowed(&[]),
+            memsz: self.memsz,
+            buf_align: self.buf_align,
+            buf_min: self.buf_min,
+            buf_max: self.buf_max,
+            top_down: self.top_down,
+            mem: self.mem,
+            skip_checksum: self.skip_checksum,
+        }
     }
 }
