@@ -917,3 +917,7 @@ mod tests {
         assert_eq!(e.errno(), Errno::EADDRNOTAVAIL);
     }
 }
+
+#[cfg(test)]
+#[path = "purgatory_hostile_tests.rs"]
+mod hostile_tests;
