@@ -1476,18 +1476,15 @@ fn mutated_headers_never_panic() {
 /// Kexos-shaped files whose section header table is the last thing in the
 /// file: every proper prefix cuts something the probe reads.
 fn hostile_seeds() -> Vec<Vec<u8>> {
-    vec![
-        kexos_like()
-            .with_note(kexos_note(&[0x200, 0, 0x8000]))
-            .build(),
-        ElfBuilder {
-            notes_in_section: true,
-            note_align: 8,
-            mirror_layout: false,
-            ..kexos_like().with_note(kexos_note(&[0x200]))
-        }
-        .build(),
-    ]
+    let noted = |desc: &[u64]| kexos_like().with_note(kexos_note(desc));
+    // Notes in an SHT_NOTE section, PT_LOADs packed (copied, not borrowed).
+    let packed = ElfBuilder {
+        notes_in_section: true,
+        note_align: 8,
+        mirror_layout: false,
+        ..noted(&[0x200])
+    };
+    vec![noted(&[0x200, 0, 0x8000]).build(), packed.build()]
 }
 
 #[test]
