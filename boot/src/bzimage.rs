@@ -72,20 +72,8 @@ pub struct BzImageInfo {
     pub cmdline_size: u32,
 }
 
-/// One PT_LOAD of the kernel ELF.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LoadSegment {
-    /// File offset.
-    pub offset: u64,
-    /// Link (virtual) address.
-    pub vaddr: u64,
-    /// Physical address.
-    pub paddr: u64,
-    /// Bytes in the file.
-    pub filesz: u64,
-    /// Bytes in memory.
-    pub memsz: u64,
-}
+/// One PT_LOAD of the kernel ELF: the ELF64 loader's own description.
+pub use kexec_core::elf64::LoadSegment;
 
 /// The PT_LOAD segments of a little-endian ELF64 file, in file order
 /// (read with goblin).
@@ -115,6 +103,7 @@ pub fn load_segments(elf: &[u8]) -> Result<Vec<LoadSegment>> {
             continue;
         }
         let seg = LoadSegment {
+            index: i as usize,
             offset: ph.p_offset,
             vaddr: ph.p_vaddr,
             paddr: ph.p_paddr,
