@@ -8,14 +8,19 @@ use crate::testutil::purgatory;
 use crate::{KimageKind, PhysRange};
 
 const MIB: u64 = 1 << 20;
-const PLACE: PurgatoryPlacement = PurgatoryPlacement {
-    buf_min: 0x3000,
-    buf_max: u64::MAX,
-    top_down: true,
-};
 
 fn view() -> MemoryView {
     MemoryView::new([PhysRange::new(MIB, 64 * MIB)], &[])
+}
+
+/// Load `obj` anywhere above 0x3000, top down (the one call of the loader).
+fn load(k: &mut Kimage<'_>, v: &MemoryView, obj: &[u8]) -> Result<PhysAddr, KexecError> {
+    let place = PurgatoryPlacement {
+        buf_min: 0x3000,
+        buf_max: u64::MAX,
+        top_down: true,
+    };
+    kexec_load_purgatory(k, v, obj, place)
 }
 
 #[test]
@@ -23,11 +28,11 @@ fn every_truncation_is_an_error_and_leaves_no_segment() {
     let obj = purgatory();
     let v = view();
     let mut k = Kimage::new(KimageKind::Normal);
-    kexec_load_purgatory(&mut k, &v, &obj, PLACE).unwrap();
+    load(&mut k, &v, &obj).unwrap();
     for cut in 0..obj.len() {
         let mut k = Kimage::new(KimageKind::Normal);
-        let e = kexec_load_purgatory(&mut k, &v, &obj[..cut], PLACE)
-            .expect_err(&format!("prefix of {cut} bytes accepted"));
+        let e =
+            load(&mut k, &v, &obj[..cut]).expect_err(&format!("prefix of {cut} bytes accepted"));
         let want = if cut == 0 {
             Errno::EINVAL
         } else {
@@ -51,7 +56,7 @@ fn random_byte_flips_never_panic() {
             obj[at] ^= 1 << rng.below(8);
         }
         let mut k = Kimage::new(KimageKind::Normal);
-        match kexec_load_purgatory(&mut k, &v, &obj, PLACE) {
+        match load(&mut k, &v, &obj) {
             Ok(_) => {
                 loaded += 1;
                 // Symbol access on what loaded is bounds checked too.
