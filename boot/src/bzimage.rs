@@ -18,8 +18,11 @@
 
 use std::path::Path;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use bootparam::hdr;
+use goblin::elf::header::{EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, EM_X86_64};
+use goblin::elf::program_header::{ProgramHeader, PT_LOAD};
+use goblin::elf::Elf;
 
 /// Setup sectors after the boot sector: the header and the stub fit in one.
 pub const SETUP_SECTS: u8 = 1;
@@ -43,8 +46,6 @@ const HEADER_END: usize = bootparam::SETUP_HEADER_END;
 const REAL_MODE_STUB: [u8; 4] = [0xfa, 0xf4, 0xeb, 0xfd];
 /// The version string (`kernel_version` points at it, minus 0x200).
 const VERSION_AT: usize = 0x280;
-
-const PT_LOAD: u32 = 1;
 
 /// What a kexos bzImage says about itself (from its setup header).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,61 +72,43 @@ pub struct BzImageInfo {
     pub cmdline_size: u32,
 }
 
-/// One PT_LOAD of the kernel ELF.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LoadSegment {
-    /// File offset.
-    pub offset: u64,
-    /// Link (virtual) address.
-    pub vaddr: u64,
-    /// Physical address.
-    pub paddr: u64,
-    /// Bytes in the file.
-    pub filesz: u64,
-    /// Bytes in memory.
-    pub memsz: u64,
-}
+/// One PT_LOAD of the kernel ELF: the ELF64 loader's own description.
+pub use kexec_core::elf64::LoadSegment;
 
-fn u16_at(b: &[u8], off: usize) -> Result<u16> {
-    Ok(u16::from_le_bytes(
-        b.get(off..off + 2).context("ELF truncated")?.try_into()?,
-    ))
-}
-fn u32_at(b: &[u8], off: usize) -> Result<u32> {
-    Ok(u32::from_le_bytes(
-        b.get(off..off + 4).context("ELF truncated")?.try_into()?,
-    ))
-}
-fn u64_at(b: &[u8], off: usize) -> Result<u64> {
-    Ok(u64::from_le_bytes(
-        b.get(off..off + 8).context("ELF truncated")?.try_into()?,
-    ))
-}
-
-/// The PT_LOAD segments of a little-endian ELF64 file, in file order.
+/// The PT_LOAD segments of a little-endian ELF64 file, in file order
+/// (read with goblin).
 pub fn load_segments(elf: &[u8]) -> Result<Vec<LoadSegment>> {
+    let h = Elf::parse_header(elf).map_err(|_| anyhow!("not an ELF file"))?;
     ensure!(
-        elf.len() >= 64 && elf[..4] == *b"\x7fELF",
-        "not an ELF file"
+        h.e_ident[EI_CLASS] == ELFCLASS64 && h.e_ident[EI_DATA] == ELFDATA2LSB,
+        "not a little-endian ELF64 file"
     );
-    ensure!(elf[4] == 2 && elf[5] == 1, "not a little-endian ELF64 file");
-    ensure!(u16_at(elf, 0x12)? == 62, "not an x86_64 ELF file");
-    let phoff = usize::try_from(u64_at(elf, 0x20)?)?;
-    let phentsize = usize::from(u16_at(elf, 0x36)?);
-    let phnum = usize::from(u16_at(elf, 0x38)?);
+    ensure!(h.e_machine == EM_X86_64, "not an x86_64 ELF file");
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
+    let phentsize = u64::from(h.e_phentsize);
     ensure!(phentsize >= 56, "bad e_phentsize {phentsize}");
     let mut out = Vec::new();
-    for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        if u32_at(elf, ph)? != PT_LOAD {
+    for i in 0..u64::from(h.e_phnum) {
+        let ph = i
+            .checked_mul(phentsize)
+            .and_then(|o| o.checked_add(h.e_phoff))
+            .and_then(|o| usize::try_from(o).ok())
+            .and_then(|o| ProgramHeader::parse(elf, o, 1, ctx).ok())
+            .and_then(|v| v.into_iter().next())
+            .context("ELF truncated")?;
+        if ph.p_type != PT_LOAD {
             continue;
         }
         let seg = LoadSegment {
-            offset: u64_at(elf, ph + 8)?,
-            vaddr: u64_at(elf, ph + 16)?,
-            paddr: u64_at(elf, ph + 24)?,
-            filesz: u64_at(elf, ph + 32)?,
-            memsz: u64_at(elf, ph + 40)?,
+            index: i as usize,
+            offset: ph.p_offset,
+            vaddr: ph.p_vaddr,
+            paddr: ph.p_paddr,
+            filesz: ph.p_filesz,
+            memsz: ph.p_memsz,
         };
         ensure!(seg.filesz <= seg.memsz, "PT_LOAD {i}: p_filesz > p_memsz");
         ensure!(
@@ -182,7 +165,8 @@ pub fn flatten(elf: &[u8]) -> Result<(Vec<u8>, u64)> {
     Ok((payload, mem_end))
 }
 
-/// Build the bzImage bytes from a kernel ELF image.
+/// Build the bzImage bytes from a kernel ELF image, checked by
+/// [`probe_info`] (kexec-core's bzImage64 probe).
 pub fn build_bytes(elf: &[u8]) -> Result<Vec<u8>> {
     let (payload, mem_end) = flatten(elf)?;
     ensure!(
@@ -260,6 +244,8 @@ pub fn build_bytes(elf: &[u8]) -> Result<Vec<u8>> {
     let version = format!("kexos {}\0", env!("CARGO_PKG_VERSION"));
     put(&mut img, VERSION_AT, version.as_bytes());
     img.extend_from_slice(&payload);
+    // What any loader of ours will check first: the real probe.
+    probe_info(&img).context("the built bzImage fails kexec-core's bzImage64 probe")?;
     Ok(img)
 }
 
@@ -275,37 +261,12 @@ pub fn build(kernel_elf: &Path, out: &Path) -> Result<BzImageInfo> {
     Ok(info)
 }
 
-/// Read a bzImage's setup header, checking what a 64-bit boot protocol
-/// loader checks (Linux's bzImage64_probe) plus kexos's own layout.
+/// Read a bzImage's setup header, checked by the real loader's probe
+/// (kexec-core's bzImage64_probe, what `kexec -s` runs) plus kexos's own
+/// layout: a payload after the setup area, all of it inside init_size.
 pub fn probe_info(image: &[u8]) -> Result<BzImageInfo> {
-    ensure!(
-        image.len() >= 1024,
-        "{} bytes: too short for a bzImage",
-        image.len()
-    );
-    let h = bootparam::SetupHeader::new(image).map_err(|e| anyhow::anyhow!("{e}"))?;
-    ensure!(h.has_magic(), "no \"HdrS\" at 0x202");
-    ensure!(
-        h.boot_flag() == bootparam::BOOT_FLAG,
-        "boot_flag {:#06x} is not 0xaa55",
-        h.boot_flag()
-    );
-    ensure!(
-        h.version() >= 0x020c,
-        "boot protocol {:#06x} older than 2.12",
-        h.version()
-    );
-    ensure!(
-        h.loadflags() & bootparam::loadflags::LOADED_HIGH != 0,
-        "LOADED_HIGH not set"
-    );
-    let need =
-        bootparam::xloadflags::XLF_KERNEL_64 | bootparam::xloadflags::XLF_CAN_BE_LOADED_ABOVE_4G;
-    ensure!(
-        h.xloadflags() & need == need,
-        "xloadflags {:#06x} lack XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G",
-        h.xloadflags()
-    );
+    kexec_core::bzimage64::bzimage64_probe(image).map_err(|e| anyhow!("{e}"))?;
+    let h = bootparam::SetupHeader::new(image).map_err(|e| anyhow!("{e}"))?;
     let setup = h.kern16_size();
     if image.len() <= setup {
         bail!(
@@ -524,6 +485,28 @@ mod tests {
         bad[0x1fe] = 0;
         assert!(probe_info(&bad).is_err());
         assert!(probe_info(&good[..1024]).is_err());
+    }
+
+    #[test]
+    fn truncated_or_flipped_elfs_are_errors_not_panics() {
+        let elf = fake_kernel();
+        // The last PT_LOAD's data ends the file: every prefix cuts something.
+        for cut in 0..elf.len() {
+            assert!(build_bytes(&elf[..cut]).is_err(), "prefix of {cut} bytes");
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let mut f = elf.clone();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Mostly the headers: that is where a parser can go wrong.
+                let at = (x >> 8) as usize % if x & 1 == 0 { 64 + 3 * 56 } else { f.len() };
+                f[at] ^= 1 << (x % 8);
+            }
+            let _ = build_bytes(&f);
+        }
     }
 
     /// The real kernel, when xtask has built it: the bzImage is well formed

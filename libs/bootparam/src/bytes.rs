@@ -1,12 +1,10 @@
-//! Little-endian reads and writes that never panic.
+//! Little-endian reads and writes that never panic. Reads are the
+//! workspace's one bounds-checked reader (`le_bytes`), with the boot
+//! protocol's rule on top: a field past the end of a short header reads as 0.
 
 /// `N` bytes at `off`, or zeros when the range is outside `b`.
 pub(crate) fn get<const N: usize>(b: &[u8], off: usize) -> [u8; N] {
-    let mut out = [0u8; N];
-    if let Some(s) = off.checked_add(N).and_then(|end| b.get(off..end)) {
-        out.copy_from_slice(s);
-    }
-    out
+    le_bytes::array(b, off).unwrap_or([0; N])
 }
 
 /// Write `v` at `off`; returns false (writing nothing) when out of range.

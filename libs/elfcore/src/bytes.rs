@@ -1,6 +1,6 @@
-//! Little-endian field access that never panics: writes out of range are
-//! dropped, reads out of range are `None`. The crash path writes notes with
-//! these, so they must not allocate or panic.
+//! Little-endian writes that never panic: what does not fit is dropped. The
+//! crash path writes notes with these, so they must not allocate or panic.
+//! Reads go through the workspace's one bounds-checked reader, `le_bytes`.
 
 /// Copy `src` to `buf[off..]`, dropping what does not fit.
 pub(crate) fn put(buf: &mut [u8], off: usize, src: &[u8]) {
@@ -24,26 +24,6 @@ pub(crate) fn put_u32(buf: &mut [u8], off: usize, v: u32) {
 /// Write a little-endian u64 at `off`.
 pub(crate) fn put_u64(buf: &mut [u8], off: usize, v: u64) {
     put(buf, off, &v.to_le_bytes());
-}
-
-/// The `N` bytes at `off`.
-fn array<const N: usize>(buf: &[u8], off: usize) -> Option<[u8; N]> {
-    buf.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-/// Read a little-endian u16 at `off`.
-pub(crate) fn u16_at(buf: &[u8], off: usize) -> Option<u16> {
-    array(buf, off).map(u16::from_le_bytes)
-}
-
-/// Read a little-endian u32 at `off`.
-pub(crate) fn u32_at(buf: &[u8], off: usize) -> Option<u32> {
-    array(buf, off).map(u32::from_le_bytes)
-}
-
-/// Read a little-endian u64 at `off`.
-pub(crate) fn u64_at(buf: &[u8], off: usize) -> Option<u64> {
-    array(buf, off).map(u64::from_le_bytes)
 }
 
 /// `v` rounded up to a multiple of `align` (a power of two), `None` on overflow.

@@ -1,7 +1,8 @@
 //! The ELF64 pieces of a core file: constants, the ELF header fields a core
 //! file uses, and program headers (little endian, x86_64).
 
-use crate::bytes::{put, put_u16, put_u32, put_u64, u16_at, u32_at, u64_at};
+use crate::bytes::{put, put_u16, put_u32, put_u64};
+use le_bytes::{u16_at, u32_at, u64_at};
 
 /// Size of `Elf64_Ehdr`.
 pub const EHDR_SIZE: usize = 64;
@@ -79,15 +80,16 @@ pub struct Phdr {
 impl Phdr {
     /// Decode the 56 bytes at `buf[off..]`.
     pub fn read(buf: &[u8], off: usize) -> Option<Phdr> {
+        let at = |d: usize| off.checked_add(d);
         Some(Phdr {
             p_type: u32_at(buf, off)?,
-            p_flags: u32_at(buf, off + 4)?,
-            p_offset: u64_at(buf, off + 8)?,
-            p_vaddr: u64_at(buf, off + 16)?,
-            p_paddr: u64_at(buf, off + 24)?,
-            p_filesz: u64_at(buf, off + 32)?,
-            p_memsz: u64_at(buf, off + 40)?,
-            p_align: u64_at(buf, off + 48)?,
+            p_flags: u32_at(buf, at(4)?)?,
+            p_offset: u64_at(buf, at(8)?)?,
+            p_vaddr: u64_at(buf, at(16)?)?,
+            p_paddr: u64_at(buf, at(24)?)?,
+            p_filesz: u64_at(buf, at(32)?)?,
+            p_memsz: u64_at(buf, at(40)?)?,
+            p_align: u64_at(buf, at(48)?)?,
         })
     }
 

@@ -10,8 +10,9 @@ use core::fmt;
 
 use abi::Errno;
 
-use crate::bytes::{put, put_u32, u32_at};
+use crate::bytes::{put, put_u32};
 use crate::regs::CoreRegs;
+use le_bytes::u32_at;
 
 /// Note type of the registers of one CPU (`NT_PRSTATUS`).
 pub const NT_PRSTATUS: u32 = 1;

@@ -1,6 +1,7 @@
 //! The registers of an NT_PRSTATUS note.
 
-use crate::bytes::{put_u64, u64_at};
+use crate::bytes::put_u64;
+use le_bytes::u64_at;
 
 /// x86_64 `struct user_regs_struct` order (Linux arch/x86/include/asm/user_64.h), 27 u64.
 #[repr(C)]

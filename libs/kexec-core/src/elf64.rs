@@ -67,6 +67,11 @@ use core::fmt;
 
 use abi::Errno;
 use bootparam::{xloadflags, BootParams};
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::program_header::ProgramHeader;
+use goblin::elf::section_header::SectionHeader;
+use goblin::elf::sym::Symtab;
+use goblin::elf::Elf;
 
 use crate::crash::crash_load_segments;
 use crate::error::{KexecError, SegmentError};
@@ -110,7 +115,13 @@ const PT_NOTE: u32 = 4;
 const SHT_SYMTAB: u32 = 2;
 const SHT_STRTAB: u32 = 3;
 const SHT_NOTE: u32 = 7;
-const SHN_UNDEF: u16 = 0;
+const SHN_UNDEF: usize = 0;
+/// goblin reads every table as little-endian ELF64 (EI_CLASS and EI_DATA
+/// are checked first).
+const CTX: Ctx = Ctx {
+    container: Container::Big,
+    le: Endian::Little,
+};
 
 /// Which rule gave the entry point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -389,20 +400,6 @@ impl Elf64Info {
     }
 }
 
-fn rd_u16(b: &[u8], off: usize) -> u16 {
-    u16::from_le_bytes([b[off], b[off + 1]])
-}
-fn rd_u32(b: &[u8], off: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[off..off + 4]);
-    u32::from_le_bytes(x)
-}
-fn rd_u64(b: &[u8], off: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[off..off + 8]);
-    u64::from_le_bytes(x)
-}
-
 /// `file[off .. off + len]`, if it is inside the file.
 fn slice(file: &[u8], off: u64, len: u64) -> Option<&[u8]> {
     let start = usize::try_from(off).ok()?;
@@ -410,19 +407,15 @@ fn slice(file: &[u8], off: u64, len: u64) -> Option<&[u8]> {
     file.get(start..end)
 }
 
-struct Section {
-    typ: u32,
-    offset: u64,
-    size: u64,
-    link: u32,
-    addralign: u64,
-    entsize: u64,
-}
-
-fn section_headers(kernel: &[u8]) -> Result<Vec<Section>, Elf64Error> {
-    let shoff = rd_u64(kernel, 40);
-    let shentsize = rd_u16(kernel, 58);
-    let mut shnum = u64::from(rd_u16(kernel, 60));
+/// The section header table, read by goblin once it is known to lie inside
+/// the file (`shoff` 0: none; `shnum` 0: extended numbering, the count is
+/// section 0's sh_size).
+fn section_headers(
+    kernel: &[u8],
+    shoff: u64,
+    shnum: u16,
+    shentsize: u16,
+) -> Result<Vec<SectionHeader>, Elf64Error> {
     if shoff == 0 {
         return Ok(Vec::new());
     }
@@ -432,67 +425,72 @@ fn section_headers(kernel: &[u8]) -> Result<Vec<Section>, Elf64Error> {
         shentsize,
     };
     if usize::from(shentsize) != SHDR_SIZE {
-        return Err(bad(shnum));
+        return Err(bad(u64::from(shnum)));
     }
-    let parse = |b: &[u8]| Section {
-        typ: rd_u32(b, 4),
-        offset: rd_u64(b, 24),
-        size: rd_u64(b, 32),
-        link: rd_u32(b, 40),
-        addralign: rd_u64(b, 48),
-        entsize: rd_u64(b, 56),
+    let parse = |table: &[u8], n: u64| {
+        SectionHeader::parse_from(table, 0, n as usize, CTX).map_err(|_| bad(n))
     };
+    let mut shnum = u64::from(shnum);
     if shnum == 0 {
-        // Extended numbering: the count is section 0's sh_size.
         let s0 = slice(kernel, shoff, SHDR_SIZE as u64).ok_or(bad(0))?;
-        shnum = parse(s0).size;
+        shnum = parse(s0, 1)?.first().map_or(0, |s| s.sh_size);
     }
     let table = shnum
         .checked_mul(SHDR_SIZE as u64)
         .and_then(|len| slice(kernel, shoff, len))
         .ok_or(bad(shnum))?;
-    Ok(table
-        .as_chunks::<SHDR_SIZE>()
-        .0
-        .iter()
-        .map(|s| parse(s))
-        .collect())
+    if shnum == 0 {
+        return Ok(Vec::new());
+    }
+    parse(table, shnum)
 }
 
 /// The value of symbol `name` in the first SHT_SYMTAB, if defined.
-fn find_symbol(kernel: &[u8], sections: &[Section], name: &str) -> Result<Option<u64>, Elf64Error> {
+fn find_symbol(
+    kernel: &[u8],
+    sections: &[SectionHeader],
+    name: &str,
+) -> Result<Option<u64>, Elf64Error> {
     let Some((index, symtab)) = sections
         .iter()
         .enumerate()
-        .find(|(_, s)| s.typ == SHT_SYMTAB)
+        .find(|(_, s)| s.sh_type == SHT_SYMTAB)
     else {
         return Ok(None);
     };
     let bad = Elf64Error::BadSymtab { index };
-    if symtab.entsize != SYM_SIZE as u64 {
+    if symtab.sh_entsize != SYM_SIZE as u64 {
         return Err(bad);
     }
-    let syms = slice(kernel, symtab.offset, symtab.size).ok_or(bad)?;
+    let syms = slice(kernel, symtab.sh_offset, symtab.sh_size).ok_or(bad)?;
     let strtab = sections
-        .get(symtab.link as usize)
-        .filter(|s| s.typ == SHT_STRTAB)
+        .get(symtab.sh_link as usize)
+        .filter(|s| s.sh_type == SHT_STRTAB)
         .ok_or(bad)?;
-    let strs = slice(kernel, strtab.offset, strtab.size).ok_or(bad)?;
-    for sym in syms.as_chunks::<SYM_SIZE>().0 {
-        let st_name = rd_u32(sym, 0) as usize;
-        let Some(tail) = strs.get(st_name..) else {
+    let strs = slice(kernel, strtab.sh_offset, strtab.sh_size).ok_or(bad)?;
+    let count = syms.len() / SYM_SIZE;
+    if count == 0 {
+        return Ok(None);
+    }
+    let table = Symtab::parse(syms, 0, count, CTX).map_err(|_| bad)?;
+    for sym in table.iter() {
+        // By hand, not goblin's Strtab: a name need not be UTF-8 to not match.
+        let Some(tail) = strs.get(sym.st_name..) else {
             return Err(bad);
         };
         let n = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
-        if &tail[..n] == name.as_bytes() && rd_u16(sym, 6) != SHN_UNDEF {
-            return Ok(Some(rd_u64(sym, 8)));
+        if &tail[..n] == name.as_bytes() && sym.st_shndx != SHN_UNDEF {
+            return Ok(Some(sym.st_value));
         }
     }
     Ok(None)
 }
 
 /// The descriptor of the first note named `name` with type `typ` in a note
-/// area (`align` is 4 or 8).
+/// area (`align` is 4 or 8). By hand with the shared reader, not goblin's
+/// note iterator: that one rejects names that are not UTF-8 and trailing
+/// bytes shorter than a note header, which this walker skips (as it always
+/// has: a kernel that loaded before still loads).
 fn find_note<'f>(
     mut area: &'f [u8],
     align: u64,
@@ -505,10 +503,12 @@ fn find_note<'f>(
     let truncated = Elf64Error::BadNote {
         reason: "a note runs past the end of its segment or section",
     };
-    while area.len() >= 12 {
-        let namesz = u64::from(rd_u32(area, 0));
-        let descsz = u64::from(rd_u32(area, 4));
-        let ntype = rd_u32(area, 8);
+    while let (Some(namesz), Some(descsz), Some(ntype)) = (
+        le_bytes::u32_at(area, 0),
+        le_bytes::u32_at(area, 4),
+        le_bytes::u32_at(area, 8),
+    ) {
+        let (namesz, descsz) = (u64::from(namesz), u64::from(descsz));
         let nbytes = slice(area, 12, namesz).ok_or(truncated)?;
         let desc_off = padded(12 + namesz);
         let desc = slice(area, desc_off, descsz).ok_or(truncated)?;
@@ -517,7 +517,7 @@ fn find_note<'f>(
         if n == name && ntype == typ {
             return Ok(Some(desc));
         }
-        area = &area[next..];
+        area = area.get(next..).unwrap_or(&[]);
     }
     Ok(None)
 }
@@ -525,33 +525,26 @@ fn find_note<'f>(
 /// The kexos note's descriptor: PT_NOTE segments first, else SHT_NOTE sections.
 fn kexos_note<'f>(
     kernel: &'f [u8],
-    phdrs: &[&[u8]],
-    sections: &[Section],
+    phdrs: &[ProgramHeader],
+    sections: &[SectionHeader],
 ) -> Result<Option<&'f [u8]>, Elf64Error> {
     let outside = Elf64Error::BadNote {
         reason: "a note area is outside the file",
     };
     let note_align = |a: u64| if a == 8 { 8 } else { 4 };
-    for ph in phdrs.iter().filter(|p| rd_u32(p, 0) == PT_NOTE) {
-        let area = slice(kernel, rd_u64(ph, 8), rd_u64(ph, 32)).ok_or(outside)?;
-        let found = find_note(
-            area,
-            note_align(rd_u64(ph, 48)),
-            KEXOS_NOTE_NAME,
-            KEXOS_NOTE_BOOT64,
-        )?;
-        if found.is_some() {
-            return Ok(found);
-        }
-    }
-    for s in sections.iter().filter(|s| s.typ == SHT_NOTE) {
-        let area = slice(kernel, s.offset, s.size).ok_or(outside)?;
-        let found = find_note(
-            area,
-            note_align(s.addralign),
-            KEXOS_NOTE_NAME,
-            KEXOS_NOTE_BOOT64,
-        )?;
+    let areas = phdrs
+        .iter()
+        .filter(|p| p.p_type == PT_NOTE)
+        .map(|p| (p.p_offset, p.p_filesz, p.p_align))
+        .chain(
+            sections
+                .iter()
+                .filter(|s| s.sh_type == SHT_NOTE)
+                .map(|s| (s.sh_offset, s.sh_size, s.sh_addralign)),
+        );
+    for (offset, size, align) in areas {
+        let area = slice(kernel, offset, size).ok_or(outside)?;
+        let found = find_note(area, note_align(align), KEXOS_NOTE_NAME, KEXOS_NOTE_BOOT64)?;
         if found.is_some() {
             return Ok(found);
         }
@@ -578,24 +571,25 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
             version: u32::from(kernel[6]),
         });
     }
-    let e_version = rd_u32(kernel, 20);
-    if e_version != u32::from(EV_CURRENT) {
-        return Err(Elf64Error::BadVersion { version: e_version });
+    // The identification bytes are checked above; goblin reads the rest.
+    let h = Elf::parse_header(kernel).map_err(|_| Elf64Error::TooShort { len: kernel.len() })?;
+    if h.e_version != u32::from(EV_CURRENT) {
+        return Err(Elf64Error::BadVersion {
+            version: h.e_version,
+        });
     }
-    let machine = rd_u16(kernel, 18);
-    if machine != EM_X86_64 {
-        return Err(Elf64Error::NotX86_64 { machine });
+    if h.e_machine != EM_X86_64 {
+        return Err(Elf64Error::NotX86_64 {
+            machine: h.e_machine,
+        });
     }
-    let e_type = rd_u16(kernel, 16);
-    if e_type != ET_EXEC {
-        return Err(Elf64Error::NotExecutable { e_type });
+    if h.e_type != ET_EXEC {
+        return Err(Elf64Error::NotExecutable { e_type: h.e_type });
     }
-    let e_entry = rd_u64(kernel, 24);
+    let e_entry = h.e_entry;
 
     // Program headers.
-    let phoff = rd_u64(kernel, 32);
-    let phentsize = rd_u16(kernel, 54);
-    let phnum = rd_u16(kernel, 56);
+    let (phoff, phentsize, phnum) = (h.e_phoff, h.e_phentsize, h.e_phnum);
     let bad_ph = Elf64Error::BadProgramHeaders {
         phoff,
         phnum,
@@ -605,24 +599,19 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
         return Err(bad_ph);
     }
     let table = slice(kernel, phoff, u64::from(phnum) * PHDR_SIZE as u64).ok_or(bad_ph)?;
-    let phdrs: Vec<&[u8]> = table
-        .as_chunks::<PHDR_SIZE>()
-        .0
-        .iter()
-        .map(|p| &p[..])
-        .collect();
+    let phdrs = ProgramHeader::parse(table, 0, usize::from(phnum), CTX).map_err(|_| bad_ph)?;
     let mut loads = Vec::new();
     for (index, ph) in phdrs.iter().enumerate() {
-        if rd_u32(ph, 0) != PT_LOAD {
+        if ph.p_type != PT_LOAD {
             continue;
         }
         let l = LoadSegment {
             index,
-            offset: rd_u64(ph, 8),
-            vaddr: rd_u64(ph, 16),
-            paddr: rd_u64(ph, 24),
-            filesz: rd_u64(ph, 32),
-            memsz: rd_u64(ph, 40),
+            offset: ph.p_offset,
+            vaddr: ph.p_vaddr,
+            paddr: ph.p_paddr,
+            filesz: ph.p_filesz,
+            memsz: ph.p_memsz,
         };
         if l.filesz > l.memsz {
             return Err(Elf64Error::FileszOverMemsz {
@@ -694,7 +683,7 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
             addr: e_entry,
         })?;
 
-    let sections = section_headers(kernel)?;
+    let sections = section_headers(kernel, h.e_shoff, h.e_shnum, h.e_shentsize)?;
     let symbol = match find_symbol(kernel, &sections, KEXOS_BOOT64_SYMBOL)? {
         Some(va) => Some(
             virt_to_phys(va)
@@ -714,7 +703,8 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
                 reason: "the kexos note's descriptor is not 8, 16 or 24 bytes",
             });
         }
-        let off = rd_u64(desc, 0);
+        let word = |i: usize| le_bytes::u64_at(desc, i * 8);
+        let off = word(0).unwrap_or(0);
         if !image_start.checked_add(off).is_some_and(loaded) {
             return Err(Elf64Error::EntryNotLoaded {
                 source: EntrySource::Note,
@@ -722,12 +712,9 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
             });
         }
         note_offset = Some(off);
-        if desc.len() >= 16 {
-            flags = rd_u64(desc, 8);
-        }
-        if desc.len() >= 24 {
-            init_size = rd_u64(desc, 16);
-        }
+        // Absent words (a shorter descriptor) are 0.
+        flags = word(1).unwrap_or(0);
+        init_size = word(2).unwrap_or(0);
     }
     let (entry_offset, entry_source) = match (symbol, note_offset) {
         (Some(s), Some(n)) if s != n => {

@@ -547,7 +547,7 @@ fn every_probe_rejection_has_its_reason() {
 #[test]
 fn malformed_section_tables() {
     let good = kexos_like().build();
-    let shoff = rd_u64(&good, 40) as usize;
+    let shoff = le_bytes::u64_at(&good, 40).unwrap() as usize;
     // Section headers past the end of the file.
     let e = elf64_probe(&patch(good.clone(), 40, &(1u64 << 40).to_le_bytes())).unwrap_err();
     assert!(
@@ -1444,7 +1444,7 @@ fn mutated_headers_never_panic() {
     for i in 0..3000 {
         let mut f = seeds[i % seeds.len()].clone();
         // Header, program headers, and the tables at the end of the file.
-        let shoff = rd_u64(&f, 40) as usize;
+        let shoff = le_bytes::u64_at(&f, 40).unwrap() as usize;
         for _ in 0..1 + rng.below(4) {
             let at = match rng.below(3) {
                 0 => rng.below(64) as usize,
@@ -1471,4 +1471,62 @@ fn mutated_headers_never_panic() {
     }
     println!("{parsed} of 3000 mutants parsed, {loaded} loaded");
     assert!(parsed > 100 && loaded > 50, "{parsed} {loaded}");
+}
+
+/// Kexos-shaped files whose section header table is the last thing in the
+/// file: every proper prefix cuts something the probe reads.
+fn hostile_seeds() -> Vec<Vec<u8>> {
+    let noted = |desc: &[u64]| kexos_like().with_note(kexos_note(desc));
+    // Notes in an SHT_NOTE section, PT_LOADs packed (copied, not borrowed).
+    let packed = ElfBuilder {
+        notes_in_section: true,
+        note_align: 8,
+        mirror_layout: false,
+        ..noted(&[0x200])
+    };
+    vec![noted(&[0x200, 0, 0x8000]).build(), packed.build()]
+}
+
+#[test]
+fn every_truncation_is_an_error_from_probe_and_load() {
+    let view = view_256m();
+    let purg = purgatory();
+    let ctx = ctx_with(&view, &[], &purg);
+    for seed in hostile_seeds() {
+        assert!(elf64_probe(&seed).is_ok());
+        for cut in 0..seed.len() {
+            let f = &seed[..cut];
+            let e = elf64_probe(f).expect_err(&format!("prefix of {cut} bytes accepted"));
+            assert_eq!(e.errno(), Errno::ENOEXEC, "{cut}: {e}");
+            let mut image = Kimage::new(KimageKind::Normal);
+            let e = elf64_load(&mut image, &ctx, f, None, b"\0").unwrap_err();
+            assert_eq!(e.errno(), Errno::ENOEXEC, "{cut}: {e}");
+        }
+    }
+}
+
+#[test]
+fn random_byte_flips_anywhere_never_panic() {
+    use crate::entry::tests::Rng;
+    let view = view_256m();
+    let purg = purgatory();
+    let ctx = ctx_with(&view, &[], &purg);
+    let mut seeds = hostile_seeds();
+    seeds.push(generic().build());
+    let mut rng = Rng(0x0e1f_f11b_5eed_0002);
+    for i in 0..4000 {
+        let mut f = seeds[i % seeds.len()].clone();
+        for _ in 0..1 + rng.below(8) {
+            let at = rng.below(f.len() as u64) as usize;
+            f[at] ^= 1 << rng.below(8);
+        }
+        // A cut as well, one time in four.
+        if rng.below(4) == 0 {
+            f.truncate(rng.below(f.len() as u64) as usize);
+        }
+        if elf64_probe(&f).is_ok() {
+            let mut image = Kimage::new(KimageKind::Normal);
+            let _ = elf64_load(&mut image, &ctx, &f, None, b"\0");
+        }
+    }
 }

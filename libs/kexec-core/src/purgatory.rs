@@ -906,3 +906,7 @@ mod tests {
         assert_eq!(e.errno(), Errno::EADDRNOTAVAIL);
     }
 }
+
+#[cfg(test)]
+#[path = "purgatory_hostile_tests.rs"]
+mod hostile_tests;

@@ -213,3 +213,6 @@ fn copy_padded(src: &[u8], from: u64, end: u64, out: &mut [u8]) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod hostile_tests;
