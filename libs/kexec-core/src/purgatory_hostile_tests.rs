@@ -14,12 +14,10 @@ fn view() -> MemoryView {
 }
 
 /// Load `obj` anywhere above 0x3000, top down (the one call of the loader).
-fn load(k: &mut Kimage<'_>, v: &MemoryView, obj: &[u8]) -> Result<PhysAddr, KexecError> {
-    let place = PurgatoryPlacement {
-        buf_min: 0x3000,
-        buf_max: u64::MAX,
-        top_down: true,
-    };
+fn load<'a>(k: &mut Kimage<'a>, v: &MemoryView, obj: &[u8]) -> Result<PhysAddr, KexecError> {
+    let place = KexecBuf::new("purgatory", SegmentBuf::Borrowed(&[]), 0)
+        .min(0x3000)
+        .top_down(true);
     kexec_load_purgatory(k, v, obj, place)
 }
 
