@@ -1,8 +1,7 @@
 //! kexec scenarios (issue 3): from the kexos shell, kexec_file_load the Debian bzImage of the
 //! Linux fixture and boot it; the error paths; purgatory's digest check.
 //!
-//! This file is in xtask's WIP_SCENARIOS until the kernel side is done: `cargo xtask test`
-//! leaves it out, `cargo xtask test --include-wip [--filter NAME]` runs it.
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
 //!
 //! The machines boot kexos on UEFI with the fixture at /boot/vmlinuz and /boot/initrd.img
 //! (as `cargo xtask run` does). The fixture's /init prints markers (boot::linux::markers) and
@@ -86,7 +85,7 @@ fn linux_cmdline(prefix: &str) -> String {
 /// shell, `kexec -e`, and Linux boots, runs our /init, sees exactly our command line and
 /// powers off.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_into_linux() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -106,7 +105,7 @@ fn kexec_into_linux() -> Result<()> {
 
 /// (b) A failed load (ENOEXEC) leaves the previously loaded image loaded and intact.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn garbage_image_keeps_previous() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -136,7 +135,7 @@ fn garbage_image_keeps_previous() -> Result<()> {
 /// (c) `kexec -e` with nothing loaded fails cleanly and the shell goes on; `kexec -u` with
 /// nothing loaded succeeds silently (KEXEC_FILE_UNLOAD returns 0).
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_e_without_image() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     let st = m.run("kexec --status")?;
@@ -159,7 +158,7 @@ fn kexec_e_without_image() -> Result<()> {
 
 /// (d) `kexec -u` drops a loaded image; then `kexec -e` fails cleanly.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_unload() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -214,7 +213,7 @@ fn kernel_segment(debug_out: &str) -> Option<u32> {
 /// (e) A byte flipped in a loaded segment after its digest was computed: purgatory reports
 /// the mismatch and never enters Linux.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn corrupted_segment_is_caught() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -242,7 +241,7 @@ fn corrupted_segment_is_caught() -> Result<()> {
 
 /// (f) kexec_file_load's error cases reachable from the shell.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_load_errors() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     // A directory is not a regular file: EINVAL.

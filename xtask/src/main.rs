@@ -52,8 +52,6 @@ OPTIONS (run, gdb):
 OPTIONS (test):
     --release             Test the release kernel
     --filter TEXT         Only run the QEMU scenarios whose name contains TEXT
-    --include-wip         Also run the scenario files not enabled yet (WIP_SCENARIOS in
-                          xtask/src/main.rs)
 OPTIONS (bench):
     --only crash          Only the crash-dump figures (issue 5): panic -> capture prompt,
                           panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
@@ -76,11 +74,6 @@ CONSOLE (run):
 ";
 
 const KERNEL_TARGET: &str = "x86_64-unknown-none";
-
-/// Scenario files (`tests/tests/<name>.rs`) that `cargo xtask test` does not run unless
-/// `--include-wip` is given: scenarios written ahead of the code they test. Remove a name to
-/// enable its file in the default run (and CI).
-const WIP_SCENARIOS: &[&str] = &[];
 
 fn main() -> ExitCode {
     match real_main() {
@@ -105,7 +98,6 @@ struct Opts {
     no_linux: bool,
     linux: Option<PathBuf>,
     linux_initrd: Option<PathBuf>,
-    include_wip: bool,
     force: bool,
     only: Option<String>,
 }
@@ -131,7 +123,7 @@ fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--linux",
             "--linux-initrd",
         ],
-        "test" => &["--release", "--filter", "--include-wip"],
+        "test" => &["--release", "--filter"],
         "bench" => &["--only"],
         "fixtures" => &["--force"],
         _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
@@ -170,7 +162,6 @@ fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--no-linux" => o.no_linux = true,
             "--linux" => o.linux = Some(PathBuf::from(value()?)),
             "--linux-initrd" => o.linux_initrd = Some(PathBuf::from(value()?)),
-            "--include-wip" => o.include_wip = true,
             "--force" => o.force = true,
             "--only" => o.only = Some(value()?),
             _ => unreachable!("flag {flag} allowed but not handled"),
@@ -781,15 +772,10 @@ impl Xtask {
         }
         results.step("host unit tests", unit);
 
-        let (files, wip) = self.scenario_files(o.include_wip)?;
+        let files = self.scenario_files()?;
         eprintln!(
-            "\nxtask: QEMU scenarios from tests/tests/{{{}}}.rs (at most 2 machines at once){}",
-            files.join(","),
-            if wip.is_empty() {
-                String::new()
-            } else {
-                format!("; not enabled yet (--include-wip): {}", wip.join(", "))
-            }
+            "\nxtask: QEMU scenarios from tests/tests/{{{}}}.rs (at most 2 machines at once)",
+            files.join(",")
         );
         // Scenarios that skip themselves (KEXOS_SKIP_LINUX=1) leave a marker here.
         let logs = self.target("test-logs");
@@ -825,16 +811,11 @@ impl Xtask {
             );
         }
         results.step("QEMU scenarios", scen);
-        for w in &wip {
-            results.notes.push(format!(
-                "not run: tests/tests/{w}.rs (WIP; --include-wip runs it)"
-            ));
-        }
         Ok(results.finish(started))
     }
 
-    /// The scenario files to run (names of `tests/tests/*.rs`) and the WIP ones left out.
-    fn scenario_files(&self, include_wip: bool) -> Result<(Vec<String>, Vec<String>)> {
+    /// The scenario files to run (names of `tests/tests/*.rs`).
+    fn scenario_files(&self) -> Result<Vec<String>> {
         let dir = self.root.join("tests/tests");
         let mut all = Vec::new();
         for e in std::fs::read_dir(&dir).with_context(|| format!("{}", dir.display()))? {
@@ -846,10 +827,7 @@ impl Xtask {
             }
         }
         all.sort();
-        let (wip, run): (Vec<_>, Vec<_>) = all
-            .into_iter()
-            .partition(|f| !include_wip && WIP_SCENARIOS.contains(&f.as_str()));
-        Ok((run, wip))
+        Ok(all)
     }
 
     fn bench(&self, opts: &Opts) -> Result<ExitCode> {
@@ -999,8 +977,6 @@ struct Results {
     skipped: usize,
     /// (name, PASS/FAIL/SKIP) for each scenario, and failed unit tests / steps.
     lines: Vec<(String, &'static str)>,
-    /// Printed after the lines.
-    notes: Vec<String>,
 }
 
 impl Results {
@@ -1040,9 +1016,6 @@ impl Results {
         );
         for (name, what) in &self.lines {
             println!("{what} {name}");
-        }
-        for n in &self.notes {
-            println!("note: {n}");
         }
         if self.skipped > 0 {
             println!(
