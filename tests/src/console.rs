@@ -215,6 +215,22 @@ impl Machine {
         Err(self.fail(err))
     }
 
+    /// Checks that `out` (the output of `what`) contains `want`; on failure the log is printed.
+    pub fn check_contains(&mut self, what: &str, out: &str, want: &str) -> Result<()> {
+        self.check(
+            out.contains(want),
+            format_args!("{what}: expected {want:?} in {out:?}"),
+        )
+    }
+
+    /// Checks that `out` (the output of `what`) does not contain `unwanted`.
+    pub fn check_lacks(&mut self, what: &str, out: &str, unwanted: &str) -> Result<()> {
+        self.check(
+            !out.contains(unwanted),
+            format_args!("{what}: unexpected {unwanted:?} in {out:?}"),
+        )
+    }
+
     /// Types `poweroff`, and checks the kernel logs `kexos: power off` and QEMU exits with the
     /// poweroff status.
     pub fn poweroff(&mut self) -> Result<()> {

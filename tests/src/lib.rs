@@ -134,6 +134,16 @@ pub fn ovmf_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_OVMF))
 }
 
+/// One `start-end : name` line of `/proc/iomem` (kexos's or Linux's, indented or not; `end`
+/// inclusive, hex): returns (start, end exclusive, name), or None for any other line.
+pub fn iomem_line(line: &str) -> Option<(u64, u64, &str)> {
+    let (range, name) = line.split_once(" : ")?;
+    let (s, e) = range.trim().split_once('-')?;
+    let s = u64::from_str_radix(s, 16).ok()?;
+    let e = u64::from_str_radix(e, 16).ok()?.checked_add(1)?;
+    Some((s, e, name.trim()))
+}
+
 /// A token unlikely to appear by chance in the serial output (for command-line checks).
 pub fn random_token(prefix: &str) -> String {
     use std::hash::{BuildHasher, Hasher};
@@ -158,6 +168,21 @@ mod tests {
             let e = Artifacts::from_env().unwrap_err().to_string();
             assert!(e.contains("cargo xtask test"), "{e}");
         }
+    }
+
+    #[test]
+    fn iomem_lines() {
+        assert_eq!(
+            iomem_line("  0c000000-0fffffff : Crash kernel"),
+            Some((0xc00_0000, 0x1000_0000, "Crash kernel"))
+        );
+        assert_eq!(
+            iomem_line("00100000-7ffdffff : System RAM"),
+            Some((0x10_0000, 0x7ffe_0000, "System RAM"))
+        );
+        assert_eq!(iomem_line("kexos:/# "), None);
+        assert_eq!(iomem_line("0-ffffffffffffffff : all"), None);
+        assert_eq!(iomem_line("zz-10 : x"), None);
     }
 
     #[test]
