@@ -10,7 +10,7 @@ use boot::Firmware;
 use kexos_tests::{markers, Machine};
 
 use crate::cli::Opts;
-use crate::{bench, bench_crash, file_size, kib, Xtask};
+use crate::{bench, bench_crash, bench_self, file_size, kib, Xtask};
 
 impl Xtask {
     pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
@@ -98,7 +98,7 @@ impl Xtask {
         );
         let Some((mut figures, why)) = kexec else {
             println!("kexec into Linux: n/a (no Linux fixture; see above)");
-            bench::self_kexec(&self.root, &built.stripped, None);
+            bench_self::self_kexec(&self.root, &built.stripped, None);
             bench_crash::crash_dumps(&self.root, None, no_fixture);
             return Ok(ExitCode::SUCCESS);
         };
@@ -146,7 +146,7 @@ impl Xtask {
         if let Some(why) = linux_why {
             println!("  (Linux stopped early: {why})");
         }
-        bench::self_kexec(&self.root, &built.stripped, Some(&figures));
+        bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
         bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
         Ok(ExitCode::SUCCESS)
     }

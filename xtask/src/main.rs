@@ -11,6 +11,7 @@ use crate::cli::{parse, Opts, HELP};
 mod bench;
 mod bench_cmd;
 mod bench_crash;
+mod bench_self;
 mod build;
 mod cli;
 mod fixtures;
