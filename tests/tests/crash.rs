@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use goblin::elf::program_header::ProgramHeader;
-use kexos_tests::{linux_fixture, random_token, vmcore, Artifacts, BootOptions, Firmware, Machine};
+use kexos_tests::{
+    iomem_line, linux_fixture, random_token, vmcore, Artifacts, BootOptions, Firmware, Machine,
+};
 
 const BZIMAGE: &str = "/boot/kexos.bzImage";
 const HOP: Duration = Duration::from_secs(180);
@@ -27,13 +29,12 @@ fn boot(mem: &str, crashkernel: &str) -> Result<(Machine, (u64, u64))> {
     opts.append = format!("crashkernel={crashkernel} kexec_test");
     let mut m = Machine::boot(opts)?;
     let iomem = m.run("cat /proc/iomem")?;
-    let line = iomem
+    let region = iomem
         .lines()
-        .find(|l| l.ends_with(": Crash kernel"))
+        .filter_map(iomem_line)
+        .find(|&(_, _, name)| name == "Crash kernel")
+        .map(|(s, e, _)| (s, e))
         .with_context(|| format!("no Crash kernel in /proc/iomem: {iomem:?}"))?;
-    let (range, _) = line.trim().split_once(' ').unwrap_or_default();
-    let (s, e) = range.split_once('-').unwrap_or_default();
-    let region = (u64::from_str_radix(s, 16)?, u64::from_str_radix(e, 16)? + 1);
     let size = m.run("cat /sys/kernel/kexec_crash_size")?;
     m.check(
         size.trim() == (region.1 - region.0).to_string(),

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kexos_tests::{
-    kexos_host_files, linux_kexec_fixture, linux_markers, qemu_linux_command, random_token, vmcore,
-    Artifacts, BootOptions, Machine,
+    iomem_line, kexos_host_files, linux_kexec_fixture, linux_markers, qemu_linux_command,
+    random_token, vmcore, Artifacts, BootOptions, Machine,
 };
 
 const HOP: Duration = Duration::from_secs(180);
@@ -65,17 +65,11 @@ exit 1
     )
 }
 
-/// `start-end : name` lines of /proc/iomem as printed by the script (`end` inclusive); returns
-/// (start, end exclusive, name).
+/// The /proc/iomem lines the script printed (see [`iomem_line`]): (start, end exclusive, name).
 fn iomem(text: &str) -> Vec<(u64, u64, String)> {
     text.lines()
-        .filter_map(|l| l.split_once(&format!("{TAG}iomem "))?.1.split_once(" : "))
-        .filter_map(|(range, name)| {
-            let (s, e) = range.trim().split_once('-')?;
-            let s = u64::from_str_radix(s, 16).ok()?;
-            let e = u64::from_str_radix(e, 16).ok()?;
-            Some((s, e + 1, name.trim().to_string()))
-        })
+        .filter_map(|l| iomem_line(l.split_once(&format!("{TAG}iomem "))?.1))
+        .map(|(s, e, name)| (s, e, name.to_string()))
         .collect()
 }
 

@@ -8,14 +8,6 @@
 use anyhow::Result;
 use kexos_tests::{random_token, BootOptions, Firmware, Machine};
 
-/// Checks that `out` contains `want`; on failure the machine's log is printed.
-fn contains(m: &mut Machine, what: &str, out: &str, want: &str) -> Result<()> {
-    m.check(
-        out.contains(want),
-        format_args!("{what}: expected {want:?} in {out:?}"),
-    )
-}
-
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn uefi_boot_cmdline_uname_dmesg_poweroff() -> Result<()> {
@@ -42,11 +34,11 @@ fn uefi_boot_cmdline_uname_dmesg_poweroff() -> Result<()> {
     )?;
 
     let out = m.run("uname -a")?;
-    contains(&mut m, "uname -a", &out, "kexos")?;
+    m.check_contains("uname -a", &out, "kexos")?;
 
     // dmesg replays the kernel log, with its timestamps.
     let out = m.run("dmesg")?;
-    contains(&mut m, "dmesg", &out, "kexos: starting /sbin/init")?;
+    m.check_contains("dmesg", &out, "kexos: starting /sbin/init")?;
     m.check(
         out.lines().any(|l| l.starts_with('[') && l.contains("] ")),
         format_args!("dmesg has no `[ seconds.micros] text` line: {out:?}"),
@@ -82,14 +74,9 @@ fn uefi_shell_files_errors_ls_add() -> Result<()> {
 
     // A missing file is an error message, and the shell keeps going.
     let out = m.run("cat /nope")?;
-    contains(
-        &mut m,
-        "cat /nope",
-        &out,
-        "cat: /nope: No such file or directory",
-    )?;
+    m.check_contains("cat /nope", &out, "cat: /nope: No such file or directory")?;
     let out = m.run("echo still-alive")?;
-    contains(&mut m, "command after an error", &out, "still-alive")?;
+    m.check_contains("command after an error", &out, "still-alive")?;
 
     // The root directory has the contract's layout.
     let out = m.run("ls /")?;
@@ -103,10 +90,10 @@ fn uefi_shell_files_errors_ls_add() -> Result<()> {
 
     // --add HOST:GUEST files land where asked, parents created.
     let out = m.run("cat /etc/extra/added.txt")?;
-    contains(&mut m, "added file", &out, &token)?;
+    m.check_contains("added file", &out, &token)?;
     let out = m.run("ls /boot")?;
-    contains(&mut m, "ls /boot", &out, "kexos.elf")?;
-    contains(&mut m, "ls /boot", &out, "cmdline")?;
+    m.check_contains("ls /boot", &out, "kexos.elf")?;
+    m.check_contains("ls /boot", &out, "cmdline")?;
 
     let _ = std::fs::remove_dir_all(&dir);
     m.poweroff()
@@ -118,8 +105,7 @@ fn uefi_faulttest_syscalls() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     for case in ["efault", "enosys", "brk", "mmap", "heap"] {
         let out = m.run(&format!("/bin/faulttest {case}"))?;
-        contains(
-            &mut m,
+        m.check_contains(
             &format!("faulttest {case}"),
             &out,
             &format!("faulttest: {case} PASS"),
@@ -151,17 +137,12 @@ fn uefi_faulttest_kills() -> Result<()> {
             .to_string();
         // A kernel log line: `[ seconds.micros] kexos: /bin/faulttest (pid N) killed: ...`.
         m.check(line.contains("kexos: /bin/faulttest (pid "), format_args!("faulttest {case}: no kernel `kexos: /bin/faulttest (pid N) killed: ...` line in {out:?}"))?;
-        contains(&mut m, &format!("faulttest {case}"), &line, reason)?;
-        contains(&mut m, &format!("faulttest {case}"), &line, status)?;
+        m.check_contains(&format!("faulttest {case}"), &line, reason)?;
+        m.check_contains(&format!("faulttest {case}"), &line, status)?;
         // And the shell works afterwards.
         let word = format!("after-{case}-{i}");
         let out = m.run(&format!("echo {word}"))?;
-        contains(
-            &mut m,
-            &format!("command after faulttest {case}"),
-            &out,
-            &word,
-        )?;
+        m.check_contains(&format!("command after faulttest {case}"), &out, &word)?;
     }
     m.assert_absent("KERNEL PANIC")?;
     m.poweroff()
@@ -194,7 +175,7 @@ fn bios_boot_cmdline_rc_poweroff() -> Result<()> {
         format_args!("/proc/cmdline is {out:?}"),
     )?;
     let out = m.run("uname -a")?;
-    contains(&mut m, "uname -a", &out, "kexos")?;
+    m.check_contains("uname -a", &out, "kexos")?;
     let _ = std::fs::remove_dir_all(&dir);
     m.poweroff()
 }
@@ -208,7 +189,7 @@ fn uefi_kernel_fault_reports_and_panics() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     // A read-only procfs file refuses writes; the shell reports it and goes on.
     let out = m.run("echo 1 > /proc/cmdline")?;
-    contains(&mut m, "write to /proc/cmdline", &out, "Permission denied")?;
+    m.check_contains("write to /proc/cmdline", &out, "Permission denied")?;
     m.send_line("echo c > /proc/sysrq-trigger")?;
     let t = std::time::Duration::from_secs(60);
     m.expect("sysrq: Trigger a crash", t)?;

@@ -1,8 +1,7 @@
 //! kexec scenarios (issue 3): from the kexos shell, kexec_file_load the Debian bzImage of the
 //! Linux fixture and boot it; the error paths; purgatory's digest check.
 //!
-//! This file is in xtask's WIP_SCENARIOS until the kernel side is done: `cargo xtask test`
-//! leaves it out, `cargo xtask test --include-wip [--filter NAME]` runs it.
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
 //!
 //! The machines boot kexos on UEFI with the fixture at /boot/vmlinuz and /boot/initrd.img
 //! (as `cargo xtask run` does). The fixture's /init prints markers (boot::linux::markers) and
@@ -27,20 +26,6 @@ const NOT_LOADED: &str = "kexec: no image is loaded";
 /// Start of every kexec_file_load error line (shellcore::kexec::load_error).
 const LOAD_FAILED: &str = "kexec_file_load failed: ";
 
-fn contains(m: &mut Machine, what: &str, out: &str, want: &str) -> Result<()> {
-    m.check(
-        out.contains(want),
-        format_args!("{what}: expected {want:?} in {out:?}"),
-    )
-}
-
-fn lacks(m: &mut Machine, what: &str, out: &str, unwanted: &str) -> Result<()> {
-    m.check(
-        !out.contains(unwanted),
-        format_args!("{what}: unexpected {unwanted:?} in {out:?}"),
-    )
-}
-
 /// Boots kexos (UEFI) with the fixture in its initramfs and `append` as its command line.
 fn boot_with_linux(fx: &LinuxFixture, append: &str) -> Result<Machine> {
     let mut m = Machine::boot(BootOptions {
@@ -60,11 +45,11 @@ fn load_cmd(cmdline: &str, extra: &str) -> String {
 fn load_linux(m: &mut Machine, cmdline: &str, extra: &str) -> Result<String> {
     let cmd = load_cmd(cmdline, extra);
     let out = m.run(&cmd)?;
-    lacks(m, &cmd, &out, LOAD_FAILED)?;
-    lacks(m, &cmd, &out, "kexec: /")?; // an open error
-    lacks(m, &cmd, &out, markers::PANIC)?;
+    m.check_lacks(&cmd, &out, LOAD_FAILED)?;
+    m.check_lacks(&cmd, &out, "kexec: /")?; // an open error
+    m.check_lacks(&cmd, &out, markers::PANIC)?;
     let st = m.run("kexec --status")?;
-    contains(m, "kexec --status after a load", &st, LOADED)?;
+    m.check_contains("kexec --status after a load", &st, LOADED)?;
     Ok(out)
 }
 
@@ -86,7 +71,7 @@ fn linux_cmdline(prefix: &str) -> String {
 /// shell, `kexec -e`, and Linux boots, runs our /init, sees exactly our command line and
 /// powers off.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_into_linux() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -106,7 +91,7 @@ fn kexec_into_linux() -> Result<()> {
 
 /// (b) A failed load (ENOEXEC) leaves the previously loaded image loaded and intact.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn garbage_image_keeps_previous() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -120,14 +105,13 @@ fn garbage_image_keeps_previous() -> Result<()> {
     let junk_cmdline = linux_cmdline("junk-");
     let cmd = format!("kexec -s -l /tmp/junk --append=\"{junk_cmdline}\"");
     let out = m.run(&cmd)?;
-    contains(
-        &mut m,
+    m.check_contains(
         &cmd,
         &out,
         "kexec_file_load failed: ENOEXEC (Exec format error)",
     )?;
     let st = m.run("kexec --status")?;
-    contains(&mut m, "kexec --status after a failed load", &st, LOADED)?;
+    m.check_contains("kexec --status after a failed load", &st, LOADED)?;
 
     // The first image boots, with the first command line.
     exec_into_linux(&mut m, &cmdline, &version)
@@ -136,11 +120,11 @@ fn garbage_image_keeps_previous() -> Result<()> {
 /// (c) `kexec -e` with nothing loaded fails cleanly and the shell goes on; `kexec -u` with
 /// nothing loaded succeeds silently (KEXEC_FILE_UNLOAD returns 0).
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_e_without_image() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     let st = m.run("kexec --status")?;
-    contains(&mut m, "kexec --status at boot", &st, NOT_LOADED)?;
+    m.check_contains("kexec --status at boot", &st, NOT_LOADED)?;
     let out = m.run("kexec -e")?;
     m.check(
         out.contains("Nothing has been loaded")
@@ -148,9 +132,9 @@ fn kexec_e_without_image() -> Result<()> {
         format_args!("`kexec -e` with nothing loaded printed {out:?}, expected an error"),
     )?;
     let out = m.run("kexec -u")?;
-    lacks(&mut m, "kexec -u with nothing loaded", &out, "failed")?;
+    m.check_lacks("kexec -u with nothing loaded", &out, "failed")?;
     let out = m.run("echo still-alive")?;
-    contains(&mut m, "command after kexec -e", &out, "still-alive")?;
+    m.check_contains("command after kexec -e", &out, "still-alive")?;
     m.assert_absent("purgatory:")?;
     m.assert_absent(linux_markers::BANNER)?;
     m.assert_absent(markers::PANIC)?;
@@ -159,7 +143,7 @@ fn kexec_e_without_image() -> Result<()> {
 
 /// (d) `kexec -u` drops a loaded image; then `kexec -e` fails cleanly.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_unload() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -167,9 +151,9 @@ fn kexec_unload() -> Result<()> {
     let mut m = boot_with_linux(&fx, "")?;
     load_linux(&mut m, &linux_cmdline("unload-"), "")?;
     let out = m.run("kexec -u")?;
-    lacks(&mut m, "kexec -u", &out, "failed")?;
+    m.check_lacks("kexec -u", &out, "failed")?;
     let st = m.run("kexec --status")?;
-    contains(&mut m, "kexec --status after kexec -u", &st, NOT_LOADED)?;
+    m.check_contains("kexec --status after kexec -u", &st, NOT_LOADED)?;
     let out = m.run("kexec -e")?;
     m.check(
         out.contains("Nothing has been loaded")
@@ -177,7 +161,7 @@ fn kexec_unload() -> Result<()> {
         format_args!("`kexec -e` after unload printed {out:?}, expected an error"),
     )?;
     let out = m.run("echo still-alive")?;
-    contains(&mut m, "command after kexec -e", &out, "still-alive")?;
+    m.check_contains("command after kexec -e", &out, "still-alive")?;
     // Loading again after an unload works.
     load_linux(&mut m, &linux_cmdline("reload-"), "")?;
     m.assert_absent(linux_markers::BANNER)?;
@@ -214,7 +198,7 @@ fn kernel_segment(debug_out: &str) -> Option<u32> {
 /// (e) A byte flipped in a loaded segment after its digest was computed: purgatory reports
 /// the mismatch and never enters Linux.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn corrupted_segment_is_caught() -> Result<()> {
     let Some(fx) = linux_fixture()? else {
         return Ok(());
@@ -227,8 +211,8 @@ fn corrupted_segment_is_caught() -> Result<()> {
     let cmd = format!("kexec --corrupt-segment={seg}");
     let out = m.run(&cmd)?;
     // (The kernel logs `kexec: test hook: corrupted one byte of segment N`.)
-    lacks(&mut m, &cmd, &out, "failed")?;
-    lacks(&mut m, &cmd, &out, "kexec_test_corrupt")?; // missing file: no kexec_test
+    m.check_lacks(&cmd, &out, "failed")?;
+    m.check_lacks(&cmd, &out, "kexec_test_corrupt")?; // missing file: no kexec_test
     m.send_line("kexec -e")?;
     m.expect("kexec -e\n", Duration::from_secs(30))?;
     m.expect("purgatory: sha256 mismatch", LINUX_TIMEOUT)?;
@@ -242,13 +226,12 @@ fn corrupted_segment_is_caught() -> Result<()> {
 
 /// (f) kexec_file_load's error cases reachable from the shell.
 #[test]
-#[ignore = "boots QEMU: run `cargo xtask test --include-wip`"]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
 fn kexec_load_errors() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     // A directory is not a regular file: EINVAL.
     let out = m.run("kexec -s -l /boot")?;
-    contains(
-        &mut m,
+    m.check_contains(
         "kexec -s -l /boot",
         &out,
         "kexec_file_load failed: EINVAL (Invalid argument)",
@@ -256,16 +239,14 @@ fn kexec_load_errors() -> Result<()> {
     // An empty file: EINVAL.
     m.run("echo -n > /tmp/empty")?;
     let out = m.run("kexec -s -l /tmp/empty")?;
-    contains(
-        &mut m,
+    m.check_contains(
         "kexec -s -l /tmp/empty",
         &out,
         "kexec_file_load failed: EINVAL (Invalid argument)",
     )?;
     // A missing file: the shell's open error, no syscall.
     let out = m.run("kexec -s -l /nope")?;
-    contains(
-        &mut m,
+    m.check_contains(
         "kexec -s -l /nope",
         &out,
         "kexec: /nope: No such file or directory",
@@ -274,22 +255,20 @@ fn kexec_load_errors() -> Result<()> {
     // which Linux checks before the file's contents.
     m.run("echo garbage > /tmp/w")?;
     let out = m.run("kexec -s -l /tmp/w >> /tmp/w")?;
-    contains(
-        &mut m,
+    m.check_contains(
         "kexec -s -l /tmp/w >> /tmp/w",
         &out,
         "kexec_file_load failed: ETXTBSY (Text file busy)",
     )?;
     // Garbage: ENOEXEC with a reason.
     let out = m.run("kexec -s -l /tmp/w")?;
-    contains(
-        &mut m,
+    m.check_contains(
         "kexec -s -l /tmp/w",
         &out,
         "kexec_file_load failed: ENOEXEC (Exec format error): ",
     )?;
     let st = m.run("kexec --status")?;
-    contains(&mut m, "kexec --status after failed loads", &st, NOT_LOADED)?;
+    m.check_contains("kexec --status after failed loads", &st, NOT_LOADED)?;
     m.assert_absent(markers::PANIC)?;
     m.poweroff()
 }

@@ -22,7 +22,7 @@ use kexos_tests::{
     linux_markers, markers, Artifacts, BootOptions, Firmware, LinuxFixture, Machine,
 };
 
-use crate::bench::{parse_hashed, parse_tsc_mhz};
+use crate::bench::{parse_hashed, parse_tsc_mhz, secs};
 
 /// Makes the first kernel panic (needs `kexec_test` on its command line).
 const PANIC_CMD: &str = "echo panic > /sys/kernel/kexec_test_crash";
@@ -53,10 +53,6 @@ pub const CRASHKERNEL_SIZES: &[u32] = &[32, 24, 16, 12, 10, 8, 6, 4];
 const GOAL_MIB: u32 = 16;
 /// Time allowed for one attempt of the `crashkernel=` search (boot, load, crash, capture).
 const ATTEMPT: Duration = Duration::from_secs(120);
-
-fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
-}
 
 /// The kernel's report of a crash load: `kexec_file: loaded <path> (<loader>) as the crash
 /// kernel in <us> us; <usage>`.

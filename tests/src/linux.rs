@@ -1,0 +1,256 @@
+//! The Linux fixture in scenarios: finding it (or skipping, see [`crate::skip`]), booting it
+//! directly, having it kexec a host file, following its boot; and the kexos files a Linux
+//! guest kexecs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+
+use crate::skip::skip_or_fail;
+use crate::{
+    linux_markers, qemu_linux_command, Artifacts, BootOptions, Firmware, LinuxFixture, Machine,
+    QemuExit, ROOT_ENV,
+};
+
+/// The Linux fixture, for a scenario that needs it. When it is missing this fails, telling the
+/// user to run `cargo xtask fixtures`, unless `KEXOS_SKIP_LINUX=1`: then it writes the skip
+/// marker `target/test-logs/<scenario>.skipped` and returns `None` (return `Ok(())` from the
+/// scenario; xtask reports it as skipped).
+pub fn linux_fixture() -> Result<Option<LinuxFixture>> {
+    let root = std::env::var_os(ROOT_ENV).ok_or_else(|| {
+        anyhow!("{ROOT_ENV} is not set: Linux scenarios need the fixture; run `cargo xtask test`")
+    })?;
+    let root = PathBuf::from(root);
+    let fixture = LinuxFixture::at(&root);
+    if fixture.is_complete() {
+        return Ok(Some(fixture));
+    }
+    let why = format!(
+        "the Linux fixture is missing ({} and the rest of {}): `cargo xtask fixtures` fetches it \
+         with apt-get (Debian/Ubuntu, network needed)",
+        fixture.kernel.display(),
+        fixture.dir.display()
+    );
+    skip_or_fail(&why)?;
+    Ok(None)
+}
+
+/// Like [`linux_fixture`], for a scenario where Linux itself kexecs: also needs Debian's
+/// kexec-tools in the fixture ([`LinuxFixture::has_kexec`]). Fails when it is missing, or skips
+/// (returns None) with `KEXOS_SKIP_LINUX=1`.
+pub fn linux_kexec_fixture() -> Result<Option<LinuxFixture>> {
+    let Some(fx) = linux_fixture()? else {
+        return Ok(None);
+    };
+    if fx.has_kexec() {
+        return Ok(Some(fx));
+    }
+    let why = format!(
+        "Debian's kexec-tools is missing from the Linux fixture ({} does not list a complete \
+         {} tree): `cargo xtask fixtures` fetches it with apt-get and says why it could not",
+        fx.kexec_files.display(),
+        fx.kexec_root.display()
+    );
+    skip_or_fail(&why)?;
+    Ok(None)
+}
+
+/// The command line of the first Linux in [`linux_kexec_into`] and `cargo xtask bench`.
+pub const LINUX_KEXEC_FIRST_APPEND: &str = "console=ttyS0";
+
+/// Where a host file goes in the kexec initramfs: the fixture's own bzImage and initramfs are
+/// already there ([`boot::linux::KEXEC_KERNEL`], [`boot::linux::KEXEC_INITRD`]); anything else
+/// is added as `/boot/<file name>` (`/boot/next-<file name>` if that name is taken).
+fn kexec_guest_path(fx: &LinuxFixture, host: &Path, extra: &mut Vec<(PathBuf, String)>) -> String {
+    if host == fx.kernel {
+        return boot::linux::KEXEC_KERNEL.to_string();
+    }
+    if host == fx.initrd {
+        return boot::linux::KEXEC_INITRD.to_string();
+    }
+    let name = host
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "next".into());
+    let mut guest = format!("/boot/{name}");
+    if guest == boot::linux::KEXEC_KERNEL
+        || guest == boot::linux::KEXEC_INITRD
+        || extra.iter().any(|(_, g)| *g == guest)
+    {
+        guest = format!("/boot/next-{name}");
+    }
+    extra.push((host.to_path_buf(), guest.clone()));
+    guest
+}
+
+impl Machine {
+    /// Boots Linux directly with QEMU's `-kernel`/`-initrd`/`-append` (SeaBIOS, no kexos):
+    /// used to check that the Linux fixture itself is good. The log goes to
+    /// `target/test-logs/<name>.log` when `KEXOS_ROOT` is set.
+    pub fn spawn_linux_direct(
+        name: &str,
+        kernel: &Path,
+        initrd: &Path,
+        append: &str,
+        mem: &str,
+    ) -> Result<Self> {
+        let log = std::env::var_os(ROOT_ENV)
+            .map(|r| Path::new(&r).join(format!("target/test-logs/{name}.log")));
+        let cmd = qemu_linux_command(kernel, initrd, append, mem, &[]);
+        Self::spawn_command(name, cmd, log)
+    }
+
+    /// Boots the fixture Linux directly (as [`Machine::spawn_linux_direct`], command line
+    /// [`LINUX_KEXEC_FIRST_APPEND`]) with the kexec variant of its initramfs, written to
+    /// `initrd_out`. That initramfs also holds `image` and `initrd` (host files) and, as
+    /// `/etc/kexos-test.sh`, [`boot::linux::kexec_script`]: `kexec -s -l <image>
+    /// --initrd=<initrd> --append=<append>`, then `kexec -e`. Nothing is checked yet (see
+    /// [`Machine::expect_linux_kexec`]). The serial log is saved to `log`.
+    pub fn spawn_linux_kexec(
+        name: &str,
+        fx: &LinuxFixture,
+        image: &Path,
+        initrd: Option<&Path>,
+        append: &str,
+        initrd_out: &Path,
+        log: Option<PathBuf>,
+    ) -> Result<Self> {
+        let mut extra = Vec::new();
+        let image_guest = kexec_guest_path(fx, image, &mut extra);
+        let initrd_guest = initrd.map(|i| kexec_guest_path(fx, i, &mut extra));
+        let script = boot::linux::kexec_script(&image_guest, initrd_guest.as_deref(), append);
+        fx.build_kexec_initrd(&extra, Some(&script), initrd_out)
+            .with_context(|| format!("building {}", initrd_out.display()))?;
+        let cmd = qemu_linux_command(
+            &fx.kernel,
+            initrd_out,
+            LINUX_KEXEC_FIRST_APPEND,
+            "512M",
+            &[],
+        );
+        Self::spawn_command(name, cmd, log)
+    }
+
+    /// Follows the first Linux of [`Machine::spawn_linux_kexec`] up to `kexec -e`: its banner
+    /// naming `version`, its `/init` with [`LINUX_KEXEC_FIRST_APPEND`], the load (`kexec -s -l`
+    /// exiting with 0), and the `kexec -e` marker. Every step has up to `timeout`.
+    pub fn expect_linux_kexec(&mut self, version: &str, timeout: Duration) -> Result<()> {
+        use linux_markers as lm;
+        let banner = self
+            .expect_line(lm::BANNER, timeout)
+            .context("the first Linux's banner")?;
+        self.check(
+            banner.starts_with(&format!("{version} ")),
+            format_args!("Linux banner `Linux version {banner}` does not name {version}"),
+        )?;
+        let got = self.expect_line(lm::CMDLINE, timeout)?;
+        self.check(
+            got == LINUX_KEXEC_FIRST_APPEND,
+            format_args!(
+                "the first Linux's /proc/cmdline is {got:?}, expected {LINUX_KEXEC_FIRST_APPEND:?}"
+            ),
+        )?;
+        self.expect(lm::TEST_START, timeout)?;
+        let cmd = self.expect_line(lm::KEXEC_LOAD, timeout)?;
+        let status = self
+            .expect_line(lm::KEXEC_LOAD_STATUS, timeout)
+            .with_context(|| format!("Linux running `{cmd}`"))?;
+        self.check(
+            status.trim() == "0",
+            format_args!(
+                "under Linux, `{cmd}` exited with status {status} (see its message above)"
+            ),
+        )?;
+        self.expect(lm::KEXEC_EXEC, timeout)
+            .context("the `kexec -e` marker")?;
+        Ok(())
+    }
+
+    /// Follows a Linux boot of the fixture (direct or after kexec) to its end: Linux's banner
+    /// naming `version`, the fixture's `/init` markers, `/proc/cmdline` exactly `cmdline`,
+    /// `uname -r` exactly `version`, the initrd marker, then the ACPI power-off (QEMU exits with
+    /// status 0). Every step has up to `timeout`.
+    pub fn expect_linux_boot(
+        &mut self,
+        cmdline: &str,
+        version: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        use linux_markers as lm;
+        let banner = self
+            .expect_line(lm::BANNER, timeout)
+            .context("Linux's banner")?;
+        self.check(
+            banner.starts_with(&format!("{version} ")),
+            format_args!("Linux banner `Linux version {banner}` does not name {version}"),
+        )?;
+        self.expect(lm::INIT_UP, timeout)
+            .context("the fixture's /init")?;
+        let got = self.expect_line(lm::CMDLINE, timeout)?;
+        self.check(
+            got == cmdline,
+            format_args!("Linux's /proc/cmdline is {got:?}, expected exactly {cmdline:?}"),
+        )?;
+        let got = self.expect_line(lm::UNAME, timeout)?;
+        self.check(
+            got == version,
+            format_args!("Linux's uname -r is {got:?}, expected {version:?}"),
+        )?;
+        self.expect(lm::INITRD_OK, timeout)?;
+        self.expect(lm::POWEROFF, timeout)?;
+        self.expect("reboot: Power down", timeout)
+            .context("Linux powering off")?;
+        let e = self.wait_exit(timeout)?;
+        self.check(
+            e == QemuExit::Reset,
+            format_args!("after Linux's power-off QEMU exited with {e:?}, expected status 0 (ACPI power-off)"),
+        )
+    }
+}
+
+/// Boots the fixture Linux, which loads `image` (a host file: a bzImage such as the fixture's
+/// own `vmlinuz` or, for issue 4, `kexos.bzImage`) with `initrd` (host file) and the command
+/// line `append` using Debian's `kexec -s -l` (Linux's own `kexec_file_load`), then runs
+/// `kexec -e`. Checks the first Linux up to `kexec -e` ([`Machine::expect_linux_kexec`]) and
+/// returns the machine: the caller then checks what the next kernel prints (e.g.
+/// [`Machine::expect_linux_boot`] for Linux, [`Machine::expect_prompt`] for kexos).
+/// The machine is named after the current test; its initramfs goes to
+/// `target/test-images/<name>/linux-kexec-initrd.img`.
+/// Returns None when the scenario must be skipped (see [`linux_kexec_fixture`]).
+pub fn linux_kexec_into(
+    image: &Path,
+    initrd: Option<&Path>,
+    append: &str,
+) -> Result<Option<Machine>> {
+    let Some(fx) = linux_kexec_fixture()? else {
+        return Ok(None);
+    };
+    let name = BootOptions::default().name;
+    let root = std::env::var_os(ROOT_ENV)
+        .map(PathBuf::from)
+        .context(ROOT_ENV)?;
+    let out = root
+        .join("target/test-images")
+        .join(&name)
+        .join("linux-kexec-initrd.img");
+    let log = root.join("target/test-logs").join(format!("{name}.log"));
+    let mut m = Machine::spawn_linux_kexec(&name, &fx, image, initrd, append, &out, Some(log))?;
+    m.expect_linux_kexec(&fx.version()?, Duration::from_secs(120))?;
+    Ok(Some(m))
+}
+
+/// kexos.bzImage and a kexos initramfs (the default layout, without the Linux fixture), built
+/// on the host under `target/test-images/<name>/`, for a Linux guest to kexec. Returns
+/// (bzImage, initramfs).
+pub fn kexos_host_files(artifacts: &Artifacts, name: &str) -> Result<(PathBuf, PathBuf)> {
+    let opts = BootOptions {
+        name: name.into(),
+        ..BootOptions::new(Firmware::Uefi)
+    };
+    let image = opts.build_image(artifacts)?;
+    let dir = image.parent().context("image directory")?;
+    let bz = dir.join("kexos.bzImage");
+    boot::bzimage::build(&artifacts.kernel, &bz)?;
+    Ok((bz, dir.join("initramfs.cpio")))
+}

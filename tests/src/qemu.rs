@@ -1,0 +1,130 @@
+//! The QEMU command lines kexos and the Linux fixture boot with, and what QEMU's exit status
+//! means.
+
+use std::path::Path;
+use std::process::{Command, ExitStatus};
+
+use crate::{ovmf_path, Firmware, QEMU};
+
+/// How the serial port is wired to QEMU's stdio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Console {
+    /// Plain `-serial stdio`: for pipes (tests, scripts).
+    Pipe,
+    /// `-chardev stdio,mux=on,signal=off`: for a terminal. QEMU puts the tty in raw mode,
+    /// Ctrl-C goes to the guest, Ctrl-A X quits QEMU.
+    Interactive,
+}
+
+/// The QEMU command line kexos boots with (shared by xtask and the harness).
+pub fn qemu_command(
+    image: &Path,
+    fw: Firmware,
+    mem: &str,
+    console: Console,
+    extra: &[String],
+) -> Command {
+    let mut cmd = Command::new(QEMU);
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
+    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
+    match console {
+        Console::Pipe => cmd.args(["-serial", "stdio"]),
+        Console::Interactive => cmd.args([
+            "-chardev",
+            "stdio,id=console,mux=on,signal=off",
+            "-serial",
+            "chardev:console",
+        ]),
+    };
+    cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    // snapshot=on: the image is never written and several QEMUs may boot the same file.
+    cmd.arg("-drive")
+        .arg(format!("format=raw,snapshot=on,file={}", image.display()));
+    if fw == Firmware::Uefi {
+        cmd.arg("-bios").arg(ovmf_path());
+    }
+    cmd.args(extra);
+    cmd
+}
+
+/// QEMU booting a Linux bzImage directly (`-kernel`, `-initrd`, `-append`), with the same
+/// machine as kexos (TCG, q35, `-no-reboot`, serial on stdio, isa-debug-exit).
+pub fn qemu_linux_command(
+    kernel: &Path,
+    initrd: &Path,
+    append: &str,
+    mem: &str,
+    extra: &[String],
+) -> Command {
+    let mut cmd = Command::new(QEMU);
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
+    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
+    cmd.args(["-serial", "stdio"]);
+    cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    cmd.arg("-kernel").arg(kernel);
+    cmd.arg("-initrd").arg(initrd);
+    cmd.arg("-append").arg(append);
+    cmd.args(extra);
+    cmd
+}
+
+/// What a QEMU exit status means under the isa-debug-exit convention (status = value << 1 | 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QemuExit {
+    /// Status 1: the guest wrote 0 to port 0xf4 (poweroff).
+    PowerOff,
+    /// Status 3: the guest wrote 1 to port 0xf4 (kernel panic).
+    Panic,
+    /// Status 0: the guest reset the machine (QEMU runs with `-no-reboot`), or QEMU was quit
+    /// from its console (Ctrl-A X).
+    Reset,
+    /// Any other status (QEMU error, other debug-exit value).
+    Code(i32),
+    /// Killed by a signal (e.g. the harness killed it).
+    Signal,
+}
+
+impl QemuExit {
+    /// Classifies a QEMU exit status.
+    pub fn from_status(s: ExitStatus) -> Self {
+        match s.code() {
+            Some(0) => QemuExit::Reset,
+            Some(1) => QemuExit::PowerOff,
+            Some(3) => QemuExit::Panic,
+            Some(c) => QemuExit::Code(c),
+            None => QemuExit::Signal,
+        }
+    }
+
+    /// Whether this counts as a successful run (poweroff or reset).
+    pub fn is_success(self) -> bool {
+        matches!(self, QemuExit::PowerOff | QemuExit::Reset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn qemu_exit_mapping() {
+        assert_eq!(
+            QemuExit::from_status(ExitStatus::from_raw(1 << 8)),
+            QemuExit::PowerOff
+        );
+        assert_eq!(
+            QemuExit::from_status(ExitStatus::from_raw(3 << 8)),
+            QemuExit::Panic
+        );
+        assert_eq!(
+            QemuExit::from_status(ExitStatus::from_raw(0)),
+            QemuExit::Reset
+        );
+        assert_eq!(
+            QemuExit::from_status(ExitStatus::from_raw(9)),
+            QemuExit::Signal
+        );
+        assert!(!QemuExit::Panic.is_success());
+    }
+}

@@ -1,0 +1,153 @@
+//! `cargo xtask bench`: boot figures and sizes, then the kexec figures of kexos and Linux
+//! side by side (bench.rs), self-kexec (bench.rs) and crash dumps (bench_crash.rs).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use boot::linux::LinuxFixture;
+use boot::Firmware;
+use kexos_tests::{markers, Machine};
+
+use crate::cli::Opts;
+use crate::{bench, bench_crash, bench_self, file_size, kib, Xtask};
+
+impl Xtask {
+    pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
+        if let Some(only) = opts.only.as_deref().filter(|o| *o != "crash") {
+            bail!("--only takes `crash`, not `{only}`");
+        }
+        let o = Opts {
+            release: true,
+            ..Opts::default()
+        };
+        let built = self.build(&o)?;
+        self.prerequisites(Firmware::Uefi)?;
+        let no_fixture = "no Linux fixture; see above";
+        if opts.only.is_some() {
+            let fx = LinuxFixture::at(&self.root);
+            bench_crash::crash_dumps(&self.root, built.with_linux.then_some(&fx), no_fixture);
+            return Ok(ExitCode::SUCCESS);
+        }
+        let image = boot::image_path(&self.target("images"), Firmware::Uefi);
+        let mut m = Machine::spawn_image(
+            "bench",
+            &image,
+            Firmware::Uefi,
+            "512M",
+            &[],
+            Some(self.target("test-logs").join("bench.log")),
+        )?;
+        let to = Duration::from_secs(120);
+        m.expect(markers::KERNEL_READY, to)?;
+        let t_ready = m.elapsed();
+        m.expect_prompt(to)?;
+        let t_prompt = m.elapsed();
+        // The kernel logs the figure at the first console read, i.e. usually just after the
+        // prompt: look for the whole line, waiting for it if it has not arrived yet.
+        let figure = |log: &str| {
+            let rest = &log[log.find(markers::BOOT_TO_PROMPT)? + markers::BOOT_TO_PROMPT.len()..];
+            let end = rest.find(" ms")?;
+            Some(rest[..end].trim().to_string())
+        };
+        if figure(&m.transcript()).is_none() {
+            m.expect(markers::BOOT_TO_PROMPT, to)?;
+            m.expect(" ms", to)?;
+        }
+        let figure = figure(&m.transcript()).unwrap_or_else(|| "?".into());
+        let kexec = if built.with_linux {
+            m.print_on_failure = false;
+            let (figures, why) = bench::kexec_into_linux(&mut m);
+            Some((figures, why))
+        } else {
+            m.poweroff()?;
+            None
+        };
+        drop(m);
+
+        let kernel = file_size(&built.kernel)?;
+        println!("kexos bench (release kernel, UEFI, TCG)");
+        println!("  kernel entry -> shell prompt (kernel log):  {figure} ms");
+        println!(
+            "  host wall time, QEMU start -> '{}': {:.3} s",
+            markers::KERNEL_READY,
+            t_ready.as_secs_f64()
+        );
+        println!(
+            "  host wall time, QEMU start -> prompt:      {:.3} s",
+            t_prompt.as_secs_f64()
+        );
+        println!(
+            "  kernel ELF (release, with debug info):     {} ({} bytes; target < 1 MiB: {})",
+            kib(kernel),
+            kernel,
+            if kernel < 1 << 20 { "yes" } else { "NO" }
+        );
+        println!(
+            "  kernel ELF stripped (/boot/kexos.elf):     {}",
+            kib(file_size(&built.stripped)?)
+        );
+        println!(
+            "  initramfs:                                 {}{}",
+            kib(file_size(&built.initramfs)?),
+            if built.with_linux {
+                " (with the Linux fixture)"
+            } else {
+                ""
+            }
+        );
+        let Some((mut figures, why)) = kexec else {
+            println!("kexec into Linux: n/a (no Linux fixture; see above)");
+            bench_self::self_kexec(&self.root, &built.stripped, None);
+            bench_crash::crash_dumps(&self.root, None, no_fixture);
+            return Ok(ExitCode::SUCCESS);
+        };
+        // The same payload kexec'd by Linux itself (Debian's kexec-tools), in the same machine.
+        let fx = LinuxFixture::at(&self.root);
+        let linux_why = bench::linux_kexec_linux(&fx, &self.target(""), &mut figures);
+        let kexec_package = std::fs::read_to_string(fx.dir.join("kexec.package"))
+            .ok()
+            .and_then(|p| p.lines().next().map(str::to_string))
+            .unwrap_or_else(|| "kexec-tools".into());
+        println!(
+            "kexec into Linux {} (vmlinuz {}, initrd {}, --append=\"{}\"; QEMU TCG, q35, 512M)",
+            fx.version().unwrap_or_else(|_| "?".into()),
+            file_size(&fx.kernel).map(kib).unwrap_or_default(),
+            file_size(&fx.initrd).map(kib).unwrap_or_default(),
+            bench::APPEND
+        );
+        let linux_head = format!(
+            "Linux {} ({kexec_package} -s)",
+            fx.version().unwrap_or_default()
+        );
+        let w0 = figures.iter().map(|f| f.label.len()).max().unwrap_or(0) + 1;
+        let w1 = figures
+            .iter()
+            .map(|f| f.value.as_deref().unwrap_or("n/a").len())
+            .max()
+            .unwrap_or(0)
+            .max("kexos (shell kexec)".len());
+        println!(
+            "  {:<w0$}  {:<w1$}  {linux_head}",
+            "", "kexos (shell kexec)"
+        );
+        for f in &figures {
+            println!(
+                "  {:<w0$}  {:<w1$}  {}",
+                format!("{}:", f.label),
+                f.value.as_deref().unwrap_or("n/a"),
+                f.linux.as_deref().unwrap_or("n/a")
+            );
+        }
+        println!("  (logs: target/test-logs/bench.log, target/test-logs/bench-linux-kexec.log; host times are between the arrivals of two console lines)");
+        if let Some(why) = why {
+            println!("  (kexos stopped early: {why})");
+        }
+        if let Some(why) = linux_why {
+            println!("  (Linux stopped early: {why})");
+        }
+        bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
+        bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,153 @@
+//! The command line: `cargo xtask --help` text and option parsing.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use boot::AddSpec;
+
+pub(crate) const HELP: &str = "\
+cargo xtask: build, run, debug, test and benchmark kexos
+
+USAGE:
+    cargo xtask <COMMAND> [OPTIONS]
+
+COMMANDS:
+    build     Build user programs, the kernel, the initramfs and both disk images
+              (target/images/{kexos-uefi.img,kexos-bios.img,initramfs.cpio,kexos.elf})
+    run       Build, then boot in QEMU with the serial console on this terminal
+    gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
+    test      Build, run the host unit tests, then the QEMU scenarios (tests/tests/*.rs)
+    bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
+              payload with Debian's kexec-tools; print times and sizes side by side; then the
+              self-kexec (issue 4) and crash-dump (issue 5) figures
+    fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
+              cloud bzImage (apt-get download), a busybox initramfs for it, and Debian's
+              kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec).
+              build/run/test/bench do this by themselves when they need it
+    help      Print this help
+
+OPTIONS (build, run, gdb):
+    --release             Build the kernel in release mode (user programs are always release)
+    --append \"ARGS\"       First boot's kernel command line (stored as /boot/cmdline)
+    --add HOST:GUEST      Put host file HOST at GUEST in the initramfs (repeatable)
+    --no-linux            Leave Linux out of the initramfs (default: the fixture's bzImage
+                          and initramfs at /boot/vmlinuz and /boot/initrd.img, ~16 MiB)
+    --linux PATH          Use this bzImage as /boot/vmlinuz instead of the fixture's
+    --linux-initrd PATH   Use this file as /boot/initrd.img instead of the fixture's
+OPTIONS (run, gdb):
+    --bios                Boot the BIOS image with SeaBIOS (default: UEFI image with OVMF;
+                          BIOS loads the initramfs at ~1 MiB/s: add --no-linux to boot fast)
+    --mem SIZE            Guest memory, QEMU -m syntax (default: 512M)
+    --no-build            Do not run cargo; reuse the built kernel and user programs
+                          (the initramfs and images are still refreshed for --append/--add)
+OPTIONS (test):
+    --release             Test the release kernel
+    --filter TEXT         Only run the QEMU scenarios whose name contains TEXT
+OPTIONS (bench):
+    --only crash          Only the crash-dump figures (issue 5): panic -> capture prompt,
+                          panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
+OPTIONS (fixtures):
+    --force               Download again even if cached
+
+ENVIRONMENT:
+    KEXOS_OVMF            OVMF firmware image (default /usr/share/ovmf/OVMF.fd)
+    KEXOS_TEST_VERBOSE=1  Echo every test machine's serial output live (test)
+    KEXOS_SKIP_LINUX=1    If the Linux fixture is not cached, do not fetch it, and report the
+                          scenarios that need it as skipped instead of failed
+    KEXOS_LINUX_PACKAGE   Debian package to take the bzImage from (fixtures; default: the
+                          dependency of linux-image-cloud-amd64, i.e. Debian's current one)
+
+CONSOLE (run):
+    Typed keys go to kexos unbuffered (QEMU puts the terminal in raw mode).
+    Quit with the shell's `poweroff` (or `reboot`), or press Ctrl-A then X.
+    Ctrl-C is passed to the guest. `run` exits 0 after poweroff, reboot or Ctrl-A X,
+    and 1 with a message if the kernel panics.
+";
+
+/// Parsed command-line options (each command accepts a subset, checked in `parse`).
+#[derive(Default, Debug)]
+pub(crate) struct Opts {
+    pub(crate) release: bool,
+    pub(crate) bios: bool,
+    pub(crate) mem: Option<String>,
+    pub(crate) append: String,
+    pub(crate) add: Vec<AddSpec>,
+    pub(crate) no_build: bool,
+    pub(crate) filter: Option<String>,
+    pub(crate) no_linux: bool,
+    pub(crate) linux: Option<PathBuf>,
+    pub(crate) linux_initrd: Option<PathBuf>,
+    pub(crate) force: bool,
+    pub(crate) only: Option<String>,
+}
+
+pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
+    let allowed: &[&str] = match cmd {
+        "build" => &[
+            "--release",
+            "--append",
+            "--add",
+            "--no-linux",
+            "--linux",
+            "--linux-initrd",
+        ],
+        "run" | "gdb" => &[
+            "--release",
+            "--append",
+            "--add",
+            "--bios",
+            "--mem",
+            "--no-build",
+            "--no-linux",
+            "--linux",
+            "--linux-initrd",
+        ],
+        "test" => &["--release", "--filter"],
+        "bench" => &["--only"],
+        "fixtures" => &["--force"],
+        _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
+    };
+    let mut o = Opts::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        if flag == "-h" || flag == "--help" {
+            print!("{HELP}");
+            std::process::exit(0);
+        }
+        if !allowed.contains(&flag) {
+            bail!("`cargo xtask {cmd}` does not take `{arg}` (see `cargo xtask --help`)");
+        }
+        let mut value = || -> Result<String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it
+                    .next()
+                    .cloned()
+                    .with_context(|| format!("{flag} needs a value")),
+            }
+        };
+        match flag {
+            "--release" => o.release = true,
+            "--bios" => o.bios = true,
+            "--no-build" => o.no_build = true,
+            "--mem" => o.mem = Some(value()?),
+            "--append" => o.append = value()?,
+            "--add" => o.add.push(value()?.parse()?),
+            "--filter" => o.filter = Some(value()?),
+            "--no-linux" => o.no_linux = true,
+            "--linux" => o.linux = Some(PathBuf::from(value()?)),
+            "--linux-initrd" => o.linux_initrd = Some(PathBuf::from(value()?)),
+            "--force" => o.force = true,
+            "--only" => o.only = Some(value()?),
+            _ => unreachable!("flag {flag} allowed but not handled"),
+        }
+    }
+    if o.no_linux && (o.linux.is_some() || o.linux_initrd.is_some()) {
+        bail!("--no-linux cannot be combined with --linux or --linux-initrd");
+    }
+    Ok(o)
+}
