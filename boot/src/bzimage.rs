@@ -509,16 +509,26 @@ mod tests {
         }
     }
 
-    /// The real kernel, when xtask has built it: the bzImage is well formed
-    /// and the 64-bit entry is where the kernel's symbol table says.
+    /// The real kernel as xtask built it (debug, or release after
+    /// `--release`; `cargo xtask test` builds before the host tests): the
+    /// bzImage is well formed and the 64-bit entry is where the kernel's
+    /// symbol table says. Fails if the kernel is not built.
     #[test]
-    fn real_kernel_if_built() {
-        let elf_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/kernel/x86_64-unknown-none/debug/kexos");
-        let Ok(elf) = std::fs::read(&elf_path) else {
-            eprintln!("skipped: {} not built", elf_path.display());
-            return;
-        };
+    fn real_kernel() {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kernel/x86_64-unknown-none");
+        let paths = ["debug", "release"].map(|p| dir.join(p).join("kexos"));
+        let elf = paths
+            .iter()
+            .find_map(|p| std::fs::read(p).ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "the kexos kernel is not built ({} and {} are missing): run `cargo xtask \
+                 build` first (`cargo xtask test` builds it before the host tests)",
+                    paths[0].display(),
+                    paths[1].display()
+                )
+            });
         let img = build_bytes(&elf).unwrap();
         kexec_core::bzimage64::bzimage64_probe(&img).unwrap();
         let info = probe_info(&img).unwrap();

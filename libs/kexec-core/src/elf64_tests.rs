@@ -1312,10 +1312,12 @@ fn rust_lld() -> Option<PathBuf> {
 #[test]
 fn toolchain_built_kexos_style_elf_loads_relocatably() {
     let mut linkers = vec![("ld", PathBuf::from("ld"), vec![])];
-    match rust_lld() {
-        Some(p) => linkers.push(("rust-lld", p, vec!["-flavor", "gnu"])),
-        None => println!("note: rust-lld not found; only GNU ld checked"),
-    }
+    // rust-lld links the kernel itself, so the pinned toolchain has it.
+    let lld = rust_lld().expect(
+        "rust-lld not found in the toolchain's sysroot (it links the kernel): \
+         run `rustup toolchain install` in the repository root",
+    );
+    linkers.push(("rust-lld", lld, vec!["-flavor", "gnu"]));
     for (name, path, args) in linkers {
         let elf = link_kexos_like(&path, &args);
         let info = elf64_parse(&elf).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -1350,16 +1352,29 @@ fn toolchain_built_kexos_style_elf_loads_relocatably() {
 }
 
 // ---------------------------------------------------------------------------
-// The real kexos kernel ELF (skipped if it has not been built).
+// The real kexos kernel ELF (built by `cargo xtask build`, which
+// `cargo xtask test` runs before the host tests; fails if it is missing).
+
+/// The kernel xtask built (debug, or release after `--release`).
+fn built_kexos_kernel() -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/kernel/x86_64-unknown-none");
+    let paths = ["debug", "release"].map(|p| dir.join(p).join("kexos"));
+    paths
+        .iter()
+        .find_map(|p| std::fs::read(p).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the kexos kernel is not built ({} and {} are missing): run `cargo xtask build` \
+             first (`cargo xtask test` builds it before the host tests)",
+                paths[0].display(),
+                paths[1].display()
+            )
+        })
+}
 
 #[test]
 fn real_kexos_kernel_elf() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/kernel/x86_64-unknown-none/debug/kexos");
-    let Ok(file) = std::fs::read(&path) else {
-        println!("note: {} not built; skipping", path.display());
-        return;
-    };
+    let file = built_kexos_kernel();
     let info = elf64_parse(&file).unwrap();
     println!(
         "kexos ELF: entry via {} at +{:#x}, image {:#x}..{:#x} (data to {:#x}), placement {:?}",

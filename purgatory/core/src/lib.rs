@@ -13,6 +13,8 @@
 //! The kernel side may depend on this crate too (it is `no_std`, no `alloc`)
 //! to encode the values it patches in.
 #![cfg_attr(not(test), no_std)]
+// The only unsafe code is one layout check in the tests.
+#![cfg_attr(not(test), forbid(unsafe_code))]
 
 use sha2::{Digest as _, Sha256};
 
@@ -645,6 +647,9 @@ mod tests {
             &5u64.to_le_bytes()
         );
         // Same as the in-memory layout.
+        // SAFETY: EntryRegs is repr(C) with 17 u64 fields and no padding, so
+        // it is exactly 136 initialised bytes (transmute checks the size),
+        // and every byte pattern is a valid [u8; 136].
         let raw: [u8; 136] = unsafe { core::mem::transmute(regs) };
         assert_eq!(raw, b);
     }

@@ -73,70 +73,96 @@ impl Checker {
     }
 }
 
+/// A syscall argument in [`EFAULT_CALLS`].
+#[derive(Clone, Copy)]
+enum Arg {
+    /// An integer, or a pointer to no memory of this process (NULL, a
+    /// kernel-half or a non-canonical address).
+    V(u64),
+    /// A writable 144-byte buffer (one struct stat).
+    StatBuf,
+    /// An fd open on "/".
+    DirFd,
+    /// An empty, NULL-terminated pointer array (execve's argv and envp).
+    NoStrings,
+}
+use Arg::*;
+
+/// Calls that must fail with EFAULT, in the order they are printed.
+const EFAULT_CALLS: [(&str, u64, [Arg; 3]); 13] = [
+    ("write(1, NULL, 10)", nr::WRITE, [V(1), V(0), V(10)]),
+    ("write(1, kernel, 10)", nr::WRITE, [V(1), V(KADDR), V(10)]),
+    (
+        "write(1, noncanonical, 10)",
+        nr::WRITE,
+        [V(1), V(NONCANON), V(10)],
+    ),
+    ("read(0, kernel, 10)", nr::READ, [V(0), V(KADDR), V(10)]),
+    (
+        "open(kernel, O_RDONLY)",
+        nr::OPEN,
+        [V(KADDR), V(O_RDONLY as u64), V(0)],
+    ),
+    (
+        "open(NULL, O_RDONLY)",
+        nr::OPEN,
+        [V(0), V(O_RDONLY as u64), V(0)],
+    ),
+    ("stat(NULL, buf)", nr::STAT, [V(0), StatBuf, V(0)]),
+    ("uname(NULL)", nr::UNAME, [V(0), V(0), V(0)]),
+    ("fstat(1, kernel)", nr::FSTAT, [V(1), V(KADDR), V(0)]),
+    ("getcwd(kernel, 64)", nr::GETCWD, [V(KADDR), V(64), V(0)]),
+    (
+        "clock_gettime(MONOTONIC, NULL)",
+        nr::CLOCK_GETTIME,
+        [V(nr::CLOCK_MONOTONIC), V(0), V(0)],
+    ),
+    (
+        "getdents64(dir, kernel, 4096)",
+        nr::GETDENTS64,
+        [DirFd, V(KADDR), V(4096)],
+    ),
+    (
+        "execve(kernel, argv, envp)",
+        nr::EXECVE,
+        [V(KADDR), NoStrings, NoStrings],
+    ),
+];
+
 pub fn efault() -> i32 {
     let mut c = Checker::new();
-    let ef = Errno::EFAULT;
-    unsafe {
-        c.expect_err("write(1, NULL, 10)", syscall3(nr::WRITE, 1, 0, 10), ef);
-        c.expect_err(
-            "write(1, kernel, 10)",
-            syscall3(nr::WRITE, 1, KADDR, 10),
-            ef,
-        );
-        c.expect_err(
-            "write(1, noncanonical, 10)",
-            syscall3(nr::WRITE, 1, NONCANON, 10),
-            ef,
-        );
-        c.expect_err("read(0, kernel, 10)", syscall3(nr::READ, 0, KADDR, 10), ef);
-        c.expect_err(
-            "open(kernel, O_RDONLY)",
-            syscall3(nr::OPEN, KADDR, O_RDONLY as u64, 0),
-            ef,
-        );
-        c.expect_err(
-            "open(NULL, O_RDONLY)",
-            syscall3(nr::OPEN, 0, O_RDONLY as u64, 0),
-            ef,
-        );
-        c.expect_err(
-            "stat(NULL, buf)",
-            {
-                let mut buf = [0u8; 144];
-                syscall2(nr::STAT, 0, buf.as_mut_ptr() as u64)
-            },
-            ef,
-        );
-        c.expect_err("uname(NULL)", syscall1(nr::UNAME, 0), ef);
-        c.expect_err("fstat(1, kernel)", syscall2(nr::FSTAT, 1, KADDR), ef);
-        c.expect_err("getcwd(kernel, 64)", syscall2(nr::GETCWD, KADDR, 64), ef);
-        c.expect_err(
-            "clock_gettime(MONOTONIC, NULL)",
-            syscall2(nr::CLOCK_GETTIME, nr::CLOCK_MONOTONIC, 0),
-            ef,
-        );
-        match sys::open("/", O_RDONLY | O_DIRECTORY, 0) {
-            Ok(fd) => {
-                c.expect_err(
-                    "getdents64(dir, kernel, 4096)",
-                    syscall3(nr::GETDENTS64, fd as u64, KADDR, 4096),
-                    ef,
-                );
-                let _ = sys::close(fd);
-            }
-            Err(e) => c.fail(format_args!("open(\"/\") for getdents64 -> -{}", e.name())),
+    let mut stat_buf = [0u8; 144];
+    let no_strings: [u64; 1] = [0];
+    let mut dir = None;
+    'calls: for (what, n, args) in EFAULT_CALLS {
+        let mut a = [0u64; 3];
+        for (v, arg) in a.iter_mut().zip(args) {
+            *v = match arg {
+                V(v) => v,
+                StatBuf => stat_buf.as_mut_ptr() as u64,
+                NoStrings => no_strings.as_ptr() as u64,
+                DirFd => match dir.get_or_insert_with(|| sys::open("/", O_RDONLY | O_DIRECTORY, 0))
+                {
+                    Ok(fd) => *fd as u64,
+                    Err(e) => {
+                        c.fail(format_args!("open(\"/\") for getdents64 -> -{}", e.name()));
+                        continue 'calls;
+                    }
+                },
+            };
         }
-        let argv: [u64; 1] = [0];
-        c.expect_err(
-            "execve(kernel, argv, envp)",
-            syscall3(
-                nr::EXECVE,
-                KADDR,
-                argv.as_ptr() as u64,
-                argv.as_ptr() as u64,
-            ),
-            ef,
-        );
+        // SAFETY: by construction of EFAULT_CALLS, every pointer argument is
+        // either `V`, i.e. no memory of this process (the kernel has nothing
+        // of ours to read or write and must return EFAULT), or one of the two
+        // live locals above, valid for what the call may do with it:
+        // `stat_buf` is writable for a whole struct stat, `no_strings` is a
+        // readable empty argv/envp. (Were execve to succeed against its
+        // kernel-address path, the image would be replaced, not corrupted.)
+        let r = unsafe { syscall3(n, a[0], a[1], a[2]) };
+        c.expect_err(what, r, Errno::EFAULT);
+    }
+    if let Some(Ok(fd)) = dir {
+        let _ = sys::close(fd);
     }
     c.finish("efault")
 }
@@ -144,7 +170,9 @@ pub fn efault() -> i32 {
 pub fn enosys() -> i32 {
     let mut c = Checker::new();
     for n in [335u64, 999, 100_000, u64::MAX] {
-        // SAFETY: unknown syscall numbers have no effect but an error.
+        // SAFETY: kexos implements none of these numbers (its table in
+        // kernel/src/syscall/mod.rs stops at 320), so the call only returns
+        // ENOSYS and touches nothing.
         let r = unsafe { syscall0(n) };
         if n == u64::MAX {
             c.expect_err(format_args!("syscall {n:#x}"), r, Errno::ENOSYS);
@@ -157,13 +185,18 @@ pub fn enosys() -> i32 {
 
 pub fn brk() -> i32 {
     let mut c = Checker::new();
-    let cur = sys::brk(0);
+    let cur = sys::program_break();
     println!("faulttest: brk(0) -> {cur:#x}");
     let want = cur + MIB;
-    let got = sys::brk(want);
+    // SAFETY: raising the break unmaps nothing. (Nothing in this function
+    // allocates, so the allocator does not move the break meanwhile.)
+    let got = unsafe { sys::brk(want) };
     c.expect("brk(+1 MiB)", got as i64, want as i64);
     if got == want {
-        // SAFETY: [cur, want) was just added to the heap; the allocator does not use it.
+        // SAFETY: [cur, want) was just mapped by brk, zeroed and readable and
+        // writable; the allocator never uses memory above the break it set
+        // (`cur` or below), and the slice is dropped before the break is
+        // lowered again.
         let mem = unsafe { core::slice::from_raw_parts_mut(cur as *mut u8, MIB) };
         if mem.iter().any(|&b| b != 0) {
             c.fail(format_args!("new brk memory is not zeroed"));
@@ -177,8 +210,17 @@ pub fn brk() -> i32 {
             println!("faulttest: wrote and read back 1 MiB at {cur:#x} ok");
         }
     }
-    c.expect("brk(back)", sys::brk(cur) as i64, cur as i64);
-    c.expect("brk(0x1000) refused", sys::brk(0x1000) as i64, cur as i64);
+    // SAFETY: lowers the break to `cur`, unmapping only what this function
+    // added above `cur`, which nothing refers to any more (the allocator uses
+    // no memory above the break it last set, which is at most `cur`).
+    let back = unsafe { sys::brk(cur) };
+    c.expect("brk(back)", back as i64, cur as i64);
+    // SAFETY: brk(2) refuses a break below the program's data and returns
+    // the current one, unmapping nothing; that is what this checks. A kernel
+    // that honoured it would unmap this program's own image, a kernel bug the
+    // process would not survive (the scenario then sees no PASS line).
+    let low = unsafe { sys::brk(0x1000) };
+    c.expect("brk(0x1000) refused", low as i64, cur as i64);
     c.finish("brk")
 }
 
@@ -186,7 +228,8 @@ pub fn mmap() -> i32 {
     let mut c = Checker::new();
     let prot = PROT_READ | PROT_WRITE;
     let flags = MAP_PRIVATE | MAP_ANONYMOUS;
-    // SAFETY: anonymous, not MAP_FIXED.
+    // SAFETY: anonymous and not MAP_FIXED: the kernel picks an unused range,
+    // so no existing memory changes.
     let r = unsafe { syscall6(nr::MMAP, 0, MIB as u64, prot, flags, u64::MAX, 0) };
     let ok = Errno::from_ret(r).is_ok() && r % 4096 == 0 && r != 0;
     c.report("mmap(NULL, 1 MiB, RW, PRIVATE|ANON)", r, ok);
@@ -194,19 +237,26 @@ pub fn mmap() -> i32 {
         return c.finish("mmap");
     }
     let addr = r as u64;
-    // SAFETY: the kernel just mapped this range for us.
-    let mem = unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, MIB) };
-    if mem.iter().any(|&b| b != 0) {
-        c.fail(format_args!("anonymous memory is not zeroed"));
+    {
+        // SAFETY: the kernel just mapped [addr, addr + 1 MiB) read/write for
+        // this process only; the slice is dropped before the munmap below.
+        let mem = unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, MIB) };
+        if mem.iter().any(|&b| b != 0) {
+            c.fail(format_args!("anonymous memory is not zeroed"));
+        }
+        for (i, b) in mem.iter_mut().enumerate() {
+            *b = (i % 253) as u8;
+        }
+        if mem.iter().enumerate().any(|(i, &b)| b != (i % 253) as u8) {
+            c.fail(format_args!("mmap memory readback"));
+        } else {
+            println!("faulttest: wrote and read back 1 MiB at {addr:#x} ok");
+        }
     }
-    for (i, b) in mem.iter_mut().enumerate() {
-        *b = (i % 253) as u8;
-    }
-    if mem.iter().enumerate().any(|(i, &b)| b != (i % 253) as u8) {
-        c.fail(format_args!("mmap memory readback"));
-    } else {
-        println!("faulttest: wrote and read back 1 MiB at {addr:#x} ok");
-    }
+    // SAFETY: unmaps the mapping made above, which nothing refers to any
+    // more; the next three must fail or (munmap of the now unmapped range)
+    // do nothing, and the last mmap has length 0 (EINVAL). None of them
+    // touches other memory of this process.
     unsafe {
         c.expect(
             "munmap(addr, 1 MiB)",

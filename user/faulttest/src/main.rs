@@ -2,6 +2,8 @@
 //! programs. `faulttest MODE`; see [`USAGE`].
 #![no_std]
 #![no_main]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 extern crate alloc;
 

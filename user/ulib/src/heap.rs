@@ -1,8 +1,9 @@
 //! The global allocator: power-of-two size classes (16 B .. 16 MiB) carved
 //! from the `brk` heap with one free list per class; bigger blocks are
 //! anonymous `mmap`s returned with `munmap`. If `brk` cannot grow, small
-//! blocks are carved from anonymous mappings instead. Single-threaded, like
-//! every kexos process.
+//! blocks are carved from anonymous mappings instead (and brk is not tried
+//! again: the break is then no longer the end of the current region).
+//! Single-threaded, like every kexos process.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -21,15 +22,20 @@ struct Free {
 
 struct Heap {
     free: [*mut Free; CLASSES],
-    /// Next unused byte of the brk heap; 0 before the first allocation.
+    /// Next unused byte of the current region; 0 before the first allocation.
     bump: usize,
-    /// Current program break.
+    /// End of the current region: the program break while `on_brk`,
+    /// otherwise the end of the last anonymous mapping.
     end: usize,
+    /// Whether the current region is the brk heap (`end` is the break).
+    on_brk: bool,
 }
 
 pub struct BrkAlloc(UnsafeCell<Heap>);
 
-// SAFETY: kexos processes are single-threaded and have no signal handlers.
+// SAFETY: the `UnsafeCell` is only reached through the GlobalAlloc methods,
+// and kexos processes are single-threaded with no signal handlers, so no two
+// of those calls ever overlap.
 unsafe impl Sync for BrkAlloc {}
 
 #[global_allocator]
@@ -37,6 +43,7 @@ static HEAP: BrkAlloc = BrkAlloc(UnsafeCell::new(Heap {
     free: [null_mut(); CLASSES],
     bump: 0,
     end: 0,
+    on_brk: false,
 }));
 
 fn round_up(v: usize, a: usize) -> usize {
@@ -58,10 +65,11 @@ impl Heap {
     fn carve(&mut self, k: u32) -> *mut u8 {
         let size = 1usize << k;
         if self.bump == 0 {
-            let b = crate::sys::brk(0);
+            let b = crate::sys::program_break();
             if b != 0 && !is_err(b) {
                 self.bump = b;
                 self.end = b;
+                self.on_brk = true;
             }
         }
         let start = round_up(self.bump, size.min(PAGE));
@@ -73,9 +81,12 @@ impl Heap {
             return start as *mut u8;
         }
         // Grow the brk heap in place.
-        if self.bump != 0 {
+        if self.on_brk {
             let want = round_up(need, GROW);
-            let got = crate::sys::brk(want);
+            // SAFETY: `want >= need > self.end`, and `end` is the current
+            // break (`on_brk`), so this only raises the break: nothing is
+            // unmapped.
+            let got = unsafe { crate::sys::brk(want) };
             if !is_err(got) && got >= need {
                 self.end = got;
                 self.bump = need;
@@ -90,6 +101,7 @@ impl Heap {
                 let p = p as usize;
                 self.bump = p + size;
                 self.end = p + len;
+                self.on_brk = false;
                 p as *mut u8
             }
             Err(_) => null_mut(),
@@ -97,6 +109,12 @@ impl Heap {
     }
 }
 
+// SAFETY: `alloc` returns null or a block of at least `size` bytes aligned to
+// `align`: size classes are powers of two >= max(size, align), carved at an
+// offset aligned to min(class size, PAGE) and `align <= PAGE` is enforced;
+// mmap'd blocks are page-aligned and rounded up to whole pages. A block is
+// on at most one free list and is handed out again only after `dealloc`,
+// so live blocks never overlap.
 unsafe impl GlobalAlloc for BrkAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.align() > PAGE {
@@ -106,12 +124,16 @@ unsafe impl GlobalAlloc for BrkAlloc {
         if k > MAX_CLASS {
             return crate::sys::mmap_anon(round_up(layout.size(), PAGE)).unwrap_or(null_mut());
         }
-        // SAFETY: single-threaded (see the Sync impl); no reentrancy.
+        // SAFETY: the only reference to the heap state while this call runs:
+        // calls never overlap (see the Sync impl) and nothing below calls
+        // back into the allocator (carve makes raw syscalls only).
         let h = unsafe { &mut *self.0.get() };
         let slot = &mut h.free[(k - MIN_CLASS) as usize];
         if !slot.is_null() {
             let b = *slot;
-            // SAFETY: free blocks hold a `Free` header.
+            // SAFETY: `b` heads this class's free list, so `dealloc` wrote a
+            // `Free` header into it (>= 16 bytes, 16-aligned) and nobody has
+            // used the block since.
             *slot = unsafe { (*b).next };
             return b as *mut u8;
         }
@@ -121,11 +143,16 @@ unsafe impl GlobalAlloc for BrkAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         let k = class(&layout);
         if k > MAX_CLASS {
-            // SAFETY: the block is an mmap of this size that nobody uses any more.
+            // SAFETY: classes above MAX_CLASS come from `mmap_anon` with this
+            // same rounded length (the caller passes the layout it allocated
+            // with), and the caller gives the block up here.
             let _ = unsafe { crate::sys::munmap(ptr as usize, round_up(layout.size(), PAGE)) };
             return;
         }
-        // SAFETY: single-threaded; the block is at least 16 bytes and 8-aligned.
+        // SAFETY: the heap state is borrowed exclusively as in `alloc`; `ptr`
+        // is a block of this class (at least 16 bytes, 16-aligned) that the
+        // caller gives up, so writing a `Free` header into it is sound and
+        // no live object is overwritten.
         unsafe {
             let h = &mut *self.0.get();
             let slot = &mut h.free[(k - MIN_CLASS) as usize];
@@ -136,13 +163,18 @@ unsafe impl GlobalAlloc for BrkAlloc {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller guarantees new_size and align form a valid layout.
+        // SAFETY: GlobalAlloc::realloc requires that `new_size`, rounded up
+        // to `layout.align()`, does not overflow isize, which is what
+        // Layout::from_size_align needs.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let (old_k, new_k) = (class(&layout), class(&new_layout));
         if old_k == new_k && old_k <= MAX_CLASS {
             return ptr;
         }
-        // SAFETY: GlobalAlloc contract.
+        // SAFETY: `ptr` is a live block allocated with `layout` (realloc's
+        // contract); `new` is a different, fresh block of `new_size` bytes, so
+        // copying the smaller of the two sizes stays inside both and they do
+        // not overlap; `ptr` is freed with the layout it was allocated with.
         unsafe {
             let new = self.alloc(new_layout);
             if !new.is_null() {

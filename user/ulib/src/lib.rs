@@ -7,11 +7,19 @@
 //! - a global allocator on `brk` (large blocks on anonymous `mmap`);
 //! - a panic handler (message on stderr, exit status 101);
 //! - [`print!`], [`println!`], [`eprint!`], [`eprintln!`] and [`io::FdWriter`].
+//!
+//! Unsafe code: the `asm!` of [`raw::syscall6`]; the few `call.rs`
+//! primitives that pass pointers to the kernel (each names the calls it may
+//! make and takes the memory they use as references); start-up's reading of
+//! the initial stack ([`rt`]); the allocator ([`heap`]). Every block carries
+//! a `// SAFETY:` argument; clippy enforces it.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 extern crate alloc;
 
+mod call;
 pub mod heap;
 pub mod io;
 pub mod raw;
@@ -43,7 +51,8 @@ macro_rules! entry {
 
         unsafe extern "C" fn __ulib_start(sp: *const usize) -> ! {
             let main: fn(&[&str]) -> i32 = $main;
-            // SAFETY: `sp` is the initial stack pointer set up by the kernel.
+            // SAFETY: `_start` passes RSP as the kernel set it at the ELF
+            // entry (before realigning it), i.e. the initial stack pointer.
             unsafe { $crate::rt::start(sp, main) }
         }
     };

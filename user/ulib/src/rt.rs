@@ -1,5 +1,6 @@
 //! Process start-up and the panic handler.
 use alloc::vec::Vec;
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 static ARGV0: AtomicPtr<u8> = AtomicPtr::new(core::ptr::null_mut());
@@ -12,7 +13,9 @@ pub fn progname() -> &'static str {
     if p.is_null() {
         return "?";
     }
-    // SAFETY: set from a valid argv string that lives for the whole process.
+    // SAFETY: only `start` stores ARGV0 (non-null) and ARGV0_LEN, the length
+    // of that argv string before its NUL; the strings on the initial stack are
+    // never written or freed by this process, so the bytes stay valid.
     let b = unsafe { core::slice::from_raw_parts(p, ARGV0_LEN.load(Ordering::Relaxed)) };
     core::str::from_utf8(b).unwrap_or("?")
 }
@@ -23,28 +26,33 @@ pub fn env() -> Vec<&'static str> {
     if envp.is_null() {
         return Vec::new();
     }
-    // SAFETY: envp is the NULL-terminated array from the initial stack.
+    // SAFETY: only `start` stores ENVP: the envp array of the initial stack,
+    // NULL-terminated, of NUL-terminated strings that are never written or
+    // freed (cstr_array's contract).
     unsafe { cstr_array(envp) }
 }
 
-unsafe fn cstr_len(p: *const u8) -> usize {
-    let mut n = 0;
-    // SAFETY: the caller passes a NUL-terminated string.
-    while unsafe { *p.add(n) } != 0 {
-        n += 1;
-    }
-    n
-}
-
+/// The string at `p`; `""` if it is not UTF-8.
+///
+/// # Safety
+/// `p` points to a NUL-terminated string that is never written or freed
+/// while the program runs.
 unsafe fn cstr(p: *const u8) -> &'static str {
-    // SAFETY: NUL-terminated string on the initial stack, never freed.
-    let b = unsafe { core::slice::from_raw_parts(p, cstr_len(p)) };
-    core::str::from_utf8(b).unwrap_or("")
+    // SAFETY: exactly CStr::from_ptr's requirement, from our caller; the
+    // 'static lifetime holds because the bytes are never written or freed.
+    let s = unsafe { CStr::from_ptr(p.cast()) };
+    core::str::from_utf8(s.to_bytes()).unwrap_or("")
 }
 
+/// The strings of a NULL-terminated array of string pointers.
+///
+/// # Safety
+/// `p` points to a NULL-terminated array of pointers, each meeting
+/// [`cstr`]'s contract, and the array is never written or freed.
 unsafe fn cstr_array(mut p: *const *const u8) -> Vec<&'static str> {
     let mut v = Vec::new();
-    // SAFETY: NULL-terminated pointer array on the initial stack.
+    // SAFETY: every `p` read is inside the array (we stop at its NULL) and
+    // every non-null entry meets cstr's contract (our caller's).
     unsafe {
         while !(*p).is_null() {
             v.push(cstr(*p));
@@ -58,16 +66,23 @@ unsafe fn cstr_array(mut p: *const *const u8) -> Vec<&'static str> {
 /// `[sp] = argc`, then argv\[argc\], NULL, envp..., NULL, auxv.
 ///
 /// # Safety
-/// `sp` must be the process's initial stack pointer.
+/// `sp` must be the process's initial stack pointer, as execve(2) left it.
 pub unsafe fn start(sp: *const usize, main: fn(&[&str]) -> i32) -> ! {
-    // SAFETY: Linux initial stack layout.
+    // SAFETY: the initial stack that execve builds (System V x86_64 psABI,
+    // "Process Initialization"; kexos builds the same): `sp[0]` = argc, then
+    // argc pointers to NUL-terminated argv strings, a NULL, the envp pointers,
+    // a NULL. All of it lies above `sp`, which `_start` left below it, and
+    // nothing in the process writes or frees it, so the strings are 'static.
     let args = unsafe {
         let argc = *sp;
         let argv = sp.add(1) as *const *const u8;
         ENVP.store(argv.add(argc + 1) as *mut *const u8, Ordering::Relaxed);
         if argc > 0 && !(*argv).is_null() {
             ARGV0.store(*argv as *mut u8, Ordering::Relaxed);
-            ARGV0_LEN.store(cstr_len(*argv), Ordering::Relaxed);
+            ARGV0_LEN.store(
+                CStr::from_ptr((*argv).cast()).count_bytes(),
+                Ordering::Relaxed,
+            );
         }
         let mut args = Vec::with_capacity(argc);
         for i in 0..argc {

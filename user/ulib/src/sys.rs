@@ -3,13 +3,20 @@
 //!
 //! Paths are `&str`; they are copied into a NUL-terminated buffer (a path with
 //! an interior NUL is `EINVAL`).
+//!
+//! Every wrapper here is safe: the pointers go to the kernel through the
+//! primitives in `call.rs`, which take Rust references of the size each call
+//! uses. Only the calls that change the address space are `unsafe fn`s
+//! ([`mmap`], [`munmap`], [`brk`]).
 
-use crate::raw::*;
+use crate::call::{self, Fill, PathCall, Scalar, StatCall, STAT_SIZE};
+use crate::raw::syscall6;
 use abi::fs::Stat;
 use abi::nr;
 use abi::Errno;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ffi::CStr;
 
 pub type SysResult<T = usize> = Result<T, Errno>;
 
@@ -27,36 +34,29 @@ pub fn check(ret: i64) -> SysResult {
 }
 
 /// Call `f` with a NUL-terminated copy of `s` (on the stack when short).
-pub fn with_cstr<R>(s: &str, f: impl FnOnce(*const u8) -> R) -> SysResult<R> {
+/// `EINVAL` if `s` contains a NUL.
+pub fn with_cstr<R>(s: &str, f: impl FnOnce(&CStr) -> R) -> SysResult<R> {
     let b = s.as_bytes();
-    if b.contains(&0) {
-        return Err(Errno::EINVAL);
-    }
     if b.len() < 256 {
         let mut buf = [0u8; 256];
         buf[..b.len()].copy_from_slice(b);
-        Ok(f(buf.as_ptr()))
+        let c = CStr::from_bytes_with_nul(&buf[..=b.len()]).map_err(|_| Errno::EINVAL)?;
+        Ok(f(c))
     } else {
         let mut v = Vec::with_capacity(b.len() + 1);
         v.extend_from_slice(b);
         v.push(0);
-        Ok(f(v.as_ptr()))
+        let c = CStr::from_bytes_with_nul(&v).map_err(|_| Errno::EINVAL)?;
+        Ok(f(c))
     }
 }
 
 pub fn read(fd: i32, buf: &mut [u8]) -> SysResult {
-    check(unsafe {
-        syscall3(
-            nr::READ,
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    })
+    check(call::fill(Fill::Read(fd), buf))
 }
 
 pub fn write(fd: i32, buf: &[u8]) -> SysResult {
-    check(unsafe { syscall3(nr::WRITE, fd as u64, buf.as_ptr() as u64, buf.len() as u64) })
+    check(call::write(fd, buf))
 }
 
 /// Write the whole buffer (retrying short writes). A write of 0 bytes is `EIO`.
@@ -72,95 +72,86 @@ pub fn write_all(fd: i32, mut buf: &[u8]) -> SysResult<()> {
     Ok(())
 }
 
+fn path_call(c: PathCall, path: &str) -> SysResult {
+    check(with_cstr(path, |p| call::path(c, p))?)
+}
+
 pub fn open(path: &str, flags: u32, mode: u32) -> SysResult<i32> {
-    let r = with_cstr(path, |p| unsafe {
-        syscall3(nr::OPEN, p as u64, flags as u64, mode as u64)
-    })?;
-    check(r).map(|fd| fd as i32)
+    path_call(PathCall::Open { flags, mode }, path).map(|fd| fd as i32)
 }
 
 pub fn openat(dirfd: i32, path: &str, flags: u32, mode: u32) -> SysResult<i32> {
-    let r = with_cstr(path, |p| unsafe {
-        syscall4(
-            nr::OPENAT,
-            dirfd as i64 as u64,
-            p as u64,
-            flags as u64,
-            mode as u64,
-        )
-    })?;
-    check(r).map(|fd| fd as i32)
+    path_call(PathCall::Openat { dirfd, flags, mode }, path).map(|fd| fd as i32)
 }
 
 pub fn close(fd: i32) -> SysResult<()> {
-    check(unsafe { syscall1(nr::CLOSE, fd as u64) }).map(drop)
+    check(call::scalar(Scalar::Close(fd))).map(drop)
 }
 
 pub fn dup(fd: i32) -> SysResult<i32> {
-    check(unsafe { syscall1(nr::DUP, fd as u64) }).map(|v| v as i32)
+    check(call::scalar(Scalar::Dup(fd))).map(|v| v as i32)
 }
 
 pub fn dup2(old: i32, new: i32) -> SysResult<i32> {
-    check(unsafe { syscall2(nr::DUP2, old as u64, new as u64) }).map(|v| v as i32)
+    check(call::scalar(Scalar::Dup2(old, new))).map(|v| v as i32)
 }
 
 pub fn lseek(fd: i32, off: i64, whence: u32) -> SysResult<u64> {
-    check(unsafe { syscall3(nr::LSEEK, fd as u64, off as u64, whence as u64) }).map(|v| v as u64)
+    check(call::scalar(Scalar::Lseek(fd, off, whence))).map(|v| v as u64)
+}
+
+fn stat_call(c: StatCall<'_>) -> SysResult<Stat> {
+    let mut buf = [0u8; STAT_SIZE];
+    check(call::stat(c, &mut buf))?;
+    Ok(Stat::from_bytes(&buf))
 }
 
 pub fn fstat(fd: i32) -> SysResult<Stat> {
-    let mut buf = [0u8; 144];
-    check(unsafe { syscall2(nr::FSTAT, fd as u64, buf.as_mut_ptr() as u64) })?;
-    Ok(Stat::from_bytes(&buf))
+    stat_call(StatCall::Fstat(fd))
 }
 
 /// stat(2): follows symlinks.
 pub fn stat(path: &str) -> SysResult<Stat> {
-    let mut buf = [0u8; 144];
-    check(with_cstr(path, |p| unsafe {
-        syscall2(nr::STAT, p as u64, buf.as_mut_ptr() as u64)
-    })?)?;
-    Ok(Stat::from_bytes(&buf))
+    with_cstr(path, |p| stat_call(StatCall::Stat(p)))?
 }
 
 pub fn newfstatat(dirfd: i32, path: &str, flags: u32) -> SysResult<Stat> {
-    let mut buf = [0u8; 144];
-    check(with_cstr(path, |p| unsafe {
-        syscall4(
-            nr::NEWFSTATAT,
-            dirfd as i64 as u64,
-            p as u64,
-            buf.as_mut_ptr() as u64,
-            flags as u64,
-        )
-    })?)?;
-    Ok(Stat::from_bytes(&buf))
+    with_cstr(path, |p| stat_call(StatCall::Newfstatat(dirfd, p, flags)))?
 }
 
 /// Fill `buf` with `linux_dirent64` records; 0 at the end of the directory.
 /// Decode with [`abi::fs::dirents`].
 pub fn getdents64(fd: i32, buf: &mut [u8]) -> SysResult {
-    check(unsafe {
-        syscall3(
-            nr::GETDENTS64,
-            fd as u64,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    })
+    check(call::fill(Fill::Getdents64(fd), buf))
+}
+
+/// The current program break (`brk(0)`, which changes nothing).
+pub fn program_break() -> usize {
+    call::scalar(Scalar::BrkQuery) as usize
 }
 
 /// brk(2) as the kernel does it: returns the new break, or the old one on failure.
-/// `brk(0)` queries the current break.
-pub fn brk(addr: usize) -> usize {
-    unsafe { syscall1(nr::BRK, addr as u64) as usize }
+/// `brk(0)` queries the current break (see [`program_break`]).
+///
+/// # Safety
+/// Lowering the break unmaps `[addr, old break)`: nothing may use memory in
+/// that range afterwards (the ulib allocator only uses memory below the
+/// break it set itself). Raising it maps fresh zeroed pages nobody uses.
+pub unsafe fn brk(addr: usize) -> usize {
+    // SAFETY: brk(2) reads and writes none of our memory; what it unmaps is
+    // the caller's responsibility (# Safety above).
+    unsafe { syscall6(nr::BRK, addr as u64, 0, 0, 0, 0, 0) as usize }
 }
 
 /// Raw mmap(2).
 ///
 /// # Safety
-/// With `MAP_FIXED` it can replace existing mappings.
+/// With `MAP_FIXED` it can replace existing mappings: nothing may use memory
+/// in `[addr, addr + len)` afterwards. A file mapping must follow the rules
+/// of the memory it creates (e.g. no `&mut` to a shared mapping others write).
 pub unsafe fn mmap(addr: usize, len: usize, prot: u64, flags: u64, fd: i32, off: u64) -> SysResult {
+    // SAFETY: mmap(2) reads and writes none of our memory; what a MAP_FIXED
+    // mapping replaces is the caller's responsibility (# Safety above).
     check(unsafe {
         syscall6(
             nr::MMAP,
@@ -168,7 +159,7 @@ pub unsafe fn mmap(addr: usize, len: usize, prot: u64, flags: u64, fd: i32, off:
             len as u64,
             prot,
             flags,
-            fd as i64 as u64,
+            fd as u64,
             off,
         )
     })
@@ -177,6 +168,9 @@ pub unsafe fn mmap(addr: usize, len: usize, prot: u64, flags: u64, fd: i32, off:
 /// A fresh private anonymous read/write mapping of `len` bytes.
 pub fn mmap_anon(len: usize) -> SysResult<*mut u8> {
     use abi::mm::*;
+    // SAFETY: without MAP_FIXED the kernel places the mapping in a range no
+    // existing mapping uses (address 0 is no hint), so no memory in use
+    // changes; the new pages are private and zeroed.
     unsafe {
         mmap(
             0,
@@ -193,34 +187,21 @@ pub fn mmap_anon(len: usize) -> SysResult<*mut u8> {
 /// # Safety
 /// Nothing may use the unmapped range afterwards.
 pub unsafe fn munmap(addr: usize, len: usize) -> SysResult<()> {
-    check(unsafe { syscall2(nr::MUNMAP, addr as u64, len as u64) }).map(drop)
+    // SAFETY: munmap(2) touches no memory but the range, which the caller
+    // gives up (# Safety above).
+    check(unsafe { syscall6(nr::MUNMAP, addr as u64, len as u64, 0, 0, 0, 0) }).map(drop)
 }
 
 pub fn getpid() -> usize {
-    unsafe { syscall0(nr::GETPID) as usize }
+    call::scalar(Scalar::Getpid) as usize
 }
 
 /// execve(2): only returns on failure.
 pub fn execve(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
-    fn cstrings(v: &[&str]) -> Option<Vec<Vec<u8>>> {
-        v.iter()
-            .map(|s| (!s.as_bytes().contains(&0)).then(|| [s.as_bytes(), &[0]].concat()))
-            .collect()
-    }
-    let (Some(a), Some(e)) = (cstrings(argv), cstrings(envp)) else {
+    let (Some(a), Some(e)) = (call::CStrArray::new(argv), call::CStrArray::new(envp)) else {
         return Errno::EINVAL;
     };
-    let ptrs = |v: &Vec<Vec<u8>>| -> Vec<*const u8> {
-        v.iter()
-            .map(|s| s.as_ptr())
-            .chain(core::iter::once(core::ptr::null()))
-            .collect()
-    };
-    let (ap, ep) = (ptrs(&a), ptrs(&e));
-    let r = with_cstr(path, |p| unsafe {
-        syscall3(nr::EXECVE, p as u64, ap.as_ptr() as u64, ep.as_ptr() as u64)
-    });
-    match r.and_then(check) {
+    match with_cstr(path, |p| call::execve(p, &a, &e)).and_then(check) {
         Ok(_) => Errno::EIO, // execve does not return on success
         Err(e) => e,
     }
@@ -228,10 +209,8 @@ pub fn execve(path: &str, argv: &[&str], envp: &[&str]) -> Errno {
 
 /// exit_group(2).
 pub fn exit(code: i32) -> ! {
-    unsafe {
-        syscall1(nr::EXIT_GROUP, code as u64);
-        syscall1(nr::EXIT, code as u64);
-    }
+    call::scalar(Scalar::ExitGroup(code));
+    call::scalar(Scalar::Exit(code));
     loop {
         core::hint::spin_loop();
     }
@@ -264,13 +243,13 @@ impl Utsname {
 
 pub fn uname() -> SysResult<Utsname> {
     let mut u = Utsname([0; abi::uts::UTSNAME_SIZE]);
-    check(unsafe { syscall1(nr::UNAME, u.0.as_mut_ptr() as u64) })?;
+    check(call::uname(&mut u.0))?;
     Ok(u)
 }
 
 pub fn getcwd() -> SysResult<String> {
     let mut buf = alloc::vec![0u8; abi::fs::PATH_MAX];
-    let n = check(unsafe { syscall2(nr::GETCWD, buf.as_mut_ptr() as u64, buf.len() as u64) })?;
+    let n = check(call::fill(Fill::Getcwd, &mut buf))?;
     // Linux returns the length including the NUL; be lenient and stop at the first NUL.
     let end = buf[..n.min(buf.len())]
         .iter()
@@ -281,58 +260,32 @@ pub fn getcwd() -> SysResult<String> {
 }
 
 pub fn chdir(path: &str) -> SysResult<()> {
-    check(with_cstr(path, |p| unsafe {
-        syscall1(nr::CHDIR, p as u64)
-    })?)
-    .map(drop)
+    path_call(PathCall::Chdir, path).map(drop)
 }
 
 pub fn mkdir(path: &str, mode: u32) -> SysResult<()> {
-    check(with_cstr(path, |p| unsafe {
-        syscall2(nr::MKDIR, p as u64, mode as u64)
-    })?)
-    .map(drop)
+    path_call(PathCall::Mkdir { mode }, path).map(drop)
 }
 
 pub fn unlink(path: &str) -> SysResult<()> {
-    check(with_cstr(path, |p| unsafe {
-        syscall1(nr::UNLINK, p as u64)
-    })?)
-    .map(drop)
+    path_call(PathCall::Unlink, path).map(drop)
 }
 
 /// syslog(2) with a buffer (e.g. `SYSLOG_ACTION_READ_ALL`).
 pub fn syslog(action: u64, buf: &mut [u8]) -> SysResult {
-    check(unsafe {
-        syscall3(
-            nr::SYSLOG,
-            action,
-            buf.as_mut_ptr() as u64,
-            buf.len() as u64,
-        )
-    })
+    check(call::fill(Fill::Syslog(action), buf))
 }
 
 /// syslog(2) without a buffer (e.g. `SYSLOG_ACTION_SIZE_BUFFER`).
 pub fn syslog_query(action: u64) -> SysResult {
-    check(unsafe { syscall3(nr::SYSLOG, action, 0, 0) })
+    check(call::scalar(Scalar::SyslogQuery(action)))
 }
 
 /// reboot(2) with Linux's magic numbers; `cmd` is e.g.
 /// [`abi::reboot::LINUX_REBOOT_CMD_POWER_OFF`]. Returns only on failure
 /// (or for commands such as kexec that the kernel may refuse).
 pub fn reboot(cmd: u32) -> SysResult<()> {
-    use abi::reboot::*;
-    check(unsafe {
-        syscall4(
-            nr::REBOOT,
-            LINUX_REBOOT_MAGIC1 as u64,
-            LINUX_REBOOT_MAGIC2 as u64,
-            cmd as u64,
-            0,
-        )
-    })
-    .map(drop)
+    check(call::scalar(Scalar::Reboot(cmd))).map(drop)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -343,9 +296,12 @@ pub struct Timespec {
 }
 
 pub fn clock_gettime(clock: u64) -> SysResult<Timespec> {
-    let mut ts = Timespec::default();
-    check(unsafe { syscall2(nr::CLOCK_GETTIME, clock, &mut ts as *mut Timespec as u64) })?;
-    Ok(ts)
+    let mut ts = [0i64; 2];
+    check(call::clock_gettime(clock, &mut ts))?;
+    Ok(Timespec {
+        sec: ts[0],
+        nsec: ts[1],
+    })
 }
 
 /// kexec_file_load(2).
@@ -361,16 +317,5 @@ pub fn kexec_file_load(
     cmdline: Option<&[u8]>,
     flags: u64,
 ) -> SysResult<()> {
-    let (len, ptr) = cmdline.map_or((0, 0), |c| (c.len() as u64, c.as_ptr() as u64));
-    check(unsafe {
-        syscall5(
-            nr::KEXEC_FILE_LOAD,
-            kernel_fd as i64 as u64,
-            initrd_fd as i64 as u64,
-            len,
-            ptr,
-            flags,
-        )
-    })
-    .map(drop)
+    check(call::kexec_file_load(kernel_fd, initrd_fd, cmdline, flags)).map(drop)
 }
