@@ -1389,46 +1389,23 @@ fn real_kexos_kernel_elf() {
         BzImage64.probe(&file),
         Err(ProbeError::BzImage(_))
     ));
-    if info.is_kexos() {
-        // The kernel promises the entry at +0x200 too.
-        assert_eq!(info.entry_offset, 0x200);
-        assert_eq!(info.placement, Elf64Placement::Relocatable);
-        let p = plan_and_relocate(&file, None, b"console=ttyS0\0").unwrap();
-        let k = seg(&p.image, "kernel");
-        assert_eq!(p.sum.kernel_entry, PhysAddr(k.mem.0 + 0x200));
-        assert_eq!(k.mem.0 % (2 * MIB), 0);
-        for l in &info.loads {
-            let mut got = vec![0u8; l.memsz as usize];
-            p.mem
-                .read(PhysAddr(k.mem.0 + (l.paddr - info.image_start)), &mut got);
-            let src = &file[l.offset as usize..(l.offset + l.filesz) as usize];
-            assert_eq!(&got[..src.len()], src);
-            assert!(got[src.len()..].iter().all(|&x| x == 0));
-        }
-    } else {
-        // Before kexos_boot64 exists: a generic ELF whose p_paddr is its
-        // virtual address; the default (fixed) load says why it cannot go.
-        println!("note: no kexos_boot64 symbol or kexos note yet; checking the generic path");
-        let e = load_with(KimageKind::Normal, &view_256m(), &file, b"\0", None).unwrap_err();
-        assert!(
-            matches!(e, KexecError::Elf64(Elf64Error::FixedNotUsable { .. })),
-            "{e}"
-        );
-        let (image, s) = load_with(
-            KimageKind::Normal,
-            &view_256m(),
-            &file,
-            b"\0",
-            Some(Elf64Placement::Relocatable),
-        )
-        .unwrap();
-        let k = seg(&image, "kernel");
-        assert!(
-            matches!(k.buf, SegmentBuf::Borrowed(_)),
-            "lld layout is used in place"
-        );
-        assert_eq!(k.bufsz(), info.bufsz());
-        assert_eq!(s.kernel_entry.0, k.mem.0 + info.entry_offset);
+    // The built kernel has kexos_boot64 (and the kexos note): never the
+    // generic-ELF path.
+    assert!(info.is_kexos(), "the built kernel lost its kexos_boot64 entry");
+    // The kernel promises the entry at +0x200 too.
+    assert_eq!(info.entry_offset, 0x200);
+    assert_eq!(info.placement, Elf64Placement::Relocatable);
+    let p = plan_and_relocate(&file, None, b"console=ttyS0\0").unwrap();
+    let k = seg(&p.image, "kernel");
+    assert_eq!(p.sum.kernel_entry, PhysAddr(k.mem.0 + 0x200));
+    assert_eq!(k.mem.0 % (2 * MIB), 0);
+    for l in &info.loads {
+        let mut got = vec![0u8; l.memsz as usize];
+        p.mem
+            .read(PhysAddr(k.mem.0 + (l.paddr - info.image_start)), &mut got);
+        let src = &file[l.offset as usize..(l.offset + l.filesz) as usize];
+        assert_eq!(&got[..src.len()], src);
+        assert!(got[src.len()..].iter().all(|&x| x == 0));
     }
 }
 
