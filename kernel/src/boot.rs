@@ -3,9 +3,14 @@
 //! first boot ([`from_bootloader`]), the x86 64-bit boot protocol's
 //! boot_params after a kexec ([`from_boot_params`], entered from
 //! arch/boot64.s). Built before the heap exists, so it uses fixed-size
-//! storage.
+//! storage; the zero page and setup_data are read with bootparam's
+//! heap-free ZeroPage and SetupDataWalk. This module owns the boot context
+//! the rest of the kernel reads: memory map, reserved ranges, initrd, RSDP
+//! and (decoded once the heap exists, [`init_cmdline`]) the command line.
 
+use alloc::string::String;
 use bootloader_api::info::{MemoryRegionKind, Optional};
+use bootparam::{BootParamError, E820Entry, ZeroPage, BOOT_PARAMS_SIZE};
 use memmap::{Region, RegionKind};
 use spin::Once;
 use x86_64::structures::paging::{OffsetPageTable, PageTable, Translate};
@@ -29,8 +34,9 @@ pub enum CmdlineSource {
 }
 
 /// Physical ranges the frame allocator must never hand out, beyond the
-/// memory map's own non-RAM regions and the initrd.
-pub const MAX_RESERVED: usize = 64;
+/// memory map's own non-RAM regions and the initrd: every setup_data node
+/// the walk accepts, plus the image (two ranges), zero page and command line.
+pub const MAX_RESERVED: usize = bootparam::MAX_SETUP_DATA_NODES + 8;
 
 pub struct BootContext {
     regions: [Region; MAX_REGIONS],
@@ -52,6 +58,8 @@ pub struct BootContext {
     setup_data_nodes: usize,
     /// Boot protocol only: bytes boot64.s mapped, and whether with 1 GiB pages.
     boot_map: (u64, bool),
+    /// Boot protocol only: the first malformed part of boot_params (skipped).
+    error: Option<BootParamError>,
 }
 
 impl BootContext {
@@ -70,6 +78,7 @@ impl BootContext {
             ram_ignored: 0,
             setup_data_nodes: 0,
             boot_map: (0, false),
+            error: None,
         }
     }
 
@@ -100,6 +109,17 @@ impl BootContext {
                     .map_or(&[], |e| e.data)
             }
         }
+    }
+
+    /// The initramfs image as loaded by the boot loader.
+    pub fn initrd_bytes(&self) -> Option<&'static [u8]> {
+        let (pa, len) = self.initrd?;
+        Some(phys_bytes(pa, len))
+    }
+
+    /// Keep the first error for log_summary (the boot log has no console yet).
+    fn note_error(&mut self, e: BootParamError) {
+        self.error.get_or_insert(e);
     }
 
     fn push_region(&mut self, r: Region) {
@@ -173,12 +193,6 @@ pub fn from_bootloader(info: &'static mut bootloader_api::BootInfo) -> &'static 
     })
 }
 
-/// Offsets in boot_params (Documentation/arch/x86/zero-page.rst, boot.rst).
-mod zp {
-    pub use bootparam::bp::{ACPI_RSDP_ADDR, E820_ENTRIES, E820_TABLE, EXT_CMD_LINE_PTR, EXT_RAMDISK_IMAGE, EXT_RAMDISK_SIZE, SENTINEL};
-    pub use bootparam::hdr::{CMDLINE_SIZE, CMD_LINE_PTR, RAMDISK_IMAGE, RAMDISK_SIZE, SETUP_DATA};
-}
-
 /// Physical memory read through the boot page tables' direct map, which
 /// covers `[0, mapped)`.
 struct BootPhys {
@@ -196,28 +210,11 @@ impl BootPhys {
         // no allocator exists yet).
         Some(unsafe { core::slice::from_raw_parts((PHYS_OFFSET + pa) as *const u8, len as usize) })
     }
-    fn u64_at(&self, pa: u64) -> Option<u64> {
-        self.bytes(pa, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-    }
-    fn u32_at(&self, pa: u64) -> Option<u32> {
-        self.bytes(pa, 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))
+    /// The reader bootparam's walks take: copy `buf.len()` bytes from `pa`.
+    fn read(&self, pa: u64, buf: &mut [u8]) -> bool {
+        self.bytes(pa, buf.len() as u64).map(|b| buf.copy_from_slice(b)).is_some()
     }
 }
-
-fn le32(b: &[u8], off: usize) -> u32 {
-    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
-}
-fn le64(b: &[u8], off: usize) -> u64 {
-    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
-}
-
-/// The most setup_data nodes followed (a loop guard, like bootparam's).
-const MAX_SETUP_DATA_NODES: usize = 32;
-/// Largest SETUP_E820_EXT payload read (3276 entries).
-const MAX_E820_EXT_LEN: u64 = 64 * 1024;
-const E820_ENTRY_SIZE: usize = 20;
-/// Longest command line read if cmdline_size is missing or absurd.
-const MAX_CMDLINE: u64 = 64 * 1024;
 
 /// A kexec'd boot (or any 64-bit boot protocol loader): build the boot
 /// context from the zero page at physical `bp`. `load` is where the image
@@ -251,69 +248,56 @@ pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext
         let (pool, pool_end) = (load + (pool - start), load + (pool_end - start));
         ctx.reserve(load, pool + used);
         ctx.reserve(pool_end, load + size);
-        let Some(zp) = mem.bytes(bp, 4096) else {
+        let Some(zp) = mem.bytes(bp, BOOT_PARAMS_SIZE as u64).and_then(|b| ZeroPage::new(b).ok()) else {
             // Nothing to go on; an empty context boots to the "no memory" panic.
             return ctx;
         };
-        ctx.reserve(bp, bp + 4096);
-        // A loader that copied a whole header over the zero page without
-        // clearing it leaves `sentinel` set: the ext_* fields are garbage
-        // (Linux's sanitize_boot_params).
-        let trust_ext = zp[zp::SENTINEL] == 0;
-        let ext = |off: usize| if trust_ext { u64::from(le32(zp, off)) << 32 } else { 0 };
-
+        ctx.reserve(bp, bp + BOOT_PARAMS_SIZE as u64);
+        let read = |pa, buf: &mut [u8]| mem.read(pa, buf);
         // Memory map: the zero page's table, then every SETUP_E820_EXT node.
-        let count = usize::from(zp[zp::E820_ENTRIES]).min(bootparam::E820_MAX_ENTRIES_ZEROPAGE);
-        let table = &zp[zp::E820_TABLE..zp::E820_TABLE + count * E820_ENTRY_SIZE];
-        add_e820(&mut ctx, table, mapped);
-        let mut node = le64(zp, zp::SETUP_DATA);
-        while node != 0 && ctx.setup_data_nodes < MAX_SETUP_DATA_NODES {
-            let (Some(next), Some(typ), Some(len)) = (mem.u64_at(node), mem.u32_at(node + 8), mem.u32_at(node + 12)) else {
-                break;
+        // A malformed part is skipped (and logged by log_summary): whatever
+        // else the loader passed may still boot us.
+        match zp.e820_table() {
+            Ok(table) => add_e820(&mut ctx, table, mapped),
+            Err(e) => ctx.note_error(e),
+        }
+        for node in zp.setup_data(read) {
+            let node = match node {
+                Ok(node) => node,
+                Err(e) => {
+                    ctx.note_error(e);
+                    break;
+                }
             };
-            let len = u64::from(len);
             ctx.setup_data_nodes += 1;
-            ctx.reserve(node, node + 16 + len);
-            if typ == bootparam::setup_type::SETUP_E820_EXT && len <= MAX_E820_EXT_LEN {
-                if let Some(data) = mem.bytes(node + 16, len) {
-                    add_e820(&mut ctx, data, mapped);
+            ctx.reserve(node.pa, node.end());
+            if node.typ == bootparam::setup_type::SETUP_E820_EXT {
+                match node.e820_entries(read) {
+                    Ok(entries) => add_e820_ext(&mut ctx, entries, mapped),
+                    Err(e) => ctx.note_error(e),
                 }
             }
-            node = next;
         }
-
-        let cmd = u64::from(le32(zp, zp::CMD_LINE_PTR)) | ext(zp::EXT_CMD_LINE_PTR);
-        if cmd != 0 {
-            let max = match u64::from(le32(zp, zp::CMDLINE_SIZE)) {
-                0 => 255, // before protocol 2.06
-                n => n.min(MAX_CMDLINE),
-            };
-            let len = (0..max).take_while(|&i| mem.bytes(cmd + i, 1).is_some_and(|b| b[0] != 0)).count() as u64;
-            ctx.cmdline = CmdlineSource::BootParams { phys: cmd, len };
-            ctx.reserve(cmd, cmd + len + 1);
-        } else {
-            ctx.cmdline = CmdlineSource::BootParams { phys: 0, len: 0 };
-        }
-
-        let rd = u64::from(le32(zp, zp::RAMDISK_IMAGE)) | ext(zp::EXT_RAMDISK_IMAGE);
-        let rd_len = u64::from(le32(zp, zp::RAMDISK_SIZE)) | ext(zp::EXT_RAMDISK_SIZE);
-        if rd != 0 && rd_len != 0 && mem.bytes(rd, rd_len).is_some() {
-            ctx.initrd = Some((rd, rd_len));
-        }
-        let rsdp = if trust_ext { le64(zp, zp::ACPI_RSDP_ADDR) } else { 0 };
-        ctx.rsdp = (rsdp != 0).then_some(rsdp);
+        ctx.cmdline = match zp.cmdline(read) {
+            Some((phys, len)) => {
+                ctx.reserve(phys, phys + len + 1);
+                CmdlineSource::BootParams { phys, len }
+            }
+            None => CmdlineSource::BootParams { phys: 0, len: 0 },
+        };
+        ctx.initrd = zp.ramdisk().filter(|&(rd, len)| mem.bytes(rd, len).is_some());
+        ctx.rsdp = zp.acpi_rsdp();
         ctx
     })
 }
 
-/// Append e820 entries (20 bytes each: u64 addr, u64 size, u32 type). RAM
-/// beyond what the boot page tables map is left out (the allocator would
-/// hand it out before the kernel's own tables exist) and counted.
-fn add_e820(ctx: &mut BootContext, table: &[u8], mapped: u64) {
-    for e in table.as_chunks::<E820_ENTRY_SIZE>().0 {
-        let (start, size, typ) = (le64(e, 0), le64(e, 8), le32(e, 16));
-        let Some(end) = start.checked_add(size) else { continue };
-        let kind = RegionKind::from_e820(typ);
+/// Append e820 entries. RAM beyond what the boot page tables map is left
+/// out (the allocator would hand it out before the kernel's own tables
+/// exist) and counted.
+fn add_e820(ctx: &mut BootContext, entries: impl Iterator<Item = E820Entry>, mapped: u64) {
+    for e in entries {
+        let Some(end) = e.addr.checked_add(e.size) else { continue };
+        let (start, kind) = (e.addr, RegionKind::from_e820(e.typ));
         let end = if kind == RegionKind::Ram && end > mapped {
             ctx.ram_ignored += end - start.max(mapped);
             end.min(mapped).max(start)
@@ -321,6 +305,17 @@ fn add_e820(ctx: &mut BootContext, table: &[u8], mapped: u64) {
             end
         };
         ctx.push_region(Region { start, end, kind });
+    }
+}
+
+/// [`add_e820`] for a SETUP_E820_EXT node, whose entries are read one by
+/// one: an unreadable one ends the node (noted).
+fn add_e820_ext(ctx: &mut BootContext, entries: impl Iterator<Item = Result<E820Entry, BootParamError>>, mapped: u64) {
+    let mut failed = None;
+    let ok = entries.map_while(|e| e.map_err(|e| failed = Some(e)).ok());
+    add_e820(ctx, ok, mapped);
+    if let Some(e) = failed {
+        ctx.note_error(e);
     }
 }
 
@@ -344,13 +339,15 @@ fn boot_map_uses_1g_pages(cr3: u64) -> bool {
 }
 
 /// Bytes of a boot-time range kept reserved for good (the boot_params
-/// command line), through the direct map. Empty for a null range.
-pub fn phys_bytes(phys: u64, len: u64) -> &'static [u8] {
+/// command line, the initramfs), through the direct map. Empty for a null
+/// range.
+fn phys_bytes(phys: u64, len: u64) -> &'static [u8] {
     if phys == 0 || len == 0 {
         return &[];
     }
-    // SAFETY: the range was reserved in from_boot_params, so nothing else
-    // ever writes it, and the kernel's direct map covers all RAM.
+    // SAFETY: the range was reserved in from_boot_params (the command line)
+    // or by the frame allocator for the initrd, so nothing else ever writes
+    // it, and the kernel's direct map covers all RAM.
     unsafe { core::slice::from_raw_parts((PHYS_OFFSET + phys) as *const u8, len as usize) }
 }
 
@@ -363,6 +360,24 @@ pub fn reserved() -> &'static [(u64, u64)] {
 /// The ACPI RSDP the firmware reported, if any.
 pub fn rsdp() -> Option<u64> {
     CONTEXT.get()?.rsdp
+}
+
+/// The kernel command line of this boot, as /proc/cmdline shows it and
+/// kexec's test hooks read it (set by [`init_cmdline`]).
+static CMDLINE: Once<String> = Once::new();
+
+/// The kernel command line of this boot ("" before [`init_cmdline`]).
+pub fn cmdline() -> &'static str {
+    CMDLINE.get().map(|s| s.as_str()).unwrap_or("")
+}
+
+/// Decode the command line once the heap exists: invalid UTF-8 replaced,
+/// trailing newlines and NULs (a /boot/cmdline file's, a NUL-padded
+/// buffer's) dropped.
+pub fn init_cmdline(ctx: &BootContext) {
+    let text = String::from_utf8_lossy(ctx.cmdline_bytes());
+    CMDLINE.call_once(|| String::from(text.trim_end_matches(['\n', '\0'])));
+    info!("Command line: {}", cmdline());
 }
 
 extern "C" {
@@ -390,6 +405,9 @@ pub fn log_summary(ctx: &BootContext) {
         let (mapped, huge) = ctx.boot_map;
         info!("boot: boot page tables mapped {} GiB of physical memory with {} pages", mapped >> 30, if huge { "1 GiB" } else { "2 MiB" });
     }
+    if let Some(e) = ctx.error {
+        info!("boot: boot_params: {}; that part was skipped", e);
+    }
     if ctx.ram_ignored != 0 {
         info!("boot: ignoring {} MiB of RAM above what the boot page tables map", ctx.ram_ignored >> 20);
     }
@@ -397,18 +415,4 @@ pub fn log_summary(ctx: &BootContext) {
         Some((pa, len)) => info!("boot: initramfs at {:#x}, {} bytes", pa, len),
         None => info!("boot: no initramfs: the root file system is empty"),
     }
-}
-
-/// Without /sbin/init (no initramfs: e.g. `kexec -l` without `--initrd`)
-/// there is nothing to run: say so and power off instead of panicking.
-pub fn require_init() {
-    if crate::fs::with(|fs| fs.lookup(crate::proc::INIT_PATH).is_ok()) {
-        return;
-    }
-    info!(
-        "kexos: no {} in the root file system (no initramfs, or it did not fit in memory: see above): nothing to run",
-        crate::proc::INIT_PATH
-    );
-    info!("kexos: power off");
-    crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Success)
 }

@@ -76,7 +76,21 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     mm::init(ctx);
     arch::init_interrupts();
     fs::init(ctx);
+    boot::init_cmdline(ctx);
+    crash::vmcore::init(boot::cmdline());
+    fs::install_kernel_files();
     boot::log_summary(ctx);
-    boot::require_init();
+    require_init();
     proc::start_init(false)
+}
+
+/// Without /sbin/init (no initramfs: e.g. `kexec -l` without `--initrd`)
+/// there is nothing to run: say so and power off instead of panicking.
+fn require_init() {
+    if fs::with(|fs| fs.lookup(proc::INIT_PATH).is_ok()) {
+        return;
+    }
+    info!("kexos: no {} in the root file system (no initramfs, or it did not fit in memory: see above): nothing to run", proc::INIT_PATH);
+    info!("kexos: power off");
+    arch::qemu::exit(arch::qemu::ExitCode::Success)
 }

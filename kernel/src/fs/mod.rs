@@ -7,36 +7,22 @@ pub mod sysfs;
 
 use abi::Errno;
 use alloc::string::String;
-use spin::{Mutex, Once};
+use spin::Mutex;
 use vfs::{NodeKind, OpenFile, Vfs};
 
 use crate::boot::BootContext;
 
 pub static VFS: Mutex<Option<Vfs>> = Mutex::new(None);
 
-/// The kernel command line of this boot.
-static CMDLINE: Once<String> = Once::new();
-
-pub fn cmdline() -> &'static str {
-    CMDLINE.get().map(|s| s.as_str()).unwrap_or("")
-}
-
 /// Run `f` on the file system.
 pub fn with<R>(f: impl FnOnce(&mut Vfs) -> R) -> R {
     f(VFS.lock().as_mut().expect("fs::init not run"))
 }
 
-/// The initramfs image as loaded by the boot loader.
-pub fn initrd_bytes(ctx: &BootContext) -> Option<&'static [u8]> {
-    let (pa, len) = ctx.initrd?;
-    // SAFETY: the initramfs frames are reserved in the frame allocator for
-    // good and mapped in the direct map.
-    Some(unsafe { core::slice::from_raw_parts(crate::mm::phys_to_virt(pa) as *const u8, len as usize) })
-}
-
+/// The root file system: the initramfs the boot context points at, unpacked.
 pub fn init(ctx: &BootContext) {
     let mut fs = Vfs::new();
-    if let Some(archive) = initrd_bytes(ctx) {
+    if let Some(archive) = ctx.initrd_bytes() {
         let t0 = crate::time::now_ns();
         match fs.unpack_cpio_reporting(archive, |name, e| info!("fs: initramfs member {} not unpacked: {} ({})", name, e.name(), e.message())) {
             Ok(n) => info!("fs: unpacked {} initramfs entries ({} KiB) in {} us", n, archive.len() >> 10, (crate::time::now_ns() - t0) / 1000),
@@ -44,10 +30,14 @@ pub fn init(ctx: &BootContext) {
         }
         expose_initramfs(&mut fs, archive);
     }
-    let cmdline = String::from_utf8_lossy(ctx.cmdline_bytes());
-    CMDLINE.call_once(|| String::from(cmdline.trim_end_matches(['\n', '\0'])));
-    info!("Command line: {}", self::cmdline());
-    crate::crash::vmcore::init(self::cmdline());
+    *VFS.lock() = Some(fs);
+}
+
+/// The kernel's own files: /proc and /sys (after crash::vmcore::init, which
+/// decides whether /proc/vmcore exists).
+pub fn install_kernel_files() {
+    // Installed outside the lock, as before the VFS was published.
+    let mut fs = VFS.lock().take().expect("fs::init not run");
     procfs::install(&mut fs);
     sysfs::install(&mut fs);
     *VFS.lock() = Some(fs);

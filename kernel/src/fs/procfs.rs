@@ -66,7 +66,7 @@ pub fn generate(id: u32) -> Vec<u8> {
     }
     let text = match id {
         // Linux prints the command line followed by a newline.
-        CMDLINE => format!("{}\n", super::cmdline()),
+        CMDLINE => format!("{}\n", crate::boot::cmdline()),
         MEMINFO => memmap::meminfo(crate::mm::frame::total_ram(), crate::mm::frame::free_bytes()),
         IOMEM => crate::mm::memory_map().iomem(&iomem_children()),
         VERSION => format!("{}\n", version()),

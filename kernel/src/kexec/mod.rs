@@ -98,7 +98,7 @@ fn fail(errno: Errno, reason: String) -> Errno {
 /// `kexec_test` on the command line enables test-only hooks
 /// (/sys/kernel/kexec_test_corrupt).
 pub fn test_hooks_enabled() -> bool {
-    *TEST_HOOKS.call_once(|| crate::fs::cmdline().split_whitespace().any(|w| w == "kexec_test"))
+    *TEST_HOOKS.call_once(|| crate::boot::cmdline().split_whitespace().any(|w| w == "kexec_test"))
 }
 
 /// Test hook: flip one byte of segment `index`'s loaded data after its

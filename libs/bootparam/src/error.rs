@@ -15,10 +15,20 @@ pub enum BootParamError {
         /// Bytes present.
         have: usize,
     },
-    /// The setup_data list is longer than the parser accepts (or loops).
+    /// The setup_data list is longer than the parser accepts.
     SetupDataTooLong {
         /// The node limit.
         max_nodes: usize,
+    },
+    /// A setup_data `next` points back at a node already visited.
+    SetupDataLoop {
+        /// Physical address of the node seen twice.
+        pa: u64,
+    },
+    /// `e820_entries` says more than the zero page's 128-entry table holds.
+    BadE820Count {
+        /// The `e820_entries` byte.
+        count: u8,
     },
     /// A setup_data node could not be read at this physical address.
     UnreadableSetupData {
@@ -41,7 +51,16 @@ impl fmt::Display for BootParamError {
                 write!(f, "{what}: need {need} bytes, have {have}")
             }
             BootParamError::SetupDataTooLong { max_nodes } => {
-                write!(f, "setup_data list longer than {max_nodes} nodes (loop?)")
+                write!(f, "setup_data list longer than {max_nodes} nodes")
+            }
+            BootParamError::SetupDataLoop { pa } => {
+                write!(f, "setup_data list loops back to the node at {pa:#x}")
+            }
+            BootParamError::BadE820Count { count } => {
+                write!(
+                    f,
+                    "e820_entries is {count}, the zero page holds at most 128"
+                )
             }
             BootParamError::UnreadableSetupData { pa } => {
                 write!(f, "setup_data at {pa:#x} is not readable")

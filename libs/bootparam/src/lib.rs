@@ -7,8 +7,10 @@
 //!   RSI, with typed setters for what a boot loader fills in (kexec).
 //! - [`E820Entry`] and [`e820_from_memmap`]: the firmware memory map.
 //! - [`SetupDataChain`]: the `setup_data` linked list (SETUP_E820_EXT, ...).
-//! - [`parse_boot_params`]: the other direction, for a kernel entered
-//!   through this protocol.
+//! - [`ZeroPage`] and [`SetupDataWalk`]: the other direction, for a kernel
+//!   entered through this protocol, read in place without a heap (the
+//!   kernel's boot path); [`parse_boot_params`] is the owning layer over
+//!   them (kexec-core's tests).
 //!
 //! Everything is explicit little-endian serialization over byte arrays:
 //! no `repr(C)` transmutes, no unsafe, and no accessor can panic (reads
@@ -27,6 +29,8 @@ mod header;
 mod params;
 mod parse;
 mod setup_data;
+mod walk;
+mod zero_page;
 
 pub use e820::{e820_from_memmap, E820Entry, E820_ENTRY_SIZE};
 pub use error::BootParamError;
@@ -34,8 +38,12 @@ pub use header::{
     offsets as hdr, SetupHeader, SETUP_HEADER_END, SETUP_HEADER_FIELDS, SETUP_HEADER_START,
 };
 pub use params::{offsets as bp, BootParams, BOOT_PARAMS_SIZE, E820_MAX_ENTRIES_ZEROPAGE};
-pub use parse::{parse_boot_params, parse_setup_data, ParsedBootParams, SetupDataInfo};
+pub use parse::{parse_boot_params, parse_setup_data, ParsedBootParams};
 pub use setup_data::{SetupDataChain, SETUP_DATA_HEADER_SIZE};
+pub use walk::{
+    E820ExtEntries, SetupDataInfo, SetupDataWalk, MAX_E820_EXT_LEN, MAX_SETUP_DATA_NODES,
+};
+pub use zero_page::{ZeroPage, MAX_CMDLINE_LEN};
 
 /// `header` magic at 0x202: "HdrS".
 pub const HDRS_MAGIC: u32 = u32::from_le_bytes(*b"HdrS");

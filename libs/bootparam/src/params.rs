@@ -264,11 +264,9 @@ impl BootParams {
         }
     }
 
-    /// The entries in the zero page's table (at most 128).
-    pub fn e820_table(&self) -> Vec<E820Entry> {
-        let n = usize::from(self.e820_entries()).min(E820_MAX_ENTRIES_ZEROPAGE);
-        let end = E820_TABLE + n * E820_ENTRY_SIZE;
-        E820Entry::parse_array(self.bytes.get(E820_TABLE..end).unwrap_or(&[]))
+    /// The entries in the zero page's table ([`crate::ZeroPage::e820_table`]).
+    pub fn e820_table(&self) -> Result<Vec<E820Entry>, BootParamError> {
+        Ok(crate::ZeroPage::new(&self.bytes)?.e820_table()?.collect())
     }
 }
 
@@ -338,7 +336,7 @@ mod tests {
         let rest = bp.set_e820_table(&entries);
         assert_eq!(rest.len(), 2);
         assert_eq!(bp.e820_entries(), 128);
-        assert_eq!(bp.e820_table(), entries[..128]);
+        assert_eq!(bp.e820_table().unwrap(), entries[..128]);
         // Entry 5 at 0x2d0 + 5 * 20.
         assert_eq!(u64_at(bp.as_bytes(), 0x2d0 + 100), 5 << 20);
         assert_eq!(u32_at(bp.as_bytes(), 0x2d0 + 100 + 16), 2);

@@ -1,34 +1,16 @@
 //! Reading a zero page handed to us (kexos entered through the 64-bit boot
-//! protocol): command line, initrd, e820 (including SETUP_E820_EXT nodes),
-//! ACPI RSDP and the setup_data list.
+//! protocol) into owned values: command line, initrd, e820 (including
+//! SETUP_E820_EXT nodes), ACPI RSDP and the setup_data list. A thin layer
+//! over the borrowed, heap-free [`ZeroPage`] and [`SetupDataWalk`], which
+//! hold every rule.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
-use crate::bytes::{u32_at, u64_at, u8_at};
 use crate::e820::E820Entry;
-use crate::params::offsets::SENTINEL;
-use crate::setup_data::SETUP_DATA_HEADER_SIZE;
 use crate::setup_type::SETUP_E820_EXT;
+use crate::walk::{SetupDataInfo, SetupDataWalk};
+use crate::zero_page::ZeroPage;
 use crate::{BootParamError, BootParams};
-
-/// Largest setup_data list followed before giving up (a loop guard).
-pub const MAX_SETUP_DATA_NODES: usize = 256;
-/// Largest SETUP_E820_EXT payload read (64 KiB = 3276 entries).
-const MAX_E820_EXT_LEN: u32 = 64 * 1024;
-
-/// One node of the setup_data list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SetupDataInfo {
-    /// Physical address of the node header.
-    pub pa: u64,
-    /// Its type ([`crate::setup_type`]).
-    pub typ: u32,
-    /// Payload length.
-    pub len: u32,
-    /// Physical address of the payload (`pa + 16`).
-    pub data_pa: u64,
-}
 
 /// What a kernel needs from the zero page it was entered with.
 #[derive(Clone, Debug)]
@@ -52,45 +34,18 @@ pub struct ParsedBootParams {
     /// The setup_data list in list order.
     pub setup_data: Vec<SetupDataInfo>,
     /// True if `sentinel` (0x1ef) was set, so the ext_* fields and
-    /// acpi_rsdp_addr were ignored (Linux's sanitize_boot_params: a loader
-    /// that copied a header over the zero page without zeroing it).
+    /// acpi_rsdp_addr were ignored ([`ZeroPage::sentinel_set`]).
     pub sentinel_set: bool,
 }
 
-/// Walk the setup_data list from `head`. `read(pa, buf)` fills `buf` from
-/// physical memory and returns false if the range is not readable.
+/// Walk the setup_data list from `head` ([`SetupDataWalk`]) into a list.
+/// `read(pa, buf)` fills `buf` from physical memory and returns false if
+/// the range is not readable.
 pub fn parse_setup_data(
     head: u64,
     read: &mut impl FnMut(u64, &mut [u8]) -> bool,
 ) -> Result<Vec<SetupDataInfo>, BootParamError> {
-    let mut out = Vec::new();
-    let mut pa = head;
-    while pa != 0 {
-        if out.len() == MAX_SETUP_DATA_NODES {
-            return Err(BootParamError::SetupDataTooLong {
-                max_nodes: MAX_SETUP_DATA_NODES,
-            });
-        }
-        let mut h = [0u8; SETUP_DATA_HEADER_SIZE];
-        if !read(pa, &mut h) {
-            return Err(BootParamError::UnreadableSetupData { pa });
-        }
-        let next = u64_at(&h, 0);
-        let typ = u32_at(&h, 8);
-        let len = u32_at(&h, 12);
-        let data_pa = pa
-            .checked_add(SETUP_DATA_HEADER_SIZE as u64)
-            .filter(|d| d.checked_add(u64::from(len)).is_some())
-            .ok_or(BootParamError::BadSetupDataLen { pa, len })?;
-        out.push(SetupDataInfo {
-            pa,
-            typ,
-            len,
-            data_pa,
-        });
-        pa = next;
-    }
-    Ok(out)
+    SetupDataWalk::new(head, read).collect()
 }
 
 /// Parse a zero page (`zero_page` holds its 4096 bytes), following
@@ -99,59 +54,32 @@ pub fn parse_boot_params(
     zero_page: &[u8],
     mut read: impl FnMut(u64, &mut [u8]) -> bool,
 ) -> Result<ParsedBootParams, BootParamError> {
-    let params = BootParams::from_bytes(zero_page)?;
-    let b = params.as_bytes();
-    let hdr = params.hdr();
-    let sentinel_set = u8_at(b, SENTINEL) != 0;
-    let ext = |off: usize| {
-        if sentinel_set {
-            0
-        } else {
-            u64::from(u32_at(b, off))
-        }
-    };
-    let cmdline = u64::from(hdr.cmd_line_ptr()) | ext(crate::bp::EXT_CMD_LINE_PTR) << 32;
-    let rd_addr = u64::from(hdr.ramdisk_image()) | ext(crate::bp::EXT_RAMDISK_IMAGE) << 32;
-    let rd_size = u64::from(hdr.ramdisk_size()) | ext(crate::bp::EXT_RAMDISK_SIZE) << 32;
-    let rsdp = if sentinel_set {
-        0
-    } else {
-        params.acpi_rsdp_addr()
-    };
-
-    let setup_data = parse_setup_data(hdr.setup_data(), &mut read)?;
-    let mut e820 = params.e820_table();
+    let zp = ZeroPage::new(zero_page)?;
+    let setup_data = parse_setup_data(zp.hdr().setup_data(), &mut read)?;
+    let mut e820: Vec<E820Entry> = zp.e820_table()?.collect();
     for node in setup_data.iter().filter(|n| n.typ == SETUP_E820_EXT) {
-        if node.len > MAX_E820_EXT_LEN {
-            return Err(BootParamError::BadSetupDataLen {
-                pa: node.pa,
-                len: node.len,
-            });
+        for e in node.e820_entries(&mut read)? {
+            e820.push(e?);
         }
-        let mut data = vec![0u8; node.len as usize];
-        if !read(node.data_pa, &mut data) {
-            return Err(BootParamError::UnreadableSetupData { pa: node.data_pa });
-        }
-        e820.extend(E820Entry::parse_array(&data));
     }
-
     Ok(ParsedBootParams {
-        version: hdr.version(),
-        type_of_loader: hdr.type_of_loader(),
-        cmdline_pa: (cmdline != 0).then_some(cmdline),
-        cmdline_size: hdr.cmdline_size(),
-        ramdisk: (rd_addr != 0 && rd_size != 0).then_some((rd_addr, rd_size)),
+        version: zp.hdr().version(),
+        type_of_loader: zp.hdr().type_of_loader(),
+        cmdline_pa: zp.cmdline_pa(),
+        cmdline_size: zp.hdr().cmdline_size(),
+        ramdisk: zp.ramdisk(),
         e820,
-        acpi_rsdp: (rsdp != 0).then_some(rsdp),
+        acpi_rsdp: zp.acpi_rsdp(),
         setup_data,
-        sentinel_set,
-        params,
+        sentinel_set: zp.sentinel_set(),
+        params: BootParams::from_bytes(zero_page)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bp::SENTINEL;
     use crate::setup_type::*;
     use crate::SetupDataChain;
     use std::collections::BTreeMap;
@@ -228,15 +156,16 @@ mod tests {
 
     #[test]
     fn bad_lists_are_errors_not_panics() {
-        // A node pointing at itself.
+        // A node pointing at itself (a list longer than the limit: see
+        // walk.rs's too_many_distinct_nodes_is_an_error).
         let mut node = vec![0u8; 16];
         node[..8].copy_from_slice(&0x5000u64.to_le_bytes());
         let mem = Phys(BTreeMap::from([(0x5000, node)]));
         let mut rd = |pa: u64, b: &mut [u8]| mem.read(pa, b);
-        assert!(matches!(
+        assert_eq!(
             parse_setup_data(0x5000, &mut rd),
-            Err(BootParamError::SetupDataTooLong { .. })
-        ));
+            Err(BootParamError::SetupDataLoop { pa: 0x5000 })
+        );
         assert_eq!(
             parse_setup_data(0x6000, &mut rd),
             Err(BootParamError::UnreadableSetupData { pa: 0x6000 })
