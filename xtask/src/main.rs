@@ -13,6 +13,7 @@ use kexos_tests::{markers, qemu_command, Console, Machine, QemuExit};
 mod bench;
 mod bench_crash;
 mod fixtures;
+mod purgatory;
 
 const HELP: &str = "\
 cargo xtask: build, run, debug, test and benchmark kexos
@@ -475,7 +476,8 @@ impl Xtask {
     }
 
     /// Builds the purgatory object (`purgatory/build.sh` -> target/purgatory/purgatory.o),
-    /// which the kernel's build.rs embeds. Its report is shown only if it fails.
+    /// which the kernel's build.rs embeds, and checks it against purgatory_abi
+    /// (xtask/src/purgatory.rs). build.sh's report is shown only if it fails.
     fn build_purgatory(&self) -> Result<()> {
         let script = self.root.join("purgatory/build.sh");
         if !script.is_file() {
@@ -493,7 +495,7 @@ impl Xtask {
             eprint!("{}", String::from_utf8_lossy(&out.stderr));
             bail!("{} failed ({})", describe(&cmd), out.status);
         }
-        Ok(())
+        purgatory::check_file(&self.target("purgatory").join("purgatory.o"))
     }
 }
 
