@@ -205,19 +205,24 @@ mod tests {
 
     #[test]
     fn each_contract_violation_is_named() {
-        let e = err(|s| s.replace(".size purgatory_flags, 8", ".size purgatory_flags, 4"));
-        assert!(e.contains("purgatory_flags has size 4, expected 8"), "{e}");
-        let e = err(|s| s.replace("purgatory_sha_regions", "purgatory_sha_region"));
-        assert!(e.contains("symbol purgatory_sha_regions missing"), "{e}");
-        let e = err(|s| s.replace("    .globl entry64_regs\n", ""));
-        assert!(e.contains("entry64_regs is not STB_GLOBAL"), "{e}");
-        let e = err(|s| s.replace("purgatory_start:\n", "    nop\npurgatory_start:\n"));
+        let (flags, regs, entry) = (abi::FLAGS.name, abi::ENTRY64_REGS.name, abi::ENTRY_SYMBOL);
+        let e = err(|s| s.replace(&format!(".size {flags}, 8"), &format!(".size {flags}, 4")));
+        assert!(
+            e.contains(&format!("{flags} has size 4, expected 8")),
+            "{e}"
+        );
+        let name = abi::SHA_REGIONS.name;
+        let e = err(|s| s.replace(name, "renamed"));
+        assert!(e.contains(&format!("symbol {name} missing")), "{e}");
+        let e = err(|s| s.replace(&format!("    .globl {regs}\n"), ""));
+        assert!(e.contains(&format!("{regs} is not STB_GLOBAL")), "{e}");
+        let e = err(|s| s.replace(&format!("{entry}:\n"), &format!("    nop\n{entry}:\n")));
         assert!(e.contains("not at offset 0 of section"), "{e}");
         let e = err(|s| s + "    .quad missing_fn\n");
         assert!(e.contains("undefined symbol missing_fn"), "{e}");
-        let e = err(|s| s + "x: .long 0\n    .reloc x, R_X86_64_32S, purgatory_start\n");
+        let e = err(|s| s + &format!("x: .long 0\n    .reloc x, R_X86_64_32S, {entry}\n"));
         assert!(e.contains("R_X86_64_32S present"), "{e}");
-        let e = err(|s| s + "    .long purgatory_start\n");
+        let e = err(|s| s + &format!("    .long {entry}\n"));
         assert!(e.contains("the kernel's loader rejects it"), "{e}");
     }
 }

@@ -199,18 +199,26 @@ impl ShaRegion {
 
     /// Decodes one entry.
     pub fn from_bytes(b: &[u8; Self::SIZE]) -> ShaRegion {
-        let (start, len) = b.split_at(8);
+        let mut w = [0u64; 2];
+        for (word, chunk) in w.iter_mut().zip(b.as_chunks::<8>().0) {
+            *word = u64::from_le_bytes(*chunk);
+        }
         ShaRegion {
-            start: u64_le(start),
-            len: u64_le(len),
+            start: w[0],
+            len: w[1],
         }
     }
 
     /// Little-endian image of a whole table, as patched into [`SHA_REGIONS`].
     pub fn table_to_bytes(table: &[ShaRegion; MAX_REGIONS]) -> [u8; REGION_TABLE_SIZE] {
         let mut out = [0u8; REGION_TABLE_SIZE];
-        for (chunk, r) in out.chunks_exact_mut(Self::SIZE).zip(table) {
-            chunk.copy_from_slice(&r.to_bytes());
+        for (chunk, r) in out
+            .as_chunks_mut::<{ Self::SIZE }>()
+            .0
+            .iter_mut()
+            .zip(table)
+        {
+            *chunk = r.to_bytes();
         }
         out
     }
@@ -218,10 +226,8 @@ impl ShaRegion {
     /// Decodes a whole [`SHA_REGIONS`] table.
     pub fn table_from_bytes(b: &[u8; REGION_TABLE_SIZE]) -> [ShaRegion; MAX_REGIONS] {
         let mut out = [ShaRegion::EMPTY; MAX_REGIONS];
-        for (r, chunk) in out.iter_mut().zip(b.chunks_exact(Self::SIZE)) {
-            let mut entry = [0u8; Self::SIZE];
-            entry.copy_from_slice(chunk);
-            *r = ShaRegion::from_bytes(&entry);
+        for (r, chunk) in out.iter_mut().zip(b.as_chunks::<{ Self::SIZE }>().0) {
+            *r = ShaRegion::from_bytes(chunk);
         }
         out
     }
@@ -232,17 +238,15 @@ pub fn region_digests_to_bytes(
     digests: &[Sha256Digest; MAX_REGIONS],
 ) -> [u8; REGION_DIGEST_TABLE_SIZE] {
     let mut out = [0u8; REGION_DIGEST_TABLE_SIZE];
-    for (chunk, d) in out.chunks_exact_mut(SHA256_DIGEST_SIZE).zip(digests) {
-        chunk.copy_from_slice(d);
+    for (chunk, d) in out
+        .as_chunks_mut::<SHA256_DIGEST_SIZE>()
+        .0
+        .iter_mut()
+        .zip(digests)
+    {
+        *chunk = *d;
     }
     out
-}
-
-/// A little-endian u64 from exactly 8 bytes (callers split fixed arrays).
-fn u64_le(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(b);
-    u64::from_le_bytes(w)
 }
 
 const _: () = assert!(core::mem::size_of::<ShaRegion>() == ShaRegion::SIZE);

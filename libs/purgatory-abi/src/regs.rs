@@ -88,8 +88,8 @@ impl EntryRegs {
     /// Little-endian image, as patched into `entry64_regs`.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
-        for (chunk, w) in out.chunks_exact_mut(8).zip(self.words()) {
-            chunk.copy_from_slice(&w.to_le_bytes());
+        for (chunk, w) in out.as_chunks_mut::<8>().0.iter_mut().zip(self.words()) {
+            *chunk = w.to_le_bytes();
         }
         out
     }
@@ -97,8 +97,8 @@ impl EntryRegs {
     /// Decodes the image [`EntryRegs::to_bytes`] writes.
     pub fn from_bytes(b: &[u8; Self::SIZE]) -> EntryRegs {
         let mut w = [0u64; 17];
-        for (word, chunk) in w.iter_mut().zip(b.chunks_exact(8)) {
-            *word = crate::u64_le(chunk);
+        for (word, chunk) in w.iter_mut().zip(b.as_chunks::<8>().0) {
+            *word = u64::from_le_bytes(*chunk);
         }
         let [rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15, rip] = w;
         EntryRegs {
