@@ -1,4 +1,6 @@
 # kexos purgatory: entry and hand-over (AT&T syntax, included by lib.rs).
+# The braced operands are entry64_regs field offsets (purgatory_abi::entry_regs_offset),
+# substituted by global_asm!.
 #
 # Register contract at purgatory_start (the object's e_entry, offset 0 of its
 # first executable section), as left by the kernel's relocate_kernel:
@@ -62,7 +64,7 @@ purgatory_start:
     # Verified. Choose the next RSP while we still have a stack of our own,
     # then set RFLAGS; from here on only MOVs, which leave RFLAGS alone.
     leaq purgatory_stack_top(%rip), %rcx
-    movq entry64_regs+32(%rip), %rax
+    movq entry64_regs+{RSP}(%rip), %rax
     testq %rax, %rax
     cmovzq %rcx, %rax
     movq %rax, purgatory_next_rsp(%rip)
@@ -70,22 +72,22 @@ purgatory_start:
     popfq
 
     movq purgatory_next_rsp(%rip), %rsp
-    movq entry64_regs+0(%rip), %rax
-    movq entry64_regs+8(%rip), %rcx
-    movq entry64_regs+16(%rip), %rdx
-    movq entry64_regs+24(%rip), %rbx
-    movq entry64_regs+40(%rip), %rbp
-    movq entry64_regs+48(%rip), %rsi
-    movq entry64_regs+56(%rip), %rdi
-    movq entry64_regs+64(%rip), %r8
-    movq entry64_regs+72(%rip), %r9
-    movq entry64_regs+80(%rip), %r10
-    movq entry64_regs+88(%rip), %r11
-    movq entry64_regs+96(%rip), %r12
-    movq entry64_regs+104(%rip), %r13
-    movq entry64_regs+112(%rip), %r14
-    movq entry64_regs+120(%rip), %r15
-    jmpq *entry64_regs+128(%rip)
+    movq entry64_regs+{RAX}(%rip), %rax
+    movq entry64_regs+{RCX}(%rip), %rcx
+    movq entry64_regs+{RDX}(%rip), %rdx
+    movq entry64_regs+{RBX}(%rip), %rbx
+    movq entry64_regs+{RBP}(%rip), %rbp
+    movq entry64_regs+{RSI}(%rip), %rsi
+    movq entry64_regs+{RDI}(%rip), %rdi
+    movq entry64_regs+{R8}(%rip), %r8
+    movq entry64_regs+{R9}(%rip), %r9
+    movq entry64_regs+{R10}(%rip), %r10
+    movq entry64_regs+{R11}(%rip), %r11
+    movq entry64_regs+{R12}(%rip), %r12
+    movq entry64_regs+{R13}(%rip), %r13
+    movq entry64_regs+{R14}(%rip), %r14
+    movq entry64_regs+{R15}(%rip), %r15
+    jmpq *entry64_regs+{RIP}(%rip)
     .size purgatory_start, . - purgatory_start
 
     # In .data, not .rodata: loading a selector sets the descriptor's

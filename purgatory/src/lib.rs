@@ -8,16 +8,30 @@
 //!
 //! Everything the kernel patches is a `static mut` in `.data` (never
 //! `.bss`, so it has file bytes to patch), read with volatile loads so the
-//! compiler cannot fold the zero initialisers.
+//! compiler cannot fold the zero initialisers. Names, sizes and layouts are
+//! purgatory_abi's: `#[export_name]` cannot take a const, so each static's
+//! identifier is its ABI name; the sizes are asserted below and the build
+//! check (xtask/src/purgatory.rs) verifies the produced object against
+//! `purgatory_abi::PATCHABLE_SYMBOLS` (name, GLOBAL OBJECT, exact size).
 #![no_std]
 #![allow(non_upper_case_globals)]
 
 use core::arch::{asm, global_asm};
 use core::ptr::read_volatile;
 
+use purgatory_core::purgatory_abi::{self as abi, entry_regs_offset as off};
 use purgatory_core::{self as pc, Console, EntryRegs, PhysMemory, ShaRegion, MAX_REGIONS};
 
-global_asm!(include_str!("entry.s"), options(att_syntax));
+// The entry64_regs field offsets come from the ABI crate.
+global_asm!(
+    include_str!("entry.s"),
+    RAX = const off::RAX, RCX = const off::RCX, RDX = const off::RDX, RBX = const off::RBX,
+    RSP = const off::RSP, RBP = const off::RBP, RSI = const off::RSI, RDI = const off::RDI,
+    R8 = const off::R8, R9 = const off::R9, R10 = const off::R10, R11 = const off::R11,
+    R12 = const off::R12, R13 = const off::R13, R14 = const off::R14, R15 = const off::R15,
+    RIP = const off::RIP,
+    options(att_syntax)
+);
 
 #[no_mangle]
 #[link_section = ".data.purgatory_params"]
@@ -42,6 +56,17 @@ pub static mut purgatory_serial_port: u16 = 0x3f8;
 #[no_mangle]
 #[link_section = ".data.purgatory_params"]
 pub static mut purgatory_flags: u64 = 0;
+
+// Each static has the ABI's exact size.
+const _: () = {
+    use core::mem::size_of;
+    assert!(size_of::<[ShaRegion; MAX_REGIONS]>() == abi::SHA_REGIONS.size);
+    assert!(size_of::<[u8; 32]>() == abi::SHA256_DIGEST.size);
+    assert!(size_of::<[[u8; 32]; MAX_REGIONS]>() == abi::REGION_DIGESTS.size);
+    assert!(size_of::<EntryRegs>() == abi::ENTRY64_REGS.size);
+    assert!(size_of::<u16>() == abi::SERIAL_PORT.size);
+    assert!(size_of::<u64>() == abi::FLAGS.size);
+};
 
 /// Called once by purgatory_start on our own stack and GDT. Returns only if
 /// the next kernel may be entered.

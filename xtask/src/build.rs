@@ -113,7 +113,8 @@ impl Xtask {
     }
 
     /// Builds the purgatory object (`purgatory/build.sh` -> target/purgatory/purgatory.o),
-    /// which the kernel's build.rs embeds. Its report is shown only if it fails.
+    /// which the kernel's build.rs embeds, and checks it against purgatory_abi
+    /// (xtask/src/purgatory.rs). build.sh's report is shown only if it fails.
     fn build_purgatory(&self) -> Result<()> {
         let script = self.root.join("purgatory/build.sh");
         if !script.is_file() {
@@ -131,7 +132,7 @@ impl Xtask {
             eprint!("{}", String::from_utf8_lossy(&out.stderr));
             bail!("{} failed ({})", describe(&cmd), out.status);
         }
-        Ok(())
+        crate::purgatory::check_file(&self.target("purgatory").join("purgatory.o"))
     }
 }
 

@@ -15,6 +15,7 @@ mod bench_self;
 mod build;
 mod cli;
 mod fixtures;
+mod purgatory;
 mod run;
 mod test_runner;
 

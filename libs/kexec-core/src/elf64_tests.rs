@@ -5,17 +5,16 @@
 
 use super::*;
 use crate::bzimage64::tests::fake_bzimage;
-use crate::digest::ShaRegion;
 use crate::entry::tests::{FakeMem, ListAlloc};
 use crate::entry::{kimage_load_segments, relocate_simulate, PhysMem};
 use crate::loader::probe_image;
 use crate::plan::kexec_file_plan;
-use crate::purgatory::Entry64Regs;
 use crate::sanity::SanityLimits;
 use crate::testutil::purgatory;
 use crate::{BzImage64, BzImageError, MemoryView};
 use bootparam::{e820_from_memmap, parse_boot_params, E820Entry, LOADER_TYPE_KEXEC};
 use memmap::{MemoryMap, Region, RegionKind::*};
+use purgatory_abi::{EntryRegs, ShaRegion, ENTRY64_REGS, SHA_REGIONS};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -768,7 +767,7 @@ fn relocatable_placement_moves_the_entry_and_borrows_the_file() {
         "the file already has the memory layout: borrowed"
     );
     assert!(matches!(k.buf, SegmentBuf::Borrowed(_)));
-    let regs = Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
+    let regs = EntryRegs::from_bytes(&image.purgatory_get_symbol_array(ENTRY64_REGS.name).unwrap());
     assert_eq!(regs.rip, k.mem.0 + 0x200);
     assert_eq!(regs.rsi, s.boot_params.unwrap().0);
     assert_eq!(regs.rbx, 0);
@@ -1124,16 +1123,11 @@ fn plan_a_full_elf_load_on_512m_and_relocate_it() {
     assert_eq!(code, kernel[info.loads[0].offset as usize + 0x200..][..16]);
 
     // Purgatory's registers and digests cover the kernel's data only.
-    let regs = Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
+    let regs = EntryRegs::from_bytes(&image.purgatory_get_symbol_array(ENTRY64_REGS.name).unwrap());
     assert_eq!(regs.rip, sum.kernel_entry.0);
     assert_eq!(regs.rsi, bp.mem.0);
-    let regions = image
-        .purgatory_get_symbol("purgatory_sha_regions", 256)
-        .unwrap();
-    let r2 = ShaRegion {
-        start: u64::from_le_bytes(regions[32..40].try_into().unwrap()),
-        len: u64::from_le_bytes(regions[40..48].try_into().unwrap()),
-    };
+    let regions = image.purgatory_get_symbol_array(SHA_REGIONS.name).unwrap();
+    let r2 = ShaRegion::table_from_bytes(&regions)[2];
     assert_eq!(
         r2,
         ShaRegion {

@@ -16,11 +16,12 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use bootparam::{BootParams, E820Entry, SetupDataChain};
+use purgatory_abi::{EntryRegs, ENTRY64_REGS, STACK_END_SYMBOL};
 
 use crate::error::{KexecError, SegmentError};
 use crate::kimage::{Kimage, KimageKind};
 use crate::loader::LoadContext;
-use crate::purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError};
+use crate::purgatory::{kexec_load_purgatory, PurgatoryError};
 use crate::segment::{KexecBuf, SegmentBuf};
 use crate::types::{PhysAddr, PAGE_SIZE};
 
@@ -194,17 +195,16 @@ pub(crate) fn finish_handoff(
     // Purgatory jumps to the 64-bit entry with RSI = boot_params, RBX = 0
     // (BSP), on purgatory's own stack: Linux's `stack_end` if the object
     // has one, else 0, which kexos's purgatory reads as "keep my stack".
-    let mut regs =
-        Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", Entry64Regs::SIZE)?);
+    let mut regs = EntryRegs::from_bytes(&image.purgatory_get_symbol_array(ENTRY64_REGS.name)?);
     regs.rbx = 0;
     regs.rsi = block.addr.0;
     regs.rip = entry.0;
-    regs.rsp = match image.purgatory_symbol_addr("stack_end") {
+    regs.rsp = match image.purgatory_symbol_addr(STACK_END_SYMBOL) {
         Ok(pa) => pa.0,
         Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => 0,
         Err(e) => return Err(e),
     };
-    image.purgatory_set_symbol("entry64_regs", &regs.to_bytes())?;
+    image.purgatory_set_symbol(ENTRY64_REGS.name, &regs.to_bytes())?;
 
     if let Some(buf) = image.segment_mut(block.index).and_then(|s| s.buf_mut()) {
         buf[..bootparam::BOOT_PARAMS_SIZE].copy_from_slice(bp.as_bytes());

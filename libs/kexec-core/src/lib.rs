@@ -40,7 +40,7 @@ mod types;
 
 pub use bzimage64::{BzImage64, BzImageError};
 pub use crash::{crash_load_segments, ELFCOREHDR_LABEL, ELF_CORE_HEADER_ALIGN};
-pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests, ShaRegion};
+pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
     kimage_load_crash_segments, kimage_load_segments, relocate_simulate, EntryList, PageAlloc,
@@ -52,7 +52,10 @@ pub use kimage::{Kimage, KimageKind, SegmentInfo};
 pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};
 pub use memview::MemoryView;
 pub use plan::kexec_file_plan;
-pub use purgatory::{kexec_load_purgatory, Entry64Regs, PurgatoryError};
+pub use purgatory::{kexec_load_purgatory, PurgatoryError};
+/// The kernel <-> purgatory contract (names, sizes, layouts, flags).
+pub use purgatory_abi;
+pub use purgatory_abi::{EntryRegs, ShaRegion};
 pub use sanity::{sanity_check_segment_list, SanityError, SanityLimits};
 pub use segment::{KexecBuf, KexecSegment, SegmentBuf};
 pub use types::{

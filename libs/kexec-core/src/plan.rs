@@ -33,14 +33,16 @@ pub fn kexec_file_plan<'a>(
 mod tests {
     use super::*;
     use crate::bzimage64::tests::fake_bzimage;
-    use crate::digest::{regions_to_bytes, ShaRegion};
     use crate::entry::tests::{FakeMem, ListAlloc};
     use crate::entry::{kimage_load_segments, relocate_simulate, PhysMem};
     use crate::loader::probe_image;
-    use crate::purgatory::Entry64Regs;
     use crate::testutil::purgatory;
     use crate::{BzImage64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
     use bootparam::{e820_from_memmap, parse_boot_params, LOADER_TYPE_KEXEC};
+    use purgatory_abi::{
+        EntryRegs, ShaRegion, ENTRY64_REGS, FLAGS, FLAG_PER_REGION, REGION_DIGESTS, SHA256_DIGEST,
+        SHA_REGIONS, STACK_END_SYMBOL,
+    };
     use sha2::{Digest, Sha256};
 
     const MIB: u64 = 1 << 20;
@@ -116,38 +118,29 @@ mod tests {
 
         // Purgatory's registers: startup_64, RSI = boot_params, own stack.
         let regs =
-            Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
+            EntryRegs::from_bytes(&image.purgatory_get_symbol_array(ENTRY64_REGS.name).unwrap());
         assert_eq!(regs.rip, k.mem.0 + 0x200);
         assert_eq!(regs.rsi, bp.mem.0);
         assert_eq!(regs.rbx, 0);
         assert_eq!(
             regs.rsp,
-            image.purgatory_symbol_addr("stack_end").unwrap().0
+            image.purgatory_symbol_addr(STACK_END_SYMBOL).unwrap().0
         );
 
-        // Digests: per-segment data regions, zero tails, excluding purgatory.
-        let regions = image
-            .purgatory_get_symbol("purgatory_sha_regions", 256)
-            .unwrap();
-        let mut want = [ShaRegion::default(); 16];
+        // Digests: per-segment data regions (no zero tails), excluding purgatory.
+        let regions = image.purgatory_get_symbol_array(SHA_REGIONS.name).unwrap();
+        let mut want = [ShaRegion::EMPTY; purgatory_abi::MAX_REGIONS];
         for i in 1..4 {
             want[i] = ShaRegion {
                 start: segs[i].mem.0,
                 len: segs[i].bufsz(),
             };
         }
-        assert_eq!(regions, regions_to_bytes(&want));
-        let zeros = image
-            .purgatory_get_symbol("purgatory_zero_regions", 256)
-            .unwrap();
-        assert_eq!(
-            &zeros[32..48],
-            [(k.mem.0 + 8 * MIB).to_le_bytes(), (40 * MIB).to_le_bytes()].concat()
-        );
+        assert_eq!(regions, ShaRegion::table_to_bytes(&want));
         // A Linux-style purgatory (no purgatory_flags) gets Linux's single
         // total digest, and no per-region table.
         let digests = image
-            .purgatory_get_symbol("purgatory_region_digests", 512)
+            .purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size)
             .unwrap();
         assert!(
             digests.iter().all(|&b| b == 0),
@@ -158,7 +151,7 @@ mod tests {
             all.update(s.buf.as_slice());
         }
         let total = image
-            .purgatory_get_symbol("purgatory_sha256_digest", 32)
+            .purgatory_get_symbol(SHA256_DIGEST.name, SHA256_DIGEST.size)
             .unwrap();
         assert_eq!(total, all.finalize().as_slice());
 
@@ -220,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn kexos_purgatory_without_stack_end_or_zero_regions() {
+    fn kexos_purgatory_without_stack_end() {
         let map = qemu_512m();
         let view = MemoryView::from_memmap(&map, &[]);
         let e820 = e820_from_memmap(&map);
@@ -246,23 +239,20 @@ mod tests {
         )
         .unwrap();
         let regs =
-            Entry64Regs::from_bytes(&image.purgatory_get_symbol("entry64_regs", 136).unwrap());
+            EntryRegs::from_bytes(&image.purgatory_get_symbol_array(ENTRY64_REGS.name).unwrap());
         assert_eq!(regs.rsp, 0, "purgatory keeps its own stack");
         // kexos's purgatory has purgatory_flags: one SHA pass per segment,
         // per-region verification, no total digest.
-        let flags = image.purgatory_get_symbol("purgatory_flags", 8).unwrap();
-        assert_eq!(
-            u64::from_le_bytes(flags.try_into().unwrap()) & crate::digest::FLAG_PER_REGION,
-            crate::digest::FLAG_PER_REGION
-        );
+        let flags = image.purgatory_get_symbol_array(FLAGS.name).unwrap();
+        assert_eq!(u64::from_le_bytes(flags) & FLAG_PER_REGION, FLAG_PER_REGION);
         assert_eq!(
             image
-                .purgatory_get_symbol("purgatory_sha256_digest", 32)
+                .purgatory_get_symbol(SHA256_DIGEST.name, SHA256_DIGEST.size)
                 .unwrap(),
             [0; 32]
         );
         let digests = image
-            .purgatory_get_symbol("purgatory_region_digests", 512)
+            .purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size)
             .unwrap();
         let kernel_slot = image
             .segments()

@@ -573,6 +573,22 @@ impl Kimage<'_> {
             }))
     }
 
+    /// Read a purgatory symbol of exactly `N` bytes (a size from
+    /// purgatory_abi), as an array.
+    pub fn purgatory_get_symbol_array<const N: usize>(
+        &self,
+        name: &str,
+    ) -> Result<[u8; N], KexecError> {
+        let bytes = self.purgatory_get_symbol(name, N)?;
+        <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| {
+            perr(PurgatoryError::SymbolSize {
+                name: name.to_string(),
+                st_size: N as u64,
+                len: bytes.len(),
+            })
+        })
+    }
+
     /// Overwrite a purgatory symbol (kexec_purgatory_get_set_symbol, set):
     /// STB_GLOBAL, st_size == bytes.len(), not in a NOBITS section.
     pub fn purgatory_set_symbol(&mut self, name: &str, bytes: &[u8]) -> Result<(), KexecError> {
@@ -588,86 +604,12 @@ impl Kimage<'_> {
     }
 }
 
-/// `struct kexec_entry64_regs`: the registers purgatory loads before
-/// jumping to `rip` (arch/x86/include/asm/kexec.h order).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub struct Entry64Regs {
-    pub rax: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rbx: u64,
-    pub rsp: u64,
-    pub rbp: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rip: u64,
-}
-
-impl Entry64Regs {
-    /// 17 registers x 8 bytes.
-    pub const SIZE: usize = 17 * 8;
-
-    fn as_array(&self) -> [u64; 17] {
-        [
-            self.rax, self.rcx, self.rdx, self.rbx, self.rsp, self.rbp, self.rsi, self.rdi,
-            self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15, self.rip,
-        ]
-    }
-
-    /// The little-endian layout purgatory reads.
-    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
-        let mut out = [0u8; Self::SIZE];
-        for (i, v) in self.as_array().iter().enumerate() {
-            out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-        }
-        out
-    }
-
-    /// Decode (missing bytes read as zero).
-    pub fn from_bytes(b: &[u8]) -> Entry64Regs {
-        let w = |i: usize| {
-            let mut x = [0u8; 8];
-            if let Some(s) = b.get(i * 8..i * 8 + 8) {
-                x.copy_from_slice(s);
-            }
-            u64::from_le_bytes(x)
-        };
-        Entry64Regs {
-            rax: w(0),
-            rcx: w(1),
-            rdx: w(2),
-            rbx: w(3),
-            rsp: w(4),
-            rbp: w(5),
-            rsi: w(6),
-            rdi: w(7),
-            r8: w(8),
-            r9: w(9),
-            r10: w(10),
-            r11: w(11),
-            r12: w(12),
-            r13: w(13),
-            r14: w(14),
-            r15: w(15),
-            rip: w(16),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::{assemble, purgatory};
     use crate::{KimageKind, PhysRange};
+    use purgatory_abi::{EntryRegs, ENTRY64_REGS, STACK_END_SYMBOL};
 
     const MIB: u64 = 1 << 20;
     /// Linux's pbuf in bzImage64_load: anywhere above 0x3000, top down.
@@ -732,11 +674,11 @@ mod tests {
         let bss = addr("bss_var");
         assert_eq!(u64_of(&k, "rbss"), bss, "64 against .bss");
         assert_eq!(bss, seg.mem.0 + seg.bufsz().div_ceil(4096) * 4096);
-        assert_eq!(addr("stack_end"), bss + 4096);
+        assert_eq!(addr(STACK_END_SYMBOL), bss + 4096);
         // The code's own PC32 (lea stack_end(%rip)) points at stack_end.
         let code = &seg.buf.as_slice()[..7];
         let disp = i32::from_le_bytes(code[3..7].try_into().unwrap()) as i64;
-        assert_eq!((start.0 + 7) as i64 + disp, addr("stack_end") as i64);
+        assert_eq!((start.0 + 7) as i64 + disp, addr(STACK_END_SYMBOL) as i64);
     }
 
     #[test]
@@ -744,27 +686,24 @@ mod tests {
         let obj = purgatory();
         let mut k = Kimage::new(KimageKind::Normal);
         kexec_load_purgatory(&mut k, &view(MIB, 64 * MIB), &obj, place()).unwrap();
-        let regs = Entry64Regs {
+        let regs = EntryRegs {
             rip: 0x1234_5678,
             rsi: 0x9000,
             ..Default::default()
         };
-        k.purgatory_set_symbol("entry64_regs", &regs.to_bytes())
+        k.purgatory_set_symbol(ENTRY64_REGS.name, &regs.to_bytes())
             .unwrap();
-        let got = Entry64Regs::from_bytes(
-            &k.purgatory_get_symbol("entry64_regs", Entry64Regs::SIZE)
-                .unwrap(),
-        );
+        let got = EntryRegs::from_bytes(&k.purgatory_get_symbol_array(ENTRY64_REGS.name).unwrap());
         assert_eq!(got, regs);
         let err = |r: Result<(), KexecError>| r.unwrap_err();
-        let e = err(k.purgatory_set_symbol("entry64_regs", &[0; 8]));
+        let e = err(k.purgatory_set_symbol(ENTRY64_REGS.name, &[0; 8]));
         assert!(matches!(
             e,
             KexecError::Purgatory(PurgatoryError::SymbolSize {
-                st_size: 136,
+                st_size,
                 len: 8,
                 ..
-            })
+            }) if st_size == ENTRY64_REGS.size as u64
         ));
         assert_eq!(e.errno(), Errno::EINVAL);
         let e = err(k.purgatory_set_symbol("bss_var", &[0; 8]));

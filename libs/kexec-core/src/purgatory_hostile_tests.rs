@@ -58,7 +58,8 @@ fn random_byte_flips_never_panic() {
             Ok(_) => {
                 loaded += 1;
                 // Symbol access on what loaded is bounds checked too.
-                let _ = k.purgatory_get_symbol("entry64_regs", Entry64Regs::SIZE);
+                let sym = purgatory_abi::ENTRY64_REGS;
+                let _ = k.purgatory_get_symbol(sym.name, sym.size);
             }
             Err(_) => assert!(k.segments().is_empty()),
         }

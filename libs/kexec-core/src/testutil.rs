@@ -31,37 +31,59 @@ pub(crate) fn assemble(name: &str, src: &str) -> Vec<u8> {
     obj
 }
 
-/// A purgatory with every symbol kexos uses, plus relocation fixtures:
-/// r64/r32/r32s/rpc32/rplt/rnone/rbss are relocated fields whose expected
-/// values the tests compute from `verify` and `bss_var`.
-pub(crate) const PURGATORY_S: &str = r#"
-    .text
-    .globl purgatory_start
-purgatory_start:
-    lea stack_end(%rip), %rsp
+/// Which contract symbols a test purgatory defines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// Linux-style: no `FLAGS` (total digest mode), a global `stack_end`.
+    Linux,
+    /// Like kexos's purgatory/ object: every patchable symbol, `stack_end`
+    /// local (rsp 0 keeps its own stack).
+    Kexos,
+}
+
+/// A purgatory whose contract symbols (names, sizes) come from
+/// purgatory_abi, plus relocation fixtures: r64/r32/r32s/rpc32/rplt/rnone/
+/// rbss are relocated fields whose expected values the tests compute from
+/// `verify` and `bss_var`. The `.text` layout is fixed (the tests count its
+/// bytes): lea (7) + call (5) + jmp (6), then `verify`.
+fn purgatory_source(style: Style) -> String {
+    use core::fmt::Write as _;
+    use purgatory_abi::{
+        entry_regs_offset, ENTRY64_REGS, ENTRY_SYMBOL, FLAGS, PATCHABLE_SYMBOLS, STACK_END_SYMBOL,
+    };
+    let (entry, regs, stack_end) = (ENTRY_SYMBOL, ENTRY64_REGS.name, STACK_END_SYMBOL);
+    let rip = entry_regs_offset::RIP;
+    let mut s = format!(
+        "    .text
+    .globl {entry}
+{entry}:
+    lea {stack_end}(%rip), %rsp
     call verify
-    jmp *entry64_regs+128(%rip)
+    jmp *{regs}+{rip}(%rip)
     .globl verify
 verify:
     ret
 
     .data
     .balign 8
-    .globl entry64_regs
-    .size entry64_regs, 136
-entry64_regs: .zero 136
-    .globl purgatory_sha_regions
-    .size purgatory_sha_regions, 256
-purgatory_sha_regions: .zero 256
-    .globl purgatory_zero_regions
-    .size purgatory_zero_regions, 256
-purgatory_zero_regions: .zero 256
-    .globl purgatory_region_digests
-    .size purgatory_region_digests, 512
-purgatory_region_digests: .zero 512
-    .globl purgatory_sha256_digest
-    .size purgatory_sha256_digest, 32
-purgatory_sha256_digest: .zero 32
+"
+    );
+    for sym in PATCHABLE_SYMBOLS {
+        if style == Style::Linux && sym == FLAGS {
+            continue;
+        }
+        sym.write_gnu_as(&mut s).unwrap();
+    }
+    s.push_str(RELOCATION_FIXTURES);
+    if style == Style::Linux {
+        writeln!(s, "    .globl {stack_end}").unwrap();
+    }
+    writeln!(s, "{stack_end}:").unwrap();
+    s
+}
+
+/// The relocated fields and the `.bss` (4 KiB aligned: bss_var, a stack).
+const RELOCATION_FIXTURES: &str = r#"    .balign 8
     .globl r64
     .size r64, 8
 r64: .quad verify + 5
@@ -94,28 +116,17 @@ rbss: .quad bss_var
     .size bss_var, 8
 bss_var: .skip 8
 stack: .skip 4096 - 8
-    .globl stack_end
-stack_end:
 "#;
 
-/// The standard test purgatory object.
+/// The standard (Linux-style) test purgatory object.
 pub(crate) fn purgatory() -> Vec<u8> {
-    assemble("purgatory", PURGATORY_S)
+    assemble("purgatory", &purgatory_source(Style::Linux))
 }
 
-/// The shape of kexos's purgatory/ object: no `stack_end` (rsp 0 keeps its
-/// own stack), no `purgatory_zero_regions`, and a `purgatory_flags` word
-/// (so digests are per region).
+/// The shape of kexos's purgatory/ object: every patchable symbol (so
+/// digests are per region), no global `stack_end`.
 pub(crate) fn kexos_style_purgatory() -> Vec<u8> {
-    let src = PURGATORY_S
-        .replace(
-            "purgatory_sha256_digest: .zero 32\n",
-            "purgatory_sha256_digest: .zero 32\n    .globl purgatory_flags\n    .size purgatory_flags, 8\npurgatory_flags: .quad 0\n",
-        )
-        .replace("    .globl stack_end\nstack_end:\n", "stack_end:\n")
-        .replace("    .globl purgatory_zero_regions\n", "")
-        .replace("    .size purgatory_zero_regions, 256\n", "");
+    let src = purgatory_source(Style::Kexos);
     assert!(!src.contains(".globl stack_end"));
-    assert!(!src.contains(".globl purgatory_zero_regions"));
     assemble("kexos-purgatory", &src)
 }

@@ -3,172 +3,25 @@
 //! The purgatory is the small program that runs between the old kernel's
 //! `relocate_kernel` trampoline and the next kernel's entry point. The kexos
 //! kernel patches its parameters into named `.data` symbols of the purgatory
-//! object before loading it; this crate defines that contract (names, sizes,
-//! layouts, byte encodings) and everything about verification that needs no
-//! hardware: which regions are hashed, the SHA-256 pass, the decision to boot
-//! or refuse, and every line printed on the serial console. The bare-metal
-//! crate one directory up only supplies physical memory, the UART and the
-//! clock, so the whole decision logic is unit-tested on the host.
-//!
-//! The kernel side may depend on this crate too (it is `no_std`, no `alloc`)
-//! to encode the values it patches in.
+//! object before loading it; that contract (names, sizes, layouts, byte
+//! encodings) is libs/purgatory-abi's, re-exported here. This crate holds
+//! everything about verification that needs no hardware: which regions are
+//! hashed, the SHA-256 pass, the decision to boot or refuse, and every line
+//! printed on the serial console. The bare-metal crate one directory up only
+//! supplies physical memory, the UART and the clock, so the whole decision
+//! logic is unit-tested on the host.
 #![cfg_attr(not(test), no_std)]
 // The only unsafe code is one layout check in the tests.
 #![cfg_attr(not(test), forbid(unsafe_code))]
 
 use sha2::{Digest as _, Sha256};
 
-/// Number of entries of the region table and of the per-region digest table.
-pub const MAX_REGIONS: usize = 16;
-
-/// `purgatory_flags` bit 0: skip verification (kexec-tools' `--no-checks`).
-pub const FLAG_NO_VERIFY: u64 = 1 << 0;
-
-/// `purgatory_flags` bit 1: verify each region against its own entry of
-/// `purgatory_region_digests` and ignore `purgatory_sha256_digest`. Every
-/// non-empty region must then have a digest. One SHA-256 pass on each side
-/// (the kernel need not hash the data twice to provide both kinds of digest)
-/// and every bad segment is named.
-pub const FLAG_PER_REGION: u64 = 1 << 1;
-
-/// The purgatory object's entry symbol (also its `e_entry`).
-pub const SYM_ENTRY: &str = "purgatory_start";
-/// `[ShaRegion; 16]`, 256 bytes.
-pub const SYM_SHA_REGIONS: &str = "purgatory_sha_regions";
-/// `[u8; 32]`: SHA-256 over the concatenation of all regions.
-pub const SYM_SHA256_DIGEST: &str = "purgatory_sha256_digest";
-/// `[[u8; 32]; 16]`, 512 bytes: optional digest of each region (all zero = not provided).
-pub const SYM_REGION_DIGESTS: &str = "purgatory_region_digests";
-/// [`EntryRegs`], 136 bytes.
-pub const SYM_ENTRY_REGS: &str = "entry64_regs";
-/// `u16`: I/O port of a 16550 UART, 0 = silent.
-pub const SYM_SERIAL_PORT: &str = "purgatory_serial_port";
-/// `u64`: see [`FLAG_NO_VERIFY`].
-pub const SYM_FLAGS: &str = "purgatory_flags";
-
-/// Every patchable symbol with its exact `st_size`.
-pub const PATCHABLE_SYMBOLS: [(&str, usize); 6] = [
-    (
-        SYM_SHA_REGIONS,
-        core::mem::size_of::<[ShaRegion; MAX_REGIONS]>(),
-    ),
-    (SYM_SHA256_DIGEST, 32),
-    (SYM_REGION_DIGESTS, 32 * MAX_REGIONS),
-    (SYM_ENTRY_REGS, core::mem::size_of::<EntryRegs>()),
-    (SYM_SERIAL_PORT, 2),
-    (SYM_FLAGS, 8),
-];
-
-/// A SHA-256 digest.
-pub type Sha256Digest = [u8; 32];
-
-/// The "not provided" value of a per-region digest.
-pub const NO_DIGEST: Sha256Digest = [0; 32];
-
-/// One physical range to hash. `len == 0` marks an unused entry.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ShaRegion {
-    pub start: u64,
-    pub len: u64,
-}
-
-impl ShaRegion {
-    pub const EMPTY: ShaRegion = ShaRegion { start: 0, len: 0 };
-
-    /// Little-endian image of a whole region table, as patched into
-    /// `purgatory_sha_regions`.
-    pub fn table_bytes(table: &[ShaRegion; MAX_REGIONS]) -> [u8; 16 * MAX_REGIONS] {
-        let mut out = [0u8; 16 * MAX_REGIONS];
-        for (i, r) in table.iter().enumerate() {
-            out[16 * i..16 * i + 8].copy_from_slice(&r.start.to_le_bytes());
-            out[16 * i + 8..16 * i + 16].copy_from_slice(&r.len.to_le_bytes());
-        }
-        out
-    }
-}
-
-/// Registers the purgatory loads right before `jmp *rip`, in this order
-/// (Linux's `entry64_regs` layout). `rsp == 0` means "keep the purgatory's
-/// own stack".
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EntryRegs {
-    pub rax: u64,
-    pub rcx: u64,
-    pub rdx: u64,
-    pub rbx: u64,
-    pub rsp: u64,
-    pub rbp: u64,
-    pub rsi: u64,
-    pub rdi: u64,
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rip: u64,
-}
-
-/// Byte offsets inside [`EntryRegs`], for the entry assembly.
-pub mod regs_offset {
-    pub const RAX: usize = 0;
-    pub const RCX: usize = 8;
-    pub const RDX: usize = 16;
-    pub const RBX: usize = 24;
-    pub const RSP: usize = 32;
-    pub const RBP: usize = 40;
-    pub const RSI: usize = 48;
-    pub const RDI: usize = 56;
-    pub const R8: usize = 64;
-    pub const R15: usize = 120;
-    pub const RIP: usize = 128;
-}
-
-impl EntryRegs {
-    pub const ZERO: EntryRegs = EntryRegs {
-        rax: 0,
-        rcx: 0,
-        rdx: 0,
-        rbx: 0,
-        rsp: 0,
-        rbp: 0,
-        rsi: 0,
-        rdi: 0,
-        r8: 0,
-        r9: 0,
-        r10: 0,
-        r11: 0,
-        r12: 0,
-        r13: 0,
-        r14: 0,
-        r15: 0,
-        rip: 0,
-    };
-
-    /// Little-endian image, as patched into `entry64_regs`.
-    pub fn to_bytes(&self) -> [u8; 136] {
-        let words = [
-            self.rax, self.rcx, self.rdx, self.rbx, self.rsp, self.rbp, self.rsi, self.rdi,
-            self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15, self.rip,
-        ];
-        let mut out = [0u8; 136];
-        for (i, w) in words.iter().enumerate() {
-            out[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        out
-    }
-}
-
-const _: () = assert!(core::mem::size_of::<ShaRegion>() == 16);
-const _: () = assert!(core::mem::size_of::<[ShaRegion; MAX_REGIONS]>() == 256);
-const _: () = assert!(core::mem::size_of::<EntryRegs>() == 136);
-const _: () = assert!(core::mem::offset_of!(EntryRegs, rsp) == regs_offset::RSP);
-const _: () = assert!(core::mem::offset_of!(EntryRegs, rip) == regs_offset::RIP);
-const _: () = assert!(core::mem::offset_of!(EntryRegs, r15) == regs_offset::R15);
+// The contract (names, sizes, layouts, flags) is purgatory-abi's; re-exported
+// so the purgatory binary needs one dependency.
+pub use purgatory_abi;
+pub use purgatory_abi::{
+    EntryRegs, Sha256Digest, ShaRegion, FLAG_NO_VERIFY, FLAG_PER_REGION, MAX_REGIONS, NO_DIGEST,
+};
 
 /// Everything the kernel patched in, copied out of the purgatory's `.data`.
 #[derive(Clone, Debug)]
@@ -609,49 +462,6 @@ mod tests {
             entry_rip: 0x100_0200,
         };
         (mem, p)
-    }
-
-    #[test]
-    fn contract_sizes() {
-        let sizes: Vec<_> = PATCHABLE_SYMBOLS.iter().map(|s| s.1).collect();
-        assert_eq!(sizes, [256, 32, 512, 136, 2, 8]);
-        assert_eq!(EntryRegs::ZERO.to_bytes().len(), 136);
-    }
-
-    #[test]
-    fn byte_encodings_are_little_endian_in_field_order() {
-        let mut t = [ShaRegion::EMPTY; MAX_REGIONS];
-        t[1] = ShaRegion {
-            start: 0x1122_3344_5566_7788,
-            len: 0x99,
-        };
-        let b = ShaRegion::table_bytes(&t);
-        assert_eq!(&b[16..24], &0x1122_3344_5566_7788u64.to_le_bytes());
-        assert_eq!(&b[24..32], &0x99u64.to_le_bytes());
-        assert!(b[..16].iter().chain(&b[32..]).all(|&x| x == 0));
-
-        let regs = EntryRegs {
-            rsi: 0x9000,
-            rip: 0x100_0200,
-            rsp: 5,
-            ..EntryRegs::ZERO
-        };
-        let b = regs.to_bytes();
-        assert_eq!(
-            &b[regs_offset::RSI..regs_offset::RSI + 8],
-            &0x9000u64.to_le_bytes()
-        );
-        assert_eq!(&b[regs_offset::RIP..], &0x100_0200u64.to_le_bytes());
-        assert_eq!(
-            &b[regs_offset::RSP..regs_offset::RSP + 8],
-            &5u64.to_le_bytes()
-        );
-        // Same as the in-memory layout.
-        // SAFETY: EntryRegs is repr(C) with 17 u64 fields and no padding, so
-        // it is exactly 136 initialised bytes (transmute checks the size),
-        // and every byte pattern is a valid [u8; 136].
-        let raw: [u8; 136] = unsafe { core::mem::transmute(regs) };
-        assert_eq!(raw, b);
     }
 
     #[test]

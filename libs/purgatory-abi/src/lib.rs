@@ -1,0 +1,259 @@
+//! The kernel <-> purgatory contract, written down once.
+//!
+//! The purgatory (purgatory/) is one ET_REL x86_64 object that runs between
+//! the old kernel's `relocate_kernel` and the next kernel. The kernel
+//! (kexec-core's `kexec_load_purgatory`) places and relocates it, then
+//! patches its parameters into named `.data` symbols, the way Linux's
+//! `kexec_purgatory_get_set_symbol` does: a patched symbol must be
+//! `STB_GLOBAL`, defined in a section with file bytes (not `SHT_NOBITS`), and
+//! its `st_size` must equal the number of bytes written. `relocate_kernel`
+//! finally jumps to [`ENTRY_SYMBOL`] with the registers described in
+//! purgatory/src/entry.s.
+//!
+//! Everything both sides must agree on is here: every symbol name, every
+//! exact size ([`PATCHABLE_SYMBOLS`]), the table layouts ([`ShaRegion`],
+//! [`EntryRegs`]), the [flags](FLAG_NO_VERIFY) and the little-endian byte
+//! images the kernel writes. The kernel side (libs/kexec-core), the
+//! bare-metal purgatory and its host-tested core (purgatory/, purgatory/core)
+//! and the build check that verifies the produced object (xtask) all use
+//! these definitions; the documentation points here.
+//!
+//! # The tables
+//!
+//! Slot `i` of [`SHA_REGIONS`] and of [`REGION_DIGESTS`] describes kexec
+//! segment `i` (the kernel has at most [`MAX_REGIONS`] segments, Linux's
+//! `KEXEC_SEGMENT_MAX`). A slot whose [`ShaRegion::len`] is 0 is skipped, not a
+//! terminator: a segment that is not checksummed (the purgatory itself) or
+//! does not exist leaves its slot all zero, and later slots still count.
+//! `ShaRegion { start: mem, len: bufsz }` covers the segment's data only:
+//! kexos does not hash the zero tail beyond `bufsz` (relocate_kernel zeroes
+//! it, and Linux's purgatory would spend tens of milliseconds hashing zeros).
+//!
+//! # Two verification modes
+//!
+//! - Total (Linux's purgatory, [`FLAG_PER_REGION`] clear):
+//!   [`SHA256_DIGEST`] is the SHA-256 of the concatenated data of the
+//!   non-empty regions, in slot order. After a mismatch the purgatory hashes
+//!   each region that has a [`REGION_DIGESTS`] entry on its own, to name the
+//!   bad segment.
+//! - Per region ([`FLAG_PER_REGION`] set): every non-empty region is checked
+//!   against its own [`REGION_DIGESTS`] entry (one SHA-256 pass on each side,
+//!   and every bad segment is named); [`SHA256_DIGEST`] is ignored. A
+//!   non-empty region without a digest is a refusal.
+//!
+//! The kernel chooses: when the object defines [`FLAGS`] (kexos's purgatory
+//! does) it sets [`FLAG_PER_REGION`] and fills [`REGION_DIGESTS`], leaving
+//! [`SHA256_DIGEST`] zero; a purgatory without [`FLAGS`] (Linux-style) gets
+//! the total digest only.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use core::fmt;
+
+mod regs;
+
+pub use regs::{entry_regs_offset, EntryRegs};
+
+/// Number of slots of the region table and of the per-region digest table
+/// (Linux's `KEXEC_SEGMENT_MAX`).
+pub const MAX_REGIONS: usize = 16;
+
+/// A SHA-256 digest.
+pub type Sha256Digest = [u8; SHA256_DIGEST_SIZE];
+
+/// Bytes of one SHA-256 digest.
+pub const SHA256_DIGEST_SIZE: usize = 32;
+
+/// The "not provided" value of a [`REGION_DIGESTS`] slot.
+pub const NO_DIGEST: Sha256Digest = [0; SHA256_DIGEST_SIZE];
+
+/// [`FLAGS`] bit 0: skip verification and enter the next kernel
+/// (kexec-tools' `--no-checks`). Wins over every other bit.
+pub const FLAG_NO_VERIFY: u64 = 1 << 0;
+
+/// [`FLAGS`] bit 1: per-region mode (see the crate documentation). Other
+/// bits are reserved and ignored.
+pub const FLAG_PER_REGION: u64 = 1 << 1;
+
+/// The purgatory's entry point: a `STB_GLOBAL` `STT_FUNC` at offset 0 of the
+/// object's first executable section, which is also `e_entry` (0).
+pub const ENTRY_SYMBOL: &str = "purgatory_start";
+
+/// Optional, never patched: the top of a Linux purgatory's own stack. When
+/// the object defines it, the kernel puts its address in
+/// [`EntryRegs::rsp`]; otherwise `rsp` stays 0, which kexos's purgatory reads
+/// as "keep my stack" (kexos's purgatory does not define it).
+pub const STACK_END_SYMBOL: &str = "stack_end";
+
+/// A `.data` object the kernel may patch: its name and exact `st_size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PatchableSymbol {
+    /// The ELF symbol name.
+    pub name: &'static str,
+    /// Its exact `st_size` in bytes.
+    pub size: usize,
+}
+
+/// `[ShaRegion; MAX_REGIONS]` (256 bytes): slot `i` = segment `i`'s data,
+/// `{start: mem, len: bufsz}`, physical; `len == 0` = skipped. Encoded by
+/// [`ShaRegion::table_to_bytes`].
+pub const SHA_REGIONS: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_sha_regions",
+    size: REGION_TABLE_SIZE,
+};
+
+/// `[u8; 32]`: SHA-256 over the concatenated data of the non-empty regions,
+/// in slot order (total mode); zero and ignored in per-region mode.
+pub const SHA256_DIGEST: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_sha256_digest",
+    size: SHA256_DIGEST_SIZE,
+};
+
+/// `[[u8; 32]; MAX_REGIONS]` (512 bytes): slot `i` = SHA-256 of region `i`
+/// alone, [`NO_DIGEST`] = not provided. Encoded by [`region_digests_to_bytes`].
+pub const REGION_DIGESTS: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_region_digests",
+    size: REGION_DIGEST_TABLE_SIZE,
+};
+
+/// [`EntryRegs`] (136 bytes, Linux's `struct kexec_entry64_regs`): the
+/// registers the purgatory loads before `jmp *rip`. The kernel sets
+/// `rip` = the next kernel's 64-bit entry, `rsi` = boot_params, `rbx` = 0 and
+/// `rsp` as [`STACK_END_SYMBOL`] says.
+pub const ENTRY64_REGS: PatchableSymbol = PatchableSymbol {
+    name: "entry64_regs",
+    size: EntryRegs::SIZE,
+};
+
+/// `u16`: I/O port of a 16550 UART the previous kernel initialised
+/// (kexos's purgatory defaults to 0x3f8 and only polls and writes it);
+/// 0 = silent. The kexos kernel leaves the default.
+pub const SERIAL_PORT: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_serial_port",
+    size: 2,
+};
+
+/// `u64`, little endian: [`FLAG_NO_VERIFY`], [`FLAG_PER_REGION`]. Optional
+/// for the kernel: its presence selects per-region mode.
+pub const FLAGS: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_flags",
+    size: 8,
+};
+
+/// Every symbol the kexos purgatory must define as a `STB_GLOBAL`
+/// `STT_OBJECT` with exactly this `st_size`, in a section with file bytes.
+pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 6] = [
+    SHA_REGIONS,
+    SHA256_DIGEST,
+    REGION_DIGESTS,
+    ENTRY64_REGS,
+    SERIAL_PORT,
+    FLAGS,
+];
+
+/// Bytes of the [`SHA_REGIONS`] table.
+pub const REGION_TABLE_SIZE: usize = ShaRegion::SIZE * MAX_REGIONS;
+
+/// Bytes of the [`REGION_DIGESTS`] table.
+pub const REGION_DIGEST_TABLE_SIZE: usize = SHA256_DIGEST_SIZE * MAX_REGIONS;
+
+impl PatchableSymbol {
+    /// The symbol as GNU `as` data (`.globl`, `.type @object`, `.size`, a
+    /// zero-filled label), for assembling objects that follow the contract
+    /// (test fixtures of the loader and of the build check).
+    pub fn write_gnu_as<W: fmt::Write>(&self, w: &mut W) -> fmt::Result {
+        let (name, size) = (self.name, self.size);
+        writeln!(w, "    .globl {name}")?;
+        writeln!(w, "    .type {name}, @object")?;
+        writeln!(w, "    .size {name}, {size}")?;
+        writeln!(w, "{name}: .zero {size}")
+    }
+}
+
+/// One physical range to hash (Linux's `struct kexec_sha_region`).
+/// `len == 0` marks a skipped slot.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShaRegion {
+    /// Physical start.
+    pub start: u64,
+    /// Length in bytes (0 = skipped slot).
+    pub len: u64,
+}
+
+impl ShaRegion {
+    /// A skipped slot.
+    pub const EMPTY: ShaRegion = ShaRegion { start: 0, len: 0 };
+
+    /// Bytes of one entry: `start` then `len`, little endian.
+    pub const SIZE: usize = 16;
+
+    /// Little-endian image of one entry.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        out[..8].copy_from_slice(&self.start.to_le_bytes());
+        out[8..].copy_from_slice(&self.len.to_le_bytes());
+        out
+    }
+
+    /// Decodes one entry.
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> ShaRegion {
+        let mut w = [0u64; 2];
+        for (word, chunk) in w.iter_mut().zip(b.as_chunks::<8>().0) {
+            *word = u64::from_le_bytes(*chunk);
+        }
+        ShaRegion {
+            start: w[0],
+            len: w[1],
+        }
+    }
+
+    /// Little-endian image of a whole table, as patched into [`SHA_REGIONS`].
+    pub fn table_to_bytes(table: &[ShaRegion; MAX_REGIONS]) -> [u8; REGION_TABLE_SIZE] {
+        let mut out = [0u8; REGION_TABLE_SIZE];
+        for (chunk, r) in out
+            .as_chunks_mut::<{ Self::SIZE }>()
+            .0
+            .iter_mut()
+            .zip(table)
+        {
+            *chunk = r.to_bytes();
+        }
+        out
+    }
+
+    /// Decodes a whole [`SHA_REGIONS`] table.
+    pub fn table_from_bytes(b: &[u8; REGION_TABLE_SIZE]) -> [ShaRegion; MAX_REGIONS] {
+        let mut out = [ShaRegion::EMPTY; MAX_REGIONS];
+        for (r, chunk) in out.iter_mut().zip(b.as_chunks::<{ Self::SIZE }>().0) {
+            *r = ShaRegion::from_bytes(chunk);
+        }
+        out
+    }
+}
+
+/// The [`REGION_DIGESTS`] image: the digests one after the other.
+pub fn region_digests_to_bytes(
+    digests: &[Sha256Digest; MAX_REGIONS],
+) -> [u8; REGION_DIGEST_TABLE_SIZE] {
+    let mut out = [0u8; REGION_DIGEST_TABLE_SIZE];
+    for (chunk, d) in out
+        .as_chunks_mut::<SHA256_DIGEST_SIZE>()
+        .0
+        .iter_mut()
+        .zip(digests)
+    {
+        *chunk = *d;
+    }
+    out
+}
+
+const _: () = assert!(core::mem::size_of::<ShaRegion>() == ShaRegion::SIZE);
+const _: () = assert!(core::mem::offset_of!(ShaRegion, start) == 0);
+const _: () = assert!(core::mem::offset_of!(ShaRegion, len) == 8);
+const _: () = assert!(core::mem::size_of::<[ShaRegion; MAX_REGIONS]>() == REGION_TABLE_SIZE);
+const _: () = assert!(REGION_TABLE_SIZE == 256 && REGION_DIGEST_TABLE_SIZE == 512);
+
+#[cfg(test)]
+mod tests;
