@@ -86,7 +86,7 @@ pub(super) fn plan<'a>(
 ) -> Result<(kexec_core::Kimage<'a>, kexec_core::LoadSummary), LoadError> {
     let map = mm::memory_map();
     let e820 = bootparam::e820_from_memmap(map);
-    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None, crash };
+    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
     kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits).map_err(kexec_err)
 }
