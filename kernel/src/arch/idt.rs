@@ -89,6 +89,7 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
 
 fn handle(f: Fault) {
     if f.is_from_user() {
+        // Cycle forced by the hardware: a ring-3 exception enters here and must end its process.
         crate::proc::kill_current(f)
     }
     kernel_fault(f)
@@ -97,7 +98,8 @@ fn handle(f: Fault) {
 /// An exception in the kernel itself: report everything we know, then boot
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
-    // The registers first: printing may fault again.
+    // The registers first: printing may fault again. (Cycle forced by the
+    // hardware: a kernel exception enters here and must reach the crash path.)
     crate::crash::save_crash_regs(&super::crash::fault_regs(&f));
     let nested = IN_KERNEL_FAULT.swap(true, Ordering::SeqCst);
     crate::console::emergency_print(format_args!(

@@ -176,5 +176,5 @@ pub fn crash_kexec() {
         save_crash_regs(&crate::arch::crash::current_regs());
     }
     crate::console::emergency_print(format_args!("kexos: crash: starting the capture kernel (purgatory at {:#x})\n", entry));
-    crate::arch::crash::machine_crash_kexec(code, pml4, entry)
+    crate::kexec::machine_kexec::machine_crash_kexec(code, pml4, entry)
 }

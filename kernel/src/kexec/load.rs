@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use kexec_core::entry::{self, EntryList, EntryWalk, PageAlloc, PhysMem, Step, WalkError, IND_ADDR_MASK, IND_SOURCE};
 use kexec_core::{KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
 
-use crate::arch::machine_kexec::{self, ControlPages};
+use super::machine_kexec::{self, ControlPages};
 use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
 
 /// The purgatory object, built by purgatory/build.sh.

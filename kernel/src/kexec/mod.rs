@@ -8,6 +8,7 @@
 mod crash_image;
 pub mod file;
 mod load;
+pub mod machine_kexec;
 pub mod notifier;
 
 use abi::Errno;

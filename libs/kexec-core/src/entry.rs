@@ -4,7 +4,7 @@
 //!
 //! What each entry kind means (Linux's four flags and kexos's `IND_ZERO`,
 //! which lets a segment's zero tail cost one entry per page and no source
-//! page) is written once, in the header of kernel/src/arch/relocate_kernel.s;
+//! page) is written once, in the header of kernel/src/kexec/relocate_kernel.s;
 //! [`crate::walk::EntryWalk`] is its model. This file builds lists.
 //!
 //! An indirection page holds 512 slots: up to 511 entries, then the chain
@@ -30,7 +30,7 @@ use crate::kimage::{Kimage, KimageKind};
 use crate::types::{normalize, PhysAddr, PhysRange, PAGE_SIZE};
 pub use crate::walk::{check_entry_list, relocate_simulate, EntryWalk, Step, WalkError};
 
-// The entry kinds; their meaning: kernel/src/arch/relocate_kernel.s.
+// The entry kinds; their meaning: kernel/src/kexec/relocate_kernel.s.
 /// Set the destination page.
 pub const IND_DESTINATION: u64 = 0x1;
 /// Continue with the entries of this page.

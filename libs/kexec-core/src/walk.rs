@@ -1,5 +1,5 @@
 //! Walking an entry list the way relocate_kernel does. [`EntryWalk`] is
-//! the model of kernel/src/arch/relocate_kernel.s: the register contract
+//! the model of kernel/src/kexec/relocate_kernel.s: the register contract
 //! and the meaning of every entry kind are written once, in that file's
 //! header, and this walk follows it step for step. Where the assembly
 //! would do something harmful (write from physical address 0, read entries
@@ -142,7 +142,7 @@ pub enum Step {
 }
 
 /// Walks an entry list from `head` (processed as the first entry) the way
-/// kernel/src/arch/relocate_kernel.s does (see its header), one page
+/// kernel/src/kexec/relocate_kernel.s does (see its header), one page
 /// operation at a time. Entries are read at each step, so a caller may
 /// write memory between steps (the simulator does, to catch a copy
 /// clobbering a later entry).
