@@ -99,8 +99,8 @@ fn handle(f: Fault) {
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
     // The registers first: printing may fault again. (Cycle forced by the
-    // hardware: a kernel exception enters here and must reach the crash path.)
-    crate::crash::save_crash_regs(&super::crash::fault_regs(&f));
+    // hardware: a kernel exception enters here and must reach kexec's crash path.)
+    crate::kexec::save_crash_regs(&super::crash::fault_regs(&f));
     let nested = IN_KERNEL_FAULT.swap(true, Ordering::SeqCst);
     crate::console::emergency_print(format_args!(
         "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
@@ -117,7 +117,7 @@ pub fn kernel_fault(f: Fault) -> ! {
     } else {
         super::backtrace::print(f.rip, f.rbp);
     }
-    crate::crash::crash_kexec();
+    crate::kexec::crash_kexec();
     panic!("fatal exception {} ({}) at {:#x}", f.vector, f.name, f.rip)
 }
 

@@ -70,7 +70,7 @@ pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
                 text.parse::<u64>()
             }
             .map_err(|_| Errno::EINVAL)?;
-            crate::crash::shrink(size)?;
+            crate::kexec::crash_shrink(size)?;
             Ok(data.len())
         }
         KEXEC_TEST_CRASH => {

@@ -6,6 +6,7 @@
 //! machine_kexec -> relocate_kernel -> purgatory -> next kernel.
 
 mod crash_image;
+mod crash_kexec;
 pub mod file;
 mod load;
 pub mod machine_kexec;
@@ -78,6 +79,19 @@ fn arm_crash(image: &crash_image::CrashImage) {
 
 fn disarm_crash() {
     CRASH_CODE.store(0, Ordering::SeqCst);
+}
+
+pub use crash_kexec::{crash_kexec, save_crash_regs};
+
+/// Writing /sys/kernel/kexec_crash_size (Linux's crash_shrink_memory):
+/// EBUSY while kexec is busy, ENOENT while a crash image is loaded (it
+/// lives in the region), else crash::shrink_region.
+pub fn crash_shrink(new_size: u64) -> Result<(), Errno> {
+    let _lock = KexecLock::try_acquire()?;
+    if crash_image_loaded() {
+        return Err(Errno::ENOENT);
+    }
+    crate::crash::shrink_region(new_size)
 }
 
 pub fn last_error() -> String {
