@@ -73,6 +73,10 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     info!("kexos {} ({}) booting", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" });
     let mhz = time::tsc_hz() / 1000;
     info!("time: TSC {}.{:03} MHz (calibrated against the PIT)", mhz / 1000, mhz % 1000);
+    mm::init_allocators(ctx);
+    // Right after the heap (parsing allocates), before anything else takes
+    // memory: the heap sits low, the crash region is searched top-down.
+    crash::reserve(ctx, ctx.regions());
     mm::init(ctx);
     arch::init_interrupts();
     fs::init(ctx);

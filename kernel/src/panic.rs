@@ -12,7 +12,7 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
-    crate::crash::save_crash_regs(&crate::arch::crash::current_regs());
+    crate::kexec::save_crash_regs(&crate::arch::crash::current_regs());
     let nested = PANICKING.swap(true, Ordering::SeqCst);
     // The console lock may be held by the code that panicked: bypass it.
     console::emergency_print(format_args!("\nKERNEL PANIC: {}\n", info));
@@ -20,6 +20,6 @@ fn panic(info: &PanicInfo) -> ! {
     if !nested && !crate::arch::idt::in_kernel_fault() {
         crate::arch::backtrace::print_current();
     }
-    crate::crash::crash_kexec();
+    crate::kexec::crash_kexec();
     crate::arch::qemu::exit(crate::arch::qemu::ExitCode::Failure)
 }

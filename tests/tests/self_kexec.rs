@@ -55,6 +55,34 @@ fn self_kexec_bzimage() -> Result<()> {
     m.poweroff()
 }
 
+/// An entry list the model rejects (a source before any destination, which relocate_kernel
+/// would copy to physical address 0) is refused before the jump: reboot returns EINVAL, the
+/// kernel says which entry, and the image stays loaded.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn self_kexec_refuses_a_bad_entry_list() -> Result<()> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = String::from("kexec_test");
+    let mut m = Machine::boot(opts)?;
+    let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio")?;
+    m.check(!out.contains("failed"), format_args!("load failed: {out:?}"))?;
+    let out = m.run("echo list > /sys/kernel/kexec_test_corrupt")?;
+    m.check(
+        out.contains("a source before any destination"),
+        format_args!("test hook did not corrupt the list: {out:?}"),
+    )?;
+    let out = m.run("kexec -e")?;
+    m.check(
+        out.contains("not starting the new kernel")
+            && out.contains("writes a page before any IND_DESTINATION")
+            && out.contains("kexec: reboot(LINUX_REBOOT_CMD_KEXEC) failed: EINVAL (Invalid argument)"),
+        format_args!("kexec -e with a bad list was not refused: {out:?}"),
+    )?;
+    m.assert_absent("purgatory:")?;
+    m.run_expect("cat /sys/kernel/kexec_loaded", "1")?;
+    m.poweroff()
+}
+
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn self_kexec_elf() -> Result<()> {

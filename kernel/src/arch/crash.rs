@@ -1,12 +1,10 @@
 //! The hardware half of crash_kexec (Linux's arch/x86/kernel/crash.c and
-//! crash_setup_regs): the crashing CPU's registers, and the jump into the
-//! crash image on a stack of its own.
+//! crash_setup_regs): the crashing CPU's registers. The jump into the crash
+//! image is kexec's (kexec/machine_kexec.rs).
 
 use elfcore::CoreRegs;
 
 use super::idt::Fault;
-use super::machine_kexec::{self, CRASH_HEAD};
-use super::stack::CRASH_STACK;
 
 /// The caller's registers (Linux's crash_setup_regs without an exception
 /// frame), for a panic outside an exception. RIP is this point in the
@@ -80,32 +78,5 @@ pub fn fault_regs(f: &Fault) -> CoreRegs {
         rsp: f.rsp,
         ss: f.ss,
         ..CoreRegs::default()
-    }
-}
-
-/// Linux's machine_crash_shutdown + machine_kexec for a crash image: move to
-/// the crash stack (the current one may have overflowed), quiesce, enter
-/// relocate_kernel at `code` under the identity map `pml4`, which finds an
-/// empty entry list and starts purgatory at `entry`. Never returns;
-/// allocates nothing.
-pub fn machine_crash_kexec(code: u64, pml4: u64, entry: u64) -> ! {
-    x86_64::instructions::interrupts::disable();
-    extern "C" fn on_crash_stack(code: u64, pml4: u64, entry: u64) -> ! {
-        machine_kexec::jump(code, pml4, CRASH_HEAD, entry)
-    }
-    // SAFETY: CRASH_STACK is used by nothing else; the call never returns.
-    unsafe {
-        core::arch::asm!(
-            "mov rsp, {stack}",
-            "xor ebp, ebp",
-            "call {f}",
-            "ud2",
-            stack = in(reg) CRASH_STACK.top(),
-            f = sym on_crash_stack,
-            in("rdi") code,
-            in("rsi") pml4,
-            in("rdx") entry,
-            options(noreturn)
-        )
     }
 }

@@ -89,6 +89,7 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
 
 fn handle(f: Fault) {
     if f.is_from_user() {
+        // Cycle forced by the hardware: a ring-3 exception enters here and must end its process.
         crate::proc::kill_current(f)
     }
     kernel_fault(f)
@@ -97,8 +98,9 @@ fn handle(f: Fault) {
 /// An exception in the kernel itself: report everything we know, then boot
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
-    // The registers first: printing may fault again.
-    crate::crash::save_crash_regs(&super::crash::fault_regs(&f));
+    // The registers first: printing may fault again. (Cycle forced by the
+    // hardware: a kernel exception enters here and must reach kexec's crash path.)
+    crate::kexec::save_crash_regs(&super::crash::fault_regs(&f));
     let nested = IN_KERNEL_FAULT.swap(true, Ordering::SeqCst);
     crate::console::emergency_print(format_args!(
         "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
@@ -115,7 +117,7 @@ pub fn kernel_fault(f: Fault) -> ! {
     } else {
         super::backtrace::print(f.rip, f.rbp);
     }
-    crate::crash::crash_kexec();
+    crate::kexec::crash_kexec();
     panic!("fatal exception {} ({}) at {:#x}", f.vector, f.name, f.rip)
 }
 

@@ -4,7 +4,6 @@ pub mod backtrace;
 pub mod crash;
 pub mod gdt;
 pub mod idt;
-pub mod machine_kexec;
 pub mod pic;
 pub mod qemu;
 pub mod stack;

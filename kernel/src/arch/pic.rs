@@ -100,7 +100,8 @@ fn lapic_virtual_wire() {
     if base & (1 << 11) == 0 {
         return;
     }
-    LAPIC.store(crate::mm::phys_to_virt(base & 0xffff_f000), Ordering::Relaxed);
+    // Through the direct map (main.rs's PHYS_OFFSET); arch sits below mm.
+    LAPIC.store(crate::PHYS_OFFSET + (base & 0xffff_f000), Ordering::Relaxed);
     lapic_write(0x80, 0); // TPR: accept everything
     lapic_write(0x320, 1 << 16); // LVT timer: masked
     lapic_write(0x340, 1 << 16); // LVT perf counters: masked

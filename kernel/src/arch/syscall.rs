@@ -29,6 +29,7 @@ core::arch::global_asm!(
     include_str!("syscall_entry.s"),
     user_rsp = sym USER_RSP,
     kernel_rsp = sym KERNEL_RSP,
+    // Cycle forced by the hardware: the SYSCALL entry must call the dispatcher.
     dispatch = sym crate::syscall::dispatch,
 );
 

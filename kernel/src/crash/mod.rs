@@ -3,10 +3,12 @@
 //! - `crashkernel=` reserves a region at boot ([`reserve`]);
 //! - the crash notes and VMCOREINFO ([`notes`]) that the capture kernel
 //!   finds through the ELF core headers ([`elf_headers`]);
-//! - [`crash_kexec`], which the panic and fatal-exception paths call.
+//! - the test hooks ([`test`]).
 //!
-//! Loading the crash image is kexec's job (kexec/crash_image.rs); the
-//! capture kernel's half, /proc/vmcore, is [`vmcore`].
+//! Loading the crash image, its state and the jump into it
+//! (crash_kexec, which the panic and fatal-exception paths call) are
+//! kexec's (kexec/crash_image.rs, kexec/crash_kexec.rs); the capture
+//! kernel's half, /proc/vmcore, is [`vmcore`].
 
 pub mod notes;
 pub mod test;
@@ -14,7 +16,7 @@ pub mod vmcore;
 
 use alloc::vec::Vec;
 use abi::Errno;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use memmap::{IomemChild, Region};
 
 use crate::boot::BootContext;
@@ -31,15 +33,11 @@ pub fn region() -> Option<(u64, u64)> {
     (end > start).then_some((start, end))
 }
 
-/// Writing /sys/kernel/kexec_crash_size (Linux's crash_shrink_memory):
-/// give the tail of the region back to the frame allocator. EBUSY while
-/// kexec is busy, ENOENT while a crash image is loaded (it lives there),
-/// EINVAL to grow; the new size is rounded up to a page.
-pub fn shrink(new_size: u64) -> Result<(), Errno> {
-    let _lock = crate::kexec::KexecLock::try_acquire()?;
-    if crate::kexec::crash_image_loaded() {
-        return Err(Errno::ENOENT);
-    }
+/// Linux's crash_shrink_memory, the region's half: give the tail of the
+/// region back to the frame allocator; EINVAL to grow; the new size is
+/// rounded up to a page. The caller (kexec::crash_shrink) holds the kexec
+/// lock and has made sure no crash image lives in the region.
+pub fn shrink_region(new_size: u64) -> Result<(), Errno> {
     let (start, end) = region().unwrap_or((0, 0));
     let new_size = new_size.checked_next_multiple_of(crate::mm::PAGE_SIZE).ok_or(Errno::EINVAL)?;
     let old_size = end - start;
@@ -146,35 +144,4 @@ fn kernel_map() -> Vec<elfcore::KernelMap> {
         }
     }
     out
-}
-
-/// Set when the first registers are saved: a fault while reporting a
-/// crash must not overwrite the registers of the crash itself.
-static REGS_SAVED: AtomicBool = AtomicBool::new(false);
-/// Set when crash_kexec starts: it runs at most once.
-static STARTED: AtomicBool = AtomicBool::new(false);
-
-/// Record `regs` as the crashing CPU's NT_PRSTATUS (Linux's crash_save_cpu),
-/// unless a crash already did. No allocation, no lock.
-pub fn save_crash_regs(regs: &elfcore::CoreRegs) {
-    if crate::kexec::crash_jump().is_none() || REGS_SAVED.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    notes::save_prstatus(regs, crate::proc::current_pid_unlocked());
-}
-
-/// Linux's __crash_kexec: if a crash image is loaded, boot it. Returns only
-/// if there is none (or a crash is already on its way). Runs with a
-/// possibly corrupted heap and stack: no allocation, no lock, and the jump
-/// happens on a stack of its own.
-pub fn crash_kexec() {
-    let Some((code, pml4, entry)) = crate::kexec::crash_jump() else { return };
-    if STARTED.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    if !REGS_SAVED.load(Ordering::SeqCst) {
-        save_crash_regs(&crate::arch::crash::current_regs());
-    }
-    crate::console::emergency_print(format_args!("kexos: crash: starting the capture kernel (purgatory at {:#x})\n", entry));
-    crate::arch::crash::machine_crash_kexec(code, pml4, entry)
 }

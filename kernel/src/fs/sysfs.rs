@@ -50,9 +50,13 @@ pub fn generate(id: u32) -> Vec<u8> {
 pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
     match id {
         KEXEC_TEST_CORRUPT => {
-            let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
-            let index = text.trim().parse::<usize>().map_err(|_| Errno::EINVAL)?;
-            crate::kexec::test_corrupt_segment(index)?;
+            let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+            // `list`: the entry list; a number: that segment's data.
+            if text == "list" {
+                crate::kexec::test_corrupt_entries()?;
+            } else {
+                crate::kexec::test_corrupt_segment(text.parse::<usize>().map_err(|_| Errno::EINVAL)?)?;
+            }
             Ok(data.len())
         }
         KEXEC_CRASH_SIZE => {
@@ -66,7 +70,7 @@ pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
                 text.parse::<u64>()
             }
             .map_err(|_| Errno::EINVAL)?;
-            crate::crash::shrink(size)?;
+            crate::kexec::crash_shrink(size)?;
             Ok(data.len())
         }
         KEXEC_TEST_CRASH => {

@@ -15,7 +15,7 @@ use alloc::vec::Vec;
 use kexec_core::{locate_mem_hole, CrashSetup, KexecBuf, KimageKind, MemoryView, PhysRange, SegmentBuf, SegmentInfo};
 
 use super::load::{DirectMap, LoadError, LoadRequest};
-use crate::arch::machine_kexec::ControlPages;
+use super::machine_kexec::ControlPages;
 use crate::mm::{self, protect, PAGE_SIZE};
 
 pub struct CrashImage {

@@ -7,10 +7,10 @@ use abi::Errno;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kexec_core::entry::{self, EntryList, EntryWalk, PageAlloc, PhysMem, Step};
+use kexec_core::entry::{self, EntryList, EntryWalk, PageAlloc, PhysMem, Step, WalkError, IND_ADDR_MASK, IND_SOURCE};
 use kexec_core::{KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
 
-use crate::arch::machine_kexec::{self, ControlPages};
+use super::machine_kexec::{self, ControlPages};
 use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
 
 /// The purgatory object, built by purgatory/build.sh.
@@ -86,7 +86,7 @@ pub(super) fn plan<'a>(
 ) -> Result<(kexec_core::Kimage<'a>, kexec_core::LoadSummary), LoadError> {
     let map = mm::memory_map();
     let e820 = bootparam::e820_from_memmap(map);
-    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, rng_seed: None, crash };
+    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
     kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits).map_err(kexec_err)
 }
@@ -121,6 +121,29 @@ impl LoadedImage {
         }
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
         Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments })
+    }
+
+    /// Walk the final entry list as relocate_kernel will, with its model
+    /// (kexec_core::check_entry_list): Err names the entry it refuses, and
+    /// relocate_kernel must then not run.
+    pub fn check_entries(&self) -> Result<u64, WalkError> {
+        let segments: Vec<PhysRange> = self.segments.iter().map(|s| PhysRange::new(s.mem.0, s.mem.0 + s.memsz)).collect();
+        entry::check_entry_list(&self.entries, &segments, &DirectMap)
+    }
+
+    /// Test hook: make the list's first entry (segment 0's IND_DESTINATION)
+    /// an IND_SOURCE, so a source comes before any destination: what
+    /// relocate_kernel would copy to physical 0. Returns the new entry.
+    pub fn corrupt_entries(&self) -> Result<u64, Errno> {
+        let page = *self.entries.indirection_pages.first().ok_or(Errno::ENOENT)?;
+        let slot = phys_to_virt(page.0) as *mut u64;
+        // SAFETY: the list's first indirection page, owned by this image and
+        // mapped in the direct map; slot 0 is an aligned u64.
+        unsafe {
+            let bad = (*slot & IND_ADDR_MASK) | IND_SOURCE;
+            *slot = bad;
+            Ok(bad)
+        }
     }
 
     /// Hand the machine over. Never returns.

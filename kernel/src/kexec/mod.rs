@@ -6,8 +6,10 @@
 //! machine_kexec -> relocate_kernel -> purgatory -> next kernel.
 
 mod crash_image;
+mod crash_kexec;
 pub mod file;
 mod load;
+pub mod machine_kexec;
 pub mod notifier;
 
 use abi::Errno;
@@ -79,6 +81,19 @@ fn disarm_crash() {
     CRASH_CODE.store(0, Ordering::SeqCst);
 }
 
+pub use crash_kexec::{crash_kexec, save_crash_regs};
+
+/// Writing /sys/kernel/kexec_crash_size (Linux's crash_shrink_memory):
+/// EBUSY while kexec is busy, ENOENT while a crash image is loaded (it
+/// lives in the region), else crash::shrink_region.
+pub fn crash_shrink(new_size: u64) -> Result<(), Errno> {
+    let _lock = KexecLock::try_acquire()?;
+    if crash_image_loaded() {
+        return Err(Errno::ENOENT);
+    }
+    crate::crash::shrink_region(new_size)
+}
+
 pub fn last_error() -> String {
     let e = LAST_ERROR.lock();
     if e.is_empty() {
@@ -115,14 +130,38 @@ pub fn test_corrupt_segment(index: usize) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Test hook: put a source before any destination in the loaded image's
+/// entry list, which the check before the jump must refuse.
+pub fn test_corrupt_entries() -> Result<(), Errno> {
+    if !test_hooks_enabled() {
+        return Err(Errno::EPERM);
+    }
+    let _lock = KexecLock::try_acquire()?;
+    let image = IMAGE.lock();
+    let entry = image.as_ref().ok_or(Errno::ENOENT)?.corrupt_entries()?;
+    info!("kexec: test hook: first entry of the list is now {:#x} (a source before any destination)", entry);
+    Ok(())
+}
+
 /// reboot(LINUX_REBOOT_CMD_KEXEC): run the loaded image. Returns only on
-/// failure: EINVAL when nothing is loaded, EBUSY while a load is running.
+/// failure: EINVAL when nothing is loaded or when its entry list fails the
+/// check below (the image stays loaded), EBUSY while a load is running.
 pub fn kernel_kexec() -> Errno {
     let lock = match KexecLock::try_acquire() {
         Ok(l) => l,
         Err(e) => return e,
     };
-    let Some(image) = IMAGE.lock().take() else { return Errno::EINVAL };
+    let mut slot = IMAGE.lock();
+    let Some(image) = slot.as_ref() else { return Errno::EINVAL };
+    // The final list: nothing changes it from here (the lock is held, and
+    // reboot notifiers may update segment data, never entries), so
+    // relocate_kernel runs only a list its model accepts.
+    if let Err(e) = image.check_entries() {
+        info!("kexec_core: not starting the new kernel: its entry list fails the check before the jump: {}", e);
+        return Errno::EINVAL;
+    }
+    let Some(image) = slot.take() else { return Errno::EINVAL };
+    drop(slot);
     info!("kexec_core: Starting new kernel");
     notifier::run_reboot_notifiers();
     core::mem::forget(lock); // held for good: this kernel ends here

@@ -29,12 +29,15 @@ pub fn phys_to_virt(pa: u64) -> u64 {
     PHYS_OFFSET + pa
 }
 
-pub fn init(ctx: &BootContext) {
+/// The frame allocator and the heap: the first memory anything can take.
+pub fn init_allocators(ctx: &BootContext) {
     frame::init(ctx.regions(), ctx.initrd);
     heap::init();
-    // Right after the heap (parsing allocates), before anything else takes
-    // memory: the heap sits low, the crash region is searched top-down.
-    crate::crash::reserve(ctx, ctx.regions());
+}
+
+/// The rest, once the boot path reserved what it needs (crashkernel=):
+/// the memory map and the kernel's own page tables.
+pub fn init(ctx: &BootContext) {
     let map = MemoryMap::from_regions(ctx.regions().iter().copied());
     let regions: Vec<Region> = map.regions().to_vec();
     MEMORY_MAP.call_once(|| map);

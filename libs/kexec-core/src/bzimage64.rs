@@ -248,7 +248,7 @@ pub fn bzimage64_load<'a>(
     let purgatory_entry = handoff::load_purgatory(image, ctx)?;
 
     // 2. One block: boot_params, the command line (+ elfcorehdr room), the
-    //    setup_data nodes (E820_EXT beyond 128 entries, RNG seed).
+    //    setup_data nodes (E820_EXT beyond 128 entries).
     let block = handoff::add_params_block(image, ctx, cmdline_len)?;
     let bp_addr = block.addr;
 
@@ -425,7 +425,6 @@ mod load_tests {
             e820,
             acpi_rsdp: None,
             purgatory: &purg,
-            rng_seed: None,
             crash: Some(CrashSetup {
                 elf_headers: b"\x7fELF",
                 memmap: &map,

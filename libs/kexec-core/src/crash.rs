@@ -136,7 +136,6 @@ pub(crate) mod tests {
             e820: &e820,
             acpi_rsdp: Some(0xf5a40),
             purgatory: &purg,
-            rng_seed: None,
             crash: with_setup.then_some(CrashSetup {
                 elf_headers: headers,
                 memmap: map,
@@ -303,7 +302,6 @@ pub(crate) mod tests {
             e820: &[],
             acpi_rsdp: None,
             purgatory: &purg,
-            rng_seed: None,
             crash: Some(CrashSetup {
                 elf_headers: &headers,
                 memmap: &map,

@@ -707,7 +707,6 @@ fn ctx_with<'c>(view: &'c MemoryView, e820: &'c [E820Entry], purg: &'c [u8]) -> 
         e820,
         acpi_rsdp: None,
         purgatory: purg,
-        rng_seed: None,
         crash: None,
     }
 }
@@ -1042,7 +1041,6 @@ fn plan_and_relocate<'a>(
         e820: &e820,
         acpi_rsdp: Some(0xf5a40),
         purgatory: &purg,
-        rng_seed: Some([7; 32]),
         crash: None,
     };
     let loaders: [&dyn KexecFileOps; 2] = [&BzImage64, &Elf64];
@@ -1151,7 +1149,7 @@ fn plan_a_full_elf_load_on_512m_and_relocate_it() {
     assert_eq!(parsed.ramdisk, Some((rd.mem.0, 3 * MIB)));
     assert_eq!(parsed.acpi_rsdp, Some(0xf5a40));
     assert_eq!(parsed.e820, e820);
-    assert_eq!(parsed.setup_data.len(), 1, "RNG seed");
+    assert_eq!(parsed.setup_data.len(), 0, "no setup_data node");
     assert!(!parsed.sentinel_set);
     let mut text = vec![0u8; cmdline.len()];
     mem.read(PhysAddr(parsed.cmdline_pa.unwrap()), &mut text);

@@ -2,19 +2,10 @@
 //! kimage_add_entry, kimage_alloc_page, kimage_load_normal_segment,
 //! kimage_terminate).
 //!
-//! Each entry is a page-aligned physical address with flags in the low
-//! bits. Linux's flags:
-//! - `IND_DESTINATION` 0x1: the following pages go to this address.
-//! - `IND_INDIRECTION` 0x2: continue reading entries from this page.
-//! - `IND_DONE` 0x4: the end.
-//! - `IND_SOURCE` 0x8: copy this page to the destination, advance it a page.
-//!
-//! and one kexos addition, **`IND_ZERO` 0x10** (address bits 0): zero the
-//! destination page and advance it a page. A segment's zero tail (memsz
-//! beyond the data's last page: tens of MB for a bzImage's init_size) thus
-//! costs one entry per page and no source page or copy; relocate_kernel
-//! fills it with `rep stosq` (kernel/src/arch/relocate_kernel.s). Entries
-//! whose flags are all clear are ignored, like Linux.
+//! What each entry kind means (Linux's four flags and kexos's `IND_ZERO`,
+//! which lets a segment's zero tail cost one entry per page and no source
+//! page) is written once, in the header of kernel/src/kexec/relocate_kernel.s;
+//! [`crate::walk::EntryWalk`] is its model. This file builds lists.
 //!
 //! An indirection page holds 512 slots: up to 511 entries, then the chain
 //! (`next | IND_INDIRECTION`) in the last slot; IND_DONE may sit in the last
@@ -37,16 +28,18 @@ use alloc::vec::Vec;
 use crate::error::KexecError;
 use crate::kimage::{Kimage, KimageKind};
 use crate::types::{normalize, PhysAddr, PhysRange, PAGE_SIZE};
+pub use crate::walk::{check_entry_list, relocate_simulate, EntryWalk, Step, WalkError};
 
-/// The following source pages go to this address.
+// The entry kinds; their meaning: kernel/src/kexec/relocate_kernel.s.
+/// Set the destination page.
 pub const IND_DESTINATION: u64 = 0x1;
-/// Continue with the entries in this page.
+/// Continue with the entries of this page.
 pub const IND_INDIRECTION: u64 = 0x2;
 /// End of the list.
 pub const IND_DONE: u64 = 0x4;
-/// Copy this page to the destination and advance the destination.
+/// Copy this page to the destination page.
 pub const IND_SOURCE: u64 = 0x8;
-/// kexos: zero the destination page and advance it (no source page).
+/// kexos: zero the destination page (no source page).
 pub const IND_ZERO: u64 = 0x10;
 /// The address bits of an entry.
 pub const IND_ADDR_MASK: u64 = !(PAGE_SIZE - 1);
@@ -70,7 +63,7 @@ pub trait PhysMem {
     fn read(&self, pa: PhysAddr, buf: &mut [u8]);
 }
 
-static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+pub(crate) static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
 /// A built entry list and every page the image now owns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -296,118 +289,6 @@ pub fn kimage_load_crash_segments(image: &Kimage<'_>, mem: &mut impl PhysMem) {
             at += n;
         }
     }
-}
-
-/// A malformed list found by [`relocate_simulate`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SimError {
-    /// More steps than allowed (a loop).
-    TooManySteps,
-    /// A source or zero entry before any destination.
-    NoDestination,
-    /// An entry read before any indirection page.
-    NoIndirection,
-}
-
-/// One page operation of an entry list, as relocate_kernel performs it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Copy source page `src` to destination page `dest`.
-    Copy {
-        /// Destination page.
-        dest: u64,
-        /// Source page.
-        src: u64,
-    },
-    /// Zero destination page `dest` (IND_ZERO).
-    Zero {
-        /// Destination page.
-        dest: u64,
-    },
-}
-
-/// Walks an entry list from `head` (processed as the first entry) the way
-/// relocate_kernel does, one page operation at a time. Entries are read
-/// through `PhysMem` at each step, so a caller may write memory between
-/// steps (the simulator does, to catch a copy clobbering a later entry).
-#[derive(Clone, Debug)]
-pub struct EntryWalk {
-    entry: u64,
-    ptr: Option<u64>,
-    dest: Option<u64>,
-    steps_left: usize,
-}
-
-impl EntryWalk {
-    /// A walk of at most `max_steps` entries.
-    pub fn new(head: u64, max_steps: usize) -> EntryWalk {
-        EntryWalk {
-            entry: head,
-            ptr: None,
-            dest: None,
-            steps_left: max_steps,
-        }
-    }
-
-    /// The next page operation, or `None` at IND_DONE.
-    pub fn next(&mut self, mem: &impl PhysMem) -> Result<Option<Step>, SimError> {
-        loop {
-            if self.steps_left == 0 {
-                return Err(SimError::TooManySteps);
-            }
-            self.steps_left -= 1;
-            let entry = self.entry;
-            let addr = entry & IND_ADDR_MASK;
-            let mut step = None;
-            if entry & IND_DESTINATION != 0 {
-                self.dest = Some(addr);
-            } else if entry & IND_INDIRECTION != 0 {
-                self.ptr = Some(addr);
-            } else if entry & IND_DONE != 0 {
-                return Ok(None);
-            } else if entry & (IND_SOURCE | IND_ZERO) != 0 {
-                let dest = self.dest.ok_or(SimError::NoDestination)?;
-                self.dest = Some(dest.wrapping_add(PAGE_SIZE));
-                step = Some(if entry & IND_SOURCE != 0 {
-                    Step::Copy { dest, src: addr }
-                } else {
-                    Step::Zero { dest }
-                });
-            }
-            let p = self.ptr.ok_or(SimError::NoIndirection)?;
-            let mut word = [0u8; 8];
-            mem.read(PhysAddr(p), &mut word);
-            self.entry = u64::from_le_bytes(word);
-            self.ptr = Some(p.wrapping_add(8));
-            if step.is_some() {
-                return Ok(step);
-            }
-        }
-    }
-}
-
-/// What relocate_kernel does with the list, on a fake memory: walk from
-/// `head`, copy each source page to the destination, zero a page per
-/// IND_ZERO, stop at IND_DONE. Returns the number of pages written.
-pub fn relocate_simulate(
-    head: u64,
-    mem: &mut impl PhysMem,
-    max_steps: usize,
-) -> Result<u64, SimError> {
-    let mut walk = EntryWalk::new(head, max_steps);
-    let mut written = 0u64;
-    let mut page = vec![0u8; PAGE_SIZE as usize];
-    while let Some(step) = walk.next(&*mem)? {
-        match step {
-            Step::Copy { dest, src } => {
-                mem.read(PhysAddr(src), &mut page);
-                mem.write(PhysAddr(dest), &page);
-            }
-            Step::Zero { dest } => mem.write(PhysAddr(dest), &ZERO_PAGE),
-        }
-        written += 1;
-    }
-    Ok(written)
 }
 
 #[cfg(test)]
@@ -776,27 +657,5 @@ pub(crate) mod tests {
         let mut mem = FakeMem::default();
         kimage_load_crash_segments(&k, &mut mem);
         assert_memory_matches(&k, &mem);
-    }
-
-    #[test]
-    fn simulator_rejects_garbage() {
-        let mut mem = FakeMem::default();
-        assert_eq!(
-            relocate_simulate(IND_SOURCE | 0x1000, &mut mem, 10),
-            Err(SimError::NoDestination)
-        );
-        assert_eq!(
-            relocate_simulate(IND_DESTINATION, &mut mem, 10),
-            Err(SimError::NoIndirection)
-        );
-        // A page chaining to itself.
-        mem.write(
-            PhysAddr(0x5000),
-            &(0x5000u64 | IND_INDIRECTION).to_le_bytes(),
-        );
-        assert_eq!(
-            relocate_simulate(0x5000 | IND_INDIRECTION, &mut mem, 50),
-            Err(SimError::TooManySteps)
-        );
     }
 }

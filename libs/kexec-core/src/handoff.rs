@@ -90,7 +90,7 @@ fn next_e820<'i>(image: &'i Kimage<'_>, ctx: &'i LoadContext<'_>) -> &'i [E820En
 
 /// Place the boot_params block for a command line of `cmdline_len` bytes
 /// (with its NUL): setup_data nodes for the e820 entries beyond 128
-/// (SETUP_E820_EXT) and the RNG seed; 16-byte aligned, above 0x3000, top down.
+/// (SETUP_E820_EXT); 16-byte aligned, above 0x3000, top down.
 pub(crate) fn add_params_block(
     image: &mut Kimage<'_>,
     ctx: &LoadContext<'_>,
@@ -103,9 +103,6 @@ pub(crate) fn add_params_block(
         let rest = &e820[bootparam::E820_MAX_ENTRIES_ZEROPAGE..];
         e820_rest_len = rest.len();
         chain.push_e820_ext(rest);
-    }
-    if let Some(seed) = ctx.rng_seed {
-        chain.push(bootparam::setup_type::SETUP_RNG_SEED, seed.to_vec());
     }
     let params_cmdline_sz =
         (bootparam::BOOT_PARAMS_SIZE as u64 + cmdline_len + MAX_ELFCOREHDR_STR_LEN).div_ceil(16)

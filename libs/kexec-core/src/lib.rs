@@ -11,7 +11,9 @@
 //! - purgatory loading/relocation/symbols ([`kexec_load_purgatory`]) and
 //!   digests ([`kexec_calculate_store_digests`]);
 //! - the entry list relocate_kernel walks ([`kimage_load_segments`], with the
-//!   source-page invariant) and a simulator of that walk ([`relocate_simulate`]).
+//!   source-page invariant), its walk as relocate_kernel performs it
+//!   ([`walk::EntryWalk`], [`relocate_simulate`]) and the check the kernel
+//!   runs before the jump ([`check_entry_list`]).
 //!
 //! Every error is a [`KexecError`] whose `.errno()` is what Linux returns.
 //! Names follow Linux (kernel/kexec_core.c, kernel/kexec_file.c,
@@ -37,14 +39,16 @@ pub mod purgatory;
 pub mod sanity;
 mod segment;
 mod types;
+pub mod walk;
 
 pub use bzimage64::{BzImage64, BzImageError};
 pub use crash::{crash_load_segments, ELFCOREHDR_LABEL, ELF_CORE_HEADER_ALIGN};
 pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
-    kimage_load_crash_segments, kimage_load_segments, relocate_simulate, EntryList, PageAlloc,
-    PhysMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE, IND_ZERO,
+    check_entry_list, kimage_load_crash_segments, kimage_load_segments, relocate_simulate,
+    EntryList, PageAlloc, PhysMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE,
+    IND_ZERO,
 };
 pub use error::{KexecError, SegmentError};
 pub use hole::{locate_mem_hole, HoleError, HoleReason};

@@ -47,8 +47,6 @@ pub struct LoadContext<'c> {
     pub acpi_rsdp: Option<u64>,
     /// The purgatory ET_REL object the kernel embeds.
     pub purgatory: &'c [u8],
-    /// 32 random bytes for a SETUP_RNG_SEED node, if the kernel has entropy.
-    pub rng_seed: Option<[u8; 32]>,
     /// What a crash (kdump) load needs from the running kernel; required
     /// for a [`crate::KimageKind::Crash`] image, ignored otherwise.
     pub crash: Option<CrashSetup<'c>>,
@@ -102,9 +100,6 @@ pub trait KexecFileOps: Sync {
         initrd: Option<&'a [u8]>,
         cmdline: &[u8],
     ) -> Result<LoadSummary, KexecError>;
-    /// Free loader data after the segments were copied (nothing by default:
-    /// Rust drops the image's owned buffers).
-    fn cleanup(&self, _summary: &LoadSummary) {}
 }
 
 /// Try each loader in order; the first that accepts wins. Like Linux this

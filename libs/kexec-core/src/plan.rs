@@ -25,7 +25,6 @@ pub fn kexec_file_plan<'a>(
     let summary = ops.load(&mut image, ctx, kernel, initrd, cmdline)?;
     sanity_check_segment_list(&image, limits)?;
     kexec_calculate_store_digests(&mut image)?;
-    ops.cleanup(&summary);
     Ok((image, summary))
 }
 
@@ -60,7 +59,6 @@ mod tests {
             e820: &e820,
             acpi_rsdp: Some(0xf5a40),
             purgatory: &purg,
-            rng_seed: Some([0x42; 32]),
             crash: None,
         };
         let kernel = fake_bzimage(8 * MIB as usize, 48 << 20);
@@ -197,8 +195,8 @@ mod tests {
         assert_eq!(parsed.e820, e820);
         assert_eq!(
             parsed.setup_data.len(),
-            1,
-            "RNG seed only: 10 e820 entries fit"
+            0,
+            "no setup_data: 10 e820 entries fit in the zero page"
         );
         let cl = parsed.cmdline_pa.unwrap();
         assert_eq!(cl, bp.mem.0 + 4096);
@@ -223,7 +221,6 @@ mod tests {
             e820: &e820,
             acpi_rsdp: None,
             purgatory: &purg,
-            rng_seed: None,
             crash: None,
         };
         let kernel = fake_bzimage(4096, 1 << 20);

@@ -1,4 +1,5 @@
-//! machine_kexec: the hardware half of kexec (arch/x86/kernel/machine_kexec_64.c).
+//! machine_kexec: the hardware half of kexec (arch/x86/kernel/machine_kexec_64.c),
+//! for normal and crash images.
 //!
 //! At load time [`ControlPages::prepare`] allocates, away from every
 //! destination, the pages the jump needs: one for a copy of relocate_kernel,
@@ -237,7 +238,7 @@ pub fn jump(code: u64, pml4: u64, head: u64, entry: u64) -> ! {
     // No device of ours does DMA; silence interrupt sources the next kernel
     // will set up itself. The LAPIC stays in virtual-wire mode, the state
     // Linux expects to inherit.
-    super::pic::mask_all();
+    crate::arch::pic::mask_all();
     // SAFETY: the identity tables map all memory and the kernel half, so
     // execution continues here after the switch; the control page holds
     // relocate_kernel, whose register contract (relocate_kernel.s) is met
@@ -249,6 +250,33 @@ pub fn jump(code: u64, pml4: u64, head: u64, entry: u64) -> ! {
             code = in(reg) code,
             in("rdi") head,
             in("rsi") code,
+            in("rdx") entry,
+            options(noreturn)
+        )
+    }
+}
+
+/// Linux's machine_crash_shutdown + machine_kexec for a crash image: move to
+/// the crash stack (the current one may have overflowed), quiesce, enter
+/// relocate_kernel at `code` under the identity map `pml4`, which finds an
+/// empty entry list and starts purgatory at `entry`. Never returns;
+/// allocates nothing.
+pub fn machine_crash_kexec(code: u64, pml4: u64, entry: u64) -> ! {
+    x86_64::instructions::interrupts::disable();
+    extern "C" fn on_crash_stack(code: u64, pml4: u64, entry: u64) -> ! {
+        jump(code, pml4, CRASH_HEAD, entry)
+    }
+    // SAFETY: CRASH_STACK is used by nothing else; the call never returns.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {stack}",
+            "xor ebp, ebp",
+            "call {f}",
+            "ud2",
+            stack = in(reg) crate::arch::stack::CRASH_STACK.top(),
+            f = sym on_crash_stack,
+            in("rdi") code,
+            in("rsi") pml4,
             in("rdx") entry,
             options(noreturn)
         )
