@@ -371,6 +371,13 @@ pub fn cmdline() -> &'static str {
     CMDLINE.get().map(|s| s.as_str()).unwrap_or("")
 }
 
+/// `kexec_test` on the command line enables the test-only hooks
+/// (/sys/kernel/kexec_test_corrupt, /sys/kernel/kexec_test_crash).
+pub fn test_hooks_enabled() -> bool {
+    static TEST_HOOKS: Once<bool> = Once::new();
+    *TEST_HOOKS.call_once(|| cmdline().split_whitespace().any(|w| w == "kexec_test"))
+}
+
 /// Decode the command line once the heap exists: invalid UTF-8 replaced,
 /// trailing newlines and NULs (a /boot/cmdline file's, a NUL-padded
 /// buffer's) dropped.

@@ -2,7 +2,6 @@
 //! user writes, and a small input queue filled by the COM1 interrupt.
 //! Output translates "\n" to "\r\n"; input is delivered raw (the shell edits).
 
-use core::fmt::{self, Write};
 use spin::Mutex;
 use uart_16550::SerialPort;
 use x86_64::instructions::interrupts;
@@ -45,21 +44,13 @@ pub fn write_bytes(bytes: &[u8]) {
     })
 }
 
-/// Print without taking the console lock: for the panic and fault paths,
-/// where the lock may be held by the code that failed.
-pub fn emergency_print(args: fmt::Arguments) {
-    struct Raw;
-    impl Write for Raw {
-        fn write_str(&mut self, s: &str) -> fmt::Result {
-            // SAFETY: a fresh handle on COM1; at worst it interleaves bytes
-            // with an interrupted writer, which is acceptable when dying.
-            let mut port = unsafe { SerialPort::new(COM1) };
-            put_bytes(&mut port, s.as_bytes());
-            crate::klog::record_emergency(s.as_bytes());
-            Ok(())
-        }
-    }
-    let _ = Raw.write_fmt(args);
+/// Write without taking the console lock: for the panic and fault paths
+/// (klog::emergency_print), where the lock may be held by the code that failed.
+pub fn emergency_write(bytes: &[u8]) {
+    // SAFETY: a fresh handle on COM1; at worst it interleaves bytes with an
+    // interrupted writer, which is acceptable when dying.
+    let mut port = unsafe { SerialPort::new(COM1) };
+    put_bytes(&mut port, bytes);
 }
 
 /// Move every byte the UART holds into the input queue. Called from the

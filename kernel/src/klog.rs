@@ -59,13 +59,22 @@ pub fn log(args: fmt::Arguments) {
     });
 }
 
-/// The dying kernel's last words (console::emergency_print): kept in the
-/// ring too, so a crash dump holds the panic message and backtrace. Skipped
-/// if the ring's lock is held (by the code that crashed): never waits.
-pub fn record_emergency(bytes: &[u8]) {
-    if let Some(mut ring) = RING.try_lock() {
-        ring.push(bytes);
+/// The dying kernel's last words: printed without the console's lock and
+/// kept in the ring too, so a crash dump holds the panic message and
+/// backtrace. The ring is skipped if its lock is held (by the code that
+/// crashed): this never waits.
+pub fn emergency_print(args: fmt::Arguments) {
+    struct Raw;
+    impl Write for Raw {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            crate::console::emergency_write(s.as_bytes());
+            if let Some(mut ring) = RING.try_lock() {
+                ring.push(s.as_bytes());
+            }
+            Ok(())
+        }
     }
+    let _ = Raw.write_fmt(args);
 }
 
 /// Where the ring is, for VMCOREINFO (a dump reader finds the log there):

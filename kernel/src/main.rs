@@ -82,7 +82,10 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     fs::init(ctx);
     boot::init_cmdline(ctx);
     crash::vmcore::init(boot::cmdline());
+    // The kernel's files, each registered by its owner.
     fs::install_kernel_files();
+    kexec::sysfs::install();
+    crash::install_files();
     boot::log_summary(ctx);
     require_init();
     proc::start_init(false)

@@ -4,7 +4,7 @@
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use crate::console;
+use crate::klog;
 
 /// Set by the first panic: a panic while panicking skips the backtrace.
 static PANICKING: AtomicBool = AtomicBool::new(false);
@@ -15,7 +15,7 @@ fn panic(info: &PanicInfo) -> ! {
     crate::kexec::save_crash_regs(&crate::arch::crash::current_regs());
     let nested = PANICKING.swap(true, Ordering::SeqCst);
     // The console lock may be held by the code that panicked: bypass it.
-    console::emergency_print(format_args!("\nKERNEL PANIC: {}\n", info));
+    klog::emergency_print(format_args!("\nKERNEL PANIC: {}\n", info));
     // A kernel fault printed its own backtrace before panicking.
     if !nested && !crate::arch::idt::in_kernel_fault() {
         crate::arch::backtrace::print_current();

@@ -20,7 +20,7 @@ fn on_a_stack(addr: u64) -> bool {
 /// Frames are trusted only while they point into a kernel stack, so a
 /// corrupted chain stops the walk instead of faulting.
 pub fn print(rip: u64, mut rbp: u64) {
-    crate::console::emergency_print(format_args!("backtrace:\n  #0 {:#x}\n", rip));
+    crate::klog::emergency_print(format_args!("backtrace:\n  #0 {:#x}\n", rip));
     for i in 1..MAX_FRAMES {
         if !on_a_stack(rbp) {
             break;
@@ -30,7 +30,7 @@ pub fn print(rip: u64, mut rbp: u64) {
         if ret == 0 {
             break;
         }
-        crate::console::emergency_print(format_args!("  #{} {:#x}\n", i, ret));
+        crate::klog::emergency_print(format_args!("  #{} {:#x}\n", i, ret));
         if next <= rbp {
             break;
         }

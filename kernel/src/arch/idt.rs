@@ -102,7 +102,7 @@ pub fn kernel_fault(f: Fault) -> ! {
     // hardware: a kernel exception enters here and must reach kexec's crash path.)
     crate::kexec::save_crash_regs(&super::crash::fault_regs(&f));
     let nested = IN_KERNEL_FAULT.swap(true, Ordering::SeqCst);
-    crate::console::emergency_print(format_args!(
+    crate::klog::emergency_print(format_args!(
         "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
         f.vector,
         f.name,
@@ -113,7 +113,7 @@ pub fn kernel_fault(f: Fault) -> ! {
     ));
     if nested {
         // Faulted while reporting a fault: straight to the crash kernel.
-        crate::console::emergency_print(format_args!("kexos: fault while handling a kernel fault\n"));
+        crate::klog::emergency_print(format_args!("kexos: fault while handling a kernel fault\n"));
     } else {
         super::backtrace::print(f.rip, f.rbp);
     }
@@ -174,7 +174,7 @@ extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
 }
 
 extern "x86-interrupt" fn nmi(_frame: InterruptStackFrame) {
-    crate::console::emergency_print(format_args!("kexos: NMI received\n"));
+    crate::klog::emergency_print(format_args!("kexos: NMI received\n"));
 }
 
 extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {

@@ -10,6 +10,8 @@
 //! kexec's (kexec/crash_image.rs, kexec/crash_kexec.rs); the capture
 //! kernel's half, /proc/vmcore, is [`vmcore`].
 
+mod files;
+pub use files::install as install_files;
 pub mod notes;
 pub mod test;
 pub mod vmcore;

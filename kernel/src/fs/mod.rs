@@ -1,9 +1,10 @@
 //! The kernel side of the file system: one global `vfs::Vfs` (the ramfs
 //! root, unpacked from the initramfs at boot) behind a lock, the console as
-//! a file, and procfs contents generated at open time.
+//! a file, and the kernel's own files (kernfs: /proc, /sys), whose
+//! contents their owners make at open time.
 
+pub mod kernfs;
 pub mod procfs;
-pub mod sysfs;
 
 use abi::Errno;
 use alloc::string::String;
@@ -33,14 +34,9 @@ pub fn init(ctx: &BootContext) {
     *VFS.lock() = Some(fs);
 }
 
-/// The kernel's own files: /proc and /sys (after crash::vmcore::init, which
-/// decides whether /proc/vmcore exists).
+/// fs's own kernel files (/proc); kexec and crash register theirs.
 pub fn install_kernel_files() {
-    // Installed outside the lock, as before the VFS was published.
-    let mut fs = VFS.lock().take().expect("fs::init not run");
-    procfs::install(&mut fs);
-    sysfs::install(&mut fs);
-    *VFS.lock() = Some(fs);
+    procfs::install();
 }
 
 /// The initramfs this kernel booted with, as /boot/initramfs.cpio, served
@@ -66,22 +62,22 @@ pub enum File {
     Node(OpenFile, String),
 }
 
-/// open(2) on an absolute, normalized path: procfs files get their contents now.
+/// open(2) on an absolute, normalized path: kernel files get their contents now.
 pub fn open(path: &str, flags: u32, mode: u32) -> Result<File, Errno> {
     with(|fs| {
         let mut f = fs.open(path, flags, mode)?;
         if let NodeKind::Special(id) = fs.kind(f.ino) {
-            f.snapshot = Some(procfs::contents(id)?);
+            f.snapshot = Some(kernfs::open(id)?);
         }
         Ok(File::Node(f, String::new()))
     })
 }
 
-/// write(2) to a VFS file: procfs files with write permission are consumed
-/// by the kernel, everything else goes to the ramfs.
+/// write(2) to a VFS file: kernel files with write permission are consumed
+/// by their owner, everything else goes to the ramfs.
 pub fn write(f: &mut OpenFile, data: &[u8]) -> Result<usize, Errno> {
     match with(|fs| fs.kind(f.ino)) {
-        NodeKind::Special(id) => procfs::write(id, data),
+        NodeKind::Special(id) => kernfs::write(id, data),
         _ => with(|fs| fs.write(f, data)),
     }
 }

@@ -1,53 +1,75 @@
 //! /proc: files whose contents the kernel generates when they are opened.
 
+use abi::Errno;
 use alloc::format;
 use alloc::string::String;
-use abi::Errno;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use memmap::IomemChild;
-use vfs::SpecialContents;
-use vfs::Vfs;
+use spin::Mutex;
 
-const CMDLINE: u32 = 1;
-const MEMINFO: u32 = 2;
-const IOMEM: u32 = 3;
-const VERSION: u32 = 4;
-const UPTIME: u32 = 5;
-const SYSRQ_TRIGGER: u32 = 6;
-const VMCORE: u32 = 7;
+use super::kernfs::{register, text, KernelFile};
 
-const FILES: &[(&str, u32, u32)] = &[
-    ("/proc/cmdline", CMDLINE, 0o444),
-    ("/proc/meminfo", MEMINFO, 0o444),
-    ("/proc/iomem", IOMEM, 0o444),
-    ("/proc/version", VERSION, 0o444),
-    ("/proc/uptime", UPTIME, 0o444),
-    ("/proc/sysrq-trigger", SYSRQ_TRIGGER, 0o200),
-];
+/// Linux prints the command line followed by a newline.
+static CMDLINE: KernelFile = KernelFile {
+    path: "/proc/cmdline",
+    mode: 0o444,
+    read: || text(format!("{}\n", crate::boot::cmdline())),
+    write: None,
+};
+static MEMINFO: KernelFile = KernelFile {
+    path: "/proc/meminfo",
+    mode: 0o444,
+    read: || text(memmap::meminfo(crate::mm::frame::total_ram(), crate::mm::frame::free_bytes())),
+    write: None,
+};
+static IOMEM: KernelFile = KernelFile {
+    path: "/proc/iomem",
+    mode: 0o444,
+    read: || text(crate::mm::memory_map().iomem(&iomem_children())),
+    write: None,
+};
+static VERSION: KernelFile = KernelFile {
+    path: "/proc/version",
+    mode: 0o444,
+    read: || text(format!("{}\n", version())),
+    write: None,
+};
+static UPTIME: KernelFile = KernelFile {
+    path: "/proc/uptime",
+    mode: 0o444,
+    read: || {
+        let ns = crate::time::now_ns();
+        text(format!("{}.{:02} 0.00\n", ns / 1_000_000_000, (ns / 10_000_000) % 100))
+    },
+    write: None,
+};
+static SYSRQ_TRIGGER: KernelFile = KernelFile {
+    path: "/proc/sysrq-trigger",
+    mode: 0o200,
+    read: || text(String::new()),
+    write: Some(write_sysrq_trigger),
+};
 
-pub fn install(fs: &mut Vfs) {
-    let _ = fs.mkdir_all("/proc");
-    for &(path, id, mode) in FILES {
-        if let Err(e) = fs.add_special(path, id, mode) {
-            info!("procfs: cannot create {}: {:?}", path, e);
-        }
-    }
-    // Only a capture kernel has a dump to offer (as in Linux).
-    if crate::crash::vmcore::present() {
-        if let Err(e) = fs.add_special("/proc/vmcore", VMCORE, 0o400) {
-            info!("procfs: cannot create /proc/vmcore: {:?}", e);
-        }
-    }
+/// fs's own /proc files (the others are registered by their owners).
+pub fn install() {
+    let _ = super::with(|fs| fs.mkdir_all("/proc"));
+    register(&[&CMDLINE, &MEMINFO, &IOMEM, &VERSION, &UPTIME, &SYSRQ_TRIGGER]);
 }
 
-/// What an opener of special file `id` reads: a text generated now, or for
-/// /proc/vmcore a view of the crashed kernel's memory.
-pub fn contents(id: u32) -> Result<Arc<dyn SpecialContents>, Errno> {
-    if id == VMCORE {
-        return crate::crash::vmcore::contents();
-    }
-    Ok(Arc::new(generate(id)))
+/// Who adds lines under the memory map's in /proc/iomem (crash: its region).
+static IOMEM_CHILDREN: Mutex<Vec<IomemChildren>> = Mutex::new(Vec::new());
+
+/// Lines to nest under the memory map's, asked at every read.
+pub type IomemChildren = fn() -> Vec<IomemChild>;
+
+/// Add `children` to what /proc/iomem shows.
+pub fn register_iomem_children(children: IomemChildren) {
+    IOMEM_CHILDREN.lock().push(children);
+}
+
+fn iomem_children() -> Vec<IomemChild> {
+    let providers = IOMEM_CHILDREN.lock().clone();
+    providers.iter().flat_map(|p| p()).collect()
 }
 
 pub fn version() -> String {
@@ -59,39 +81,8 @@ pub fn version() -> String {
     )
 }
 
-/// The current contents of special file `id` (procfs or sysfs).
-pub fn generate(id: u32) -> Vec<u8> {
-    if id >= super::sysfs::FIRST_ID {
-        return super::sysfs::generate(id);
-    }
-    let text = match id {
-        // Linux prints the command line followed by a newline.
-        CMDLINE => format!("{}\n", crate::boot::cmdline()),
-        MEMINFO => memmap::meminfo(crate::mm::frame::total_ram(), crate::mm::frame::free_bytes()),
-        IOMEM => crate::mm::memory_map().iomem(&iomem_children()),
-        VERSION => format!("{}\n", version()),
-        UPTIME => {
-            let ns = crate::time::now_ns();
-            format!("{}.{:02} 0.00\n", ns / 1_000_000_000, (ns / 10_000_000) % 100)
-        }
-        _ => String::new(),
-    };
-    text.into_bytes()
-}
-
-fn iomem_children() -> Vec<IomemChild> {
-    crate::crash::iomem_children()
-}
-
-/// A write to procfs file `id`; only /proc/sysrq-trigger accepts one.
-pub fn write(id: u32, data: &[u8]) -> Result<usize, Errno> {
-    if id >= super::sysfs::FIRST_ID {
-        return super::sysfs::write(id, data);
-    }
-    if id != SYSRQ_TRIGGER {
-        return Err(Errno::EACCES);
-    }
-    // Like Linux's write_sysrq_trigger, only the first character counts.
+/// Like Linux's write_sysrq_trigger, only the first character counts.
+fn write_sysrq_trigger(data: &[u8]) -> Result<usize, Errno> {
     if let Some(&key) = data.first() {
         sysrq(key);
     }

@@ -31,6 +31,6 @@ pub fn crash_kexec() {
     if !REGS_SAVED.load(Ordering::SeqCst) {
         save_crash_regs(&crate::arch::crash::current_regs());
     }
-    crate::console::emergency_print(format_args!("kexos: crash: starting the capture kernel (purgatory at {:#x})\n", entry));
+    crate::klog::emergency_print(format_args!("kexos: crash: starting the capture kernel (purgatory at {:#x})\n", entry));
     super::machine_kexec::machine_crash_kexec(code, pml4, entry)
 }

@@ -11,13 +11,12 @@ pub mod file;
 mod load;
 pub mod machine_kexec;
 pub mod notifier;
+pub mod sysfs;
 
 use abi::Errno;
 use alloc::string::String;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use spin::{Mutex, Once};
-
-
+use spin::Mutex;
 
 /// The loaded image, if any (Linux's kexec_image).
 static IMAGE: Mutex<Option<load::LoadedImage>> = Mutex::new(None);
@@ -33,7 +32,6 @@ static CRASH_ENTRY: AtomicU64 = AtomicU64::new(0);
 static BUSY: AtomicBool = AtomicBool::new(false);
 /// Why the last load failed, for /sys/kernel/kexec_last_error.
 static LAST_ERROR: Mutex<String> = Mutex::new(String::new());
-static TEST_HOOKS: Once<bool> = Once::new();
 
 /// RAII form of kexec_trylock()/kexec_unlock().
 pub struct KexecLock(());
@@ -110,16 +108,10 @@ fn fail(errno: Errno, reason: String) -> Errno {
     errno
 }
 
-/// `kexec_test` on the command line enables test-only hooks
-/// (/sys/kernel/kexec_test_corrupt).
-pub fn test_hooks_enabled() -> bool {
-    *TEST_HOOKS.call_once(|| crate::boot::cmdline().split_whitespace().any(|w| w == "kexec_test"))
-}
-
 /// Test hook: flip one byte of segment `index`'s loaded data after its
 /// digest was computed, so purgatory's verification must catch it.
 pub fn test_corrupt_segment(index: usize) -> Result<(), Errno> {
-    if !test_hooks_enabled() {
+    if !crate::boot::test_hooks_enabled() {
         return Err(Errno::EPERM);
     }
     let _lock = KexecLock::try_acquire()?;
@@ -133,7 +125,7 @@ pub fn test_corrupt_segment(index: usize) -> Result<(), Errno> {
 /// Test hook: put a source before any destination in the loaded image's
 /// entry list, which the check before the jump must refuse.
 pub fn test_corrupt_entries() -> Result<(), Errno> {
-    if !test_hooks_enabled() {
+    if !crate::boot::test_hooks_enabled() {
         return Err(Errno::EPERM);
     }
     let _lock = KexecLock::try_acquire()?;

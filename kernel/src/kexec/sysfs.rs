@@ -1,0 +1,74 @@
+//! kexec's /sys/kernel files (Linux's kernel/ksysfs.c), plus kexos's own
+//! kexec diagnostics and, with `kexec_test`, its test hook.
+
+use abi::Errno;
+use alloc::format;
+
+use crate::fs::kernfs::{register, text, KernelFile};
+
+static KEXEC_LOADED: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_loaded",
+    mode: 0o444,
+    read: || text(format!("{}\n", super::loaded() as u8)),
+    write: None,
+};
+static KEXEC_CRASH_LOADED: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_crash_loaded",
+    mode: 0o444,
+    read: || text(format!("{}\n", super::crash_loaded() as u8)),
+    write: None,
+};
+/// kexos: why the last load failed, in words.
+static KEXEC_LAST_ERROR: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_last_error",
+    mode: 0o444,
+    read: || text(super::last_error()),
+    write: None,
+};
+/// Linux's kexec_crash_size: the reservation's size in bytes; writing a
+/// smaller one gives the tail back (crash_shrink_memory).
+static KEXEC_CRASH_SIZE: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_crash_size",
+    mode: 0o644,
+    read: || text(format!("{}\n", crate::crash::region().map_or(0, |(s, e)| e - s))),
+    write: Some(write_crash_size),
+};
+/// Test hook: `list` corrupts the entry list, a number that segment's data.
+static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_test_corrupt",
+    mode: 0o200,
+    read: || text(alloc::string::String::new()),
+    write: Some(write_test_corrupt),
+};
+
+pub fn install() {
+    register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE]);
+    if crate::boot::test_hooks_enabled() {
+        register(&[&KEXEC_TEST_CORRUPT]);
+    }
+}
+
+fn write_crash_size(data: &[u8]) -> Result<usize, Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+    // kstrtoul(buf, 0): decimal, 0x hex or 0 octal.
+    let size = if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16)
+    } else if text.len() > 1 && text.starts_with('0') {
+        u64::from_str_radix(&text[1..], 8)
+    } else {
+        text.parse::<u64>()
+    }
+    .map_err(|_| Errno::EINVAL)?;
+    super::crash_shrink(size)?;
+    Ok(data.len())
+}
+
+fn write_test_corrupt(data: &[u8]) -> Result<usize, Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+    if text == "list" {
+        super::test_corrupt_entries()?;
+    } else {
+        super::test_corrupt_segment(text.parse::<usize>().map_err(|_| Errno::EINVAL)?)?;
+    }
+    Ok(data.len())
+}
