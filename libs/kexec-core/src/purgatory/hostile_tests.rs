@@ -6,6 +6,7 @@ use super::*;
 use crate::entry::tests::Rng;
 use crate::testutil::purgatory;
 use crate::{KimageKind, PhysRange};
+use abi::Errno;
 
 const MIB: u64 = 1 << 20;
 

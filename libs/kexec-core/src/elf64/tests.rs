@@ -12,6 +12,7 @@ use crate::plan::kexec_file_plan;
 use crate::sanity::SanityLimits;
 use crate::testutil::purgatory;
 use crate::{BzImage64, BzImageError, MemoryView};
+use abi::Errno;
 use bootparam::{e820_from_memmap, parse_boot_params, E820Entry, LOADER_TYPE_KEXEC};
 use memmap::{MemoryMap, Region, RegionKind::*};
 use purgatory_abi::{EntryRegs, ShaRegion, ENTRY64_REGS, SHA_REGIONS};
