@@ -21,6 +21,7 @@ mod kexec;
 mod mm;
 mod panic;
 mod proc;
+mod security;
 mod syscall;
 mod time;
 
@@ -84,6 +85,8 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     crash::vmcore::init(boot::cmdline());
     // The kernel's files, each registered by its owner.
     fs::install_kernel_files();
+    security::init(boot::cmdline());
+    kexec::sig::init(boot::cmdline());
     kexec::sysfs::install();
     crash::install_files();
     boot::log_summary(ctx);

@@ -65,7 +65,10 @@ fn self_kexec_refuses_a_bad_entry_list() -> Result<()> {
     opts.append = String::from("kexec_test");
     let mut m = Machine::boot(opts)?;
     let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio")?;
-    m.check(!out.contains("failed"), format_args!("load failed: {out:?}"))?;
+    m.check(
+        !out.contains("failed"),
+        format_args!("load failed: {out:?}"),
+    )?;
     let out = m.run("echo list > /sys/kernel/kexec_test_corrupt")?;
     m.check(
         out.contains("a source before any destination"),
@@ -75,7 +78,9 @@ fn self_kexec_refuses_a_bad_entry_list() -> Result<()> {
     m.check(
         out.contains("not starting the new kernel")
             && out.contains("writes a page before any IND_DESTINATION")
-            && out.contains("kexec: reboot(LINUX_REBOOT_CMD_KEXEC) failed: EINVAL (Invalid argument)"),
+            && out.contains(
+                "kexec: reboot(LINUX_REBOOT_CMD_KEXEC) failed: EINVAL (Invalid argument)",
+            ),
         format_args!("kexec -e with a bad list was not refused: {out:?}"),
     )?;
     m.assert_absent("purgatory:")?;

@@ -22,6 +22,10 @@ const MAX_FILE: usize = i32::MAX as usize;
 const MAX_CMDLINE: u64 = 1 << 20;
 
 pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmdline_ptr: u64, flags: u64) -> Result<u64, Errno> {
+    // kexec_load_permitted: checked before anything else, UNLOAD included.
+    if super::load_disabled() {
+        return Err(fail(Errno::EPERM, String::from("kexec_load_disabled is set (/proc/sys/kernel/kexec_load_disabled): no kexec_file_load until the next boot")));
+    }
     if flags & !KEXEC_FILE_FLAGS != 0 {
         return Err(Errno::EINVAL);
     }
@@ -38,6 +42,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     LAST_ERROR.lock().clear();
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
+    super::sig::validate_signature(ops, &kernel, &kernel_path)?;
     let initrd = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
         None
     } else {

@@ -11,6 +11,7 @@ pub mod file;
 mod load;
 pub mod machine_kexec;
 pub mod notifier;
+pub mod sig;
 pub mod sysfs;
 
 use abi::Errno;
@@ -30,8 +31,23 @@ static CRASH_ENTRY: AtomicU64 = AtomicU64::new(0);
 /// Held while a load, unload or kexec is in progress (Linux's kexec_lock):
 /// a second caller gets EBUSY instead of waiting.
 static BUSY: AtomicBool = AtomicBool::new(false);
+/// /proc/sys/kernel/kexec_load_disabled: once set, every kexec_file_load
+/// (UNLOAD included) is EPERM.
+static LOAD_DISABLED: AtomicBool = AtomicBool::new(false);
 /// Why the last load failed, for /sys/kernel/kexec_last_error.
 static LAST_ERROR: Mutex<String> = Mutex::new(String::new());
+
+/// Is kexec_file_load turned off for good?
+pub fn load_disabled() -> bool {
+    LOAD_DISABLED.load(Ordering::Acquire)
+}
+
+/// Turn kexec_file_load off until the next boot (one way).
+fn disable_load() {
+    if !LOAD_DISABLED.swap(true, Ordering::AcqRel) {
+        info!("kexec: kexec_load_disabled set: no more kexec_file_load until the next boot");
+    }
+}
 
 /// RAII form of kexec_trylock()/kexec_unlock().
 pub struct KexecLock(());

@@ -33,6 +33,14 @@ static KEXEC_CRASH_SIZE: KernelFile = KernelFile {
     read: || text(format!("{}\n", crate::crash::region().map_or(0, |(s, e)| e - s))),
     write: Some(write_crash_size),
 };
+/// Linux's kernel.kexec_load_disabled sysctl: 0, or 1 for good. Only 1
+/// may be written (proc_dointvec_minmax with min = max = 1): 0 is EINVAL.
+static KEXEC_LOAD_DISABLED: KernelFile = KernelFile {
+    path: "/proc/sys/kernel/kexec_load_disabled",
+    mode: 0o644,
+    read: || text(format!("{}\n", super::load_disabled() as u8)),
+    write: Some(write_load_disabled),
+};
 /// Test hook: `list` corrupts the entry list, a number that segment's data.
 static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_test_corrupt",
@@ -42,10 +50,19 @@ static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
 };
 
 pub fn install() {
-    register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE]);
+    register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
     if crate::boot::test_hooks_enabled() {
         register(&[&KEXEC_TEST_CORRUPT]);
     }
+}
+
+fn write_load_disabled(data: &[u8]) -> Result<usize, Errno> {
+    let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+    if text.parse::<i64>().map_err(|_| Errno::EINVAL)? != 1 {
+        return Err(Errno::EINVAL);
+    }
+    super::disable_load();
+    Ok(data.len())
 }
 
 fn write_crash_size(data: &[u8]) -> Result<usize, Errno> {

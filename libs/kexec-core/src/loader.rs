@@ -84,7 +84,7 @@ pub struct LoadSummary {
     pub purgatory_entry: PhysAddr,
 }
 
-/// One image format (Linux's `struct kexec_file_ops`; verify_sig comes later).
+/// One image format (Linux's `struct kexec_file_ops`).
 pub trait KexecFileOps: Sync {
     /// Name for logs ("bzImage64").
     fn name(&self) -> &'static str;
@@ -100,6 +100,15 @@ pub trait KexecFileOps: Sync {
         initrd: Option<&'a [u8]>,
         cmdline: &[u8],
     ) -> Result<LoadSummary, KexecError>;
+    /// Check `kernel`'s signature (called after the probe, before the
+    /// initrd is read). A loader without one rejects, as Linux's
+    /// kexec_image_verify_sig_default does (EKEYREJECTED); what a failure
+    /// means is [`crate::SigPolicy`]'s decision.
+    fn verify_sig(&self, _kernel: &[u8]) -> Result<(), crate::SigError> {
+        Err(crate::SigError::NoVerifier {
+            loader: self.name(),
+        })
+    }
 }
 
 /// Try each loader in order; the first that accepts wins. Like Linux this

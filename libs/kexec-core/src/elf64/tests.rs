@@ -1384,7 +1384,10 @@ fn real_kexos_kernel_elf() {
     ));
     // The built kernel has kexos_boot64 (and the kexos note): never the
     // generic-ELF path.
-    assert!(info.is_kexos(), "the built kernel lost its kexos_boot64 entry");
+    assert!(
+        info.is_kexos(),
+        "the built kernel lost its kexos_boot64 entry"
+    );
     // The kernel promises the entry at +0x200 too.
     assert_eq!(info.entry_offset, 0x200);
     assert_eq!(info.placement, Elf64Placement::Relocatable);

@@ -1,0 +1,167 @@
+//! Signed-kexec policy scenarios (issue 10, first slice): lockdown, kexec.sig_enforce and
+//! kexec_load_disabled. No loader verifies signatures yet, so, as in Linux for a loader without
+//! verify_sig, every image fails verification with EKEYREJECTED: it loads with a log line when
+//! nothing enforces it, and is refused under lockdown (EPERM) or sig_enforce (EKEYREJECTED).
+//! Every refusal keeps the loaded image, and says which check failed and what policy did.
+//!
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use kexos_tests::{BootOptions, Firmware, Machine};
+
+const HOP: Duration = Duration::from_secs(120);
+const LOAD: &str = "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=next";
+const NO_VERIFIER: &str = "/boot/kexos.bzImage: signature not verified: \
+                           the bzImage64 loader cannot verify signatures (EKEYREJECTED)";
+
+fn boot(append: &str) -> Result<Machine> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = append.into();
+    Machine::boot(opts)
+}
+
+/// `lockdown=integrity` at boot: the securityfs file says so, an unverified image is EPERM
+/// with Linux's lockdown message, and the level only goes up.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn lockdown_refuses_unverified_images() -> Result<()> {
+    let mut m = boot("lockdown=integrity")?;
+    m.run_expect("dmesg", "Kernel is locked down from command line")?;
+    m.run_expect(
+        "cat /sys/kernel/security/lockdown",
+        "none [integrity] confidentiality",
+    )?;
+    let out = m.run(LOAD)?;
+    m.check_contains(
+        LOAD,
+        &out,
+        "kexec_file_load failed: EPERM (Operation not permitted)",
+    )?;
+    m.check_contains(LOAD, &out, NO_VERIFIER)?;
+    m.check_contains(
+        LOAD,
+        &out,
+        "refused: lockdown=integrity (Lockdown: kexec of unsigned images is restricted",
+    )?;
+    m.run_expect("cat /sys/kernel/kexec_loaded", "0")?;
+    // Only up: the same level or a lower one is EPERM, an unknown one EINVAL.
+    for (level, err) in [
+        ("none", "Operation not permitted"),
+        ("integrity", "Operation not permitted"),
+        ("bogus", "Invalid argument"),
+    ] {
+        let cmd = format!("echo {level} > /sys/kernel/security/lockdown");
+        let out = m.run(&cmd)?;
+        m.check_contains(&cmd, &out, &format!("echo: write error: {err}"))?;
+    }
+    m.run("echo confidentiality > /sys/kernel/security/lockdown")?;
+    m.run_expect(
+        "cat /sys/kernel/security/lockdown",
+        "none integrity [confidentiality]",
+    )?;
+    let out = m.run(LOAD)?;
+    m.check_contains(LOAD, &out, "refused: lockdown=confidentiality")?;
+    m.poweroff()
+}
+
+/// With nothing enforced an unverified image loads and the log says so; raising lockdown at
+/// run time then refuses the next load, and kexec_load_disabled (one way) refuses every
+/// kexec_file_load, UNLOAD included. The image loaded first survives all of it and boots.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn refusals_keep_the_loaded_image() -> Result<()> {
+    let mut m = boot("")?;
+    m.run_expect(
+        "cat /sys/kernel/security/lockdown",
+        "[none] integrity confidentiality",
+    )?;
+    m.run_expect("cat /proc/sys/kernel/kexec_load_disabled", "0")?;
+    let out = m.run(LOAD)?;
+    m.check_lacks(LOAD, &out, "kexec_file_load failed")?;
+    m.check_contains(
+        LOAD,
+        &out,
+        &format!("{NO_VERIFIER}; loaded anyway: not enforced"),
+    )?;
+    m.run_expect("cat /sys/kernel/kexec_loaded", "1")?;
+
+    m.run("echo integrity > /sys/kernel/security/lockdown")?;
+    m.run_expect("dmesg", "Kernel is locked down from securityfs")?;
+    let out = m.run(LOAD)?;
+    m.check_contains(
+        LOAD,
+        &out,
+        "kexec_file_load failed: EPERM (Operation not permitted)",
+    )?;
+    m.run_expect("cat /sys/kernel/kexec_loaded", "1")?;
+
+    // kexec_load_disabled: 0 cannot be written, 1 sticks, then everything is EPERM first.
+    let out = m.run("echo 0 > /proc/sys/kernel/kexec_load_disabled")?;
+    m.check_contains("echo 0", &out, "echo: write error: Invalid argument")?;
+    m.run("echo 1 > /proc/sys/kernel/kexec_load_disabled")?;
+    m.run_expect("cat /proc/sys/kernel/kexec_load_disabled", "1")?;
+    let out = m.run("echo 0 > /proc/sys/kernel/kexec_load_disabled")?;
+    m.check_contains(
+        "echo 0 after 1",
+        &out,
+        "echo: write error: Invalid argument",
+    )?;
+    for cmd in ["kexec -u", "kexec -u -p", LOAD] {
+        let out = m.run(cmd)?;
+        m.check_contains(
+            cmd,
+            &out,
+            "kexec_file_load failed: EPERM (Operation not permitted)",
+        )?;
+        m.check_contains(cmd, &out, "kexec_load_disabled is set")?;
+    }
+    m.run_expect("cat /sys/kernel/kexec_loaded", "1")?;
+
+    // kexec -e is not a load: the image kept through every refusal boots.
+    m.send_line("kexec -e")?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect("boot: entered via boot protocol", HOP)?;
+    m.expect_prompt(HOP)?;
+    m.run_expect("cat /proc/cmdline", "next")?;
+    // A new boot starts unlocked, with kexec_file_load allowed.
+    m.run_expect(
+        "cat /sys/kernel/security/lockdown",
+        "[none] integrity confidentiality",
+    )?;
+    m.run_expect("cat /proc/sys/kernel/kexec_load_disabled", "0")?;
+    m.poweroff()
+}
+
+/// `kexec.sig_enforce=1`: every verification error is fatal with its own errno
+/// (EKEYREJECTED here), even without lockdown.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn sig_enforce_refuses_with_the_verification_errno() -> Result<()> {
+    let mut m = boot("kexec.sig_enforce=1")?;
+    m.run_expect(
+        "dmesg",
+        "kexec.sig_enforce=1: only images whose signature verifies load",
+    )?;
+    for cmd in [
+        LOAD.to_string(),
+        "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio".into(),
+    ] {
+        let out = m.run(&cmd)?;
+        m.check_contains(
+            &cmd,
+            &out,
+            "kexec_file_load failed: EKEYREJECTED (Key was rejected by service)",
+        )?;
+        m.check_contains(&cmd, &out, NO_VERIFIER)?;
+        m.check_contains(
+            &cmd,
+            &out,
+            "refused: kexec.sig_enforce=1 (Enforced kernel signature verification failed)",
+        )?;
+    }
+    m.run_expect("cat /sys/kernel/kexec_loaded", "0")?;
+    m.run_expect("cat /sys/kernel/kexec_crash_loaded", "0")?;
+    m.poweroff()
+}
