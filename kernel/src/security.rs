@@ -18,16 +18,20 @@ pub fn lockdown() -> Lockdown {
 
 /// lock_kernel_down: raise the level (EPERM for the current or a lower one).
 fn lock_kernel_down(where_: &str, to: Lockdown) -> Result<(), Errno> {
-    let current = lockdown();
-    current.raise(to)?;
-    LEVEL.store(Lockdown::ALL.iter().position(|&l| l == to).unwrap_or(0) as u8, Ordering::Release);
+    lockdown().raise(to)?;
+    // fetch_max: even a racing writer can only raise the level.
+    let index = Lockdown::ALL.iter().position(|&l| l == to).unwrap_or(0) as u8;
+    if LEVEL.fetch_max(index, Ordering::AcqRel) >= index {
+        return Err(Errno::EPERM);
+    }
     info!("Kernel is locked down from {}; see man kernel_lockdown.7", where_);
     Ok(())
 }
 
 static LOCKDOWN: KernelFile = KernelFile {
     path: "/sys/kernel/security/lockdown",
-    mode: 0o644,
+    // As Linux's securityfs_create_file("lockdown", 0600, ...).
+    mode: 0o600,
     read: || text(lockdown().securityfs_text()),
     write: Some(write_lockdown),
 };

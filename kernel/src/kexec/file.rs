@@ -22,6 +22,8 @@ const MAX_FILE: usize = i32::MAX as usize;
 const MAX_CMDLINE: u64 = 1 << 20;
 
 pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmdline_ptr: u64, flags: u64) -> Result<u64, Errno> {
+    // A reason is only ever this call's (EBUSY and flag errors set none).
+    LAST_ERROR.lock().clear();
     // kexec_load_permitted: checked before anything else, UNLOAD included.
     if super::load_disabled() {
         return Err(fail(Errno::EPERM, String::from("kexec_load_disabled is set (/proc/sys/kernel/kexec_load_disabled): no kexec_file_load until the next boot")));
@@ -39,7 +41,6 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         }
         return Ok(0);
     }
-    LAST_ERROR.lock().clear();
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
     super::sig::validate_signature(ops, &kernel, &kernel_path)?;

@@ -9,7 +9,8 @@ use kexec_core::{KexecFileOps, SigPolicy, SigVerdict};
 
 use super::fail;
 
-/// `kexec.sig_enforce=1`: once on, never off (Linux: set_kexec_sig_enforced).
+/// `kexec.sig_enforce=1` (kexos's switch for what Linux sets with
+/// CONFIG_KEXEC_SIG_FORCE or set_kexec_sig_enforced): once on, never off.
 static SIG_ENFORCE: AtomicBool = AtomicBool::new(false);
 
 /// Read `kexec.sig_enforce=` (a kernel bool: 1/y/Y on; 0/n/N off).
@@ -36,16 +37,12 @@ pub fn validate_signature(ops: &dyn KexecFileOps, kernel: &[u8], path: &str) -> 
             Ok(())
         }
         SigVerdict::LoadedAnyway(e) => {
-            info!("kexec_file: {}: signature not verified: {} ({}); loaded anyway: not enforced", path, e, e.errno().name());
+            // Logged before the rest of the load, which may still fail.
+            info!("kexec_file: {}: signature not verified: {} ({}); not enforced, the load goes on", path, e, e.errno().name());
             Ok(())
         }
         SigVerdict::Refused { errno, error, by } => {
-            let linux_says = if errno == Errno::EPERM {
-                "Lockdown: kexec of unsigned images is restricted; see man kernel_lockdown.7"
-            } else {
-                "Enforced kernel signature verification failed"
-            };
-            Err(fail(errno, format!("{}: signature not verified: {} ({}); refused: {} ({})", path, error, error.errno().name(), by, linux_says)))
+            Err(fail(errno, format!("{}: signature not verified: {} ({}); refused: {} ({})", path, error, error.errno().name(), by, by.linux_message())))
         }
     }
 }

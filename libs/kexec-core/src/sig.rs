@@ -120,6 +120,36 @@ pub struct SigPolicy {
     pub lockdown: Lockdown,
 }
 
+/// Which policy refused an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusedBy {
+    /// `kexec.sig_enforce=1`.
+    SigEnforce,
+    /// Lockdown at this level.
+    Lockdown(Lockdown),
+}
+
+impl RefusedBy {
+    /// What Linux logs for this refusal.
+    pub fn linux_message(self) -> &'static str {
+        match self {
+            RefusedBy::SigEnforce => "Enforced kernel signature verification failed",
+            RefusedBy::Lockdown(_) => {
+                "Lockdown: kexec of unsigned images is restricted; see man kernel_lockdown.7"
+            }
+        }
+    }
+}
+
+impl fmt::Display for RefusedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefusedBy::SigEnforce => f.write_str("kexec.sig_enforce=1"),
+            RefusedBy::Lockdown(l) => write!(f, "lockdown={}", l.name()),
+        }
+    }
+}
+
 /// What the load does after verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SigVerdict {
@@ -135,8 +165,8 @@ pub enum SigVerdict {
         errno: Errno,
         /// The verification error.
         error: SigError,
-        /// Which policy refused ("kexec.sig_enforce=1", "lockdown=integrity").
-        by: &'static str,
+        /// Which policy refused.
+        by: RefusedBy,
     },
 }
 
@@ -153,14 +183,11 @@ impl SigPolicy {
             return SigVerdict::Refused {
                 errno,
                 error,
-                by: "kexec.sig_enforce=1",
+                by: RefusedBy::SigEnforce,
             };
         }
         if self.lockdown.blocks_unsigned_kexec() {
-            let by = match self.lockdown {
-                Lockdown::Confidentiality => "lockdown=confidentiality",
-                _ => "lockdown=integrity",
-            };
+            let by = RefusedBy::Lockdown(self.lockdown);
             return SigVerdict::Refused {
                 errno: Errno::EPERM,
                 error,
@@ -208,7 +235,7 @@ mod tests {
                 SigVerdict::Refused {
                     errno: Errno::EKEYREJECTED,
                     error: NOSIG,
-                    by: "kexec.sig_enforce=1"
+                    by: RefusedBy::SigEnforce
                 }
             );
         }
@@ -217,7 +244,7 @@ mod tests {
             SigVerdict::Refused {
                 errno: Errno::EPERM,
                 error: NOSIG,
-                by: "lockdown=integrity"
+                by: RefusedBy::Lockdown(Lockdown::Integrity)
             }
         );
         assert_eq!(
@@ -225,7 +252,7 @@ mod tests {
             SigVerdict::Refused {
                 errno: Errno::EPERM,
                 error: NOSIG,
-                by: "lockdown=confidentiality"
+                by: RefusedBy::Lockdown(Lockdown::Confidentiality)
             }
         );
     }
@@ -266,5 +293,20 @@ mod tests {
         assert_eq!(Lockdown::None.raise(Lockdown::None), Err(Errno::EPERM));
         assert!(!Lockdown::None.blocks_unsigned_kexec());
         assert!(Lockdown::Integrity.blocks_unsigned_kexec());
+    }
+
+    #[test]
+    fn refusals_name_the_policy_and_linux_message() {
+        assert_eq!(RefusedBy::SigEnforce.to_string(), "kexec.sig_enforce=1");
+        assert_eq!(
+            RefusedBy::Lockdown(Lockdown::Confidentiality).to_string(),
+            "lockdown=confidentiality"
+        );
+        assert!(RefusedBy::Lockdown(Lockdown::Integrity)
+            .linux_message()
+            .starts_with("Lockdown: "));
+        assert!(RefusedBy::SigEnforce
+            .linux_message()
+            .starts_with("Enforced "));
     }
 }
