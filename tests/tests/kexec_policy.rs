@@ -26,6 +26,16 @@ fn cat_is(m: &mut Machine, path: &str, want: &str) -> Result<()> {
     )
 }
 
+/// What every boot starts with: not locked down, kexec_file_load allowed.
+fn check_unrestricted(m: &mut Machine) -> Result<()> {
+    cat_is(
+        m,
+        "/sys/kernel/security/lockdown",
+        "[none] integrity confidentiality",
+    )?;
+    cat_is(m, "/proc/sys/kernel/kexec_load_disabled", "0")
+}
+
 fn boot(append: &str) -> Result<Machine> {
     let mut opts = BootOptions::new(Firmware::Uefi);
     opts.append = append.into();
@@ -83,11 +93,7 @@ fn lockdown_refuses_unverified_images() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn refusals_keep_the_loaded_image() -> Result<()> {
     let mut m = boot("")?;
-    m.run_expect(
-        "cat /sys/kernel/security/lockdown",
-        "[none] integrity confidentiality",
-    )?;
-    cat_is(&mut m, "/proc/sys/kernel/kexec_load_disabled", "0")?;
+    check_unrestricted(&mut m)?;
     let out = m.run(LOAD)?;
     m.check_lacks(LOAD, &out, "kexec_file_load failed")?;
     m.check_contains(
@@ -136,11 +142,7 @@ fn refusals_keep_the_loaded_image() -> Result<()> {
     m.expect_prompt(HOP)?;
     cat_is(&mut m, "/proc/cmdline", "next")?;
     // A new boot starts unlocked, with kexec_file_load allowed.
-    m.run_expect(
-        "cat /sys/kernel/security/lockdown",
-        "[none] integrity confidentiality",
-    )?;
-    cat_is(&mut m, "/proc/sys/kernel/kexec_load_disabled", "0")?;
+    check_unrestricted(&mut m)?;
     m.poweroff()
 }
 
