@@ -72,6 +72,9 @@ errnos! {
     EADDRNOTAVAIL = 99, "Cannot assign requested address";
     ENOKEY = 126, "Required key not available";
     EKEYREJECTED = 129, "Key was rejected by service";
+    // Kernel-internal (include/linux/errno.h), but kexec_file_load returns
+    // it for an unsupported WIN_CERTIFICATE; glibc prints "Unknown error 524".
+    ENOTSUPP = 524, "Operation is not supported";
 }
 
 impl Errno {
