@@ -7,6 +7,8 @@
 //!   0x1f1..0x26c (protocol 2.15), a 16-bit stub that halts (kexos has no
 //!   real-mode or 32-bit entry: the jump at 0x200 lands on it), the version
 //!   string;
+//! - a PE/COFF header in the boot sector (boot/src/pe.rs), so that the
+//!   image can carry an Authenticode signature as Linux's bzImages do;
 //! - the payload: the kernel's PT_LOAD segments flattened to their memory
 //!   layout, from the first segment's `p_paddr` (file bytes only; `.bss`,
 //!   the boot page tables and the boot stack are covered by `init_size`).
@@ -168,7 +170,9 @@ pub fn flatten(elf: &[u8]) -> Result<(Vec<u8>, u64)> {
 /// Build the bzImage bytes from a kernel ELF image, checked by
 /// [`probe_info`] (kexec-core's bzImage64 probe).
 pub fn build_bytes(elf: &[u8]) -> Result<Vec<u8>> {
-    let (payload, mem_end) = flatten(elf)?;
+    let (mut payload, mem_end) = flatten(elf)?;
+    // Whole file-aligned units for the PE section (the padding is inside init_size).
+    payload.resize(payload.len().next_multiple_of(crate::pe::FILE_ALIGNMENT), 0);
     ensure!(
         payload.len() > ENTRY_64_OFFSET,
         "payload of {} bytes has no 64-bit entry at {ENTRY_64_OFFSET:#x}",
@@ -244,8 +248,13 @@ pub fn build_bytes(elf: &[u8]) -> Result<Vec<u8>> {
     let version = format!("kexos {}\0", env!("CARGO_PKG_VERSION"));
     put(&mut img, VERSION_AT, version.as_bytes());
     img.extend_from_slice(&payload);
-    // What any loader of ours will check first: the real probe.
+    crate::pe::write(&mut img, SETUP_SIZE, init_size);
+    // What any loader of ours will check first: the real probe, and the
+    // Authenticode parser that a signature check runs.
     probe_info(&img).context("the built bzImage fails kexec-core's bzImage64 probe")?;
+    kexec_sig::pefile::PeFile::parse(&img)
+        .and_then(|pe| pe.hashed_ranges())
+        .map_err(|e| anyhow!("the built bzImage's PE header: {e}"))?;
     Ok(img)
 }
 
@@ -399,6 +408,24 @@ mod tests {
     }
 
     #[test]
+    fn pe_header_frames_the_payload_for_authenticode() {
+        let img = build_bytes(&fake_kernel()).unwrap();
+        assert_eq!(&img[..2], b"MZ");
+        assert_eq!(u32le(&img, 0x3c), 0x40, "e_lfanew");
+        assert_eq!(&img[0x40..0x44], b"PE\0\0");
+        assert_eq!(u16le(&img, 0x58), 0x20b, "PE32+");
+        let pe = kexec_sig::pefile::PeFile::parse(&img).unwrap();
+        assert_eq!(pe.header_size, SETUP_SIZE, "SizeOfHeaders = the setup area");
+        assert_eq!(pe.cert_table, None, "built unsigned");
+        // The digest covers the whole file but the checksum and the
+        // certificate-table entry, each byte once.
+        let ranges = pe.hashed_ranges().unwrap();
+        let covered: usize = ranges.iter().map(|r| r.len()).sum();
+        assert_eq!(covered, img.len() - 4 - 8);
+        assert_eq!(ranges.last().unwrap().end, img.len());
+    }
+
+    #[test]
     fn payload_is_the_segments_in_memory_layout() {
         let elf = fake_kernel();
         let img = build_bytes(&elf).unwrap();
@@ -420,9 +447,11 @@ mod tests {
                 .iter_mut()
                 .for_each(|c| *c = true);
         }
-        // Gaps between segments are zero; the payload ends with the last file byte (no bss).
+        // Gaps between segments are zero; the payload ends with the last
+        // file byte (no bss), padded to the PE file alignment.
         assert!(payload.iter().zip(&covered).all(|(&b, &c)| c || b == 0));
-        assert_eq!(payload.len() as u64, segs[2].paddr - base + segs[2].filesz);
+        let file_end = segs[2].paddr - base + segs[2].filesz;
+        assert_eq!(payload.len() as u64, file_end.next_multiple_of(512));
         assert_eq!(&payload[0x100..0x104], b"LToP");
         assert_eq!(payload[ENTRY_64_OFFSET], 0xfa);
         let info = probe_info(&img).unwrap();

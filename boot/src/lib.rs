@@ -22,6 +22,7 @@ use anyhow::{bail, Context, Result};
 
 pub mod bzimage;
 pub mod linux;
+pub mod pe;
 
 /// Directories every kexos initramfs has (the contract's default layout).
 pub const DEFAULT_DIRS: &[&str] = &["/tmp", "/proc", "/bin", "/etc", "/boot", "/sbin", "/dev"];

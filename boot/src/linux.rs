@@ -210,6 +210,10 @@ pub struct LinuxFixture {
     pub kexec_files: PathBuf,
     /// The default kexec variant of the initramfs (see the module documentation).
     pub kexec_initrd: PathBuf,
+    /// The same kernel from Debian's `-unsigned` package (no Authenticode signature).
+    pub kernel_unsigned: PathBuf,
+    /// Debian's Secure Boot CA (DER), from shim-signed: the signed kernel chains to it.
+    pub debian_ca: PathBuf,
 }
 
 impl LinuxFixture {
@@ -224,6 +228,8 @@ impl LinuxFixture {
             kexec_root: dir.join("kexec"),
             kexec_files: dir.join("kexec.files"),
             kexec_initrd: dir.join("initrd-kexec.img"),
+            kernel_unsigned: dir.join("vmlinuz-unsigned"),
+            debian_ca: dir.join("debian-secure-boot-ca.der"),
             dir,
         }
     }
@@ -297,6 +303,8 @@ impl LinuxFixture {
             &self.initrd,
             &self.version_file,
             &self.busybox,
+            &self.kernel_unsigned,
+            &self.debian_ca,
         ]
         .iter()
         .all(|p| p.is_file())

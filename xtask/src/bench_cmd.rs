@@ -10,15 +10,17 @@ use boot::Firmware;
 use kexos_tests::{markers, Machine};
 
 use crate::cli::Opts;
-use crate::{bench, bench_crash, bench_self, file_size, kib, Xtask};
+use crate::{bench, bench_crash, bench_self, bench_sig, file_size, kib, Xtask};
 
 impl Xtask {
     pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
         if let Some(only) = opts.only.as_deref().filter(|o| *o != "crash") {
             bail!("--only takes `crash`, not `{only}`");
         }
+        // The release kernel also trusts the Debian Secure Boot CA, for the signed-kexec figures.
         let o = Opts {
             release: true,
+            extra_trusted: self.linux_fixture().map(|f| vec![f.debian_ca]).unwrap_or_default(),
             ..Opts::default()
         };
         let built = self.build(&o)?;
@@ -147,6 +149,7 @@ impl Xtask {
             println!("  (Linux stopped early: {why})");
         }
         bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
+        bench_sig::signature_figures(&self.root, &fx);
         bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
         Ok(ExitCode::SUCCESS)
     }

@@ -208,7 +208,15 @@ impl Xtask {
                 "xtask: building the kernel ({})",
                 if o.release { "release" } else { "debug" }
             );
+            let keyring = self.keyring_env(o, &o.extra_trusted)?;
+            eprintln!(
+                "xtask: kernel keyring: {} trusted certificates, {} blacklisted, sig_enforce {}",
+                keyring.trusted.len(),
+                keyring.blacklist.len(),
+                if keyring.sig_enforce { "on" } else { "off" }
+            );
             let mut cmd = self.cargo(&self.root.join("kernel"));
+            keyring.apply(&mut cmd);
             cmd.arg("build")
                 .arg("--target-dir")
                 .arg(self.target("kernel"));

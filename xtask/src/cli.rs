@@ -34,6 +34,12 @@ OPTIONS (build, run, gdb):
                           and initramfs at /boot/vmlinuz and /boot/initrd.img, ~16 MiB)
     --linux PATH          Use this bzImage as /boot/vmlinuz instead of the fixture's
     --linux-initrd PATH   Use this file as /boot/initrd.img instead of the fixture's
+    --trusted-cert FILE   Compile this X.509 certificate (PEM or DER) into the kernel's builtin
+                          trusted keyring (repeatable; default: none, an empty keyring; `test`
+                          and `bench` add Debian's Secure Boot CA from the Linux fixture)
+    --blacklist SHA256    Refuse any chain through the certificate with this SHA-256 fingerprint
+                          (repeatable; `openssl x509 -noout -fingerprint -sha256` format works)
+    --sig-enforce         kexec.sig_enforce on from boot (Linux's CONFIG_KEXEC_SIG_FORCE)
 OPTIONS (run, gdb):
     --bios                Boot the BIOS image with SeaBIOS (default: UEFI image with OVMF;
                           BIOS loads the initramfs at ~1 MiB/s: add --no-linux to boot fast)
@@ -65,7 +71,7 @@ CONSOLE (run):
 ";
 
 /// Parsed command-line options (each command accepts a subset, checked in `parse`).
-#[derive(Default, Debug)]
+#[derive(Clone, Default, Debug)]
 pub(crate) struct Opts {
     pub(crate) release: bool,
     pub(crate) bios: bool,
@@ -79,12 +85,33 @@ pub(crate) struct Opts {
     pub(crate) linux_initrd: Option<PathBuf>,
     pub(crate) force: bool,
     pub(crate) only: Option<String>,
+    /// `--trusted-cert`: the builtin keyring (default: the test CA).
+    pub(crate) trusted_certs: Vec<PathBuf>,
+    /// `--blacklist`: SHA-256 certificate fingerprints (hex).
+    pub(crate) blacklist: Vec<String>,
+    /// `--sig-enforce`: kexec.sig_enforce on from boot.
+    pub(crate) sig_enforce: bool,
+    /// Trusted besides `trusted_certs` or the test CA (`test` adds the Debian CA).
+    pub(crate) extra_trusted: Vec<PathBuf>,
+}
+
+/// A certificate fingerprint as `sha256sum`/`openssl x509 -fingerprint -sha256` print it
+/// (hex, colons allowed), as 64 lower-case hex digits.
+fn parse_fingerprint(v: &str) -> Result<String> {
+    let hex: String = v.chars().filter(|&c| c != ':').collect::<String>().to_ascii_lowercase();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--blacklist {v}: not a SHA-256 fingerprint (64 hex digits)");
+    }
+    Ok(hex)
 }
 
 pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
     let allowed: &[&str] = match cmd {
         "build" => &[
             "--release",
+            "--trusted-cert",
+            "--blacklist",
+            "--sig-enforce",
             "--append",
             "--add",
             "--no-linux",
@@ -93,6 +120,9 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         ],
         "run" | "gdb" => &[
             "--release",
+            "--trusted-cert",
+            "--blacklist",
+            "--sig-enforce",
             "--append",
             "--add",
             "--bios",
@@ -143,6 +173,9 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--linux-initrd" => o.linux_initrd = Some(PathBuf::from(value()?)),
             "--force" => o.force = true,
             "--only" => o.only = Some(value()?),
+            "--trusted-cert" => o.trusted_certs.push(PathBuf::from(value()?)),
+            "--blacklist" => o.blacklist.push(parse_fingerprint(&value()?)?),
+            "--sig-enforce" => o.sig_enforce = true,
             _ => unreachable!("flag {flag} allowed but not handled"),
         }
     }

@@ -22,6 +22,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use boot::linux::LinuxFixture;
 
+#[path = "fixtures_sig.rs"]
+pub mod sig;
+
 /// Debian's meta-package whose dependency is the current cloud kernel.
 const KERNEL_META: &str = "linux-image-cloud-amd64";
 /// Overrides the kernel package (e.g. `linux-image-6.12.117+deb12-cloud-amd64`).
@@ -650,6 +653,7 @@ pub fn ensure(root: &Path, force: bool) -> Result<Outcome> {
     if kexec_error.is_none() {
         f.build_kexec_initrd(&[], None, &f.kexec_initrd)?;
     }
+    sig::ensure(&f, &work, super::is_root(), force)?;
     Ok(Outcome {
         fixture: f,
         fetched_in,

@@ -12,9 +12,11 @@ mod bench;
 mod bench_cmd;
 mod bench_crash;
 mod bench_self;
+mod bench_sig;
 mod build;
 mod cli;
 mod fixtures;
+mod keys;
 mod purgatory;
 mod run;
 mod test_runner;
@@ -202,6 +204,15 @@ impl Xtask {
             kib(file_size(&f.initrd)?)
         );
         println!("  busybox     {}", kib(file_size(&f.busybox)?));
+        println!(
+            "  vmlinuz-unsigned  {} (the same kernel from the -unsigned package)",
+            kib(file_size(&f.kernel_unsigned)?)
+        );
+        println!(
+            "  debian-secure-boot-ca.der  {} bytes ({}, from shim-signed)",
+            file_size(&f.debian_ca)?,
+            fixtures::sig::DEBIAN_CA_SUBJECT
+        );
         match &out.kexec_error {
             None => {
                 let files = f.kexec_guest_files()?;

@@ -16,8 +16,11 @@ impl Xtask {
     pub(crate) fn test(&self, o: &Opts) -> Result<ExitCode> {
         let started = Instant::now();
         let mut results = Results::default();
+        // The scenarios' kernel trusts Debian's Secure Boot CA (signed_kexec.rs).
+        let mut bo = o.clone();
+        bo.extra_trusted = self.linux_fixture().map(|f| vec![f.debian_ca]).unwrap_or_default();
         // A build failure is a failed test run, reported like the others.
-        if let Err(e) = self.build(o) {
+        if let Err(e) = self.build(&bo) {
             eprintln!("xtask: build failed: {e:#}");
             results.record("build", false, true);
             return Ok(results.finish(started));

@@ -43,7 +43,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     }
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
-    super::sig::validate_signature(ops, &kernel, &kernel_path)?;
+    let signature = super::sig::validate_signature(ops, &kernel, &kernel_path)?;
     let initrd = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
         None
     } else {
@@ -55,6 +55,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         kernel_path: &kernel_path,
         initrd: initrd.as_deref(),
         cmdline: &cmdline,
+        signature: &signature,
         debug: flags & KEXEC_FILE_DEBUG != 0,
     };
     if flags & KEXEC_FILE_ON_CRASH != 0 {

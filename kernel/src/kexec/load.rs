@@ -29,6 +29,8 @@ pub struct LoadRequest<'a> {
     pub initrd: Option<&'a [u8]>,
     /// Including its trailing NUL, or empty.
     pub cmdline: &'a [u8],
+    /// What the signature check found, for the debug report.
+    pub signature: &'a str,
     pub debug: bool,
 }
 
@@ -194,6 +196,7 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
 /// The part of the debug report every image has: where things went.
 pub(super) fn report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, segments: &[SegmentInfo], final_cmdline: &[u8]) {
     info!("kexec_file: {} probe accepted {} ({} bytes)", loader, req.kernel_path, req.kernel.len());
+    info!("kexec_file: {}", req.signature);
     info!("kexec_file: kernel at {:#x}, entry {:#x}", s.kernel.0, s.kernel_entry.0);
     if let Some(bp) = s.boot_params {
         info!("kexec_file: boot_params at {:#x}", bp.0);

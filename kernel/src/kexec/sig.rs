@@ -1,45 +1,97 @@
-//! kimage_validate_signature: the loader's verify_sig, then the policy
-//! (kexec.sig_enforce, lockdown) decides, and the one log line says what was
-//! checked, what failed and what policy did with it.
+//! kimage_validate_signature: the loader's verify_sig against the builtin
+//! trusted keyring, then the policy (kexec.sig_enforce, lockdown) decides,
+//! and the one log line says what was checked, what failed and what policy
+//! did with it.
 
 use abi::Errno;
 use alloc::format;
+use alloc::string::String;
 use core::sync::atomic::{AtomicBool, Ordering};
+use kexec_core::kexec_sig::{hash::hex, Keyring};
 use kexec_core::{KexecFileOps, SigPolicy, SigVerdict};
+use spin::Once;
 
 use super::fail;
+use crate::fs::kernfs::{register, text, KernelFile};
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/keyring.rs"));
+}
+
+/// Linux's name for the keyring kexec checks first.
+const KEYRING_NAME: &str = ".builtin_trusted_keys";
 
 /// `kexec.sig_enforce=1` (kexos's switch for what Linux sets with
 /// CONFIG_KEXEC_SIG_FORCE or set_kexec_sig_enforced): once on, never off.
-static SIG_ENFORCE: AtomicBool = AtomicBool::new(false);
+static SIG_ENFORCE: AtomicBool = AtomicBool::new(builtin::SIG_ENFORCE_DEFAULT);
 
-/// Read `kexec.sig_enforce=` (a kernel bool: 1/y/Y on; 0/n/N off).
+static KEYRING: Once<Keyring> = Once::new();
+
+/// /sys/kernel/security/kexec_keys: the keyring as /proc/keys lists
+/// asymmetric keys, plus issuer and fingerprint, then the blacklist.
+static KEYS_FILE: KernelFile = KernelFile {
+    path: "/sys/kernel/security/kexec_keys",
+    mode: 0o444,
+    read: || text(keyring().listing()),
+    write: None,
+};
+
+fn keyring() -> &'static Keyring {
+    KEYRING.call_once(|| {
+        let mut k = Keyring::new(KEYRING_NAME);
+        for (name, der) in builtin::TRUSTED_CERTS {
+            match k.add_der(der) {
+                Ok(c) => info!("kexec_file: {}: trusted key {} ({})", KEYRING_NAME, c.label(), name),
+                Err(e) => info!("kexec_file: {}: {} not added: {} ({})", KEYRING_NAME, name, e, e.errno().name()),
+            }
+        }
+        for fp in builtin::BLACKLIST {
+            k.blacklist(*fp);
+        }
+        k
+    })
+}
+
+/// Read `kexec.sig_enforce=` (a kernel bool: 1/y/Y on; 0/n/N off, which
+/// cannot undo a build-time default), load the keyring, register its file.
 pub fn init(cmdline: &str) {
     for arg in cmdline.split_whitespace() {
         if let Some(v) = arg.strip_prefix("kexec.sig_enforce=") {
             if matches!(v, "1" | "y" | "Y") {
                 SIG_ENFORCE.store(true, Ordering::Release);
-                info!("kexec_file: kexec.sig_enforce=1: only images whose signature verifies load");
             }
         }
     }
+    if SIG_ENFORCE.load(Ordering::Acquire) {
+        info!("kexec_file: kexec.sig_enforce=1: only images whose signature verifies load");
+    }
+    let k = keyring();
+    info!("kexec_file: {}: {} keys, {} blacklisted fingerprints", KEYRING_NAME, k.keys().len(), k.blacklisted().len());
+    register(&[&KEYS_FILE]);
 }
 
 fn policy() -> SigPolicy {
     SigPolicy { sig_enforce: SIG_ENFORCE.load(Ordering::Acquire), lockdown: crate::security::lockdown() }
 }
 
-/// After the probe, before the initrd is read (Linux's order).
-pub fn validate_signature(ops: &dyn KexecFileOps, kernel: &[u8], path: &str) -> Result<(), Errno> {
-    match policy().decide(ops.verify_sig(kernel)) {
-        SigVerdict::Verified => {
-            info!("kexec_file: {}: signature verified ({})", path, ops.name());
-            Ok(())
+/// After the probe, before the initrd is read (Linux's order). Returns the
+/// line `kexec -d` prints about the signature.
+pub fn validate_signature(ops: &dyn KexecFileOps, kernel: &[u8], path: &str) -> Result<String, Errno> {
+    let t0 = crate::time::now_ns();
+    let result = ops.verify_sig(kernel, keyring());
+    let us = (crate::time::now_ns() - t0) / 1000;
+    match policy().decide(result) {
+        SigVerdict::Verified(v) => {
+            info!(
+                "kexec_file: {}: {} signature verified in {} us: signer {}, trusted key {} in {}",
+                path, v.format, us, v.signer, v.trusted, v.keyring
+            );
+            Ok(format!("signature: {} by {}, {} digest {}", v.format, v.signer, v.algo.name(), hex(&v.digest)))
         }
         SigVerdict::LoadedAnyway(e) => {
             // Logged before the rest of the load, which may still fail.
             info!("kexec_file: {}: signature not verified: {} ({}); not enforced, the load goes on", path, e, e.errno().name());
-            Ok(())
+            Ok(format!("signature: not verified ({})", e.errno().name()))
         }
         SigVerdict::Refused { errno, error, by } => {
             Err(fail(errno, format!("{}: signature not verified: {} ({}); refused: {} ({})", path, error, error.errno().name(), by, by.linux_message())))

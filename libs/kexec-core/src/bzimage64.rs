@@ -190,6 +190,11 @@ impl KexecFileOps for BzImage64 {
         bzimage64_probe(kernel).map_err(ProbeError::BzImage)
     }
 
+    /// Authenticode, as Linux's kexec_kernel_verify_pe_sig.
+    fn verify_sig(&self, kernel: &[u8], keyring: &kexec_sig::Keyring) -> Result<crate::Verified, crate::SigError> {
+        kexec_sig::verify_pe(kernel, keyring)
+    }
+
     fn load<'a>(
         &self,
         image: &mut Kimage<'a>,

@@ -63,7 +63,9 @@ pub use purgatory_abi;
 pub use purgatory_abi::{EntryRegs, ShaRegion};
 pub use sanity::{sanity_check_segment_list, SanityError, SanityLimits};
 pub use segment::{KexecBuf, KexecSegment, SegmentBuf};
-pub use sig::{Lockdown, RefusedBy, SigError, SigPolicy, SigVerdict};
+pub use sig::{Lockdown, RefusedBy, SigError, SigPolicy, SigVerdict, Verified};
+/// The signature verifiers and the keyring (re-exported for the kernel).
+pub use kexec_sig;
 pub use types::{
     align_down, align_up, page_align, page_count, PhysAddr, PhysRange, KEXEC_SEGMENT_MAX, PAGE_SIZE,
 };

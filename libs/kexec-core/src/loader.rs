@@ -100,11 +100,11 @@ pub trait KexecFileOps: Sync {
         initrd: Option<&'a [u8]>,
         cmdline: &[u8],
     ) -> Result<LoadSummary, KexecError>;
-    /// Check `kernel`'s signature (called after the probe, before the
-    /// initrd is read). A loader without one rejects, as Linux's
-    /// kexec_image_verify_sig_default does (EKEYREJECTED); what a failure
-    /// means is [`crate::SigPolicy`]'s decision.
-    fn verify_sig(&self, _kernel: &[u8]) -> Result<(), crate::SigError> {
+    /// Check `kernel`'s signature against `keyring` (called after the
+    /// probe, before the initrd is read). A loader without one rejects, as
+    /// Linux's kexec_image_verify_sig_default does (EKEYREJECTED); what a
+    /// failure means is [`crate::SigPolicy`]'s decision.
+    fn verify_sig(&self, _kernel: &[u8], _keyring: &kexec_sig::Keyring) -> Result<crate::Verified, crate::SigError> {
         Err(crate::SigError::NoVerifier {
             loader: self.name(),
         })

@@ -1,44 +1,18 @@
 //! Signature policy for kexec_file_load (Linux's kimage_validate_signature
 //! and security/lockdown/lockdown.c): what a verification result means
 //! under `kexec.sig_enforce` and lockdown. The verifiers themselves (a
-//! loader's `verify_sig`) are separate; this is only the decision, so that
-//! every combination is host-tested and the kernel keeps one call.
+//! loader's `verify_sig`, built on kexec-sig) are separate; this is only
+//! the decision, so that every combination is host-tested and the kernel
+//! keeps one call.
 
 use alloc::string::String;
 use core::fmt;
 
 use abi::Errno;
 
-/// Why a kernel image's signature did not verify. Each maps to the errno
-/// Linux returns for it (kexec-linux-facts.md section 9).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SigError {
-    /// The loader has no verify_sig (Linux: EKEYREJECTED).
-    NoVerifier {
-        /// The loader's name.
-        loader: &'static str,
-    },
-}
-
-impl SigError {
-    /// Linux's errno for this failure.
-    pub fn errno(&self) -> Errno {
-        match self {
-            SigError::NoVerifier { .. } => Errno::EKEYREJECTED,
-        }
-    }
-}
-
-impl fmt::Display for SigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SigError::NoVerifier { loader } => {
-                write!(f, "the {loader} loader cannot verify signatures")
-            }
-        }
-    }
-}
+/// Why a kernel image's signature did not verify, with Linux's errno
+/// (the verifiers live in kexec-sig).
+pub use kexec_sig::{SigError, Verified};
 
 /// Kernel lockdown levels (security/lockdown), in increasing order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -153,8 +127,8 @@ impl fmt::Display for RefusedBy {
 /// What the load does after verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SigVerdict {
-    /// The signature verified.
-    Verified,
+    /// The signature verified: who signed, which key it chains to, the digest.
+    Verified(Verified),
     /// It did not, but nothing enforces it: the image loads (Linux logs
     /// this at debug level only; kexos says it always).
     LoadedAnyway(SigError),
@@ -174,9 +148,10 @@ impl SigPolicy {
     /// kimage_validate_signature's decision, in Linux's order: sig_enforce
     /// first (its own errno), then lockdown (EPERM; kexos has no IMA
     /// appraisal to fall back on), else the image loads.
-    pub fn decide(self, result: Result<(), SigError>) -> SigVerdict {
-        let Err(error) = result else {
-            return SigVerdict::Verified;
+    pub fn decide(self, result: Result<Verified, SigError>) -> SigVerdict {
+        let error = match result {
+            Ok(v) => return SigVerdict::Verified(v),
+            Err(e) => e,
         };
         if self.sig_enforce {
             let errno = error.errno();
@@ -206,6 +181,17 @@ mod tests {
         loader: "bzImage64",
     };
 
+    fn verified() -> Verified {
+        Verified {
+            format: "Authenticode",
+            signer: "CN=signer".into(),
+            trusted: "CN=ca".into(),
+            keyring: ".builtin_trusted_keys",
+            algo: kexec_sig::HashAlgo::Sha256,
+            digest: alloc::vec![0; 32],
+        }
+    }
+
     fn policy(sig_enforce: bool, lockdown: Lockdown) -> SigPolicy {
         SigPolicy {
             sig_enforce,
@@ -217,7 +203,8 @@ mod tests {
     fn verified_images_load_under_every_policy() {
         for l in Lockdown::ALL {
             for e in [false, true] {
-                assert_eq!(policy(e, l).decide(Ok(())), SigVerdict::Verified);
+                let v = verified();
+                assert_eq!(policy(e, l).decide(Ok(v.clone())), SigVerdict::Verified(v));
             }
         }
     }

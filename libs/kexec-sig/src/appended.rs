@@ -91,7 +91,7 @@ pub fn split(file: &[u8]) -> Result<Appended<'_>, SigError> {
 
 /// `payload` with `pkcs7` appended as sign-file appends it.
 pub fn append(payload: &[u8], pkcs7: &[u8]) -> Result<Vec<u8>, SigError> {
-    let sig_len = u32::try_from(pkcs7.len()).map_err(|_| SigError::TooLarge(pkcs7.len()))?;
+    let sig_len = u32::try_from(pkcs7.len()).map_err(|_| SigError::TooLarge(8))?;
     let mut out = Vec::with_capacity(payload.len() + pkcs7.len() + MODULE_SIG_SIZE + MODULE_SIG_MARKER.len());
     out.extend_from_slice(payload);
     out.extend_from_slice(pkcs7);

@@ -40,7 +40,8 @@ pub enum SigError {
     /// An algorithm (hash, key type, key size) kexos does not implement (ENOPKG).
     Unsupported(String),
     /// The DER length form says the message is larger than anything kexos
-    /// accepts (EMSGSIZE, as verify_pefile.c for lengths of 2^24 and more).
+    /// accepts (EMSGSIZE, as verify_pefile.c for lengths of 2^24 and more):
+    /// how many length bytes it has.
     TooLarge(usize),
     /// The message's content is not what this loader expects (Authenticode
     /// for PE, pkcs7-data without attributes for appended) (EKEYREJECTED).
@@ -130,7 +131,9 @@ impl fmt::Display for SigError {
             ),
             SigError::BadMessage(what) => write!(f, "bad PKCS#7 message: {what}"),
             SigError::Unsupported(what) => write!(f, "unsupported: {what}"),
-            SigError::TooLarge(n) => write!(f, "PKCS#7 length form of {n} bytes is too large"),
+            SigError::TooLarge(n) => {
+                write!(f, "PKCS#7 length in {n} bytes (2^24 or more) is too large")
+            }
             SigError::WrongContent(what) => write!(f, "wrong signed content: {what}"),
             SigError::DigestMismatch {
                 what,

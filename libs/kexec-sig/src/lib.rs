@@ -30,6 +30,9 @@ pub mod pkcs7;
 mod pubkey;
 mod x509;
 
+#[cfg(test)]
+mod tests;
+
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -42,7 +42,7 @@ pub(crate) fn outer_len(b: &[u8]) -> Result<usize, SigError> {
         0x80 => return Ok(b.len()),
         0x81 => b[2] as usize + 3,
         0x82 => ((b[2] as usize) << 8 | b[3] as usize) + 4,
-        n => return Err(SigError::TooLarge(1 << (8 * (n as usize - 0x80).min(8)))),
+        n => return Err(SigError::TooLarge(n as usize - 0x80)),
     };
     if len > b.len() {
         return Err(not_pkcs7());

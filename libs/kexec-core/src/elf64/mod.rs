@@ -189,6 +189,12 @@ impl KexecFileOps for Elf64 {
         elf64_probe(kernel).map_err(ProbeError::Elf64)
     }
 
+    /// Linux's appended signature (module_signature.h), as s390's kexec
+    /// checks its images: x86 Linux has no ELF kexec_file loader.
+    fn verify_sig(&self, kernel: &[u8], keyring: &kexec_sig::Keyring) -> Result<crate::Verified, crate::SigError> {
+        kexec_sig::verify_appended(kernel, keyring)
+    }
+
     fn load<'a>(
         &self,
         image: &mut Kimage<'a>,
