@@ -89,6 +89,11 @@ pub struct Artifacts {
     pub init: PathBuf,
     /// `/bin/faulttest`.
     pub faulttest: PathBuf,
+    /// kexos.bzImage and kexos.elf signed with the test key (`target/images/kexos.signed.*`,
+    /// made by every `cargo xtask build`; the test CA is in the kernel's keyring by default).
+    pub signed_bzimage: PathBuf,
+    /// See `signed_bzimage`.
+    pub signed_elf: PathBuf,
 }
 
 impl Artifacts {
@@ -100,6 +105,8 @@ impl Artifacts {
             kernel: root.join("target/images/kexos.elf"),
             init: user.join("init"),
             faulttest: user.join("faulttest"),
+            signed_bzimage: root.join("target/images/kexos.signed.bzImage"),
+            signed_elf: root.join("target/images/kexos.signed.elf"),
         }
     }
 

@@ -249,7 +249,14 @@ impl Xtask {
             );
         }
         let faulttest = self.user_bin("faulttest");
+        let kexos = self.kexos_images(&stripped, &images)?;
         let mut add = self.linux_adds(o)?;
+        if o.sign {
+            // Replaces the unsigned copies Layout puts there.
+            for (host, guest) in [(&kexos.signed_bzimage, "/boot/kexos.bzImage"), (&kexos.signed_elf, "/boot/kexos.elf")] {
+                add.push(AddSpec { host: host.clone(), guest: guest.into() });
+            }
+        }
         let with_linux = add.iter().any(|a| a.guest == "/boot/vmlinuz");
         add.extend(o.add.iter().cloned());
         let layout = boot::Layout {
@@ -270,7 +277,7 @@ impl Xtask {
             &[Firmware::Uefi, Firmware::Bios],
         )?;
         eprintln!(
-            "xtask: kernel {} ({} stripped), initramfs {}{}, images in {} ({:.1} s)",
+            "xtask: kernel {} ({} stripped), initramfs {}{}{}, images in {} ({:.1} s)",
             kib(file_size(&kernel)?),
             kib(file_size(&stripped)?),
             kib(file_size(&initramfs)?),
@@ -279,6 +286,7 @@ impl Xtask {
             } else {
                 " (no Linux)"
             },
+            if o.sign { ", /boot/kexos.{bzImage,elf} signed" } else { "" },
             images.display(),
             started.elapsed().as_secs_f64()
         );

@@ -13,13 +13,17 @@ USAGE:
 
 COMMANDS:
     build     Build user programs, the kernel, the initramfs and both disk images
-              (target/images/{kexos-uefi.img,kexos-bios.img,initramfs.cpio,kexos.elf})
+              (target/images/{kexos-uefi.img,kexos-bios.img,initramfs.cpio,kexos.elf,
+              kexos.bzImage,kexos.signed.elf,kexos.signed.bzImage})
     run       Build, then boot in QEMU with the serial console on this terminal
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
     test      Build, run the host unit tests, then the QEMU scenarios (tests/tests/*.rs)
     bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
               payload with Debian's kexec-tools; print times and sizes side by side; then the
               self-kexec (issue 4) and crash-dump (issue 5) figures
+    sign      Sign a kernel image: `cargo xtask sign [--key K --cert C] IN OUT`. A PE/COFF
+              file (kexos.bzImage, a Linux bzImage) gets Authenticode in sbsign's layout,
+              anything else (kexos.elf) an appended PKCS#7 signature in sign-file's layout
     fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
               cloud bzImage (apt-get download), a busybox initramfs for it, and Debian's
               kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec).
@@ -35,11 +39,15 @@ OPTIONS (build, run, gdb):
     --linux PATH          Use this bzImage as /boot/vmlinuz instead of the fixture's
     --linux-initrd PATH   Use this file as /boot/initrd.img instead of the fixture's
     --trusted-cert FILE   Compile this X.509 certificate (PEM or DER) into the kernel's builtin
-                          trusted keyring (repeatable; default: none, an empty keyring; `test`
-                          and `bench` add Debian's Secure Boot CA from the Linux fixture)
+                          trusted keyring (repeatable; default: the project's test CA,
+                          target/keys/test/ca.pem; `test` and `bench` add Debian's Secure
+                          Boot CA from the Linux fixture)
     --blacklist SHA256    Refuse any chain through the certificate with this SHA-256 fingerprint
                           (repeatable; `openssl x509 -noout -fingerprint -sha256` format works)
     --sig-enforce         kexec.sig_enforce on from boot (Linux's CONFIG_KEXEC_SIG_FORCE)
+    --sign                Put kexos.bzImage and kexos.elf signed with the test key in the
+                          initramfs, so that a locked-down kexos can self-kexec (the signed
+                          and unsigned copies are always in target/images/)
 OPTIONS (run, gdb):
     --bios                Boot the BIOS image with SeaBIOS (default: UEFI image with OVMF;
                           BIOS loads the initramfs at ~1 MiB/s: add --no-linux to boot fast)
@@ -52,6 +60,14 @@ OPTIONS (test):
 OPTIONS (bench):
     --only crash          Only the crash-dump figures (issue 5): panic -> capture prompt,
                           panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
+OPTIONS (sign):
+    --key FILE            Private key, PEM: PKCS#8, PKCS#1 RSA or SEC1 EC (default: the test
+                          signer's, target/keys/test/signer.key.pem, generated reproducibly)
+    --cert FILE           The key's X.509 certificate, PEM or DER (default: the test signer's)
+    --hash sha256|sha384|sha512
+                          Digest algorithm (default sha256)
+    --no-certs            Leave the certificate out of the message (sign-file's default; the
+                          verifier must then hold the signer's own certificate)
 OPTIONS (fixtures):
     --force               Download again even if cached
 
@@ -91,6 +107,14 @@ pub(crate) struct Opts {
     pub(crate) blacklist: Vec<String>,
     /// `--sig-enforce`: kexec.sig_enforce on from boot.
     pub(crate) sig_enforce: bool,
+    /// `--sign`: the initramfs gets the signed kexos images.
+    pub(crate) sign: bool,
+    /// `sign`'s `--key`, `--cert`, `--hash`, `--no-certs` and IN OUT.
+    pub(crate) key: Option<PathBuf>,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) hash: Option<String>,
+    pub(crate) no_certs: bool,
+    pub(crate) positional: Vec<String>,
     /// Trusted besides `trusted_certs` or the test CA (`test` adds the Debian CA).
     pub(crate) extra_trusted: Vec<PathBuf>,
 }
@@ -112,6 +136,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--trusted-cert",
             "--blacklist",
             "--sig-enforce",
+            "--sign",
             "--append",
             "--add",
             "--no-linux",
@@ -123,6 +148,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--trusted-cert",
             "--blacklist",
             "--sig-enforce",
+            "--sign",
             "--append",
             "--add",
             "--bios",
@@ -135,6 +161,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         "test" => &["--release", "--filter"],
         "bench" => &["--only"],
         "fixtures" => &["--force"],
+        "sign" => &["--key", "--cert", "--hash", "--no-certs"],
         _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
     };
     let mut o = Opts::default();
@@ -147,6 +174,10 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         if flag == "-h" || flag == "--help" {
             print!("{HELP}");
             std::process::exit(0);
+        }
+        if cmd == "sign" && !arg.starts_with('-') {
+            o.positional.push(arg.clone());
+            continue;
         }
         if !allowed.contains(&flag) {
             bail!("`cargo xtask {cmd}` does not take `{arg}` (see `cargo xtask --help`)");
@@ -176,11 +207,22 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--trusted-cert" => o.trusted_certs.push(PathBuf::from(value()?)),
             "--blacklist" => o.blacklist.push(parse_fingerprint(&value()?)?),
             "--sig-enforce" => o.sig_enforce = true,
+            "--sign" => o.sign = true,
+            "--key" => o.key = Some(PathBuf::from(value()?)),
+            "--cert" => o.cert = Some(PathBuf::from(value()?)),
+            "--hash" => o.hash = Some(value()?),
+            "--no-certs" => o.no_certs = true,
             _ => unreachable!("flag {flag} allowed but not handled"),
         }
     }
     if o.no_linux && (o.linux.is_some() || o.linux_initrd.is_some()) {
         bail!("--no-linux cannot be combined with --linux or --linux-initrd");
+    }
+    if cmd == "sign" && o.positional.len() != 2 {
+        bail!("usage: cargo xtask sign [--key K --cert C] [--hash sha256|sha384|sha512] [--no-certs] IN OUT");
+    }
+    if o.key.is_some() != o.cert.is_some() {
+        bail!("--key and --cert go together");
     }
     Ok(o)
 }

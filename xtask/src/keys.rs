@@ -1,8 +1,6 @@
-//! The kernel's builtin keyring, for `cargo xtask build`: `--trusted-cert`,
-//! `--blacklist` and `--sig-enforce` become the environment kernel/build.rs
-//! reads. (The reproducible test CA as the default and `--sign` come with
-//! xtask's signer, the next slice of issue 10; until then no
-//! `--trusted-cert` means an empty keyring.)
+//! The kernel's builtin keyring, for `cargo xtask build`: `--trusted-cert`
+//! (default: the reproducible test CA, see sign.rs), `--blacklist` and
+//! `--sig-enforce` become the environment kernel/build.rs reads.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +54,9 @@ impl Xtask {
     /// embeds DER).
     pub(crate) fn keyring_env(&self, o: &Opts, extra: &[PathBuf]) -> Result<KeyringEnv> {
         let mut sources = o.trusted_certs.clone();
+        if sources.is_empty() {
+            sources.push(self.test_ca()?);
+        }
         sources.extend(extra.iter().cloned());
         let dir = self.target("keys").join("trusted");
         let _ = std::fs::remove_dir_all(&dir);

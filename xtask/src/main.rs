@@ -19,6 +19,7 @@ mod fixtures;
 mod keys;
 mod purgatory;
 mod run;
+mod sign;
 mod test_runner;
 
 fn main() -> ExitCode {
@@ -53,6 +54,7 @@ fn real_main() -> Result<ExitCode> {
         "test" => x.test(&opts),
         "bench" => x.bench(&opts),
         "fixtures" => x.fixtures_cmd(&opts),
+        "sign" => x.sign_cmd(&opts),
         _ => unreachable!(),
     }
 }

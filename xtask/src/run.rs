@@ -46,6 +46,24 @@ impl Xtask {
         bail!("{what} not found; install with: sudo apt-get install -y qemu-system-x86 ovmf");
     }
 
+    /// The tools the signature cross-checks run (libs/kexec-sign): sbsign and sbverify
+    /// (sbsigntool) and openssl. Installed as root on Debian/Ubuntu, otherwise named.
+    pub(crate) fn signing_tools(&self) -> Result<()> {
+        let need = [("sbsign", "sbsigntool"), ("sbverify", "sbsigntool"), ("openssl", "openssl")];
+        let mut missing: Vec<&str> = need.iter().filter(|(b, _)| !in_path(b)).map(|(_, p)| *p).collect();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if is_root() && is_debian_like() && in_path("apt-get") {
+            eprintln!("xtask: installing {} with apt-get (the signature cross-checks need them)", missing.join(" "));
+            status_ok(Command::new("apt-get").arg("update"))?;
+            status_ok(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&missing))?;
+            return Ok(());
+        }
+        bail!("{} not installed; install with: sudo apt-get install -y {}", missing.join(" "), missing.join(" "));
+    }
+
     pub(crate) fn run(&self, o: &Opts, gdb: bool) -> Result<ExitCode> {
         let fw = if o.bios {
             Firmware::Bios

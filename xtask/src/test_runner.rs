@@ -26,6 +26,7 @@ impl Xtask {
             return Ok(results.finish(started));
         }
         self.prerequisites(Firmware::Uefi)?;
+        self.signing_tools()?;
         // The Linux scenarios need the fixture (build fetched it already unless --no-linux).
         let _ = self.linux_fixture();
 

@@ -172,3 +172,5 @@ impl fmt::Display for SigError {
         }
     }
 }
+
+impl core::error::Error for SigError {}

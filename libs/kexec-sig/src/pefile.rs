@@ -39,7 +39,11 @@ const PE32PLUS_DATA_DIRS: usize = 108;
 const PE32PLUS_OPT_SIZE: usize = 112;
 /// sizeof(struct data_dirent); the certificate table is directory 4.
 const DIRENT_SIZE: usize = 8;
-const CERT_DIRENT_INDEX: usize = 4;
+/// Index of the certificate-table data directory (PE/COFF spec 3.4.3).
+pub const CERT_DIRENT_INDEX: usize = 4;
+/// The certificate table and each WIN_CERTIFICATE in it are 8-byte
+/// aligned (PE/COFF spec, "The Attribute Certificate Table").
+pub const CERT_TABLE_ALIGN: usize = 8;
 /// sizeof(struct section_header) and its fields.
 const SECTION_SIZE: usize = 40;
 /// sizeof(struct win_certificate): dwLength, wRevision, wCertificateType.
@@ -71,6 +75,8 @@ pub struct PeFile<'a> {
     pub header_size: usize,
     /// The certificate table (file offset, size), if the entry is non-zero.
     pub cert_table: Option<(usize, usize)>,
+    /// NumberOfRvaAndSizes: the certificate-table entry exists only if > 4.
+    pub data_dirs: usize,
     sections: Vec<Section>,
 }
 
@@ -144,6 +150,7 @@ impl<'a> PeFile<'a> {
             cert_dirent_offset,
             header_size,
             cert_table,
+            data_dirs: n_dirs,
             sections,
         })
     }
