@@ -72,16 +72,16 @@ impl BuilderProfile for Profile {
         let mut ext = Vec::new();
         let skid = SubjectKeyIdentifier::try_from(spk)?;
         let akid = SubjectKeyIdentifier::try_from(issuer_spk)?;
-        ext.push(skid.to_extension(&tbs.subject(), &ext)?);
+        ext.push(skid.to_extension(tbs.subject(), &ext)?);
         let akid = AuthorityKeyIdentifier { key_identifier: Some(akid.0), ..Default::default() };
-        ext.push(akid.to_extension(&tbs.subject(), &ext)?);
+        ext.push(akid.to_extension(tbs.subject(), &ext)?);
         let bc = BasicConstraints { ca: self.ca, path_len_constraint: None };
-        ext.push(bc.to_extension(&tbs.subject(), &ext)?);
+        ext.push(bc.to_extension(tbs.subject(), &ext)?);
         let usage = if self.ca { KeyUsages::KeyCertSign | KeyUsages::CRLSign | KeyUsages::DigitalSignature } else { KeyUsages::DigitalSignature.into() };
-        ext.push(KeyUsage(usage).to_extension(&tbs.subject(), &ext)?);
+        ext.push(KeyUsage(usage).to_extension(tbs.subject(), &ext)?);
         if !self.ca {
             let eku = ExtendedKeyUsage(vec![kexec_sig::oid::KP_CODE_SIGNING]);
-            ext.push(eku.to_extension(&tbs.subject(), &ext)?);
+            ext.push(eku.to_extension(tbs.subject(), &ext)?);
         }
         Ok(ext)
     }

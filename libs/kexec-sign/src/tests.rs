@@ -195,6 +195,12 @@ fn real_signature_refusals_have_linux_errnos() {
     assert_eq!(errno(verify_appended(&elf, &k)), Errno::ENOKEY);
     verify_appended(&elf, &keyring(&[&pki.signer.cert])).unwrap();
 
+    // RSA outside 2048-4096 bits: Linux's public-key layer has no such key (ENOPKG).
+    let (small_ca, _, small_leaf) = chain(5, KeyKind::Rsa(1024), HashAlgo::Sha256);
+    let small = sign_pe(&tiny_pe(), &signer(&small_leaf, &[], HashAlgo::Sha256)).unwrap();
+    let e = verify_pe(&small, &keyring(&[&small_ca.cert])).unwrap_err();
+    assert_eq!(e.errno(), Errno::ENOPKG, "RSA-1024: {e}");
+
     let mut payload = sign_appended(b"elf payload", &s).unwrap();
     payload[1] ^= 1;
     assert_eq!(errno(verify_appended(&payload, &k)), Errno::EKEYREJECTED, "appended payload changed");
