@@ -90,7 +90,7 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits).map_err(kexec_err)
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits, alloc::vec::Vec::new()).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -210,7 +210,16 @@ pub(super) fn report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummar
     for (i, seg) in segments.iter().enumerate() {
         info!(
             "kexec_file: segment[{}]: {:<11} bufsz=0x{:08x} mem=0x{:09x} memsz=0x{:08x}{}",
-            i, seg.label, seg.bufsz, seg.mem.0, seg.memsz, if seg.checksum { "" } else { " (not checksummed)" }
+            i,
+            seg.label,
+            seg.bufsz,
+            seg.mem.0,
+            seg.memsz,
+            match (seg.handover, seg.checksum) {
+                (Some(k), _) => format!(" (hand-over: {}, not checksummed)", kexec_core::handover::kind_name(k)),
+                (None, false) => String::from(" (not checksummed)"),
+                (None, true) => String::new(),
+            }
         );
     }
 }

@@ -25,6 +25,7 @@ extern crate alloc;
 mod bytes;
 mod e820;
 mod error;
+pub mod handover;
 mod header;
 mod params;
 mod parse;
@@ -34,6 +35,7 @@ mod zero_page;
 
 pub use e820::{e820_from_memmap, E820Entry, E820_ENTRY_SIZE};
 pub use error::BootParamError;
+pub use handover::{HandoverBuffer, HandoverKind};
 pub use header::{
     offsets as hdr, SetupHeader, SETUP_HEADER_END, SETUP_HEADER_FIELDS, SETUP_HEADER_START,
 };
@@ -119,6 +121,10 @@ pub mod setup_type {
     pub const SETUP_INDIRECT: u32 = 1 << 31;
     /// Highest valid type value.
     pub const SETUP_TYPE_MAX: u32 = SETUP_ENUM_MAX | SETUP_INDIRECT;
+    /// kexos's own hand-over buffers: `{u32 tag; u32 reserved; u64 addr;
+    /// u64 size}` ([`crate::handover`]). Far above Linux's types and below
+    /// SETUP_INDIRECT; Linux ignores types it does not know.
+    pub const SETUP_KEXOS_HANDOVER: u32 = 0x6b78_0001;
 }
 
 /// E820 types (arch/x86/include/asm/e820/types.h).

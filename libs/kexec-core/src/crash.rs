@@ -152,6 +152,7 @@ pub(crate) mod tests {
             None,
             b"console=ttyS0\0",
             &limits,
+            Vec::new(),
         )?;
         let mut mem = FakeMem::default();
         kimage_load_crash_segments(&image, &mut mem);

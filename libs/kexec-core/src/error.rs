@@ -69,6 +69,13 @@ pub enum KexecError {
     /// A crash image was loaded without the running kernel's crash setup
     /// (ELF core headers and memory map) in the load context (EINVAL).
     NoCrashSetup,
+    /// A hand-over buffer that cannot be added (EINVAL).
+    Handover {
+        /// Which buffer.
+        kind: crate::handover::HandoverKind,
+        /// Why not.
+        why: &'static str,
+    },
 }
 
 impl KexecError {
@@ -83,7 +90,7 @@ impl KexecError {
             KexecError::Elf64(e) => e.errno(),
             KexecError::Purgatory(e) => e.errno(),
             KexecError::NoMemory { .. } => Errno::ENOMEM,
-            KexecError::BadPage(_) | KexecError::NoCrashSetup => Errno::EINVAL,
+            KexecError::BadPage(_) | KexecError::NoCrashSetup | KexecError::Handover { .. } => Errno::EINVAL,
         }
     }
 }
@@ -122,6 +129,9 @@ impl fmt::Display for KexecError {
             KexecError::NoCrashSetup => f.write_str(
                 "crash load without ELF core headers and memory map (no crash setup given)",
             ),
+            KexecError::Handover { kind, why } => {
+                write!(f, "hand-over buffer ({}): {why}", crate::handover::kind_name(*kind))
+            }
         }
     }
 }

@@ -104,6 +104,11 @@ pub(crate) fn add_params_block(
         e820_rest_len = rest.len();
         chain.push_e820_ext(rest);
     }
+    // One node per hand-over buffer (already placed: they come first).
+    for b in image.handover_buffers() {
+        let (typ, payload) = b.to_setup_data();
+        chain.push(typ, payload);
+    }
     let params_cmdline_sz =
         (bootparam::BOOT_PARAMS_SIZE as u64 + cmdline_len + MAX_ELFCOREHDR_STR_LEN).div_ceil(16)
             * 16;

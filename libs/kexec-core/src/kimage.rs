@@ -41,6 +41,8 @@ pub struct Kimage<'a> {
     /// the load context's e820.
     pub crash_e820: Option<Vec<E820Entry>>,
     pub(crate) purgatory: Option<PurgatoryInfo>,
+    /// Hand-over buffers ([`crate::handover`]).
+    pub(crate) handover: Vec<crate::handover::Handover>,
 }
 
 impl<'a> Kimage<'a> {
@@ -54,6 +56,7 @@ impl<'a> Kimage<'a> {
             elf_load_addr: None,
             crash_e820: None,
             purgatory: None,
+            handover: Vec::new(),
         }
     }
 
@@ -150,12 +153,14 @@ impl<'a> Kimage<'a> {
     pub fn into_table(self) -> Vec<SegmentInfo> {
         self.segments
             .iter()
-            .map(|s| SegmentInfo {
+            .enumerate()
+            .map(|(i, s)| SegmentInfo {
                 label: s.label,
                 bufsz: s.bufsz(),
                 mem: s.mem,
                 memsz: s.memsz,
                 checksum: s.checksum,
+                handover: self.handover.iter().find(|h| h.segment == i).map(|h| h.kind),
             })
             .collect()
     }
@@ -174,6 +179,8 @@ pub struct SegmentInfo {
     pub memsz: u64,
     /// In the digest?
     pub checksum: bool,
+    /// A hand-over buffer for the next kernel (never checksummed).
+    pub handover: Option<crate::handover::HandoverKind>,
 }
 
 #[cfg(test)]

@@ -30,6 +30,7 @@ pub mod elf64;
 pub mod entry;
 mod error;
 mod handoff;
+pub mod handover;
 pub mod hole;
 mod kimage;
 pub mod loader;
@@ -52,6 +53,7 @@ pub use entry::{
     IND_ZERO,
 };
 pub use error::{KexecError, SegmentError};
+pub use handover::{kexec_update_segment, HandoverBuffer, HandoverKind, HandoverRequest, UpdateError};
 pub use hole::{locate_mem_hole, HoleError, HoleReason};
 pub use kimage::{Kimage, KimageKind, SegmentInfo};
 pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};

@@ -2,13 +2,17 @@
 //! a loader (and the syscall read the initrd and checked the command line),
 //! run the loader, check the segment list, store the digests.
 
+use alloc::vec::Vec;
+
 use crate::digest::kexec_calculate_store_digests;
 use crate::error::KexecError;
+use crate::handover::HandoverRequest;
 use crate::kimage::{Kimage, KimageKind};
 use crate::loader::{KexecFileOps, LoadContext, LoadSummary};
 use crate::sanity::{sanity_check_segment_list, SanityLimits};
 
-/// Steps 12, 13 and 15 of kexec_file_load (facts section 1): `ops.load`,
+/// Steps 12, 13 and 15 of kexec_file_load (facts section 1): the hand-over
+/// buffers (where Linux adds IMA's, before the loader), `ops.load`,
 /// `sanity_check_segment_list`, digests. The caller then builds the entry
 /// list ([`crate::kimage_load_segments`]) or, for a crash image, writes the
 /// segments ([`crate::kimage_load_crash_segments`]).
@@ -20,8 +24,12 @@ pub fn kexec_file_plan<'a>(
     initrd: Option<&'a [u8]>,
     cmdline: &[u8],
     limits: &SanityLimits,
+    handover: Vec<HandoverRequest>,
 ) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
     let mut image = Kimage::new(kind);
+    for h in handover {
+        image.kexec_add_handover_buffer(h, ctx.view)?;
+    }
     let summary = ops.load(&mut image, ctx, kernel, initrd, cmdline)?;
     sanity_check_segment_list(&image, limits)?;
     kexec_calculate_store_digests(&mut image)?;
@@ -77,6 +85,7 @@ mod tests {
             Some(&initrd),
             cmdline,
             &limits,
+            Vec::new(),
         )
         .unwrap();
 
@@ -233,6 +242,7 @@ mod tests {
             None,
             b"\0",
             &limits,
+            Vec::new(),
         )
         .unwrap();
         let regs =

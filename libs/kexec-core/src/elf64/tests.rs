@@ -1056,6 +1056,7 @@ fn plan_and_relocate<'a>(
         initrd,
         cmdline,
         &limits,
+        Vec::new(),
     )?;
     for s in image.segments() {
         assert!(view.contains(&s.dest_range()), "{} outside RAM", s.label);
