@@ -193,6 +193,23 @@ impl Machine {
             .with_context(|| format!("no {name} in {out:?}"))
     }
 
+    /// `kexec -e` into a loaded kexos: purgatory verified the segments, the next kexos came in
+    /// through the boot protocol with its .bss zeroed, reached its prompt, and `/proc/cmdline`
+    /// is exactly `append`.
+    pub fn exec_into_kexos(&mut self, what: &str, append: &str, timeout: Duration) -> Result<()> {
+        self.send_line("kexec -e")?;
+        self.expect("purgatory: sha256 ok", timeout)?;
+        self.expect("boot: entered via boot protocol", timeout)?;
+        // The segment's zero tail (.bss) really is zero when the next kernel starts.
+        self.expect("boot: .bss arrived zeroed", timeout)?;
+        self.expect_prompt(timeout)?;
+        let cmdline = self.run("cat /proc/cmdline")?;
+        self.check(
+            cmdline.trim_end_matches('\n') == append,
+            format_args!("after {what}: /proc/cmdline is {cmdline:?}, expected {append:?}"),
+        )
+    }
+
     /// Runs `cmd` and checks its output contains `want`. Returns the output.
     pub fn run_expect(&mut self, cmd: &str, want: &str) -> Result<String> {
         let out = self.run(cmd)?;

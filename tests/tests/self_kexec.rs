@@ -30,17 +30,7 @@ fn hop(m: &mut Machine, image: &str, loader: &str, append: &str) -> Result<(u64,
         !out.contains("failed") && out.contains(&format!("({loader}) in ")),
         format_args!("loading {image} with {loader} failed: {out:?}"),
     )?;
-    m.send_line("kexec -e")?;
-    m.expect("purgatory: sha256 ok", HOP)?;
-    m.expect("boot: entered via boot protocol", HOP)?;
-    // The segment's zero tail (.bss) really is zero when the next kernel starts.
-    m.expect("boot: .bss arrived zeroed", HOP)?;
-    m.expect_prompt(HOP)?;
-    let cmdline = m.run("cat /proc/cmdline")?;
-    m.check(
-        cmdline.trim_end_matches('\n') == append,
-        format_args!("after {image}: /proc/cmdline is {cmdline:?}, expected {append:?}"),
-    )?;
+    m.exec_into_kexos(image, append, HOP)?;
     meminfo(m)
 }
 

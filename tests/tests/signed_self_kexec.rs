@@ -63,15 +63,7 @@ fn locked_down_kexos_self_kexecs_signed_images() -> Result<()> {
         m.check_contains(&cmd, &out, &format!("trusted key CN={TEST_CA}"))?;
         m.check_contains(&cmd, &out, &format!("signature: {format} by CN={TEST_SIGNER}"))?;
         m.check_contains(&cmd, &out, &format!("({loader}) in "))?;
-        m.send_line("kexec -e")?;
-        m.expect("purgatory: sha256 ok", HOP)?;
-        m.expect("boot: entered via boot protocol", HOP)?;
-        m.expect_prompt(HOP)?;
-        let cmdline = m.run("cat /proc/cmdline")?;
-        m.check(
-            cmdline.trim_end_matches('\n') == append,
-            format_args!("after {image}: /proc/cmdline is {cmdline:?}, expected {append:?}"),
-        )?;
+        m.exec_into_kexos(image, &append, HOP)?;
         let level = m.run("cat /sys/kernel/security/lockdown")?;
         m.check_contains("lockdown after the hop", &level, "none [integrity] confidentiality")?;
         unsigned_refused(&mut m)?;

@@ -208,7 +208,7 @@ mod tests {
     use crate::loader::LoadContext;
     use crate::sanity::SanityLimits;
     use crate::{kexec_file_plan, BzImage64, PhysRange};
-    use bootparam::{e820_from_memmap, parse_boot_params};
+    use bootparam::e820_from_memmap;
     use memmap::examples::qemu_512m;
 
     const MIB: u64 = 1 << 20;
@@ -263,13 +263,7 @@ mod tests {
 
         // The next kernel finds it through setup_data, as Linux finds SETUP_IMA.
         let bp = table.iter().find(|s| s.label == "boot_params").unwrap();
-        let mut zp = vec![0u8; 4096];
-        mem.read(bp.mem, &mut zp);
-        let parsed = parse_boot_params(&zp, |pa, b| {
-            mem.read(PhysAddr(pa), b);
-            true
-        })
-        .unwrap();
+        let parsed = crate::testutil::read_boot_params(&mem, bp.mem);
         let found = HandoverBuffer::find_all(&parsed.setup_data, |pa, b| {
             mem.read(PhysAddr(pa), b);
             true

@@ -45,7 +45,7 @@ mod tests {
     use crate::loader::probe_image;
     use crate::testutil::purgatory;
     use crate::{BzImage64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
-    use bootparam::{e820_from_memmap, parse_boot_params, LOADER_TYPE_KEXEC};
+    use bootparam::{e820_from_memmap, LOADER_TYPE_KEXEC};
     use purgatory_abi::{
         EntryRegs, ShaRegion, ENTRY64_REGS, FLAGS, FLAG_PER_REGION, REGION_DIGESTS, SHA256_DIGEST,
         SHA_REGIONS, STACK_END_SYMBOL,
@@ -189,13 +189,7 @@ mod tests {
                 s.label
             );
         }
-        let mut zp = vec![0u8; 4096];
-        mem.read(bp.mem, &mut zp);
-        let parsed = parse_boot_params(&zp, |pa, b| {
-            mem.read(PhysAddr(pa), b);
-            true
-        })
-        .unwrap();
+        let parsed = crate::testutil::read_boot_params(&mem, bp.mem);
         assert_eq!(parsed.type_of_loader, LOADER_TYPE_KEXEC);
         assert_eq!(parsed.params.hdr().loadflags(), 0);
         assert_eq!(parsed.params.hdr().init_size(), 48 << 20, "header copied");

@@ -130,3 +130,14 @@ pub(crate) fn kexos_style_purgatory() -> Vec<u8> {
     assert!(!src.contains(".globl stack_end"));
     assemble("kexos-purgatory", &src)
 }
+
+/// boot_params at `at` in `mem` as the next kernel reads it (setup_data followed).
+pub(crate) fn read_boot_params(mem: &impl crate::PhysMem, at: crate::PhysAddr) -> bootparam::ParsedBootParams {
+    let mut zp = vec![0u8; 4096];
+    mem.read(at, &mut zp);
+    bootparam::parse_boot_params(&zp, |pa, b| {
+        mem.read(crate::PhysAddr(pa), b);
+        true
+    })
+    .unwrap()
+}

@@ -13,7 +13,7 @@ use crate::sanity::SanityLimits;
 use crate::testutil::purgatory;
 use crate::{BzImage64, BzImageError, MemoryView};
 use abi::Errno;
-use bootparam::{e820_from_memmap, parse_boot_params, E820Entry, LOADER_TYPE_KEXEC};
+use bootparam::{e820_from_memmap, E820Entry, LOADER_TYPE_KEXEC};
 use memmap::{MemoryMap, Region, RegionKind::*};
 use purgatory_abi::{EntryRegs, ShaRegion, ENTRY64_REGS, SHA_REGIONS};
 use std::path::{Path, PathBuf};
@@ -1137,13 +1137,7 @@ fn plan_a_full_elf_load_on_512m_and_relocate_it() {
     );
 
     // boot_params as the next kernel reads it.
-    let mut zp = vec![0u8; 4096];
-    mem.read(bp.mem, &mut zp);
-    let parsed = parse_boot_params(&zp, |pa, b| {
-        mem.read(PhysAddr(pa), b);
-        true
-    })
-    .unwrap();
+    let parsed = crate::testutil::read_boot_params(&mem, bp.mem);
     assert!(parsed.params.hdr().has_magic());
     assert_eq!(parsed.version, 0x020f);
     assert_eq!(parsed.type_of_loader, LOADER_TYPE_KEXEC);
