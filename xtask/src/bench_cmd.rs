@@ -14,8 +14,8 @@ use crate::{bench, bench_crash, bench_self, bench_sig, file_size, kib, Xtask};
 
 impl Xtask {
     pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
-        if let Some(only) = opts.only.as_deref().filter(|o| *o != "crash") {
-            bail!("--only takes `crash`, not `{only}`");
+        if let Some(only) = opts.only.as_deref().filter(|o| !matches!(*o, "crash" | "sig")) {
+            bail!("--only takes `crash` or `sig`, not `{only}`");
         }
         // The release kernel also trusts the Debian Secure Boot CA, for the signed-kexec figures.
         let o = Opts {
@@ -26,6 +26,13 @@ impl Xtask {
         let built = self.build(&o)?;
         self.prerequisites(Firmware::Uefi)?;
         let no_fixture = "no Linux fixture; see above";
+        if opts.only.as_deref() == Some("sig") {
+            match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
+                Some(fx) => bench_sig::signature_figures(&self.root, &fx),
+                None => println!("signed kexec: n/a ({no_fixture})"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         if opts.only.is_some() {
             let fx = LinuxFixture::at(&self.root);
             bench_crash::crash_dumps(&self.root, built.with_linux.then_some(&fx), no_fixture);

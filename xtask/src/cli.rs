@@ -60,6 +60,8 @@ OPTIONS (test):
 OPTIONS (bench):
     --only crash          Only the crash-dump figures (issue 5): panic -> capture prompt,
                           panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
+    --only sig            Only the signed-kexec figures (issue 10): verify_sig per image size,
+                          signed vs unsigned kexec_file_load
 OPTIONS (sign):
     --key FILE            Private key, PEM: PKCS#8, PKCS#1 RSA or SEC1 EC (default: the test
                           signer's, target/keys/test/signer.key.pem, generated reproducibly)
