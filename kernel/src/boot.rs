@@ -10,7 +10,7 @@
 
 use alloc::string::String;
 use bootloader_api::info::{MemoryRegionKind, Optional};
-use bootparam::{BootParamError, E820Entry, ZeroPage, BOOT_PARAMS_SIZE};
+use bootparam::{BootParamError, E820Entry, HandoverBuffer, HandoverRefusal, ZeroPage, BOOT_PARAMS_SIZE};
 use memmap::{Region, RegionKind};
 use spin::Once;
 use x86_64::structures::paging::{OffsetPageTable, PageTable, Translate};
@@ -33,10 +33,15 @@ pub enum CmdlineSource {
     BootParams { phys: u64, len: u64 },
 }
 
+/// Hand-over buffers one boot takes from the previous kernel (more are
+/// refused, and logged).
+pub const MAX_HANDOVER: usize = 8;
+
 /// Physical ranges the frame allocator must never hand out, beyond the
 /// memory map's own non-RAM regions and the initrd: every setup_data node
-/// the walk accepts, plus the image (two ranges), zero page and command line.
-pub const MAX_RESERVED: usize = bootparam::MAX_SETUP_DATA_NODES + 8;
+/// the walk accepts, plus the image (two ranges), zero page and command
+/// line, and the hand-over buffers until they are freed.
+pub const MAX_RESERVED: usize = bootparam::MAX_SETUP_DATA_NODES + 8 + MAX_HANDOVER;
 
 pub struct BootContext {
     regions: [Region; MAX_REGIONS],
@@ -60,6 +65,11 @@ pub struct BootContext {
     boot_map: (u64, bool),
     /// Boot protocol only: the first malformed part of boot_params (skipped).
     error: Option<BootParamError>,
+    /// Boot protocol only: hand-over buffers from setup_data, each kept
+    /// (reserved) or refused with the reason.
+    handover: [Option<(HandoverBuffer, Result<(), HandoverRefusal>)>; MAX_HANDOVER],
+    /// Hand-over buffers beyond MAX_HANDOVER (not taken).
+    handover_ignored: usize,
 }
 
 impl BootContext {
@@ -79,6 +89,8 @@ impl BootContext {
             setup_data_nodes: 0,
             boot_map: (0, false),
             error: None,
+            handover: [None; MAX_HANDOVER],
+            handover_ignored: 0,
         }
     }
 
@@ -115,6 +127,31 @@ impl BootContext {
     pub fn initrd_bytes(&self) -> Option<&'static [u8]> {
         let (pa, len) = self.initrd?;
         Some(phys_bytes(pa, len))
+    }
+
+    /// Hand-over buffers the previous kernel passed that this one keeps
+    /// (reserved until kexec::handover frees them).
+    pub fn handover_buffers(&self) -> impl Iterator<Item = HandoverBuffer> + '_ {
+        self.handover.iter().flatten().filter(|(_, r)| r.is_ok()).map(|&(b, _)| b)
+    }
+
+    /// Check the hand-over buffers found in setup_data once the memory map
+    /// and everything else in use is known; reserve the ones kept.
+    fn take_handover_buffers(&mut self) {
+        for i in 0..MAX_HANDOVER {
+            let Some((b, _)) = self.handover[i] else { break };
+            let duplicate = self.handover[..i].iter().flatten().any(|(o, r)| r.is_ok() && o.kind == b.kind);
+            let mut in_use = [(0, 0); MAX_RESERVED + 1];
+            let n = self.reserved_count;
+            in_use[..n].copy_from_slice(self.reserved());
+            in_use[n] = self.initrd.map_or((0, 0), |(pa, len)| (pa, pa.saturating_add(len)));
+            let in_ram = |s: u64, e: u64| self.regions().iter().any(|r| r.kind == RegionKind::Ram && r.start <= s && e <= r.end);
+            let verdict = if duplicate { Err(HandoverRefusal::Duplicate) } else { b.check(in_ram, &in_use[..=n]) };
+            if verdict.is_ok() {
+                self.reserve(b.addr, b.addr + b.size);
+            }
+            self.handover[i] = Some((b, verdict));
+        }
     }
 
     /// Keep the first error for log_summary (the boot log has no console yet).
@@ -271,6 +308,14 @@ pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext
             };
             ctx.setup_data_nodes += 1;
             ctx.reserve(node.pa, node.end());
+            match HandoverBuffer::from_setup_data(&node, read) {
+                Ok(Some(b)) => match ctx.handover.iter_mut().find(|h| h.is_none()) {
+                    Some(slot) => *slot = Some((b, Ok(()))),
+                    None => ctx.handover_ignored += 1,
+                },
+                Ok(None) => {}
+                Err(e) => ctx.note_error(e),
+            }
             if node.typ == bootparam::setup_type::SETUP_E820_EXT {
                 match node.e820_entries(read) {
                     Ok(entries) => add_e820_ext(&mut ctx, entries, mapped),
@@ -287,6 +332,7 @@ pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext
         };
         ctx.initrd = zp.ramdisk().filter(|&(rd, len)| mem.bytes(rd, len).is_some());
         ctx.rsdp = zp.acpi_rsdp();
+        ctx.take_handover_buffers();
         ctx
     })
 }
@@ -349,6 +395,11 @@ fn phys_bytes(phys: u64, len: u64) -> &'static [u8] {
     // or by the frame allocator for the initrd, so nothing else ever writes
     // it, and the kernel's direct map covers all RAM.
     unsafe { core::slice::from_raw_parts((PHYS_OFFSET + phys) as *const u8, len as usize) }
+}
+
+/// Hand-over buffers the previous kernel passed and this one kept.
+pub fn handover_buffers() -> impl Iterator<Item = HandoverBuffer> {
+    CONTEXT.get().into_iter().flat_map(|c| c.handover_buffers())
 }
 
 /// Ranges the frame allocator must never hand out (empty when entered by
@@ -414,6 +465,16 @@ pub fn log_summary(ctx: &BootContext) {
     }
     if let Some(e) = ctx.error {
         info!("boot: boot_params: {}; that part was skipped", e);
+    }
+    for (b, verdict) in ctx.handover.iter().flatten() {
+        let what = kexec_core::handover::kind_name(b.kind);
+        match verdict {
+            Ok(()) => {} // kexec::handover logs what it holds
+            Err(why) => info!("boot: hand-over buffer {} at {:#x} ({:#x} bytes) refused: {}", what, b.addr, b.size, why),
+        }
+    }
+    if ctx.handover_ignored != 0 {
+        info!("boot: {} more hand-over buffers ignored (this kernel takes {})", ctx.handover_ignored, MAX_HANDOVER);
     }
     if ctx.ram_ignored != 0 {
         info!("boot: ignoring {} MiB of RAM above what the boot page tables map", ctx.ram_ignored >> 20);

@@ -17,6 +17,7 @@ mod boot;
 mod console;
 mod crash;
 mod fs;
+mod ima;
 mod kexec;
 mod mm;
 mod panic;
@@ -90,6 +91,8 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     kexec::sysfs::install();
     crash::install_files();
     boot::log_summary(ctx);
+    kexec::handover::init();
+    ima::init(boot::cmdline());
     require_init();
     proc::start_init(false)
 }

@@ -38,7 +38,7 @@ impl CrashImage {
         let view = MemoryView::new([crash_range], &[]);
         let headers = crate::crash::elf_headers();
         let crash = CrashSetup { elf_headers: &headers, memmap: map };
-        let (image, summary) = super::load::plan(ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash))?;
+        let (image, summary) = super::load::plan(ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
         // Linux's kimage_alloc_crash_control_pages: a free stretch of the
         // region, after the segments.
         let pages = ControlPages::pages_needed(map.regions());

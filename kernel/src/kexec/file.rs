@@ -42,14 +42,19 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         return Ok(0);
     }
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
+    // IMA measures what was read, before any check (ima_post_read_file).
+    crate::ima::measure_file(&kernel, &kernel_path);
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
     let signature = super::sig::validate_signature(ops, &kernel, &kernel_path)?;
     let initrd = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
         None
     } else {
-        Some(read_file_from_fd(initrd_fd as i32).map_err(|e| fail(e, format!("cannot read the initrd fd {}", initrd_fd as i32)))?.0)
+        let (data, path) = read_file_from_fd(initrd_fd as i32).map_err(|e| fail(e, format!("cannot read the initrd fd {}", initrd_fd as i32)))?;
+        crate::ima::measure_file(&data, &path);
+        Some(data)
     };
     let cmdline = copy_cmdline(cmdline_ptr, cmdline_len)?;
+    crate::ima::measure_kexec_cmdline(&cmdline);
     let req = LoadRequest {
         kernel: &kernel,
         kernel_path: &kernel_path,
@@ -59,6 +64,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         debug: flags & KEXEC_FILE_DEBUG != 0,
     };
     if flags & KEXEC_FILE_ON_CRASH != 0 {
+        info!("kexec_file: no IMA measurement list for a crash kernel (as Linux)");
         return load_crash(ops, &req);
     }
     let image = LoadedImage::load(ops, &req).map_err(|(e, why)| fail(e, why))?;

@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use kexec_core::entry::{self, EntryList, EntryWalk, PageAlloc, PhysMem, Step, WalkError, IND_ADDR_MASK, IND_SOURCE};
-use kexec_core::{KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
+use kexec_core::{HandoverRequest, KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
 
 use super::machine_kexec::{self, ControlPages};
 use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
@@ -85,12 +85,13 @@ pub(super) fn plan<'a>(
     kind: KimageKind,
     view: &MemoryView,
     crash: Option<kexec_core::CrashSetup<'_>>,
+    handover: Vec<HandoverRequest>,
 ) -> Result<(kexec_core::Kimage<'a>, kexec_core::LoadSummary), LoadError> {
     let map = mm::memory_map();
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits, alloc::vec::Vec::new()).map_err(kexec_err)
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits, handover).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -105,7 +106,8 @@ impl LoadedImage {
         let map = mm::memory_map();
         let low = [PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range")];
         let view = MemoryView::from_memmap(map, &low);
-        let (image, summary) = plan(ops, req, KimageKind::Normal, &view, None)?;
+        let handover = super::handover::requests().map_err(|e| (e, String::from("no room to size the hand-over buffers")))?;
+        let (image, summary) = plan(ops, req, KimageKind::Normal, &view, None, handover)?;
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let entries = entry::kimage_load_segments(&image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         let control = match ControlPages::prepare(&dests, map.regions()) {
@@ -131,6 +133,21 @@ impl LoadedImage {
     pub fn check_entries(&self) -> Result<u64, WalkError> {
         let segments: Vec<PhysRange> = self.segments.iter().map(|s| PhysRange::new(s.mem.0, s.mem.0 + s.memsz)).collect();
         entry::check_entry_list(&self.entries, &segments, &DirectMap)
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The hand-over segment of `kind`, as (load address, memsz).
+    pub fn handover_segment(&self, kind: kexec_core::HandoverKind) -> Option<(u64, u64)> {
+        self.segments.iter().find(|s| s.handover == Some(kind)).map(|s| (s.mem.0, s.memsz))
+    }
+
+    /// kexec_update_segment through this image's entry list.
+    pub fn update_segment(&self, buffer: &[u8], load_addr: u64, memsz: u64) -> Result<usize, kexec_core::UpdateError> {
+        let steps = (frame::total_ram() / PAGE_SIZE) as usize + 1024;
+        kexec_core::kexec_update_segment(self.entries.head, &self.segments, buffer, PhysAddr(load_addr), memsz, &mut DirectMap, steps)
     }
 
     /// Test hook: make the list's first entry (segment 0's IND_DESTINATION)
@@ -182,6 +199,7 @@ impl Drop for LoadedImage {
 /// KEXEC_FILE_DEBUG: what Linux's kexec_dprintk prints, segment table included.
 fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, segments: &[SegmentInfo], entries: &EntryList, control: &ControlPages, final_cmdline: &[u8]) {
     report(loader, req, s, segments, final_cmdline);
+    info!("kexec_file: {}", crate::ima::kexec_buffer_report());
     info!(
         "kexec_file: purgatory entry 0x{:x}, head 0x{:x}, {} entries, {} source + {} indirection pages, {} control pages",
         s.purgatory_entry.0,

@@ -2,12 +2,14 @@
 //!
 //! Data path: syscall (file.rs) -> fd -> file bytes -> probe -> loader ->
 //! segments -> purgatory + digests (kexec_core library) -> entry list and
-//! control pages (load.rs) -> reboot(KEXEC) -> reboot notifiers ->
+//! control pages (load.rs, with hand-over buffers) -> reboot(KEXEC) ->
+//! reboot notifiers (which may kexec_update_segment a hand-over buffer) ->
 //! machine_kexec -> relocate_kernel -> purgatory -> next kernel.
 
 mod crash_image;
 mod crash_kexec;
 pub mod file;
+pub mod handover;
 mod load;
 pub mod machine_kexec;
 pub mod notifier;
@@ -138,6 +140,40 @@ pub fn test_corrupt_segment(index: usize) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Test hook: segment to corrupt at `kexec -e` after every other reboot
+/// notifier (a hand-over segment's contents are rewritten by its owner's
+/// notifier, so only a late flip reaches purgatory). usize::MAX: none.
+static LATE_CORRUPT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(usize::MAX);
+
+/// Test hook: corrupt segment `index` at `kexec -e`, last.
+pub fn test_corrupt_segment_at_exec(index: usize) -> Result<(), Errno> {
+    if !crate::boot::test_hooks_enabled() {
+        return Err(Errno::EPERM);
+    }
+    let image = IMAGE.lock();
+    let image = image.as_ref().ok_or(Errno::ENOENT)?;
+    if index >= image.segment_count() {
+        return Err(Errno::EINVAL);
+    }
+    LATE_CORRUPT.store(index, Ordering::SeqCst);
+    info!("kexec: test hook: segment {} will be corrupted at kexec -e, after the reboot notifiers", index);
+    Ok(())
+}
+
+/// The reboot notifier behind [`test_corrupt_segment_at_exec`].
+pub fn test_corrupt_late() {
+    let index = LATE_CORRUPT.swap(usize::MAX, Ordering::SeqCst);
+    if index == usize::MAX {
+        return;
+    }
+    if let Some(image) = IMAGE.lock().as_ref() {
+        match image.corrupt_segment(index) {
+            Ok(()) => info!("kexec: test hook: corrupted one byte of segment {} after the reboot notifiers", index),
+            Err(e) => info!("kexec: test hook: segment {} not corrupted: {}", index, e.name()),
+        }
+    }
+}
+
 /// Test hook: put a source before any destination in the loaded image's
 /// entry list, which the check before the jump must refuse.
 pub fn test_corrupt_entries() -> Result<(), Errno> {
@@ -151,6 +187,26 @@ pub fn test_corrupt_entries() -> Result<(), Errno> {
     Ok(())
 }
 
+/// The loaded image's hand-over segment of `kind`, as (load address, memsz).
+pub fn handover_segment(kind: kexec_core::HandoverKind) -> Option<(u64, u64)> {
+    IMAGE.lock().as_ref()?.handover_segment(kind)
+}
+
+/// kexec_update_segment (the 2016 series): rewrite the contents of the
+/// loaded image's hand-over segment at `load_addr` with `memsz` (the rest
+/// zero-filled). ENOENT with no image loaded, EINVAL for a range that is
+/// not a hand-over segment or a buffer longer than it. A reboot notifier
+/// calls it at `kexec -e`; it takes no kexec lock (kernel_kexec holds it),
+/// and a load cannot run while IMAGE is locked here.
+pub fn kexec_update_segment(buffer: &[u8], load_addr: u64, memsz: u64) -> Result<usize, Errno> {
+    let image = IMAGE.lock();
+    let image = image.as_ref().ok_or(Errno::ENOENT)?;
+    image.update_segment(buffer, load_addr, memsz).map_err(|e| {
+        info!("kexec: kexec_update_segment refused: {}", e);
+        e.errno()
+    })
+}
+
 /// reboot(LINUX_REBOOT_CMD_KEXEC): run the loaded image. Returns only on
 /// failure: EINVAL when nothing is loaded or when its entry list fails the
 /// check below (the image stays loaded), EBUSY while a load is running.
@@ -159,19 +215,21 @@ pub fn kernel_kexec() -> Errno {
         Ok(l) => l,
         Err(e) => return e,
     };
-    let mut slot = IMAGE.lock();
-    let Some(image) = slot.as_ref() else { return Errno::EINVAL };
-    // The final list: nothing changes it from here (the lock is held, and
-    // reboot notifiers may update segment data, never entries), so
-    // relocate_kernel runs only a list its model accepts.
-    if let Err(e) = image.check_entries() {
-        info!("kexec_core: not starting the new kernel: its entry list fails the check before the jump: {}", e);
-        return Errno::EINVAL;
+    {
+        let slot = IMAGE.lock();
+        let Some(image) = slot.as_ref() else { return Errno::EINVAL };
+        // The final list: nothing changes it from here (the kexec lock is
+        // held, and reboot notifiers may update segment data, never
+        // entries), so relocate_kernel runs only a list its model accepts.
+        if let Err(e) = image.check_entries() {
+            info!("kexec_core: not starting the new kernel: its entry list fails the check before the jump: {}", e);
+            return Errno::EINVAL;
+        }
     }
-    let Some(image) = slot.take() else { return Errno::EINVAL };
-    drop(slot);
     info!("kexec_core: Starting new kernel");
+    // With the image still in IMAGE, so a notifier can update its segments.
     notifier::run_reboot_notifiers();
+    let Some(image) = IMAGE.lock().take() else { return Errno::EINVAL };
     core::mem::forget(lock); // held for good: this kernel ends here
     image.execute()
 }

@@ -12,7 +12,6 @@ const MAX: usize = 16;
 static LIST: Mutex<[(i32, Option<Notifier>); MAX]> = Mutex::new([(0, None); MAX]);
 
 /// Register `f` with `priority`; false when the table is full.
-#[allow(dead_code)] // first user: the hand-over buffer issue
 pub fn register_reboot_notifier(priority: i32, f: Notifier) -> bool {
     let mut list = LIST.lock();
     match list.iter_mut().find(|(_, n)| n.is_none()) {

@@ -41,7 +41,8 @@ static KEXEC_LOAD_DISABLED: KernelFile = KernelFile {
     read: || text(format!("{}\n", super::load_disabled() as u8)),
     write: Some(write_load_disabled),
 };
-/// Test hook: `list` corrupts the entry list, a number that segment's data.
+/// Test hook: `list` corrupts the entry list, a number that segment's data,
+/// `N@exec` segment N's data at `kexec -e` after the reboot notifiers.
 static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_test_corrupt",
     mode: 0o200,
@@ -49,10 +50,29 @@ static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
     write: Some(write_test_corrupt),
 };
 
+/// Test hook: the `kexec_test` hand-over buffer the previous kernel left
+/// (its text; ENOENT when none); writing `free` frees it.
+static KEXEC_TEST_HANDOVER: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_test_handover",
+    mode: 0o600,
+    read: || Ok(alloc::sync::Arc::new(super::handover::test_buffer_text()?)),
+    write: Some(write_test_handover),
+};
+
+fn write_test_handover(data: &[u8]) -> Result<usize, Errno> {
+    if data.trim_ascii() != b"free" {
+        return Err(Errno::EINVAL);
+    }
+    super::handover::kexec_free_handover_buffer(super::handover::TEST_KIND)?;
+    Ok(data.len())
+}
+
 pub fn install() {
     register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
     if crate::boot::test_hooks_enabled() {
-        register(&[&KEXEC_TEST_CORRUPT]);
+        register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER]);
+        // Last of all, after IMA's.
+        super::notifier::register_reboot_notifier(i32::MIN, super::test_corrupt_late);
     }
 }
 
@@ -84,6 +104,8 @@ fn write_test_corrupt(data: &[u8]) -> Result<usize, Errno> {
     let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
     if text == "list" {
         super::test_corrupt_entries()?;
+    } else if let Some(index) = text.strip_suffix("@exec") {
+        super::test_corrupt_segment_at_exec(index.parse::<usize>().map_err(|_| Errno::EINVAL)?)?;
     } else {
         super::test_corrupt_segment(text.parse::<usize>().map_err(|_| Errno::EINVAL)?)?;
     }

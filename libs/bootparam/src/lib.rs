@@ -35,7 +35,7 @@ mod zero_page;
 
 pub use e820::{e820_from_memmap, E820Entry, E820_ENTRY_SIZE};
 pub use error::BootParamError;
-pub use handover::{HandoverBuffer, HandoverKind};
+pub use handover::{HandoverBuffer, HandoverKind, HandoverRefusal};
 pub use header::{
     offsets as hdr, SetupHeader, SETUP_HEADER_END, SETUP_HEADER_FIELDS, SETUP_HEADER_START,
 };

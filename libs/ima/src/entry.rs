@@ -91,6 +91,12 @@ impl Entry {
         Entry::new("ima-ng", alloc::vec![digest_ng(sha256), name_ng(path)])
     }
 
+    /// Measure a file's contents, as IMA does when a kexec reads the kernel
+    /// or the initramfs (ima_post_read_file, template ima-ng, SHA-256).
+    pub fn file(data: &[u8], path: &str) -> Entry {
+        Entry::ima_ng(&sha2::Sha256::digest(data).into(), path)
+    }
+
     /// A buffer measurement, template ima-buf (process_buffer_measurement):
     /// the event name and the bytes themselves, e.g. "kexec-cmdline".
     pub fn ima_buf(event: &str, buf: &[u8]) -> Entry {

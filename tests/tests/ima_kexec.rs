@@ -1,0 +1,158 @@
+//! The measurement list survives kexec (issue 11): kexos -> kexos -> kexos -> kexos, each hop
+//! adding a marker event after its load and before `kexec -e`. The last kexos's
+//! ascii_runtime_measurements must hold every hop's boot_aggregate, kernel, initramfs,
+//! kexec-cmdline and marker, in order, each digest and template hash recomputed here from the
+//! files and the bytes (not with libs/ima). Then the hand-over segment is shown to be outside
+//! purgatory's digests: corrupted at `kexec -e` (after IMA's notifier wrote it) purgatory still
+//! boots the next kernel, whose restore refuses the list, while a corrupted checksummed
+//! segment is still refused by purgatory.
+//!
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kexos_tests::{Artifacts, BootOptions, Firmware, Machine};
+use sha1::{Digest as _, Sha1};
+use sha2::Sha256;
+
+const HOP: Duration = Duration::from_secs(120);
+const LIST: &str = "/sys/kernel/security/ima/ascii_runtime_measurements";
+const EVENT: &str = "/sys/kernel/security/ima/kexos_event";
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The ascii line Linux prints for a measurement whose template fields are `fields`: the
+/// template hash is SHA-1 over each field as `u32 length` + bytes.
+fn line(template: &str, fields: &[Vec<u8>], shown: &str) -> String {
+    let mut data = Vec::new();
+    for f in fields {
+        data.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        data.extend_from_slice(f);
+    }
+    format!("10 {} {template} {shown}", hex(&Sha1::digest(&data)))
+}
+
+fn d_ng(digest: &[u8]) -> Vec<u8> {
+    [b"sha256:\0".as_slice(), digest].concat()
+}
+
+fn n_ng(name: &str) -> Vec<u8> {
+    [name.as_bytes(), b"\0"].concat()
+}
+
+/// ima-ng of a file (or boot_aggregate's zero digest).
+fn ima_ng(digest: &[u8], path: &str) -> String {
+    line("ima-ng", &[d_ng(digest), n_ng(path)], &format!("sha256:{} {path}", hex(digest)))
+}
+
+/// ima-buf of an event's bytes.
+fn ima_buf(event: &str, bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    line(
+        "ima-buf",
+        &[d_ng(&digest), n_ng(event), bytes.to_vec()],
+        &format!("sha256:{} {event} {}", hex(&digest), hex(bytes)),
+    )
+}
+
+/// The measurement lines of `cat LIST` (kernel log lines dropped).
+fn measurements(m: &mut Machine) -> Result<Vec<String>> {
+    let out = m.run(&format!("cat {LIST}"))?;
+    Ok(out.lines().filter(|l| l.starts_with("10 ")).map(String::from).collect())
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn measurement_list_survives_every_hop() -> Result<()> {
+    let artifacts = Artifacts::from_env()?;
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.name = "ima-hops".into();
+    opts.append = "kexec_test".into();
+    let mut m = Machine::boot(opts)?;
+    // The files the guest kexecs, as the host built them: the initramfs it booted with (the
+    // kernel serves it as /boot/initramfs.cpio) and the bzImage made from the kernel ELF.
+    let initrd = artifacts.target("test-images").join("ima-hops").join("initramfs.cpio");
+    let initrd_digest = Sha256::digest(std::fs::read(&initrd).context("initramfs.cpio")?);
+    let elf = std::fs::read(&artifacts.kernel).context("kexos.elf")?;
+    let kernel_digest = Sha256::digest(boot::bzimage::build_bytes(&elf)?);
+    let boot_aggregate = ima_ng(&[0; 32], "boot_aggregate");
+
+    let first = measurements(&mut m)?;
+    m.check(first == [boot_aggregate.clone()], format_args!("first boot's list: {first:?}"))?;
+    let mut want = vec![boot_aggregate.clone()];
+    for hop in 1..=3 {
+        let append = format!("kexec_test hop={hop}");
+        let out = m.run(&format!(
+            "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"{append}\""
+        ))?;
+        m.check_lacks("kexec -s -l", &out, "failed")?;
+        let marker = format!("marker of hop {hop}, after the load");
+        m.run(&format!("echo {marker} > {EVENT}"))?;
+        want.push(ima_ng(&kernel_digest, "/boot/kexos.bzImage"));
+        want.push(ima_ng(&initrd_digest, "/boot/initramfs.cpio"));
+        want.push(ima_buf("kexec-cmdline", append.as_bytes()));
+        want.push(ima_buf("kexos-event", marker.as_bytes()));
+        m.exec_into_kexos("/boot/kexos.bzImage", &append, HOP)?;
+        want.push(boot_aggregate.clone());
+        let got = measurements(&mut m)?;
+        m.check(got == want, format_args!("after hop {hop}:\n got {got:#?}\nwant {want:#?}"))?;
+        m.run_expect(
+            "cat /sys/kernel/security/ima/runtime_measurements_count",
+            &format!("{}", want.len()),
+        )?;
+        // Restored, then freed: no longer held.
+        let iomem = m.run("cat /proc/iomem")?;
+        m.check_lacks("/proc/iomem", &iomem, "IMA kexec buffer")?;
+        // The generic API with a second buffer (kexec_test's): held and listed until freed,
+        // holding what the previous kernel wrote (its command line).
+        m.check_contains("/proc/iomem", &iomem, "Kexec hand-over buffer")?;
+        let previous = if hop == 1 { "kexec_test".to_string() } else { format!("kexec_test hop={}", hop - 1) };
+        let text = m.run("cat /sys/kernel/kexec_test_handover")?;
+        m.check_contains("test buffer", &text, &format!("handed over by the kexos booted with: {previous}\n"))?;
+        let before = m.meminfo_kb("MemFree")?;
+        m.run_expect("echo free > /sys/kernel/kexec_test_handover", "freed (8 KiB back")?;
+        let after = m.meminfo_kb("MemFree")?;
+        m.check(after == before + 8, format_args!("MemFree {before} kB -> {after} kB after freeing 8 KiB"))?;
+        m.run_expect("cat /sys/kernel/kexec_test_handover", "No such file or directory")?;
+        let iomem = m.run("cat /proc/iomem")?;
+        m.check_lacks("/proc/iomem", &iomem, "Kexec hand-over buffer")?;
+    }
+
+    // The IMA segment is not checksummed: flipped after IMA's notifier wrote it, purgatory
+    // still boots the next kernel, which refuses the list (its header) and starts afresh.
+    let out = m.run("kexec -s -d -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=kexec_test")?;
+    let ima = segment_index(&out, "ima_buffer").context("no ima_buffer segment in -d")?;
+    m.check_contains("kexec -d", &out, "(hand-over: IMA measurement list, not checksummed)")?;
+    m.check_contains("kexec -d", &out, "KiB for events after the load")?;
+    m.run_expect(&format!("echo {ima}@exec > /sys/kernel/kexec_test_corrupt"), "will be corrupted")?;
+    m.send_line("kexec -e")?;
+    m.expect("corrupted one byte of segment", HOP)?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect("measurement list at", HOP)?;
+    m.expect("was not restored", HOP)?;
+    m.expect_prompt(HOP)?;
+    let got = measurements(&mut m)?;
+    m.check(got == [boot_aggregate], format_args!("after the corrupted hand-over: {got:?}"))?;
+
+    // Any checksummed segment corrupted the same way is refused.
+    let out = m.run("kexec -s -d -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=kexec_test")?;
+    let kernel = segment_index(&out, "kernel").context("no kernel segment in -d")?;
+    m.run_expect(&format!("echo {kernel}@exec > /sys/kernel/kexec_test_corrupt"), "will be corrupted")?;
+    m.send_line("kexec -e")?;
+    m.expect("purgatory: sha256 mismatch", HOP)?;
+    m.expect_none("boot: entered via boot protocol", Duration::from_secs(10))?;
+    m.kill();
+    Ok(())
+}
+
+/// The index of the segment labelled `label` in `kexec -d`'s table.
+fn segment_index(out: &str, label: &str) -> Option<usize> {
+    out.lines().find_map(|l| {
+        let rest = l.split("segment[").nth(1)?;
+        let (i, rest) = rest.split_once("]: ")?;
+        (rest.split_whitespace().next()? == label).then(|| i.parse().ok())?
+    })
+}
