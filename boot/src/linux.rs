@@ -19,7 +19,14 @@
 //!   ([`LinuxFixture::build_kexec_initrd`]). The default `initrd.img` stays small.
 //!
 //! The initramfs's `/init` prints the [`markers`] on the console (`console=ttyS0`), runs
-//! `/etc/kexos-test.sh` if a test added one, then powers the machine off.
+//! `/etc/kexos-test.sh` if a test added one, then powers the machine off. Test scripts are
+//! made of fragments ([`ima_script`], [`kexec_script`]): each is a complete `sh` script that
+//! only exits on failure, so `format!("{}{}", ima_script(), kexec_script(..))` runs both.
+//!
+//! The IMA Linux ([`ImaLinux`], `target/fixtures/linux-ima/`): a Linux built from Debian's
+//! kernel source with `CONFIG_IMA_KEXEC` (Debian's own kernels lack it), by `cargo xtask
+//! fixtures` (cached per machine, see `xtask/src/fixtures_ima.rs`). It boots with this
+//! fixture's busybox initramfs and kexec-tools ([`ImaLinux::fixture`]).
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +72,15 @@ pub mod markers {
     pub const TRACE: &str = "KEXOS-LINUX-KEXEC: trace ";
     /// Printed after the trace lines (also when there were none).
     pub const TRACE_END: &str = "KEXOS-LINUX-KEXEC: trace end";
+    /// [`ima_script`](super::ima_script): followed by one line of the running kernel's
+    /// `/proc/config.gz` naming a symbol of [`ImaLinux::REQUIRED`](super::ImaLinux::REQUIRED)
+    /// (`CONFIG_IMA_KEXEC=y`), once per line found.
+    pub const CONFIG: &str = "KEXOS-LINUX-CONFIG: ";
+    /// [`ima_script`](super::ima_script): the lines of
+    /// [`IMA_LIST`](super::IMA_LIST) follow, up to [`IMA_END`].
+    pub const IMA_BEGIN: &str = "KEXOS-LINUX-IMA: begin";
+    /// Follows the measurement list, with the exit status of its `cat`.
+    pub const IMA_END: &str = "KEXOS-LINUX-IMA: end ";
 }
 
 /// Where a test script added to the initramfs must go to be run by `/init`.
@@ -191,6 +207,117 @@ exit 1
     )
 }
 
+/// IMA's measurement list in text form, in securityfs.
+pub const IMA_LIST: &str = "/sys/kernel/security/ima/ascii_runtime_measurements";
+/// Where securityfs is mounted.
+pub const SECURITYFS: &str = "/sys/kernel/security";
+
+/// A `/etc/kexos-test.sh` fragment: mounts securityfs (unless it is already), prints the
+/// lines of the running kernel's `/proc/config.gz` (when it has one) that set a symbol of
+/// [`ImaLinux::REQUIRED`] after [`markers::CONFIG`], then [`IMA_LIST`] between
+/// [`markers::IMA_BEGIN`] and [`markers::IMA_END`] (followed by `cat`'s status). Never exits.
+pub fn ima_script() -> String {
+    let symbols = ImaLinux::REQUIRED.join("|");
+    format!(
+        r#"# Written by boot::linux::ima_script: the running kernel's IMA options and its
+# measurement list, between markers.
+export PATH=/sbin:/bin
+grep -q " {sfs} " /proc/mounts || mount -t securityfs securityfs {sfs}
+if [ -e /proc/config.gz ]; then
+    busybox zcat /proc/config.gz | grep -E '^CONFIG_({symbols})=' | while read -r l; do echo "{config}$l"; done
+fi
+echo "{begin}"
+cat {list}
+echo "{end}$?"
+"#,
+        sfs = SECURITYFS,
+        config = markers::CONFIG,
+        begin = markers::IMA_BEGIN,
+        list = IMA_LIST,
+        end = markers::IMA_END,
+    )
+}
+
+/// The IMA Linux under `target/fixtures/linux-ima/` (see the module documentation). The
+/// kernel is all it has: it boots with [`LinuxFixture`]'s initramfs and kexec-tools.
+#[derive(Clone, Debug)]
+pub struct ImaLinux {
+    /// Directory holding the files.
+    pub dir: PathBuf,
+    /// The bzImage.
+    pub kernel: PathBuf,
+    /// The `.config` it was built with.
+    pub config: PathBuf,
+    /// Its `uname -r`, one line.
+    pub version_file: PathBuf,
+    /// What it was built from: `<source package> <package version> <config fragment hash>`,
+    /// one line (written last: the rest is complete when it exists).
+    pub key_file: PathBuf,
+    /// Why xtask could not build it, one line (absent when it could).
+    pub error_file: PathBuf,
+}
+
+impl ImaLinux {
+    /// Symbols the build must end up with (`CONFIG_<symbol>=y` in its `.config`, checked by
+    /// xtask after `make olddefconfig`, and by the scenarios in the running kernel's
+    /// `/proc/config.gz`).
+    pub const REQUIRED: &'static [&'static str] = &[
+        "IMA",
+        "IMA_KEXEC",
+        "KEXEC_FILE",
+        "BLK_DEV_INITRD",
+        "RD_GZIP",
+        "IMA_DEFAULT_HASH_SHA256",
+        "IKCONFIG_PROC",
+    ];
+
+    /// The paths under `<root>/target/fixtures/linux-ima`.
+    pub fn at(root: &Path) -> Self {
+        let dir = root.join("target/fixtures/linux-ima");
+        ImaLinux {
+            kernel: dir.join("bzImage"),
+            config: dir.join("config"),
+            version_file: dir.join("version"),
+            key_file: dir.join("key"),
+            error_file: dir.join("error"),
+            dir,
+        }
+    }
+
+    /// Whether the kernel, its `.config`, `version` and `key` are there.
+    pub fn is_complete(&self) -> bool {
+        [&self.kernel, &self.config, &self.version_file, &self.key_file]
+            .iter()
+            .all(|p| p.is_file())
+    }
+
+    /// The kernel's `uname -r`.
+    pub fn version(&self) -> Result<String> {
+        use anyhow::Context;
+        let v = std::fs::read_to_string(&self.version_file)
+            .with_context(|| format!("reading {}", self.version_file.display()))?;
+        Ok(v.trim().to_string())
+    }
+
+    /// The symbols of [`ImaLinux::REQUIRED`] that `config` (a `.config`'s text) does not set
+    /// to `y`.
+    pub fn missing_symbols(config: &str) -> Vec<&'static str> {
+        ImaLinux::REQUIRED
+            .iter()
+            .copied()
+            .filter(|s| {
+                let want = format!("CONFIG_{s}=y");
+                !config.lines().any(|l| l.trim() == want)
+            })
+            .collect()
+    }
+
+    /// `base` (the Debian fixture: busybox, initramfs, kexec-tools) booting this kernel.
+    pub fn fixture(&self, base: &LinuxFixture) -> LinuxFixture {
+        base.with_kernel(&self.kernel, &self.version_file)
+    }
+}
+
 /// The fixture files under `target/fixtures/linux/`.
 #[derive(Clone, Debug)]
 pub struct LinuxFixture {
@@ -294,6 +421,25 @@ impl LinuxFixture {
         out: &Path,
     ) -> Result<u64> {
         self.kexec_initramfs(extra, script)?.write(out)
+    }
+
+    /// The same fixture (busybox, initramfs, kexec-tools, signing files) with another kernel
+    /// and its `uname -r` file: the kernel that boots first, and the one the kexec variant holds
+    /// at [`KEXEC_KERNEL`].
+    pub fn with_kernel(&self, kernel: &Path, version_file: &Path) -> LinuxFixture {
+        LinuxFixture {
+            kernel: kernel.to_path_buf(),
+            version_file: version_file.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
+    /// Writes the plain initramfs ([`initramfs`]) with `script` as [`TEST_SCRIPT`] to `out`
+    /// (only if its contents changed). Returns its size.
+    pub fn build_initrd(&self, script: &str, out: &Path) -> Result<u64> {
+        let mut fs = initramfs(&self.busybox)?;
+        fs.file(TEST_SCRIPT, 0o755, script.as_bytes().to_vec())?;
+        fs.write(out)
     }
 
     /// Whether every file is there (the downloaded part and the built initrd).
@@ -479,6 +625,47 @@ mod tests {
             .entries()
             .all(|(p, _)| p != KEXEC_BIN));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ima_script_reports_config_and_list() {
+        let s = ima_script();
+        assert!(s.contains(&format!("mount -t securityfs securityfs {SECURITYFS}")));
+        assert!(s.contains(&format!("cat {IMA_LIST}\n")));
+        let begin = s.find(markers::IMA_BEGIN).unwrap();
+        let cat = s.find(&format!("cat {IMA_LIST}")).unwrap();
+        let end = s.find(&format!("{}$?", markers::IMA_END)).unwrap();
+        assert!(begin < cat && cat < end);
+        assert!(s.contains("^CONFIG_(IMA|IMA_KEXEC|KEXEC_FILE|"), "{s}");
+        assert!(s.contains(markers::CONFIG));
+        // A fragment: it never exits, so a kexec fragment can follow it.
+        assert!(!s.contains("exit"));
+    }
+
+    #[test]
+    fn ima_paths_and_config_check() {
+        let root = Path::new("/r");
+        let ima = ImaLinux::at(root);
+        assert_eq!(ima.kernel, Path::new("/r/target/fixtures/linux-ima/bzImage"));
+        assert_eq!(ima.config, Path::new("/r/target/fixtures/linux-ima/config"));
+        assert!(!ima.is_complete());
+        let f = ima.fixture(&LinuxFixture::at(root));
+        assert_eq!(f.kernel, ima.kernel);
+        assert_eq!(f.version_file, ima.version_file);
+        assert_eq!(f.busybox, LinuxFixture::at(root).busybox);
+        assert_eq!(f.kexec_files, LinuxFixture::at(root).kexec_files);
+        let all: String = ImaLinux::REQUIRED
+            .iter()
+            .map(|s| format!("CONFIG_{s}=y\n"))
+            .collect();
+        assert!(ImaLinux::missing_symbols(&all).is_empty());
+        let without = all.replace("CONFIG_IMA_KEXEC=y", "# CONFIG_IMA_KEXEC is not set");
+        assert_eq!(ImaLinux::missing_symbols(&without), ["IMA_KEXEC"]);
+        // CONFIG_IMA=y alone is not CONFIG_IMA_KEXEC=y, and vice versa.
+        assert_eq!(
+            ImaLinux::missing_symbols("CONFIG_IMA_KEXEC=y\n").first(),
+            Some(&"IMA")
+        );
     }
 
     #[test]

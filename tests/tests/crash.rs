@@ -412,7 +412,8 @@ fn crash_capture_with_ram_above_4g() -> Result<()> {
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn failed_crash_load_keeps_the_armed_image() -> Result<()> {
-    // A 3 MiB initrd cannot fit a 4 MiB region next to a 2 MiB-aligned kernel.
+    // A 7 MiB initrd cannot fit an 8 MiB region next to a kernel of more than 1 MiB (the
+    // debug kexos is about 2 MiB, and 2 MiB aligned); the region leaves the first load room.
     let dir = Artifacts::from_env()?
         .target("test-images")
         .join("failed_crash_load");
@@ -420,12 +421,12 @@ fn failed_crash_load_keeps_the_armed_image() -> Result<()> {
     let big = dir.join("big.img");
     std::fs::write(
         &big,
-        (0..3u32 << 20)
+        (0..7u32 << 20)
             .map(|i| (i % 251) as u8)
             .collect::<Vec<u8>>(),
     )?;
     let mut opts = BootOptions::new(Firmware::Uefi);
-    opts.append = "crashkernel=4M kexec_test".into();
+    opts.append = "crashkernel=8M kexec_test".into();
     opts.add.push((big, "/boot/big.img".into()));
     let mut m = Machine::boot(opts)?;
     m.run_expect(

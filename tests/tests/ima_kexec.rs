@@ -156,3 +156,53 @@ fn segment_index(out: &str, label: &str) -> Option<usize> {
         (rest.split_whitespace().next()? == label).then(|| i.parse().ok())?
     })
 }
+
+/// A list that outgrows its hand-over buffer after the load: the notifier writes the oldest
+/// whole records that fit, logs how many it dropped, and the next kernel restores exactly
+/// those (the header's count and buffer_size match what was written).
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn events_that_do_not_fit_are_dropped_whole_and_logged() -> Result<()> {
+    // 1 KiB of room after the load: the buffer is one page.
+    let append = "ima_kexec_extra_kb=1";
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.name = "ima-overflow".into();
+    opts.append = append.into();
+    let mut m = Machine::boot(opts)?;
+    let out = m.run(&format!(
+        "kexec -s -d -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append={append}"
+    ))?;
+    m.check_contains("kexec -d", &out, "plus 1 KiB for events after the load")?;
+    m.check_contains("kexec -d", &out, "ima_buffer  bufsz=0x00001000")?;
+    // 16 events of ~300 bytes each: about 11 fit in the page after the first 4 entries.
+    let events: Vec<String> = (0..16).map(|i| format!("event-{i:02}-{}", "x".repeat(180))).collect();
+    for e in &events {
+        m.run(&format!("echo {e} > {EVENT}"))?;
+    }
+    let before = measurements(&mut m)?;
+    m.check(before.len() == 20, format_args!("20 measurements before kexec -e: {before:#?}"))?;
+    m.send_line("kexec -e")?;
+    // The kernel's lines "ima: N measurements (B bytes) passed to the next kernel", "ima: N
+    // measurements did not fit ...", and in the next kernel "ima: restored N measurements".
+    let mut count = |pat: &str, after: &str| -> Result<usize> {
+        let text = m.expect(pat, HOP)?;
+        let line = text.lines().last().unwrap_or_default().to_string();
+        line.split(after)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .with_context(|| format!("no count in {line:?}"))
+    };
+    let written = count("passed to the next kernel", "ima: ")?;
+    let lost = count("did not fit in the 4 KiB kexec buffer", "ima: ")?;
+    let back = count(" measurements from the previous kernel", "ima: restored ")?;
+    m.expect_prompt(HOP)?;
+    m.check(
+        written + lost == 20 && lost > 0 && back == written,
+        format_args!("{written} written + {lost} dropped of 20, {back} restored"),
+    )?;
+    let after = measurements(&mut m)?;
+    let mut want = before[..written].to_vec();
+    want.push(ima_ng(&[0; 32], "boot_aggregate"));
+    m.check(after == want, format_args!("restored list:\n got {after:#?}\nwant {want:#?}"))?;
+    m.poweroff()
+}

@@ -26,8 +26,11 @@ COMMANDS:
               anything else (kexos.elf) an appended PKCS#7 signature in sign-file's layout
     fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
               cloud bzImage (apt-get download), a busybox initramfs for it, and Debian's
-              kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec).
-              build/run/test/bench do this by themselves when they need it
+              kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec);
+              and the IMA Linux (target/fixtures/linux-ima/): Debian's linux-source-6.12
+              built with CONFIG_IMA_KEXEC (~5.5 min on 2 cores, once per machine: cached
+              in ${XDG_CACHE_HOME:-~/.cache}/kexos/). build/run/test/bench do this by
+              themselves when they need it (test builds the IMA Linux)
     help      Print this help
 
 OPTIONS (build, run, gdb):
@@ -71,13 +74,15 @@ OPTIONS (sign):
     --no-certs            Leave the certificate out of the message (sign-file's default; the
                           verifier must then hold the signer's own certificate)
 OPTIONS (fixtures):
-    --force               Download again even if cached
+    --force               Download again even if cached (the IMA Linux: ask apt for the
+                          current source version; rebuilt only if the machine's cache lacks it)
 
 ENVIRONMENT:
     KEXOS_OVMF            OVMF firmware image (default /usr/share/ovmf/OVMF.fd)
     KEXOS_TEST_VERBOSE=1  Echo every test machine's serial output live (test)
-    KEXOS_SKIP_LINUX=1    If the Linux fixture is not cached, do not fetch it, and report the
-                          scenarios that need it as skipped instead of failed
+    KEXOS_SKIP_LINUX=1    If the Linux fixture (or the IMA Linux) is not cached, do not fetch
+                          (build) it, and report the scenarios that need it as skipped
+                          instead of failed
     KEXOS_LINUX_PACKAGE   Debian package to take the bzImage from (fixtures; default: the
                           dependency of linux-image-cloud-amd64, i.e. Debian's current one)
 

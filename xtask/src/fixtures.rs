@@ -25,6 +25,9 @@ use boot::linux::LinuxFixture;
 #[path = "fixtures_sig.rs"]
 pub mod sig;
 
+#[path = "fixtures_ima.rs"]
+pub mod ima;
+
 /// Debian's meta-package whose dependency is the current cloud kernel.
 const KERNEL_META: &str = "linux-image-cloud-amd64";
 /// Overrides the kernel package (e.g. `linux-image-6.12.117+deb12-cloud-amd64`).
@@ -195,50 +198,58 @@ fn download(pkg: &str, dir: &Path, root: bool) -> Result<PathBuf> {
 /// `apt-get download PKGS...` into `dir` (one apt command); returns the .debs in the order of
 /// `pkgs`. Retries once after `apt-get update` (as root) when the lists are stale.
 fn download_all(pkgs: &[String], dir: &Path, root: bool) -> Result<Vec<PathBuf>> {
-    let attempt = || -> Result<Vec<PathBuf>> {
-        for e in fs::read_dir(dir)? {
-            let p = e?.path();
-            if p.extension().is_some_and(|x| x == "deb") {
-                let _ = fs::remove_file(&p);
-            }
-        }
-        let mut c = tool("apt-get");
-        c.current_dir(dir).arg("-q");
-        if root {
-            // apt drops to `_apt` for downloads, which cannot write into target/.
-            c.args(["-o", "APT::Sandbox::User=root"]);
-        }
-        c.arg("download").args(pkgs).stdout(Stdio::null());
-        output(c)?;
-        let names: Vec<String> = fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        pkgs.iter()
-            .map(|pkg| {
-                let prefix = format!("{pkg}_");
-                names
-                    .iter()
-                    .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
-                    .map(|n| dir.join(n))
-                    .with_context(|| {
-                        format!(
-                            "apt-get download {pkg} left no {prefix}*.deb in {}",
-                            dir.display()
-                        )
-                    })
-            })
-            .collect()
-    };
-    match attempt() {
+    match apt_download(pkgs, dir, root, &[]) {
         Ok(p) => Ok(p),
         Err(e) if root => {
             eprintln!("xtask: {e:#}; retrying after apt-get update");
             apt_update()?;
-            attempt()
+            apt_download(pkgs, dir, root, &[])
         }
         Err(e) => Err(e),
     }
+}
+
+/// One `apt-get [apt_opts] download PKGS...` into `dir` (its old .debs removed first); returns
+/// the .debs in the order of `pkgs`. `apt_opts` are `-o` options (e.g. a private source list).
+fn apt_download(
+    pkgs: &[String],
+    dir: &Path,
+    root: bool,
+    apt_opts: &[String],
+) -> Result<Vec<PathBuf>> {
+    for e in fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "deb") {
+            let _ = fs::remove_file(&p);
+        }
+    }
+    let mut c = tool("apt-get");
+    c.current_dir(dir).arg("-q").args(apt_opts);
+    if root {
+        // apt drops to `_apt` for downloads, which cannot write into target/.
+        c.args(["-o", "APT::Sandbox::User=root"]);
+    }
+    c.arg("download").args(pkgs).stdout(Stdio::null());
+    output(c)?;
+    let names: Vec<String> = fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    pkgs.iter()
+        .map(|pkg| {
+            let prefix = format!("{pkg}_");
+            names
+                .iter()
+                .find(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+                .map(|n| dir.join(n))
+                .with_context(|| {
+                    format!(
+                        "apt-get download {pkg} left no {prefix}*.deb in {}",
+                        dir.display()
+                    )
+                })
+        })
+        .collect()
 }
 
 /// Extracts the members of `deb` matching the tar `patterns` into `into`

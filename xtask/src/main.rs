@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
-use boot::linux::LinuxFixture;
+use boot::linux::{ImaLinux, LinuxFixture};
 
 use crate::cli::{parse, Opts, HELP};
 
@@ -63,6 +63,8 @@ struct Xtask {
     root: PathBuf,
     /// The Linux fixture, once looked for (None inside: unavailable).
     fixture: std::cell::OnceCell<Option<LinuxFixture>>,
+    /// The IMA Linux, once looked for (None inside: unavailable).
+    ima_linux: std::cell::OnceCell<Option<ImaLinux>>,
 }
 
 fn status_ok(cmd: &mut Command) -> Result<()> {
@@ -137,6 +139,7 @@ impl Xtask {
         Ok(Xtask {
             root,
             fixture: std::cell::OnceCell::new(),
+            ima_linux: std::cell::OnceCell::new(),
         })
     }
 
@@ -176,6 +179,33 @@ impl Xtask {
                     Err(e) => {
                         eprintln!(
                             "xtask: Linux fixture unavailable ({e:#}): no /boot/vmlinuz in the initramfs, and the Linux scenarios FAIL unless {}=1",
+                            kexos_tests::SKIP_LINUX_ENV
+                        );
+                        None
+                    }
+                }
+            })
+            .clone()
+    }
+
+    /// The IMA Linux (`fixtures::ima`), built if the machine's cache does not have it (once per
+    /// xtask run). When it cannot be had, prints one line saying why and returns None.
+    fn ima_linux(&self) -> Option<ImaLinux> {
+        self.ima_linux
+            .get_or_init(|| {
+                let cached = ImaLinux::at(&self.root);
+                if skip_linux() && !cached.is_complete() {
+                    eprintln!(
+                        "xtask: IMA Linux not built and {}=1: not building it (the IMA Linux scenarios are skipped)",
+                        kexos_tests::SKIP_LINUX_ENV
+                    );
+                    return None;
+                }
+                match fixtures::ima::ensure(&self.root, false) {
+                    Ok(out) => Some(out.ima),
+                    Err(e) => {
+                        eprintln!(
+                            "xtask: IMA Linux unavailable ({e:#}): the IMA Linux scenarios FAIL unless {}=1",
                             kexos_tests::SKIP_LINUX_ENV
                         );
                         None
@@ -242,7 +272,28 @@ impl Xtask {
             }
             Some(e) => println!("  kexec-tools: unavailable ({e})"),
         }
-        Ok(ExitCode::SUCCESS)
+        match fixtures::ima::ensure(&self.root, o.force) {
+            Ok(out) => {
+                let ima = &out.ima;
+                println!("IMA Linux in {}:", ima.dir.display());
+                println!(
+                    "  bzImage     {} (uname -r {}, {}; {})",
+                    kib(file_size(&ima.kernel)?),
+                    ima.version()?,
+                    out.key,
+                    match out.built_in {
+                        Some(t) => format!("built in {t:.1} s"),
+                        None => "cached".to_string(),
+                    }
+                );
+                println!("  config      the .config ({})", out.entry.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("  IMA Linux: unavailable ({e:#})");
+                Ok(ExitCode::FAILURE)
+            }
+        }
     }
 
     fn target(&self, sub: &str) -> PathBuf {

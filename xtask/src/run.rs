@@ -50,18 +50,7 @@ impl Xtask {
     /// (sbsigntool) and openssl. Installed as root on Debian/Ubuntu, otherwise named.
     pub(crate) fn signing_tools(&self) -> Result<()> {
         let need = [("sbsign", "sbsigntool"), ("sbverify", "sbsigntool"), ("openssl", "openssl")];
-        let mut missing: Vec<&str> = need.iter().filter(|(b, _)| !in_path(b)).map(|(_, p)| *p).collect();
-        missing.dedup();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if is_root() && is_debian_like() && in_path("apt-get") {
-            eprintln!("xtask: installing {} with apt-get (the signature cross-checks need them)", missing.join(" "));
-            status_ok(Command::new("apt-get").arg("update"))?;
-            status_ok(Command::new("apt-get").args(["install", "-y", "--no-install-recommends"]).args(&missing))?;
-            return Ok(());
-        }
-        bail!("{} not installed; install with: sudo apt-get install -y {}", missing.join(" "), missing.join(" "));
+        ensure_packages(&need, "the signature cross-checks need them")
     }
 
     pub(crate) fn run(&self, o: &Opts, gdb: bool) -> Result<ExitCode> {
@@ -126,4 +115,47 @@ impl Xtask {
             }
         }
     }
+}
+
+/// Makes sure every `(what, package)` of `need` is there: `what` is a program looked up in
+/// `PATH`, or an absolute path (a header, a library) that must exist. The missing ones'
+/// packages are installed with apt-get as root on Debian/Ubuntu (`why` says who needs them),
+/// otherwise this fails naming them.
+pub(crate) fn ensure_packages(need: &[(&str, &str)], why: &str) -> Result<()> {
+    let present = |what: &str| {
+        if what.starts_with('/') {
+            std::path::Path::new(what).exists()
+        } else {
+            in_path(what)
+        }
+    };
+    let mut missing: Vec<&str> = Vec::new();
+    for (what, pkg) in need {
+        if !present(what) && !missing.contains(pkg) {
+            missing.push(pkg);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if is_root() && is_debian_like() && in_path("apt-get") {
+        eprintln!("xtask: installing {} with apt-get ({why})", missing.join(" "));
+        status_ok(Command::new("apt-get").arg("update"))?;
+        status_ok(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+        let still: Vec<&str> = need.iter().filter(|(w, _)| !present(w)).map(|(w, _)| *w).collect();
+        if !still.is_empty() {
+            bail!("{} still missing after apt-get install {}", still.join(", "), missing.join(" "));
+        }
+        return Ok(());
+    }
+    bail!(
+        "{} not installed ({why}); install with: sudo apt-get install -y {}",
+        missing.join(" "),
+        missing.join(" ")
+    );
 }

@@ -29,6 +29,7 @@ impl Xtask {
         self.signing_tools()?;
         // The Linux scenarios need the fixture (build fetched it already unless --no-linux).
         let _ = self.linux_fixture();
+        let _ = self.ima_linux();
 
         eprintln!("\nxtask: host unit tests (cargo test --workspace)");
         let mut cmd = self.cargo(&self.root);
