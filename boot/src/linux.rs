@@ -293,10 +293,7 @@ impl ImaLinux {
 
     /// The kernel's `uname -r`.
     pub fn version(&self) -> Result<String> {
-        use anyhow::Context;
-        let v = std::fs::read_to_string(&self.version_file)
-            .with_context(|| format!("reading {}", self.version_file.display()))?;
-        Ok(v.trim().to_string())
+        read_version(&self.version_file)
     }
 
     /// The symbols of [`ImaLinux::REQUIRED`] that `config` (a `.config`'s text) does not set
@@ -458,11 +455,15 @@ impl LinuxFixture {
 
     /// The kernel's `uname -r`, from the `version` file.
     pub fn version(&self) -> Result<String> {
-        use anyhow::Context;
-        let v = std::fs::read_to_string(&self.version_file)
-            .with_context(|| format!("reading {}", self.version_file.display()))?;
-        Ok(v.trim().to_string())
+        read_version(&self.version_file)
     }
+}
+
+/// A fixture's `version` file: one `uname -r` line.
+fn read_version(file: &Path) -> Result<String> {
+    use anyhow::Context;
+    let v = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok(v.trim().to_string())
 }
 
 #[cfg(test)]

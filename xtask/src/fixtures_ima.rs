@@ -424,6 +424,17 @@ pub fn ensure(root: &Path, force: bool) -> Result<Outcome> {
     r
 }
 
+/// The repository copy made from an already built cache entry.
+fn cached(ima: &ImaLinux, entry: PathBuf) -> Result<Outcome> {
+    let key = install_copy(&entry, ima)?;
+    Ok(Outcome {
+        ima: ima.clone(),
+        key,
+        entry,
+        built_in: None,
+    })
+}
+
 fn ensure_inner(ima: &ImaLinux, force: bool) -> Result<Outcome> {
     let hash = fragment_hash(&fragment());
     if !force {
@@ -488,25 +499,12 @@ fn ensure_inner(ima: &ImaLinux, force: bool) -> Result<Outcome> {
                 return Err(e.context(format!("finding {SOURCE_PACKAGE}")));
             };
             eprintln!("xtask: {e:#}; using the cached {name}");
-            let entry = cache.join(name);
-            let key = install_copy(&entry, ima)?;
-            return Ok(Outcome {
-                ima: ima.clone(),
-                key,
-                entry,
-                built_in: None,
-            });
+            return cached(ima, cache.join(name));
         }
     };
     let entry = cache.join(entry_name(&version, &hash));
     if entry_complete(&entry) {
-        let key = install_copy(&entry, ima)?;
-        return Ok(Outcome {
-            ima: ima.clone(),
-            key,
-            entry,
-            built_in: None,
-        });
+        return cached(ima, entry);
     }
     let started = Instant::now();
     let tmp = cache.join(format!(
