@@ -81,6 +81,9 @@ pub mod markers {
     pub const IMA_BEGIN: &str = "KEXOS-LINUX-IMA: begin";
     /// Follows the measurement list, with the exit status of its `cat`.
     pub const IMA_END: &str = "KEXOS-LINUX-IMA: end ";
+    /// [`ima_policy_script`](super::ima_policy_script): followed by the exit status of the
+    /// write to IMA's policy file.
+    pub const IMA_POLICY_STATUS: &str = "KEXOS-LINUX-IMA: policy status ";
 }
 
 /// Where a test script added to the initramfs must go to be run by `/init`.
@@ -235,6 +238,38 @@ echo "{end}$?"
         begin = markers::IMA_BEGIN,
         list = IMA_LIST,
         end = markers::IMA_END,
+    )
+}
+
+/// IMA's policy file in securityfs. Without `CONFIG_IMA_WRITE_POLICY` it can be written once.
+pub const IMA_POLICY: &str = "/sys/kernel/security/ima/policy";
+
+/// The policy a Linux that kexecs loads ([`ima_policy_script`]): measure what
+/// `kexec_file_load` reads and its command line (KEXEC_KERNEL_CHECK, KEXEC_INITRAMFS_CHECK,
+/// KEXEC_CMDLINE), nothing else. Linux's default policy measures nothing.
+pub const IMA_KEXEC_POLICY: &[&str] = &[
+    "measure func=KEXEC_KERNEL_CHECK",
+    "measure func=KEXEC_INITRAMFS_CHECK",
+    "measure func=KEXEC_CMDLINE",
+];
+
+/// A `/etc/kexos-test.sh` fragment: mounts securityfs (unless it is already) and writes
+/// `rules` to [`IMA_POLICY`] in one write, then prints [`markers::IMA_POLICY_STATUS`] with its
+/// status; exits with that status if it failed.
+pub fn ima_policy_script(rules: &[&str]) -> String {
+    format!(
+        r#"# Written by boot::linux::ima_policy_script: IMA's policy, written once.
+export PATH=/sbin:/bin
+grep -q " {sfs} " /proc/mounts || mount -t securityfs securityfs {sfs}
+echo -e '{rules}' > {policy}
+st=$?
+echo "{status}$st"
+[ $st = 0 ] || exit $st
+"#,
+        sfs = SECURITYFS,
+        rules = rules.join("\\n"),
+        policy = IMA_POLICY,
+        status = markers::IMA_POLICY_STATUS,
     )
 }
 
@@ -641,6 +676,18 @@ mod tests {
         assert!(s.contains(markers::CONFIG));
         // A fragment: it never exits, so a kexec fragment can follow it.
         assert!(!s.contains("exit"));
+    }
+
+    #[test]
+    fn ima_policy_script_writes_every_rule_once() {
+        let s = ima_policy_script(IMA_KEXEC_POLICY);
+        let write = format!(
+            "echo -e 'measure func=KEXEC_KERNEL_CHECK\\nmeasure func=KEXEC_INITRAMFS_CHECK\\nmeasure func=KEXEC_CMDLINE' > {IMA_POLICY}\n"
+        );
+        assert!(s.contains(&write), "{s}");
+        assert_eq!(s.matches(IMA_POLICY).count(), 1);
+        assert!(s.contains(&format!("echo \"{}$st\"", markers::IMA_POLICY_STATUS)));
+        assert!(s.contains("[ $st = 0 ] || exit $st"));
     }
 
     #[test]

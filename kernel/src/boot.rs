@@ -402,6 +402,12 @@ pub fn handover_buffers() -> impl Iterator<Item = HandoverBuffer> {
     CONTEXT.get().into_iter().flat_map(|c| c.handover_buffers())
 }
 
+/// Whether another kernel started this one through the boot protocol (a
+/// kexec), not the bootloader.
+pub fn entered_by_kexec() -> bool {
+    CONTEXT.get().is_some_and(|c| c.image.is_some())
+}
+
 /// Ranges the frame allocator must never hand out (empty when entered by
 /// the bootloader, whose own regions say what it occupies).
 pub fn reserved() -> &'static [(u64, u64)] {

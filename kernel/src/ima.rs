@@ -48,16 +48,26 @@ pub fn init(cmdline: &str) {
             }
         }
     }
-    restore_kexec_buffer();
+    restore_kexec_buffer(cmdline);
     LIST.lock().add(Entry::boot_aggregate());
     register(&[&ASCII, &BINARY, &COUNT, &EVENT]);
-    crate::kexec::notifier::register_reboot_notifier(NOTIFIER_PRIORITY, write_kexec_buffer);
+    if crate::boot::test_hooks_enabled() {
+        register(&[&TEST_HOOK]);
+    }
+    crate::kexec::notifier::register_reboot_notifier(crate::kexec::notifier::IMA, write_kexec_buffer);
 }
 
 /// ima_load_kexec_buffer: the list the previous kernel left, if any; the
 /// buffer is freed whether or not it could be restored.
-fn restore_kexec_buffer() {
-    let Ok((addr, size)) = kexec_get_handover_buffer(HandoverKind::Ima) else { return };
+fn restore_kexec_buffer(cmdline: &str) {
+    let Ok((addr, size)) = kexec_get_handover_buffer(HandoverKind::Ima) else {
+        if crate::crash::vmcore::is_capture_kernel(cmdline) {
+            info!("ima: no measurement list from the crashed kernel (a capture kernel gets none, as in Linux): this list starts at this boot");
+        } else if crate::boot::entered_by_kexec() {
+            info!("ima: the previous kernel passed no measurement list (no SETUP_IMA): this list starts at this boot");
+        }
+        return;
+    };
     // SAFETY: the buffer was checked (RAM, page aligned, overlapping nothing
     // else) and reserved at boot; nothing writes it until it is freed below.
     let bytes = unsafe { core::slice::from_raw_parts(crate::mm::phys_to_virt(addr) as *const u8, size as usize) };
@@ -81,8 +91,13 @@ fn add(e: Entry) {
 }
 
 /// Measure a file kexec read (KEXEC_KERNEL_CHECK, KEXEC_INITRAMFS_CHECK).
-pub fn measure_file(data: &[u8], path: &str) {
-    add(Entry::file(data, path));
+/// Returns its SHA-256 (the initrd segment's digest reuses it) and the
+/// nanoseconds the measurement took.
+pub fn measure_file(data: &[u8], path: &str) -> ([u8; 32], u64) {
+    let t0 = crate::time::now_ns();
+    let sha256 = ima::file_digest(data);
+    add(Entry::ima_ng(&sha256, path));
+    (sha256, crate::time::now_ns() - t0)
 }
 
 /// ima_kexec_cmdline: the command line without its NUL; nothing for an
@@ -115,18 +130,17 @@ pub fn kexec_buffer_report() -> String {
     )
 }
 
-/// Last among the reboot notifiers (as Linux's ima_update_kexec_buffer):
-/// only the test hook's corruption runs after it.
-const NOTIFIER_PRIORITY: i32 = i32::MIN + 1;
-
 /// At `kexec -e`: the whole list as it is now, into the loaded image's
 /// IMA segment; what does not fit is logged.
 fn write_kexec_buffer() {
     let Some((addr, memsz)) = crate::kexec::handover_segment(HandoverKind::Ima) else { return };
+    let t0 = crate::time::now_ns();
     let list = LIST.lock();
     let dump = ima::dump(list.entries(), memsz as usize);
-    match crate::kexec::kexec_update_segment(&dump.bytes, addr, memsz) {
-        Ok(_) => info!("ima: {} measurements ({} bytes) passed to the next kernel at {:#x}", dump.written, dump.bytes.len(), addr),
+    let result = crate::kexec::kexec_update_segment(&dump.bytes, addr, memsz);
+    let us = (crate::time::now_ns() - t0) / 1000;
+    match result {
+        Ok(_) => info!("ima: {} measurements ({} bytes) passed to the next kernel at {:#x} in {} us", dump.written, dump.bytes.len(), addr, us),
         Err(e) => info!("ima: measurement list not passed to the next kernel: {}", e.name()),
     }
     if dump.dropped != 0 {
@@ -174,3 +188,30 @@ fn write_event(data: &[u8]) -> Result<usize, Errno> {
     Ok(data.len())
 }
 
+/// Test hook (`kexec_test`), for the bench: `fill N` adds ima-buf events
+/// until the list holds N; `update` runs the reboot-time update now (it
+/// rewrites only the loaded image's IMA segment, as `kexec -e` would).
+static TEST_HOOK: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_test_ima",
+    mode: 0o200,
+    read: || text(String::new()),
+    write: Some(write_test_hook),
+};
+
+fn write_test_hook(data: &[u8]) -> Result<usize, Errno> {
+    let cmd = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+    if cmd == "update" {
+        write_kexec_buffer();
+    } else if let Some(n) = cmd.strip_prefix("fill ") {
+        let n: usize = n.trim().parse().map_err(|_| Errno::EINVAL)?;
+        let mut list = LIST.lock();
+        while list.len() < n {
+            let event = alloc::format!("bench event {:06}", list.len());
+            list.add(Entry::ima_buf(USER_EVENT, event.as_bytes()));
+        }
+        info!("ima: the list holds {} measurements ({} bytes)", list.len(), list.binary_size());
+    } else {
+        return Err(Errno::EINVAL);
+    }
+    Ok(data.len())
+}

@@ -12,6 +12,7 @@ extern crate alloc;
 
 #[macro_use]
 mod klog;
+mod last_kmsg;
 mod arch;
 mod boot;
 mod console;
@@ -93,6 +94,7 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     boot::log_summary(ctx);
     kexec::handover::init();
     ima::init(boot::cmdline());
+    last_kmsg::init();
     require_init();
     proc::start_init(false)
 }

@@ -26,6 +26,7 @@ pub use boot::{AddSpec, Firmware};
 
 mod console;
 mod hexdump;
+pub mod ima;
 mod linux;
 mod machine;
 mod options;
@@ -36,8 +37,8 @@ pub mod vmcore;
 pub use console::{find, find_prompt};
 pub use hexdump::parse_hexdump;
 pub use linux::{
-    kexos_host_files, linux_fixture, linux_kexec_fixture, linux_kexec_into,
-    LINUX_KEXEC_FIRST_APPEND,
+    ima_linux_fixture, kexos_host_files, linux_fixture, linux_kexec_fixture, linux_kexec_into,
+    linux_kexec_into_with, LINUX_KEXEC_FIRST_APPEND,
 };
 pub use machine::Machine;
 pub use options::BootOptions;

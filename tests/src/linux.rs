@@ -56,6 +56,33 @@ pub fn linux_kexec_fixture() -> Result<Option<LinuxFixture>> {
     Ok(None)
 }
 
+/// The IMA Linux (`target/fixtures/linux-ima/`, built by `cargo xtask fixtures`) booting with
+/// the Linux fixture's initramfs and kexec-tools ([`boot::linux::ImaLinux::fixture`]), for a
+/// scenario that needs a Linux with `CONFIG_IMA_KEXEC`. Fails when it is missing, with the
+/// reason xtask recorded, or skips (returns None) with `KEXOS_SKIP_LINUX=1`.
+pub fn ima_linux_fixture() -> Result<Option<LinuxFixture>> {
+    let Some(fx) = linux_kexec_fixture()? else {
+        return Ok(None);
+    };
+    let root = std::env::var_os(ROOT_ENV).map(PathBuf::from).context(ROOT_ENV)?;
+    let ima = boot::linux::ImaLinux::at(&root);
+    if ima.is_complete() {
+        return Ok(Some(ima.fixture(&fx)));
+    }
+    let reason = std::fs::read_to_string(&ima.error_file).unwrap_or_default();
+    let why = format!(
+        "the IMA Linux is missing ({}): {}; `cargo xtask fixtures` builds it from Debian's \
+         linux-source package",
+        ima.kernel.display(),
+        match reason.trim() {
+            "" => "xtask recorded no reason",
+            r => r,
+        }
+    );
+    skip_or_fail(&why)?;
+    Ok(None)
+}
+
 /// The command line of the first Linux in [`linux_kexec_into`] and `cargo xtask bench`.
 pub const LINUX_KEXEC_FIRST_APPEND: &str = "console=ttyS0";
 
@@ -116,10 +143,29 @@ impl Machine {
         initrd_out: &Path,
         log: Option<PathBuf>,
     ) -> Result<Self> {
+        Self::spawn_linux_kexec_after(name, fx, "", image, initrd, append, initrd_out, log)
+    }
+
+    /// [`Machine::spawn_linux_kexec`] with `prelude` (a script fragment, see
+    /// [`boot::linux::ima_script`]) run by the first Linux before its `kexec -s -l`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn spawn_linux_kexec_after(
+        name: &str,
+        fx: &LinuxFixture,
+        prelude: &str,
+        image: &Path,
+        initrd: Option<&Path>,
+        append: &str,
+        initrd_out: &Path,
+        log: Option<PathBuf>,
+    ) -> Result<Self> {
         let mut extra = Vec::new();
         let image_guest = kexec_guest_path(fx, image, &mut extra);
         let initrd_guest = initrd.map(|i| kexec_guest_path(fx, i, &mut extra));
-        let script = boot::linux::kexec_script(&image_guest, initrd_guest.as_deref(), append);
+        let script = format!(
+            "{prelude}{}",
+            boot::linux::kexec_script(&image_guest, initrd_guest.as_deref(), append)
+        );
         fx.build_kexec_initrd(&extra, Some(&script), initrd_out)
             .with_context(|| format!("building {}", initrd_out.display()))?;
         let cmd = qemu_linux_command(
@@ -226,6 +272,18 @@ pub fn linux_kexec_into(
     let Some(fx) = linux_kexec_fixture()? else {
         return Ok(None);
     };
+    linux_kexec_into_with(&fx, "", image, initrd, append).map(Some)
+}
+
+/// [`linux_kexec_into`] with a given fixture (e.g. [`ima_linux_fixture`]) whose first Linux
+/// runs `prelude` (a script fragment) before its `kexec -s -l`.
+pub fn linux_kexec_into_with(
+    fx: &LinuxFixture,
+    prelude: &str,
+    image: &Path,
+    initrd: Option<&Path>,
+    append: &str,
+) -> Result<Machine> {
     let name = BootOptions::default().name;
     let root = std::env::var_os(ROOT_ENV)
         .map(PathBuf::from)
@@ -235,9 +293,10 @@ pub fn linux_kexec_into(
         .join(&name)
         .join("linux-kexec-initrd.img");
     let log = root.join("target/test-logs").join(format!("{name}.log"));
-    let mut m = Machine::spawn_linux_kexec(&name, &fx, image, initrd, append, &out, Some(log))?;
+    let mut m =
+        Machine::spawn_linux_kexec_after(&name, fx, prelude, image, initrd, append, &out, Some(log))?;
     m.expect_linux_kexec(&fx.version()?, Duration::from_secs(120))?;
-    Ok(Some(m))
+    Ok(m)
 }
 
 /// kexos.bzImage and a kexos initramfs (the default layout, without the Linux fixture), built

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use goblin::elf::program_header::ProgramHeader;
+use kexos_tests::ima::{boot_aggregate, measurements};
 use kexos_tests::{
     iomem_line, linux_fixture, random_token, vmcore, Artifacts, BootOptions, Firmware, Machine,
 };
@@ -57,6 +58,9 @@ fn load_kexos_capture(m: &mut Machine, image: &str, append: &str) -> Result<()> 
         out.contains(&format!("{loader} as the crash kernel")) && !out.contains("failed"),
         format_args!("crash load of {image} failed: {out:?}"),
     )?;
+    // A capture kernel gets no hand-over buffer, IMA's included (as Linux).
+    m.check_contains("crash load", &out, "no IMA measurement list for a crash kernel")?;
+    m.check_lacks("crash load", &out, "ima_buffer")?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
     Ok(())
 }
@@ -76,13 +80,14 @@ fn plant_marker(m: &mut Machine) -> Result<(String, u64)> {
     Ok((marker, phys))
 }
 
-/// Waits for the capture kernel's prompt after a crash; returns its boot log.
+/// Waits for the capture kernel's prompt after a crash; returns its boot log (from purgatory's
+/// verdict to the prompt).
 fn expect_capture(m: &mut Machine) -> Result<String> {
     m.expect("kexos: crash: starting the capture kernel", HOP)?;
     m.expect("purgatory: sha256 ok", HOP)?;
     let log = m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
-    m.expect_prompt(HOP)?;
-    Ok(log)
+    let rest = m.expect_prompt(HOP)?;
+    Ok(log + &rest)
 }
 
 /// What the capture kernel's /proc/vmcore must be: an x86-64 ELF core file whose first program
@@ -229,6 +234,10 @@ fn kexos_capture(
         !log.contains("crashkernel reserved"),
         "the capture kernel reserved a crash region",
     )?;
+    // The capture kernel says it got no measurement list, and its list starts afresh.
+    m.check_contains("capture boot", &log, "ima: no measurement list from the crashed kernel")?;
+    let list = measurements(&mut m)?;
+    m.check(list == [boot_aggregate()], format_args!("capture kernel's list: {list:?}"))?;
     m.run_expect("cat /proc/cmdline", "elfcorehdr=0x")?;
     check_vmcore(&mut m, region, &marker, phys, first_ram, grep_all, r12)?;
     Ok(m)

@@ -12,57 +12,11 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use kexos_tests::ima::{boot_aggregate, ima_buf, ima_ng, measurements, EVENT};
 use kexos_tests::{Artifacts, BootOptions, Firmware, Machine};
-use sha1::{Digest as _, Sha1};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 
 const HOP: Duration = Duration::from_secs(120);
-const LIST: &str = "/sys/kernel/security/ima/ascii_runtime_measurements";
-const EVENT: &str = "/sys/kernel/security/ima/kexos_event";
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The ascii line Linux prints for a measurement whose template fields are `fields`: the
-/// template hash is SHA-1 over each field as `u32 length` + bytes.
-fn line(template: &str, fields: &[Vec<u8>], shown: &str) -> String {
-    let mut data = Vec::new();
-    for f in fields {
-        data.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        data.extend_from_slice(f);
-    }
-    format!("10 {} {template} {shown}", hex(&Sha1::digest(&data)))
-}
-
-fn d_ng(digest: &[u8]) -> Vec<u8> {
-    [b"sha256:\0".as_slice(), digest].concat()
-}
-
-fn n_ng(name: &str) -> Vec<u8> {
-    [name.as_bytes(), b"\0"].concat()
-}
-
-/// ima-ng of a file (or boot_aggregate's zero digest).
-fn ima_ng(digest: &[u8], path: &str) -> String {
-    line("ima-ng", &[d_ng(digest), n_ng(path)], &format!("sha256:{} {path}", hex(digest)))
-}
-
-/// ima-buf of an event's bytes.
-fn ima_buf(event: &str, bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    line(
-        "ima-buf",
-        &[d_ng(&digest), n_ng(event), bytes.to_vec()],
-        &format!("sha256:{} {event} {}", hex(&digest), hex(bytes)),
-    )
-}
-
-/// The measurement lines of `cat LIST` (kernel log lines dropped).
-fn measurements(m: &mut Machine) -> Result<Vec<String>> {
-    let out = m.run(&format!("cat {LIST}"))?;
-    Ok(out.lines().filter(|l| l.starts_with("10 ")).map(String::from).collect())
-}
 
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
@@ -78,11 +32,11 @@ fn measurement_list_survives_every_hop() -> Result<()> {
     let initrd_digest = Sha256::digest(std::fs::read(&initrd).context("initramfs.cpio")?);
     let elf = std::fs::read(&artifacts.kernel).context("kexos.elf")?;
     let kernel_digest = Sha256::digest(boot::bzimage::build_bytes(&elf)?);
-    let boot_aggregate = ima_ng(&[0; 32], "boot_aggregate");
+    let aggregate = boot_aggregate();
 
     let first = measurements(&mut m)?;
-    m.check(first == [boot_aggregate.clone()], format_args!("first boot's list: {first:?}"))?;
-    let mut want = vec![boot_aggregate.clone()];
+    m.check(first == [aggregate.clone()], format_args!("first boot's list: {first:?}"))?;
+    let mut want = vec![aggregate.clone()];
     for hop in 1..=3 {
         let append = format!("kexec_test hop={hop}");
         let out = m.run(&format!(
@@ -96,7 +50,7 @@ fn measurement_list_survives_every_hop() -> Result<()> {
         want.push(ima_buf("kexec-cmdline", append.as_bytes()));
         want.push(ima_buf("kexos-event", marker.as_bytes()));
         m.exec_into_kexos("/boot/kexos.bzImage", &append, HOP)?;
-        want.push(boot_aggregate.clone());
+        want.push(aggregate.clone());
         let got = measurements(&mut m)?;
         m.check(got == want, format_args!("after hop {hop}:\n got {got:#?}\nwant {want:#?}"))?;
         m.run_expect(
@@ -106,10 +60,17 @@ fn measurement_list_survives_every_hop() -> Result<()> {
         // Restored, then freed: no longer held.
         let iomem = m.run("cat /proc/iomem")?;
         m.check_lacks("/proc/iomem", &iomem, "IMA kexec buffer")?;
-        // The generic API with a second buffer (kexec_test's): held and listed until freed,
-        // holding what the previous kernel wrote (its command line).
-        m.check_contains("/proc/iomem", &iomem, "Kexec hand-over buffer")?;
+        // The generic API's other users. The previous kernel's log, written at its `kexec -e`
+        // (so it ends with IMA's report of what it passed on), kept and listed.
         let previous = if hop == 1 { "kexec_test".to_string() } else { format!("kexec_test hop={}", hop - 1) };
+        m.check_contains("/proc/iomem", &iomem, "Kexec hand-over buffer (last_kmsg)")?;
+        let last = m.run("cat /proc/last_kmsg")?;
+        m.check_contains("/proc/last_kmsg", &last, &format!("] Command line: {previous}\n"))?;
+        m.check_contains("/proc/last_kmsg", &last, &format!("] ima: {} measurements (", want.len() - 1))?;
+        m.check_lacks("/proc/last_kmsg", &last, &format!("] Command line: {append}\n"))?;
+        // kexec_test's buffer: held and listed until freed, holding what the previous kernel
+        // wrote at load (its command line).
+        m.check_contains("/proc/iomem", &iomem, "Kexec hand-over buffer (test)")?;
         let text = m.run("cat /sys/kernel/kexec_test_handover")?;
         m.check_contains("test buffer", &text, &format!("handed over by the kexos booted with: {previous}\n"))?;
         let before = m.meminfo_kb("MemFree")?;
@@ -118,7 +79,7 @@ fn measurement_list_survives_every_hop() -> Result<()> {
         m.check(after == before + 8, format_args!("MemFree {before} kB -> {after} kB after freeing 8 KiB"))?;
         m.run_expect("cat /sys/kernel/kexec_test_handover", "No such file or directory")?;
         let iomem = m.run("cat /proc/iomem")?;
-        m.check_lacks("/proc/iomem", &iomem, "Kexec hand-over buffer")?;
+        m.check_lacks("/proc/iomem", &iomem, "Kexec hand-over buffer (test)")?;
     }
 
     // The IMA segment is not checksummed: flipped after IMA's notifier wrote it, purgatory
@@ -135,7 +96,7 @@ fn measurement_list_survives_every_hop() -> Result<()> {
     m.expect("was not restored", HOP)?;
     m.expect_prompt(HOP)?;
     let got = measurements(&mut m)?;
-    m.check(got == [boot_aggregate], format_args!("after the corrupted hand-over: {got:?}"))?;
+    m.check(got == [aggregate], format_args!("after the corrupted hand-over: {got:?}"))?;
 
     // Any checksummed segment corrupted the same way is refused.
     let out = m.run("kexec -s -d -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=kexec_test")?;
@@ -202,7 +163,7 @@ fn events_that_do_not_fit_are_dropped_whole_and_logged() -> Result<()> {
     )?;
     let after = measurements(&mut m)?;
     let mut want = before[..written].to_vec();
-    want.push(ima_ng(&[0; 32], "boot_aggregate"));
+    want.push(boot_aggregate());
     m.check(after == want, format_args!("restored list:\n got {after:#?}\nwant {want:#?}"))?;
     m.poweroff()
 }

@@ -10,12 +10,12 @@ use boot::Firmware;
 use kexos_tests::{markers, Machine};
 
 use crate::cli::Opts;
-use crate::{bench, bench_crash, bench_self, bench_sig, file_size, kib, Xtask};
+use crate::{bench, bench_crash, bench_ima, bench_self, bench_sig, file_size, kib, Xtask};
 
 impl Xtask {
     pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
-        if let Some(only) = opts.only.as_deref().filter(|o| !matches!(*o, "crash" | "sig")) {
-            bail!("--only takes `crash` or `sig`, not `{only}`");
+        if let Some(only) = opts.only.as_deref().filter(|o| !matches!(*o, "crash" | "sig" | "ima")) {
+            bail!("--only takes `crash`, `sig` or `ima`, not `{only}`");
         }
         // The release kernel also trusts the Debian Secure Boot CA, for the signed-kexec figures.
         let o = Opts {
@@ -30,6 +30,13 @@ impl Xtask {
             match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
                 Some(fx) => bench_sig::signature_figures(&self.root, &fx),
                 None => println!("signed kexec: n/a ({no_fixture})"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if opts.only.as_deref() == Some("ima") {
+            match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
+                Some(fx) => bench_ima::measurement_figures(&self.root, &fx),
+                None => println!("measured kexec: n/a ({no_fixture})"),
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -157,6 +164,7 @@ impl Xtask {
         }
         bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
         bench_sig::signature_figures(&self.root, &fx);
+        bench_ima::measurement_figures(&self.root, &fx);
         bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
         Ok(ExitCode::SUCCESS)
     }

@@ -25,7 +25,8 @@ fn parse_verify_us(out: &str) -> Option<f64> {
     rest.split(' ').next()?.parse().ok()
 }
 
-fn stats(v: &mut [f64]) -> String {
+/// `min / median / max ms` of microsecond figures.
+pub(crate) fn stats(v: &mut [f64]) -> String {
     if v.is_empty() {
         return "n/a".into();
     }

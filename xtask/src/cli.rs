@@ -65,6 +65,8 @@ OPTIONS (bench):
                           panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
     --only sig            Only the signed-kexec figures (issue 10): verify_sig per image size,
                           signed vs unsigned kexec_file_load
+    --only ima            Only the measured-kexec figures (issue 11): IMA's hashing at load,
+                          the reboot-time update of lists of 10, 1000 and 10000 events
 OPTIONS (sign):
     --key FILE            Private key, PEM: PKCS#8, PKCS#1 RSA or SEC1 EC (default: the test
                           signer's, target/keys/test/signer.key.pem, generated reproducibly)

@@ -11,6 +11,7 @@ use crate::cli::{parse, Opts, HELP};
 mod bench;
 mod bench_cmd;
 mod bench_crash;
+mod bench_ima;
 mod bench_self;
 mod bench_sig;
 mod build;

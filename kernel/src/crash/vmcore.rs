@@ -42,6 +42,11 @@ fn elfcorehdr(cmdline: &str) -> Option<Result<u64, ()>> {
     Some(cmdline::memparse(addr).ok().filter(|(_, rest)| rest.is_empty()).map(|(a, _)| a).ok_or(()))
 }
 
+/// Whether `cmdline` makes this a capture kernel (it names elfcorehdr=).
+pub fn is_capture_kernel(cmdline: &str) -> bool {
+    elfcorehdr(cmdline).is_some()
+}
+
 /// At boot: if this is a capture kernel, parse the crashed kernel's ELF core
 /// headers and say so.
 pub fn init(cmdline: &str) {

@@ -43,22 +43,31 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     }
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
     // IMA measures what was read, before any check (ima_post_read_file).
-    crate::ima::measure_file(&kernel, &kernel_path);
+    let mut ima_ns = crate::ima::measure_file(&kernel, &kernel_path).1;
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
     let signature = super::sig::validate_signature(ops, &kernel, &kernel_path)?;
-    let initrd = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
-        None
+    let (initrd, initrd_sha256) = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
+        (None, None)
     } else {
         let (data, path) = read_file_from_fd(initrd_fd as i32).map_err(|e| fail(e, format!("cannot read the initrd fd {}", initrd_fd as i32)))?;
-        crate::ima::measure_file(&data, &path);
-        Some(data)
+        let (sha256, ns) = crate::ima::measure_file(&data, &path);
+        ima_ns += ns;
+        (Some(data), Some(sha256))
     };
     let cmdline = copy_cmdline(cmdline_ptr, cmdline_len)?;
     crate::ima::measure_kexec_cmdline(&cmdline);
+    info!(
+        "ima: measured {} ({} KiB) and the initramfs ({} KiB) in {} us",
+        kernel_path,
+        kernel.len() >> 10,
+        initrd.as_ref().map_or(0, |d| d.len() >> 10),
+        ima_ns / 1000
+    );
     let req = LoadRequest {
         kernel: &kernel,
         kernel_path: &kernel_path,
         initrd: initrd.as_deref(),
+        initrd_sha256,
         cmdline: &cmdline,
         signature: &signature,
         debug: flags & KEXEC_FILE_DEBUG != 0,

@@ -1,7 +1,8 @@
 //! Hand-over buffers (the 2016 series), this kernel's side of both ends:
 //!
 //! - At load, [`requests`]: the buffers every normal image carries for the
-//!   next kernel (IMA's measurement list; with `kexec_test`, a test buffer).
+//!   next kernel (IMA's measurement list, this kernel's log for
+//!   /proc/last_kmsg; with `kexec_test`, a test buffer).
 //! - At boot, kexec_get_handover_buffer / kexec_free_handover_buffer: what
 //!   the previous kernel left for us, found in setup_data and checked by
 //!   boot::from_boot_params, reserved from the frame allocator until the
@@ -26,7 +27,7 @@ const TEST_BUFFER_SIZE: u64 = 8192;
 /// The hand-over buffers of a normal (not crash) load, in the order they
 /// are added (before the loader, as Linux adds IMA's).
 pub fn requests() -> Result<Vec<HandoverRequest>, Errno> {
-    let mut out = alloc::vec![crate::ima::kexec_buffer_request()?];
+    let mut out = alloc::vec![crate::ima::kexec_buffer_request()?, crate::last_kmsg::kexec_buffer_request()];
     if crate::boot::test_hooks_enabled() {
         let data = alloc::format!("handed over by the kexos booted with: {}\n", crate::boot::cmdline()).into_bytes();
         let data = data[..data.len().min(TEST_BUFFER_SIZE as usize)].to_vec();
@@ -45,10 +46,10 @@ pub fn init() {
     crate::fs::procfs::register_iomem_children(iomem_children);
 }
 
-/// The test buffer's text (up to its first NUL), for the `kexec_test`
-/// file; ENOENT when there is none.
-pub fn test_buffer_text() -> Result<Vec<u8>, Errno> {
-    let (addr, size) = kexec_get_handover_buffer(TEST_KIND)?;
+/// The text of a held buffer (up to its first NUL: the test buffer and
+/// last_kmsg hold text, then zeros); ENOENT when there is none.
+pub fn held_text(kind: HandoverKind) -> Result<Vec<u8>, Errno> {
+    let (addr, size) = kexec_get_handover_buffer(kind)?;
     // SAFETY: held, so checked and reserved at boot and not yet freed (HELD
     // is only shrunk by kexec_free_handover_buffer); read-only.
     let bytes = unsafe { core::slice::from_raw_parts(crate::mm::phys_to_virt(addr) as *const u8, size as usize) };
@@ -85,6 +86,8 @@ fn iomem_children() -> Vec<IomemChild> {
             end: b.addr + b.size,
             name: match b.kind {
                 HandoverKind::Ima => "IMA kexec buffer",
+                TEST_KIND => "Kexec hand-over buffer (test)",
+                crate::last_kmsg::KIND => "Kexec hand-over buffer (last_kmsg)",
                 HandoverKind::Kexos(_) => "Kexec hand-over buffer",
             },
         })

@@ -27,6 +27,8 @@ pub struct LoadRequest<'a> {
     pub kernel: &'a [u8],
     pub kernel_path: &'a str,
     pub initrd: Option<&'a [u8]>,
+    /// The initrd's SHA-256 as IMA measured it, reused for its segment.
+    pub initrd_sha256: Option<[u8; 32]>,
     /// Including its trailing NUL, or empty.
     pub cmdline: &'a [u8],
     /// What the signature check found, for the debug report.
@@ -91,7 +93,7 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.cmdline, &limits, handover).map_err(kexec_err)
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.initrd_sha256, req.cmdline, &limits, handover).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,

@@ -7,6 +7,16 @@ use spin::Mutex;
 
 pub type Notifier = fn();
 
+/// The kernel's notifiers, in the order they run. IMA writes its list
+/// after every other subsystem (as Linux's ima_update_kexec_buffer, at the
+/// lowest priority), so no event is missed.
+pub const IMA: i32 = i32::MIN + 2;
+/// The log is copied for /proc/last_kmsg after IMA's, so it holds IMA's
+/// report of what it passed on.
+pub const LAST_KMSG: i32 = i32::MIN + 1;
+/// The `kexec_test` hook that corrupts a segment after everything wrote it.
+pub const TEST_CORRUPT: i32 = i32::MIN;
+
 const MAX: usize = 16;
 
 static LIST: Mutex<[(i32, Option<Notifier>); MAX]> = Mutex::new([(0, None); MAX]);

@@ -55,7 +55,7 @@ static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
 static KEXEC_TEST_HANDOVER: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_test_handover",
     mode: 0o600,
-    read: || Ok(alloc::sync::Arc::new(super::handover::test_buffer_text()?)),
+    read: || Ok(alloc::sync::Arc::new(super::handover::held_text(super::handover::TEST_KIND)?)),
     write: Some(write_test_handover),
 };
 
@@ -71,8 +71,7 @@ pub fn install() {
     register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
     if crate::boot::test_hooks_enabled() {
         register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER]);
-        // Last of all, after IMA's.
-        super::notifier::register_reboot_notifier(i32::MIN, super::test_corrupt_late);
+        super::notifier::register_reboot_notifier(super::notifier::TEST_CORRUPT, super::test_corrupt_late);
     }
 }
 

@@ -54,6 +54,11 @@ pub struct Entry {
 }
 
 /// A `d-ng` field for a SHA-256 digest.
+/// The file hash IMA records (SHA-256 of the contents).
+pub fn file_digest(data: &[u8]) -> [u8; 32] {
+    sha2::Sha256::digest(data).into()
+}
+
 fn digest_ng(sha256: &[u8; 32]) -> Vec<u8> {
     let mut f = Vec::with_capacity(8 + 32);
     f.extend_from_slice(b"sha256:\0");
@@ -94,7 +99,7 @@ impl Entry {
     /// Measure a file's contents, as IMA does when a kexec reads the kernel
     /// or the initramfs (ima_post_read_file, template ima-ng, SHA-256).
     pub fn file(data: &[u8], path: &str) -> Entry {
-        Entry::ima_ng(&sha2::Sha256::digest(data).into(), path)
+        Entry::ima_ng(&file_digest(data), path)
     }
 
     /// A buffer measurement, template ima-buf (process_buffer_measurement):

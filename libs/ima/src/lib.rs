@@ -19,7 +19,7 @@ pub mod entry;
 pub mod kexec;
 pub mod list;
 
-pub use entry::{Entry, IMA_PCR, TPM_DIGEST_SIZE};
+pub use entry::{file_digest, Entry, IMA_PCR, TPM_DIGEST_SIZE};
 pub use kexec::{dump, kexec_buffer_size, restore, Dump, KexecHeader, RestoreError, KEXEC_HDR_SIZE};
 pub use list::MeasurementList;
 

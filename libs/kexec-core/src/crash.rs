@@ -150,6 +150,7 @@ pub(crate) mod tests {
             &ctx,
             kernel,
             None,
+            None,
             b"console=ttyS0\0",
             &limits,
             Vec::new(),

@@ -14,6 +14,14 @@
 //! segment once, stores the per-segment digests and sets FLAG_PER_REGION;
 //! the total digest stays zero. A purgatory without that symbol (Linux-style)
 //! gets Linux's single total digest.
+//!
+//! A segment that borrows exactly the bytes of a file the caller already
+//! hashed with SHA-256 (IMA measures the initramfs as it is read, and the
+//! initrd segment is that file, unchanged) reuses that digest
+//! ([`Kimage::kexec_known_digest`]): the initramfs is hashed once per load.
+//! The kernel segment is a part of the file (bzImage: after the setup
+//! sectors; ELF: the PT_LOADs), so its digest and IMA's differ and both
+//! passes remain.
 
 use purgatory_abi::{
     region_digests_to_bytes, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION, NO_DIGEST,
@@ -62,7 +70,11 @@ pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
         }
         let data = s.buf.as_slice();
         match mode {
-            DigestMode::PerRegion => d.segment_digests[i] = Sha256::digest(data).into(),
+            // Bytes the caller already hashed (IMA's initramfs measurement)
+            // are not hashed again.
+            DigestMode::PerRegion => {
+                d.segment_digests[i] = image.known_digest(data).unwrap_or_else(|| Sha256::digest(data).into())
+            }
             DigestMode::Total => all.update(data),
         }
         d.sha_regions[i] = ShaRegion {

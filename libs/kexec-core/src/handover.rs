@@ -46,7 +46,11 @@ pub struct HandoverRequest {
 pub fn kind_name(kind: HandoverKind) -> String {
     match kind {
         HandoverKind::Ima => "IMA measurement list".into(),
-        HandoverKind::Kexos(tag) => alloc::format!("kexos buffer {tag:#x}"),
+        HandoverKind::Kexos(tag) => match core::str::from_utf8(&tag.to_be_bytes()) {
+            // Tags are four letters by convention ("klog", "test").
+            Ok(name) if name.bytes().all(|b| b.is_ascii_graphic()) => alloc::format!("kexos buffer \"{name}\" ({tag:#x})"),
+            _ => alloc::format!("kexos buffer {tag:#x}"),
+        },
     }
 }
 
@@ -218,6 +222,13 @@ mod tests {
     }
 
     #[test]
+    fn kinds_are_named_for_people() {
+        assert_eq!(kind_name(HandoverKind::Ima), "IMA measurement list");
+        assert_eq!(kind_name(HandoverKind::Kexos(u32::from_be_bytes(*b"klog"))), "kexos buffer \"klog\" (0x6b6c6f67)");
+        assert_eq!(kind_name(HandoverKind::Kexos(7)), "kexos buffer 0x7");
+    }
+
+    #[test]
     fn a_handover_buffer_is_placed_passed_in_setup_data_left_out_of_digests_and_updatable() {
         let map = qemu_512m();
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
@@ -227,7 +238,7 @@ mod tests {
         let kernel = fake_bzimage(64 * 1024, 4 * MIB as u32);
         let limits = SanityLimits::from_memmap(&map);
         let (image, _) =
-            kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, None, b"x\0", &limits, vec![ima_request(b"first")]).unwrap();
+            kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, None, None, b"x\0", &limits, vec![ima_request(b"first")]).unwrap();
         let idx = image.handover_segment(HandoverKind::Ima).unwrap();
         let seg = &image.segments()[idx];
         assert_eq!((idx, seg.label, seg.memsz, seg.checksum), (0, "ima_buffer", 4 * PAGE_SIZE, false));

@@ -43,6 +43,10 @@ pub struct Kimage<'a> {
     pub(crate) purgatory: Option<PurgatoryInfo>,
     /// Hand-over buffers ([`crate::handover`]).
     pub(crate) handover: Vec<crate::handover::Handover>,
+    /// SHA-256 digests already computed over file bytes a segment borrows
+    /// (IMA's measurement of the initramfs): the digest step reuses them
+    /// instead of hashing the same bytes again ([`crate::digest`]).
+    pub(crate) known_digests: Vec<(&'a [u8], purgatory_abi::Sha256Digest)>,
 }
 
 impl<'a> Kimage<'a> {
@@ -57,7 +61,22 @@ impl<'a> Kimage<'a> {
             crash_e820: None,
             purgatory: None,
             handover: Vec::new(),
+            known_digests: Vec::new(),
         }
+    }
+
+    /// Record that `sha256` is the SHA-256 of exactly `data` (the caller
+    /// computed it over these bytes, e.g. IMA's measurement of the file).
+    /// A checksummed segment borrowing exactly `data` (same address and
+    /// length) then gets this digest without a second pass. A wrong digest
+    /// can only make purgatory refuse the image: it still hashes memory.
+    pub fn kexec_known_digest(&mut self, data: &'a [u8], sha256: purgatory_abi::Sha256Digest) {
+        self.known_digests.push((data, sha256));
+    }
+
+    /// The recorded digest of exactly `data`, if any.
+    pub(crate) fn known_digest(&self, data: &[u8]) -> Option<purgatory_abi::Sha256Digest> {
+        self.known_digests.iter().find(|(d, _)| core::ptr::eq(*d, data)).map(|&(_, h)| h)
     }
 
     /// Normal or crash.

@@ -13,7 +13,8 @@ use crate::sanity::{sanity_check_segment_list, SanityLimits};
 
 /// Steps 12, 13 and 15 of kexec_file_load (facts section 1): the hand-over
 /// buffers (where Linux adds IMA's, before the loader), `ops.load`,
-/// `sanity_check_segment_list`, digests. The caller then builds the entry
+/// `sanity_check_segment_list`, digests. `initrd_sha256`, when the caller
+/// already hashed the initrd (IMA), is reused for the initrd segment. The caller then builds the entry
 /// list ([`crate::kimage_load_segments`]) or, for a crash image, writes the
 /// segments ([`crate::kimage_load_crash_segments`]).
 pub fn kexec_file_plan<'a>(
@@ -22,11 +23,15 @@ pub fn kexec_file_plan<'a>(
     ctx: &LoadContext<'_>,
     kernel: &'a [u8],
     initrd: Option<&'a [u8]>,
+    initrd_sha256: Option<purgatory_abi::Sha256Digest>,
     cmdline: &[u8],
     limits: &SanityLimits,
     handover: Vec<HandoverRequest>,
 ) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
     let mut image = Kimage::new(kind);
+    if let (Some(data), Some(sha256)) = (initrd, initrd_sha256) {
+        image.kexec_known_digest(data, sha256);
+    }
     for h in handover {
         image.kexec_add_handover_buffer(h, ctx.view)?;
     }
@@ -83,6 +88,7 @@ mod tests {
             &ctx,
             &kernel,
             Some(&initrd),
+            None,
             cmdline,
             &limits,
             Vec::new(),
@@ -234,6 +240,7 @@ mod tests {
             &ctx,
             &kernel,
             None,
+            None,
             b"\0",
             &limits,
             Vec::new(),
@@ -264,5 +271,47 @@ mod tests {
             &digests[kernel_slot * 32..kernel_slot * 32 + 32],
             Sha256::digest(image.segments()[kernel_slot].buf.as_slice()).as_slice()
         );
+    }
+
+    /// The initrd's digest, computed by the caller over the file (IMA), is what purgatory
+    /// gets for the initrd segment: taken as given (a deliberately wrong one shows it was not
+    /// recomputed), and used only for the segment borrowing exactly those bytes.
+    #[test]
+    fn a_known_initrd_digest_is_reused_not_recomputed() {
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[]);
+        let e820 = e820_from_memmap(&map);
+        let purg = crate::testutil::kexos_style_purgatory();
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+        let kernel = fake_bzimage(4096, 1 << 20);
+        let initrd: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let limits = SanityLimits::from_memmap(&map);
+        let slot_digest = |known: Option<[u8; 32]>| {
+            let (image, _) = kexec_file_plan(
+                &BzImage64,
+                KimageKind::Normal,
+                &ctx,
+                &kernel,
+                Some(&initrd),
+                known,
+                b"\0",
+                &limits,
+                Vec::new(),
+            )
+            .unwrap();
+            let digests = image.purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size).unwrap();
+            let at = |label: &str| {
+                let i = image.segments().iter().position(|s| s.label == label).unwrap();
+                digests[i * 32..i * 32 + 32].to_vec()
+            };
+            (at("initrd"), at("kernel"))
+        };
+        let real: [u8; 32] = Sha256::digest(&initrd).into();
+        let (computed, kernel_digest) = slot_digest(None);
+        assert_eq!(computed, real);
+        assert_eq!(slot_digest(Some(real)), (real.to_vec(), kernel_digest.clone()));
+        let (reused, kernel_again) = slot_digest(Some([0xab; 32]));
+        assert_eq!(reused, [0xab; 32], "the known digest is used as given");
+        assert_eq!(kernel_again, kernel_digest, "and for the initrd segment only");
     }
 }

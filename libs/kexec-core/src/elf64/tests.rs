@@ -1054,6 +1054,7 @@ fn plan_and_relocate<'a>(
         &ctx,
         kernel,
         initrd,
+        None,
         cmdline,
         &limits,
         Vec::new(),
