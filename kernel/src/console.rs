@@ -1,6 +1,11 @@
 //! The serial console (COM1, 16550 UART): output for the kernel log and
-//! user writes, and a small input queue filled by the COM1 interrupt.
+//! user writes, and an input queue filled by the COM1 interrupt.
 //! Output translates "\n" to "\r\n"; input is delivered raw (the shell edits).
+//!
+//! Input is never dropped: the queue holds two of the shell's longest lines,
+//! and when it is full the bytes stay in the UART, whose full receive
+//! buffer makes the sender wait (QEMU stops reading its chardev while the
+//! 16550 cannot take more: back-pressure, as a real line's flow control).
 
 use spin::Mutex;
 use uart_16550::SerialPort;
@@ -10,14 +15,16 @@ const COM1: u16 = 0x3f8;
 
 static PORT: Mutex<Option<SerialPort>> = Mutex::new(None);
 
-/// Bytes received but not read yet.
+/// Bytes received but not read yet: room for two 4096-byte shell lines.
+const INPUT_SIZE: usize = 8192;
+
 struct InputQueue {
-    buf: [u8; 1024],
+    buf: [u8; INPUT_SIZE],
     head: usize,
     len: usize,
 }
 
-static INPUT: Mutex<InputQueue> = Mutex::new(InputQueue { buf: [0; 1024], head: 0, len: 0 });
+static INPUT: Mutex<InputQueue> = Mutex::new(InputQueue { buf: [0; INPUT_SIZE], head: 0, len: 0 });
 
 pub fn init() {
     // SAFETY: COM1 is the standard PC serial port; nothing else drives it.
@@ -59,12 +66,13 @@ pub fn irq() {
     let Some(mut guard) = PORT.try_lock() else { return };
     let Some(port) = guard.as_mut() else { return };
     let mut input = INPUT.lock();
-    while let Ok(b) = port.try_receive() {
-        if input.len < input.buf.len() {
-            let tail = (input.head + input.len) % input.buf.len();
-            input.buf[tail] = b;
-            input.len += 1;
-        }
+    // Full: leave the rest in the UART (back-pressure); a reader calls this
+    // again after taking bytes out.
+    while input.len < input.buf.len() {
+        let Ok(b) = port.try_receive() else { break };
+        let tail = (input.head + input.len) % input.buf.len();
+        input.buf[tail] = b;
+        input.len += 1;
     }
 }
 

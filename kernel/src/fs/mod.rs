@@ -3,6 +3,7 @@
 //! a file, and the kernel's own files (kernfs: /proc, /sys), whose
 //! contents their owners make at open time.
 
+pub mod dev;
 pub mod kernfs;
 pub mod procfs;
 
@@ -31,6 +32,7 @@ pub fn init(ctx: &BootContext) {
         }
         expose_initramfs(&mut fs, archive);
     }
+    dev::install(&mut fs);
     *VFS.lock() = Some(fs);
 }
 
@@ -55,8 +57,9 @@ fn expose_initramfs(fs: &mut Vfs, archive: &'static [u8]) {
 
 /// What a file descriptor refers to.
 pub enum File {
-    /// The serial console (fds 0, 1, 2 of every process).
-    Console,
+    /// A character device: the serial console (fds 0, 1, 2 of every
+    /// process), /dev/null, /dev/zero.
+    Device(dev::Device),
     /// A file or directory of the VFS, with the absolute path it was opened by
     /// (openat relative to a directory fd needs it).
     Node(OpenFile, String),
@@ -66,8 +69,14 @@ pub enum File {
 pub fn open(path: &str, flags: u32, mode: u32) -> Result<File, Errno> {
     with(|fs| {
         let mut f = fs.open(path, flags, mode)?;
-        if let NodeKind::Special(id) = fs.kind(f.ino) {
-            f.snapshot = Some(kernfs::open(id)?);
+        match fs.kind(f.ino) {
+            NodeKind::Special(id) => f.snapshot = Some(kernfs::open(id)?),
+            // The VFS only checked the open; the kernel serves the device.
+            NodeKind::CharDev(rdev) => {
+                fs.close(f);
+                return Ok(File::Device(dev::Device::from_rdev(rdev)?));
+            }
+            _ => {}
         }
         Ok(File::Node(f, String::new()))
     })

@@ -13,10 +13,8 @@ use super::load::{self, LoadRequest, LoadedImage};
 use super::{arm_crash, disarm_crash, fail, KexecLock, CRASH_IMAGE, IMAGE, LAST_ERROR};
 use crate::fs::File;
 use crate::proc::with_current;
+use kexec_core::{kernel_read_file_check, FdFile, ReadFileError};
 
-/// Files larger than this are EFBIG (Linux: INT_MAX for kernel_read_file;
-/// the facts file's 4 GiB limit is looser; we take the stricter one).
-const MAX_FILE: usize = i32::MAX as usize;
 /// A command line longer than this cannot be copied in (Linux's memdup_user
 /// would fail): ENOMEM. The loader's own cmdline_size limit applies later.
 const MAX_CMDLINE: u64 = 1 << 20;
@@ -41,7 +39,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         }
         return Ok(0);
     }
-    let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32).map_err(|e| fail(e, format!("cannot read the kernel fd {}", kernel_fd as i32)))?;
+    let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32, "kernel")?;
     // IMA measures what was read, before any check (ima_post_read_file).
     let mut ima_ns = crate::ima::measure_file(&kernel, &kernel_path).1;
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
@@ -49,7 +47,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     let (initrd, initrd_sha256) = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
         (None, None)
     } else {
-        let (data, path) = read_file_from_fd(initrd_fd as i32).map_err(|e| fail(e, format!("cannot read the initrd fd {}", initrd_fd as i32)))?;
+        let (data, path) = read_file_from_fd(initrd_fd as i32, "initrd")?;
         let (sha256, ns) = crate::ima::measure_file(&data, &path);
         ima_ns += ns;
         (Some(data), Some(sha256))
@@ -114,31 +112,25 @@ fn unload_crash() {
 }
 
 /// kernel_read_file_from_fd: the whole file, read through the fd table and
-/// the VFS, with Linux's errors: EBADF (bad fd, or not open for reading),
-/// EINVAL (not a regular file, or empty), ETXTBSY (open for writing
-/// somewhere), EFBIG (too large), ENOMEM.
-fn read_file_from_fd(fd: i32) -> Result<(Vec<u8>, String), Errno> {
+/// the VFS, checked in Linux's order (kexec_core::kernel_read_file_check:
+/// EBADF, EINVAL for a device or directory, ETXTBSY, EINVAL when empty,
+/// EFBIG above 4 GiB), ENOMEM when memory cannot hold it. `what` names
+/// the file in the refusal ("kernel", "initrd").
+fn read_file_from_fd(fd: i32, what: &str) -> Result<(Vec<u8>, String), Errno> {
+    let refuse = |e: ReadFileError| fail(e.errno(), format!("cannot read the {} fd {}: {}", what, fd, e));
     with_current(|p| {
-        let File::Node(f, path) = p.fds.get(fd)? else { return Err(Errno::EINVAL) };
-        if !f.readable {
-            return Err(Errno::EBADF);
-        }
+        let (f, path) = match p.fds.get(fd).map_err(|e| fail(e, format!("{} fd {} is not open", what, fd)))? {
+            File::Node(f, path) => (f, path),
+            File::Device(_) => return Err(refuse(ReadFileError::NotRegular)),
+        };
         let data = crate::fs::with(|vfs| -> Result<Vec<u8>, Errno> {
-            if vfs.kind(f.ino) != vfs::NodeKind::File {
-                return Err(Errno::EINVAL);
-            }
+            let regular = vfs.kind(f.ino) == vfs::NodeKind::File;
+            let size = if regular { vfs.file_data(f.ino)?.len() as u64 } else { 0 };
+            let facts = FdFile { readable: f.readable, regular, writers: vfs.writers(f.ino), size };
+            kernel_read_file_check(&facts).map_err(refuse)?;
             let data = vfs.file_data(f.ino)?;
-            if data.is_empty() {
-                return Err(Errno::EINVAL);
-            }
-            if vfs.writers(f.ino) > 0 {
-                return Err(Errno::ETXTBSY);
-            }
-            if data.len() > MAX_FILE {
-                return Err(Errno::EFBIG);
-            }
             let mut copy = Vec::new();
-            copy.try_reserve_exact(data.len()).map_err(|_| Errno::ENOMEM)?;
+            copy.try_reserve_exact(data.len()).map_err(|_| fail(Errno::ENOMEM, format!("no memory for the {} KiB {} file", data.len() >> 10, what)))?;
             copy.extend_from_slice(data);
             Ok(copy)
         })?;

@@ -51,7 +51,7 @@ pub fn with_current<R>(f: impl FnOnce(&mut Process) -> R) -> R {
 fn console_fds() -> FdTable<File> {
     let mut fds = FdTable::new(MAX_FDS);
     for fd in 0..3 {
-        let _ = fds.alloc_at(fd, File::Console);
+        let _ = fds.alloc_at(fd, File::Device(crate::fs::dev::Device::Serial));
     }
     fds
 }

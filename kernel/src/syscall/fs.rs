@@ -8,8 +8,12 @@ use alloc::vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::SysResult;
+use crate::fs::dev::Device;
 use crate::fs::{self as kfs, File};
 use crate::proc::{with_current, Process};
+
+/// Linux's cap on one read or write.
+const MAX_RW_COUNT: usize = 0x7fff_f000;
 
 /// Bytes moved per step of a large read or write.
 const CHUNK: usize = 64 * 1024;
@@ -30,7 +34,7 @@ fn resolve(p: &Process, dirfd: u64, path: u64) -> Result<String, Errno> {
     } else {
         match p.fds.get(fd_num(dirfd)?)? {
             File::Node(_, dir_path) => dir_path.clone(),
-            File::Console => return Err(Errno::ENOTDIR),
+            File::Device(_) => return Err(Errno::ENOTDIR),
         }
     };
     vfs::path::normalize(&base, &path)
@@ -39,13 +43,18 @@ fn resolve(p: &Process, dirfd: u64, path: u64) -> Result<String, Errno> {
 pub fn sys_read(fd: u64, buf: u64, len: u64) -> SysResult {
     let fd = fd_num(fd)?;
     let len = len as usize;
-    let console = with_current(|p| -> Result<bool, Errno> {
-        let console = matches!(p.fds.get(fd)?, File::Console);
+    let device = with_current(|p| -> Result<Option<Device>, Errno> {
+        let device = match p.fds.get(fd)? {
+            File::Device(d) => Some(*d),
+            File::Node(..) => None,
+        };
         p.space.check_user(buf, len, true)?;
-        Ok(console)
+        Ok(device)
     })?;
-    if console {
-        return read_console(buf, len);
+    match device {
+        Some(d) if d.is_console() => return read_console(buf, len),
+        Some(d) => return read_device(d, buf, len),
+        None => {}
     }
     let mut done = 0;
     while done < len {
@@ -66,6 +75,23 @@ pub fn sys_read(fd: u64, buf: u64, len: u64) -> SysResult {
     Ok(done as u64)
 }
 
+/// /dev/null and /dev/zero: what they give, copied out a chunk at a time.
+fn read_device(d: Device, buf: u64, len: usize) -> SysResult {
+    let len = len.min(MAX_RW_COUNT);
+    let mut tmp = vec![0u8; CHUNK.min(len)];
+    let mut done = 0;
+    while done < len {
+        let want = CHUNK.min(len - done);
+        let n = d.read_now(&mut tmp[..want]);
+        if n == 0 {
+            break;
+        }
+        with_current(|p| p.space.copy_to_user(buf + done as u64, &tmp[..n]))?;
+        done += n;
+    }
+    Ok(done as u64)
+}
+
 fn read_console(buf: u64, len: usize) -> SysResult {
     static FIRST: AtomicBool = AtomicBool::new(true);
     if FIRST.swap(false, Ordering::Relaxed) {
@@ -81,6 +107,17 @@ fn read_console(buf: u64, len: usize) -> SysResult {
 pub fn sys_write(fd: u64, buf: u64, len: u64) -> SysResult {
     let fd = fd_num(fd)?;
     let len = len as usize;
+    // /dev/null and /dev/zero take everything without reading it (Linux's
+    // write_null); the buffer must still be the caller's memory.
+    let sink = with_current(|p| -> Result<bool, Errno> {
+        Ok(matches!(p.fds.get(fd)?, File::Device(d) if !d.is_console()))
+    })?;
+    if sink {
+        // Linux caps one read or write at MAX_RW_COUNT (INT_MAX & PAGE_MASK).
+        let len = len.min(MAX_RW_COUNT);
+        with_current(|p| p.space.check_user(buf, len, false))?;
+        return Ok(len as u64);
+    }
     let mut done = 0;
     while done < len || len == 0 {
         let mut tmp = vec![0u8; CHUNK.min(len - done)];
@@ -88,10 +125,7 @@ pub fn sys_write(fd: u64, buf: u64, len: u64) -> SysResult {
             let file = p.fds.get_mut(fd)?;
             p.space.copy_from_user(buf + done as u64, &mut tmp)?;
             match file {
-                File::Console => {
-                    crate::console::write_bytes(&tmp);
-                    Ok(tmp.len())
-                }
+                File::Device(d) => Ok(d.write(&tmp)),
                 File::Node(f, _) => kfs::write(f, &tmp),
             }
         });
@@ -129,7 +163,7 @@ pub fn sys_openat(dirfd: u64, path: u64, flags: u64, mode: u64) -> SysResult {
 /// where the original is closed right after.
 fn dup_file(file: &File) -> Result<File, Errno> {
     Ok(match file {
-        File::Console => File::Console,
+        File::Device(d) => File::Device(*d),
         File::Node(f, path) => File::Node(kfs::with(|vfs| vfs.dup(f))?, path.clone()),
     })
 }
@@ -172,20 +206,15 @@ pub fn sys_close(fd: u64) -> SysResult {
 
 pub fn sys_lseek(fd: u64, off: u64, whence: u64) -> SysResult {
     with_current(|p| match p.fds.get_mut(fd_num(fd)?)? {
-        File::Console => Err(Errno::ESPIPE),
+        File::Device(d) => d.lseek(),
         File::Node(f, _) => kfs::with(|vfs| vfs.lseek(f, off as i64, whence as u32)),
     })
-}
-
-/// The console's stat: a character device, like /dev/ttyS0 (major 4, minor 64).
-fn console_stat() -> Stat {
-    Stat { st_mode: S_IFCHR | 0o620, st_rdev: (4 << 8) | 64, st_blksize: 1024, st_nlink: 1, ..Default::default() }
 }
 
 pub fn sys_fstat(fd: u64, buf: u64) -> SysResult {
     with_current(|p| {
         let st = match p.fds.get(fd_num(fd)?)? {
-            File::Console => console_stat(),
+            File::Device(d) => d.stat(),
             File::Node(f, _) => kfs::with(|vfs| vfs.fstat(f)),
         };
         p.space.copy_to_user(buf, &st.to_bytes())?;

@@ -13,7 +13,7 @@ use crate::handoff::{self, check_cmdline, CmdlineFit};
 use crate::kimage::Kimage;
 use crate::loader::{KexecFileOps, LoadContext, LoadSummary, ProbeError};
 use crate::segment::{KexecBuf, SegmentBuf};
-use crate::types::{page_align, PhysAddr};
+use crate::types::PhysAddr;
 
 pub use crate::handoff::{
     MAX_ELFCOREHDR_STR_LEN, MIN_BOOTPARAM_ADDR, MIN_INITRD_LOAD_ADDR, MIN_PURGATORY_ADDR,
@@ -109,7 +109,8 @@ impl fmt::Display for BzImageError {
             }
             BzImageError::InitSizeTooSmall { init_size, payload } => write!(
                 f,
-                "init_size {init_size:#x} is smaller than the {payload:#x}-byte payload"
+                "init_size {init_size:#x} (page aligned in 32 bits, as Linux does: {:#x}) is smaller than the {payload:#x}-byte payload",
+                init_size_memsz(init_size)
             ),
             BzImageError::CmdlineTooLong { len, max } => {
                 write!(
@@ -126,8 +127,10 @@ impl fmt::Display for BzImageError {
     }
 }
 
-/// bzImage64_probe, check by check in Linux's order (each ENOEXEC), plus
-/// the truncation check Linux makes at load time.
+/// bzImage64_probe, check by check in Linux's order (each ENOEXEC). A
+/// truncated file passes: Linux finds that in the loader, after the initrd
+/// was read and the command line copied (so their errors win), and so do we
+/// ([`bzimage64_load`]).
 pub fn bzimage64_probe(kernel: &[u8]) -> Result<(), BzImageError> {
     // The kernel is at least two sectors (and the header fits in them).
     if kernel.len() < 2 * bootparam::SECTOR_SIZE {
@@ -167,14 +170,14 @@ pub fn bzimage64_probe(kernel: &[u8]) -> Result<(), BzImageError> {
         });
     }
     // kexos never runs 5-level paging, so Linux's XLF_5LEVEL check does not apply.
-    let kern16_size = hdr.kern16_size();
-    if kernel.len() < kern16_size {
-        return Err(BzImageError::Truncated {
-            len: kernel.len(),
-            kern16_size,
-        });
-    }
     Ok(())
+}
+
+/// Linux's `PAGE_ALIGN(header->init_size)`: the macro computes in the type
+/// of its argument, a u32, so an init_size within a page of 4 GiB wraps to
+/// 0 (and then fails the init_size check, EINVAL, as in Linux).
+fn init_size_memsz(init_size: u32) -> u64 {
+    u64::from(init_size.wrapping_add(0xfff) & !0xfff)
 }
 
 /// The bzImage64 loader.
@@ -218,6 +221,13 @@ pub fn bzimage64_load<'a>(
     bzimage64_probe(kernel)?;
     let hdr = SetupHeader::new(kernel).map_err(|_| BzImageError::TooShort { len: kernel.len() })?;
     let kern16_size = hdr.kern16_size();
+    if kernel.len() < kern16_size {
+        return Err(BzImageError::Truncated {
+            len: kernel.len(),
+            kern16_size,
+        }
+        .into());
+    }
     let cmdline_len = cmdline.len() as u64;
     let cmdline_size = hdr.cmdline_size();
     // Room for "elfcorehdr=0x... " even for a normal load, as Linux checks.
@@ -236,7 +246,7 @@ pub fn bzimage64_load<'a>(
         return Err(BzImageError::BadKernelAlignment { align }.into());
     }
     let payload = &kernel[kern16_size..];
-    let kernel_memsz = page_align(u64::from(hdr.init_size())).unwrap_or(u64::MAX);
+    let kernel_memsz = init_size_memsz(hdr.init_size());
     if kernel_memsz < payload.len() as u64 {
         return Err(BzImageError::InitSizeTooSmall {
             init_size: hdr.init_size(),
@@ -321,7 +331,7 @@ pub(crate) mod tests {
         img
     }
 
-    fn with(mut img: Vec<u8>, off: usize, v: &[u8]) -> Vec<u8> {
+    pub(crate) fn with(mut img: Vec<u8>, off: usize, v: &[u8]) -> Vec<u8> {
         img[off..off + v.len()].copy_from_slice(v);
         img
     }
@@ -370,23 +380,6 @@ pub(crate) mod tests {
                 BzImageError::NotAbove4G { xloadflags: 1 },
                 "XLF_CAN_BE_LOADED_ABOVE_4G",
             ),
-            (
-                good()[..10000].to_vec(),
-                BzImageError::Truncated {
-                    len: 10000,
-                    kern16_size: 28 * 512,
-                },
-                "truncated",
-            ),
-            // setup_sects 0 means 4: a 2048-byte file is then truncated (needs 2560).
-            (
-                with(good(), hdr::SETUP_SECTS, &[0])[..2048].to_vec(),
-                BzImageError::Truncated {
-                    len: 2048,
-                    kern16_size: 5 * 512,
-                },
-                "truncated",
-            ),
         ];
         for (img, want, text) in cases {
             let e = bzimage64_probe(&img).unwrap_err();
@@ -394,17 +387,15 @@ pub(crate) mod tests {
             assert_eq!(e.errno(), Errno::ENOEXEC);
             assert!(e.to_string().contains(text), "{e} lacks {text}");
         }
-        // 5 * 512 bytes with setup_sects 0 is enough.
-        assert_eq!(
-            bzimage64_probe(&with(good(), hdr::SETUP_SECTS, &[0])[..2560]),
-            Ok(())
-        );
+        // Truncation is the loader's check (Linux's order), not the probe's.
+        assert_eq!(bzimage64_probe(&good()[..10000]), Ok(()));
     }
 }
 
 #[cfg(test)]
 mod load_tests {
-    use super::tests::fake_bzimage;
+    use super::tests::{fake_bzimage, with};
+    use bootparam::hdr;
     use super::*;
     use crate::kimage::KimageKind;
     use crate::loader::CrashSetup;
@@ -473,6 +464,46 @@ mod load_tests {
         let (img, s) = load(KimageKind::Normal, &view(), &[], &k, b"").unwrap();
         assert_eq!(img.cmdline, b"\0");
         assert_eq!(s.cmdline.unwrap().1, 1);
+    }
+
+    /// Linux's bzImage64_load checks truncation first (ENOEXEC), before the command line
+    /// (EINVAL); the generic code's own command-line errors (no NUL, EFAULT) come earlier
+    /// still, since the probe lets a truncated image through.
+    #[test]
+    fn truncation_is_found_by_the_loader_first() {
+        let good = || fake_bzimage(4096, 1 << 20);
+        let cases = [
+            (good()[..10000].to_vec(), 10000, 28 * 512),
+            // setup_sects 0 means 4: a 2048-byte file is then truncated (needs 2560).
+            (with(good(), hdr::SETUP_SECTS, &[0])[..2048].to_vec(), 2048, 5 * 512),
+        ];
+        let long = [b'x'; 4000];
+        for (img, len, kern16_size) in cases {
+            for cmdline in [&b"\0"[..], &long[..]] {
+                let e = load(KimageKind::Normal, &view(), &[], &img, cmdline).unwrap_err();
+                assert_eq!(e, KexecError::BzImage(BzImageError::Truncated { len, kern16_size }));
+                assert_eq!(e.errno(), Errno::ENOEXEC);
+                assert!(e.to_string().contains("truncated"), "{e}");
+            }
+        }
+        // 5 * 512 bytes with setup_sects 0 is enough for the check.
+        let img = with(good(), hdr::SETUP_SECTS, &[0])[..2560].to_vec();
+        assert!(load(KimageKind::Normal, &view(), &[], &img, b"\0").is_ok());
+    }
+
+    /// init_size near 4 GiB: Linux's PAGE_ALIGN on the u32 wraps to 0, so the init_size check
+    /// refuses it (EINVAL), where a 64-bit align would end in EADDRNOTAVAIL.
+    #[test]
+    fn init_size_page_aligns_in_32_bits_as_linux() {
+        assert_eq!(init_size_memsz(0xffff_ffff), 0);
+        assert_eq!(init_size_memsz(0xffff_f001), 0);
+        assert_eq!(init_size_memsz(0xffff_f000), 0xffff_f000);
+        assert_eq!(init_size_memsz(1), 0x1000);
+        let k = fake_bzimage(8192, 0xffff_ffff);
+        let e = load(KimageKind::Normal, &view(), &[], &k, b"\0").unwrap_err();
+        assert_eq!(e, KexecError::BzImage(BzImageError::InitSizeTooSmall { init_size: 0xffff_ffff, payload: 8192 }));
+        assert_eq!(e.errno(), Errno::EINVAL);
+        assert!(e.to_string().contains("page aligned in 32 bits"), "{e}");
     }
 
     #[test]

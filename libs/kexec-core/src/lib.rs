@@ -37,6 +37,7 @@ pub mod loader;
 mod memview;
 mod plan;
 pub mod purgatory;
+pub mod read_file;
 pub mod sanity;
 mod segment;
 pub mod sig;
@@ -60,6 +61,7 @@ pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary
 pub use memview::MemoryView;
 pub use plan::kexec_file_plan;
 pub use purgatory::{kexec_load_purgatory, PurgatoryError};
+pub use read_file::{kernel_read_file_check, FdFile, ReadFileError, KEXEC_FILE_SIZE_MAX};
 /// The kernel <-> purgatory contract (names, sizes, layouts, flags).
 pub use purgatory_abi;
 pub use purgatory_abi::{EntryRegs, ShaRegion};

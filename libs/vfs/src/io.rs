@@ -25,7 +25,8 @@ impl Vfs {
                 return Ok(n);
             }
             Data::Dir(_) => return Err(Errno::EISDIR),
-            Data::Symlink(_) => return Err(Errno::EINVAL),
+            // The kernel serves device nodes itself; the VFS holds no data.
+            Data::Symlink(_) | Data::CharDev(_) => return Err(Errno::EINVAL),
         };
         let start = usize::try_from(f.offset)
             .unwrap_or(usize::MAX)
@@ -53,7 +54,7 @@ impl Vfs {
             Data::File(d) => d.make_mut()?,
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Special(_) => return Err(Errno::EACCES),
-            Data::Symlink(_) => return Err(Errno::EINVAL),
+            Data::Symlink(_) | Data::CharDev(_) => return Err(Errno::EINVAL),
         };
         let offset = if f.append {
             file.len() as u64
@@ -107,7 +108,7 @@ impl Vfs {
         match &self.node(f.ino).map_err(|_| Errno::EBADF)?.data {
             Data::File(d) => Ok(d.len() as u64),
             Data::Special(_) => Ok(f.snapshot.as_ref().map_or(0, |s| s.len())),
-            Data::Dir(_) | Data::Symlink(_) => Err(Errno::EINVAL),
+            Data::Dir(_) | Data::Symlink(_) | Data::CharDev(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -157,6 +158,8 @@ impl Vfs {
             Data::Dir(_) => return Err(Errno::EISDIR),
             Data::Special(_) => return Err(Errno::EACCES),
             Data::Symlink(_) => return Err(Errno::EINVAL),
+            // O_TRUNC on a device is ignored, as Linux does for non-regular files.
+            Data::CharDev(_) => return Ok(()),
         };
         if len > max {
             return Err(Errno::EFBIG);

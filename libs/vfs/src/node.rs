@@ -4,7 +4,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use abi::fs::{DT_DIR, DT_LNK, DT_REG, S_IFDIR, S_IFLNK, S_IFREG};
+use abi::fs::{DT_CHR, DT_DIR, DT_LNK, DT_REG, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
 
 use crate::Ino;
 
@@ -20,6 +20,9 @@ pub enum NodeKind {
     /// A regular file whose contents the kernel generates at open time
     /// (procfs); the number identifies the generator.
     Special(u32),
+    /// A character device node (`st_rdev` in Linux's encoding); the kernel
+    /// gives it its behaviour (/dev/null, /dev/zero, /dev/console).
+    CharDev(u32),
 }
 
 impl NodeKind {
@@ -29,6 +32,7 @@ impl NodeKind {
             NodeKind::File | NodeKind::Special(_) => S_IFREG,
             NodeKind::Dir => S_IFDIR,
             NodeKind::Symlink => S_IFLNK,
+            NodeKind::CharDev(_) => S_IFCHR,
         }
     }
 
@@ -38,6 +42,7 @@ impl NodeKind {
             NodeKind::File | NodeKind::Special(_) => DT_REG,
             NodeKind::Dir => DT_DIR,
             NodeKind::Symlink => DT_LNK,
+            NodeKind::CharDev(_) => DT_CHR,
         }
     }
 }
@@ -92,6 +97,7 @@ pub(crate) enum Data {
     Dir(BTreeMap<String, Ino>),
     Symlink(String),
     Special(u32),
+    CharDev(u32),
 }
 
 /// One inode. It lives while a directory entry names it (`linked`) or an
@@ -134,6 +140,7 @@ impl Node {
             Data::Dir(_) => NodeKind::Dir,
             Data::Symlink(_) => NodeKind::Symlink,
             Data::Special(id) => NodeKind::Special(id),
+            Data::CharDev(rdev) => NodeKind::CharDev(rdev),
         }
     }
 
@@ -150,7 +157,7 @@ impl Node {
         match &self.data {
             Data::File(d) => d.len() as u64,
             Data::Symlink(t) => t.len() as u64,
-            Data::Dir(_) | Data::Special(_) => 0,
+            Data::Dir(_) | Data::Special(_) | Data::CharDev(_) => 0,
         }
     }
 

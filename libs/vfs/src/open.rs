@@ -162,7 +162,7 @@ impl Vfs {
             NodeKind::Dir => Ok(()),
             _ if flags & O_DIRECTORY != 0 => Err(Errno::ENOTDIR),
             NodeKind::Special(_) if wants_write && mode & 0o200 == 0 => Err(Errno::EACCES),
-            NodeKind::File | NodeKind::Special(_) => Ok(()),
+            NodeKind::File | NodeKind::Special(_) | NodeKind::CharDev(_) => Ok(()),
         }
     }
 

@@ -49,6 +49,13 @@ impl Vfs {
         self.insert(path, Data::Special(id), mode)
     }
 
+    /// Create the character device node `path` with device number `rdev`
+    /// (Linux's encoding, e.g. `(1 << 8) | 3` for /dev/null) and permission
+    /// bits `mode`. `EEXIST` if the name is taken.
+    pub fn add_char_dev(&mut self, path: &str, rdev: u32, mode: u32) -> Result<Ino, Errno> {
+        self.insert(path, Data::CharDev(rdev), mode)
+    }
+
     /// Create `path` and any missing parents as directories (mode 0755),
     /// following symlinks to existing directories. Returns the directory.
     /// `ENOTDIR` if a component exists and is not a directory.
@@ -259,6 +266,26 @@ mod tests {
         assert_eq!(v.symlink_target(l), Ok("/proc/iomem"));
         assert_eq!(v.symlink_target(s), Err(Errno::EINVAL));
         assert_eq!(v.lookup("/link"), Ok(s));
+    }
+
+    #[test]
+    fn char_devices_are_nodes_without_data() {
+        let mut v = Vfs::new();
+        v.mkdir("/dev", 0o755).unwrap();
+        let null = v.add_char_dev("/dev/null", (1 << 8) | 3, 0o666).unwrap();
+        assert_eq!(v.kind(null), NodeKind::CharDev(0x103));
+        let st = v.stat(null);
+        assert_eq!(st.st_mode, abi::fs::S_IFCHR | 0o666);
+        assert_eq!((st.st_rdev, st.st_size), (0x103, 0));
+        assert_eq!(v.add_char_dev("/dev/null", 0x105, 0o666), Err(Errno::EEXIST));
+        // Not a regular file: kexec_file_load's read of it is EINVAL, as Linux's.
+        assert_eq!(v.file_data(null), Err(Errno::EINVAL));
+        // It opens, also with O_TRUNC (ignored); the VFS itself moves no bytes.
+        let mut f = v.open("/dev/null", abi::fs::O_RDWR | abi::fs::O_TRUNC, 0).unwrap();
+        assert_eq!(v.read(&mut f, &mut [0; 4]), Err(Errno::EINVAL));
+        assert_eq!(v.write(&mut f, b"x"), Err(Errno::EINVAL));
+        v.close(f);
+        assert_eq!(v.open("/dev/null", abi::fs::O_DIRECTORY, 0).err(), Some(Errno::ENOTDIR));
     }
 
     #[test]

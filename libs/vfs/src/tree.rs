@@ -121,6 +121,10 @@ impl Vfs {
             st_ino: ino,
             st_nlink: self.nlink(ino, node),
             st_mode: node.kind().type_bits() | node.mode,
+            st_rdev: match node.kind() {
+                NodeKind::CharDev(rdev) => rdev.into(),
+                _ => 0,
+            },
             st_size: i64::try_from(size).unwrap_or(i64::MAX),
             st_blksize: BLOCK_SIZE,
             st_blocks: blocks(size),
@@ -162,7 +166,7 @@ impl Vfs {
         match &self.node(ino)?.data {
             Data::File(d) => Ok(&d[..]),
             Data::Dir(_) => Err(Errno::EISDIR),
-            Data::Symlink(_) | Data::Special(_) => Err(Errno::EINVAL),
+            Data::Symlink(_) | Data::Special(_) | Data::CharDev(_) => Err(Errno::EINVAL),
         }
     }
 

@@ -82,6 +82,11 @@ impl Shell {
             match ev {
                 Some(Event::Line(l)) => return Some(l),
                 Some(Event::Interrupt) => return None,
+                Some(Event::TooLong { len }) => {
+                    eprintln!("kexos: line of {} bytes is longer than the shell's limit of {}: not run", len, shellcore::editor::MAX_LINE);
+                    self.status = 2;
+                    return Some(String::new());
+                }
                 None => {}
             }
         }

@@ -11,10 +11,6 @@ use crate::num::{fmt_g, human, human_rate, parse_dd_number};
 use alloc::format;
 use alloc::string::String;
 
-/// Where dd discards its output (handled by dd itself, so it works without
-/// a `/dev/null` node).
-pub const DEV_NULL: &str = "/dev/null";
-
 /// Default block size, as coreutils.
 pub const DEFAULT_BS: u64 = 512;
 
@@ -148,7 +144,7 @@ mod tests {
             a,
             Args {
                 input: Some("/proc/vmcore".into()),
-                output: Some(DEV_NULL.into()),
+                output: Some("/dev/null".into()),
                 bs: 1 << 20,
                 count: Some(3),
                 skip: 2,

@@ -8,12 +8,15 @@
 //! - Ctrl-C (0x03) discards the line, echoes `"^C\n"` and reports [`Event::Interrupt`];
 //! - Ctrl-U (0x15) erases the whole line;
 //! - ANSI escape sequences (`ESC [ ... final`, `ESC O x`, `ESC x`) and every
-//!   other control byte are ignored.
+//!   other control byte are ignored;
+//! - a line longer than [`MAX_LINE`] is never cut and run: the bytes past the
+//!   limit are not kept or echoed, and Enter reports [`Event::TooLong`] with
+//!   the length typed, so the shell refuses the line with a message.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Longest line kept; further input is dropped (not echoed) until Enter.
+/// Longest line the shell runs; a longer one is refused at Enter.
 pub const MAX_LINE: usize = 4096;
 
 const BS: u8 = 0x08;
@@ -29,6 +32,8 @@ pub enum Event {
     Line(String),
     /// Ctrl-C: the line was discarded.
     Interrupt,
+    /// Enter on a line longer than [`MAX_LINE`]: discarded; `len` bytes were typed.
+    TooLong { len: usize },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +54,8 @@ pub struct LineEditor {
     buf: Vec<u8>,
     state: State,
     after_cr: bool,
+    /// Bytes typed past [`MAX_LINE`] on this line (not kept).
+    dropped: usize,
 }
 
 impl Default for LineEditor {
@@ -63,6 +70,7 @@ impl LineEditor {
             buf: Vec::new(),
             state: State::Normal,
             after_cr: false,
+            dropped: 0,
         }
     }
 
@@ -74,6 +82,7 @@ impl LineEditor {
     /// Forget the current line (not the `\r\n` memory).
     pub fn clear(&mut self) {
         self.buf.clear();
+        self.dropped = 0;
         self.state = State::Normal;
     }
 
@@ -106,9 +115,20 @@ impl LineEditor {
             b'\r' | b'\n' => {
                 self.after_cr = b == b'\r';
                 echo.push(b'\n');
+                let dropped = core::mem::take(&mut self.dropped);
+                if dropped != 0 {
+                    let len = self.buf.len() + dropped;
+                    self.buf.clear();
+                    return Some(Event::TooLong { len });
+                }
                 let line = String::from_utf8_lossy(&self.buf).into_owned();
                 self.buf.clear();
                 Some(Event::Line(line))
+            }
+            // Past the limit, an erase takes back a byte that was not kept.
+            BS | DEL if self.dropped != 0 => {
+                self.dropped -= 1;
+                None
             }
             BS | DEL => {
                 self.erase_char(echo);
@@ -116,6 +136,7 @@ impl LineEditor {
             }
             CTRL_C => {
                 self.buf.clear();
+                self.dropped = 0;
                 echo.extend_from_slice(b"^C\n");
                 Some(Event::Interrupt)
             }
@@ -123,6 +144,7 @@ impl LineEditor {
                 while !self.buf.is_empty() {
                     self.erase_char(echo);
                 }
+                self.dropped = 0;
                 None
             }
             ESC => {
@@ -130,9 +152,11 @@ impl LineEditor {
                 None
             }
             0x20..=0x7e | 0x80..=0xff => {
-                if self.buf.len() < MAX_LINE {
+                if self.buf.len() < MAX_LINE && self.dropped == 0 {
                     self.buf.push(b);
                     echo.push(b);
+                } else {
+                    self.dropped += 1;
                 }
                 None
             }
@@ -243,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn long_lines_are_capped() {
+    fn long_lines_are_refused_never_cut() {
         let mut ed = LineEditor::new();
         let input = vec![b'x'; MAX_LINE + 10];
         let (ev, echo) = run(&mut ed, &input);
@@ -251,6 +275,21 @@ mod tests {
         assert_eq!(echo.len(), MAX_LINE);
         assert_eq!(ed.buffer().len(), MAX_LINE);
         let (ev, _) = run(&mut ed, b"\r");
-        assert_eq!(ev, vec![line(&"x".repeat(MAX_LINE))]);
+        assert_eq!(ev, vec![Event::TooLong { len: MAX_LINE + 10 }]);
+        // The next line is whole again; exactly MAX_LINE bytes run.
+        let mut input = vec![b'y'; MAX_LINE];
+        input.push(b'\r');
+        let (ev, _) = run(&mut ed, &input);
+        assert_eq!(ev, vec![line(&"y".repeat(MAX_LINE))]);
+        // Erasing what went past the limit brings the line back under it.
+        let mut input = vec![b'z'; MAX_LINE + 2];
+        input.extend_from_slice(b"\x7f\x7f\r");
+        let (ev, _) = run(&mut ed, &input);
+        assert_eq!(ev, vec![line(&"z".repeat(MAX_LINE))]);
+        // Ctrl-C forgets an overlong line.
+        let mut input = vec![b'w'; MAX_LINE + 1];
+        input.extend_from_slice(b"\x03ok\r");
+        let (ev, _) = run(&mut ed, &input);
+        assert_eq!(ev, vec![Event::Interrupt, line("ok")]);
     }
 }

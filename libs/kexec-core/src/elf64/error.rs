@@ -74,6 +74,16 @@ pub enum Elf64Error {
     /// Fixed placement, but `[start, end)` is not usable memory (or not in
     /// the crash region).
     FixedNotUsable { start: u64, end: u64 },
+    /// A PT_INTERP: a dynamically linked user program.
+    HasInterpreter { index: usize },
+    /// A PT_LOAD ends beyond the 52-bit physical address space.
+    BeyondPhysical { index: usize, end: u64 },
+    /// No kexos entry (symbol or note) and no Linux/Xen note: nothing says
+    /// this is a kernel (a static user program has an ELF entry too).
+    NotAKernel,
+    /// Not a kexos ELF, and its lowest p_paddr is below 1 MiB, where no
+    /// 64-bit kernel is linked (real-mode memory, the BIOS).
+    BelowOneMiB { start: u64 },
 }
 
 impl Elf64Error {
@@ -178,6 +188,21 @@ impl fmt::Display for Elf64Error {
             Elf64Error::FixedNotUsable { start, end } => write!(
                 f,
                 "the image must load at its p_paddr [{start:#x}, {end:#x}), which is not usable memory"
+            ),
+            Elf64Error::HasInterpreter { index } => write!(
+                f,
+                "program header {index} is PT_INTERP: a dynamically linked program, not a kernel"
+            ),
+            Elf64Error::BeyondPhysical { index, end } => write!(
+                f,
+                "PT_LOAD {index} ends at physical {end:#x}, beyond the 52-bit physical address space"
+            ),
+            Elf64Error::NotAKernel => f.write_str(
+                "not a kernel: no kexos entry (symbol kexos_boot64 or a kexos note) and no Linux or Xen ELF note",
+            ),
+            Elf64Error::BelowOneMiB { start } => write!(
+                f,
+                "not a kernel: its lowest p_paddr {start:#x} is below 1 MiB"
             ),
         }
     }

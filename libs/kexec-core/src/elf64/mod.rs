@@ -9,8 +9,11 @@
 //! relocations; kexec places images physically and never relocates code),
 //! at least one PT_LOAD with memsz > 0, every PT_LOAD inside the file with
 //! filesz <= memsz, PT_LOADs disjoint in physical (p_paddr) space, and an
-//! entry point inside the file data of a PT_LOAD. Each failure has its own
-//! [`Elf64Error`] (ENOEXEC).
+//! entry point inside the file data of a PT_LOAD, no PT_INTERP, every
+//! PT_LOAD below 2^52. And it must be a kernel: a kexos entry (below), or a
+//! Linux/Xen ELF note with the image at or above 1 MiB (what a vmlinux has;
+//! a static user program has an ELF entry too, and `kexec -e` would jump
+//! into it). Each failure has its own [`Elf64Error`] (ENOEXEC).
 //!
 //! # The image
 //! The PT_LOADs are one block laid out by p_paddr: `[image_start, mem_end)`
@@ -108,6 +111,7 @@ const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const EM_X86_64: u16 = 62;
 const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
 const PT_NOTE: u32 = 4;
 const SHT_SYMTAB: u32 = 2;
 const SHT_STRTAB: u32 = 3;

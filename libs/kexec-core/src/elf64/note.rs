@@ -21,8 +21,7 @@ pub const KEXOS_NOTE_FLAG_FIXED: u64 = 1;
 fn find_note<'f>(
     mut area: &'f [u8],
     align: u64,
-    name: &[u8],
-    typ: u32,
+    wanted: &dyn Fn(&[u8], u32) -> bool,
 ) -> Result<Option<&'f [u8]>, Elf64Error> {
     // Name at 12; descriptor and next note at the next `align` boundary
     // (the 8-byte form is GNU property notes', readelf's rule).
@@ -41,7 +40,7 @@ fn find_note<'f>(
         let desc = slice(area, desc_off, descsz).ok_or(truncated)?;
         let next = padded(desc_off + descsz).min(area.len() as u64) as usize;
         let n = nbytes.strip_suffix(&[0]).unwrap_or(nbytes);
-        if n == name && ntype == typ {
+        if wanted(n, ntype) {
             return Ok(Some(desc));
         }
         area = area.get(next..).unwrap_or(&[]);
@@ -49,11 +48,13 @@ fn find_note<'f>(
     Ok(None)
 }
 
-/// The kexos note's descriptor: PT_NOTE segments first, else SHT_NOTE sections.
-pub(super) fn kexos_note<'f>(
+/// The descriptor of the first note `wanted` accepts (name without its
+/// NUL, type): PT_NOTE segments first, then SHT_NOTE sections.
+fn first_note<'f>(
     kernel: &'f [u8],
     phdrs: &[ProgramHeader],
     sections: &[SectionHeader],
+    wanted: &dyn Fn(&[u8], u32) -> bool,
 ) -> Result<Option<&'f [u8]>, Elf64Error> {
     let outside = Elf64Error::BadNote {
         reason: "a note area is outside the file",
@@ -71,10 +72,33 @@ pub(super) fn kexos_note<'f>(
         );
     for (offset, size, align) in areas {
         let area = slice(kernel, offset, size).ok_or(outside)?;
-        let found = find_note(area, note_align(align), KEXOS_NOTE_NAME, KEXOS_NOTE_BOOT64)?;
+        let found = find_note(area, note_align(align), wanted)?;
         if found.is_some() {
             return Ok(found);
         }
     }
     Ok(None)
+}
+
+/// The kexos note's descriptor.
+pub(super) fn kexos_note<'f>(
+    kernel: &'f [u8],
+    phdrs: &[ProgramHeader],
+    sections: &[SectionHeader],
+) -> Result<Option<&'f [u8]>, Elf64Error> {
+    first_note(kernel, phdrs, sections, &|name, typ| name == KEXOS_NOTE_NAME && typ == KEXOS_NOTE_BOOT64)
+}
+
+/// Names of the notes a Linux vmlinux carries (include/linux/elfnote.h's
+/// "Linux" notes, and the "Xen" notes of its PVH entry): the sign that an
+/// ELF without a kexos entry is a kernel, not a user program.
+pub const KERNEL_NOTE_NAMES: [&[u8]; 2] = [b"Linux", b"Xen"];
+
+/// Whether the file carries a Linux or Xen note.
+pub(super) fn has_kernel_note(
+    kernel: &[u8],
+    phdrs: &[ProgramHeader],
+    sections: &[SectionHeader],
+) -> Result<bool, Elf64Error> {
+    Ok(first_note(kernel, phdrs, sections, &|name, _| KERNEL_NOTE_NAMES.contains(&name))?.is_some())
 }

@@ -7,12 +7,17 @@ use core::fmt;
 use goblin::elf::program_header::ProgramHeader;
 use goblin::elf::Elf;
 
-use super::note::{kexos_note, KEXOS_NOTE_FLAG_FIXED};
+use super::note::{has_kernel_note, kexos_note, KEXOS_NOTE_FLAG_FIXED};
 use super::sections::{find_symbol, section_headers};
 use super::{
     slice, Elf64Error, CTX, EHDR_SIZE, ELF64_KERNEL_ALIGN, ELFCLASS64, ELFDATA2LSB, EM_X86_64,
-    ET_EXEC, EV_CURRENT, PHDR_SIZE, PT_LOAD,
+    ET_EXEC, EV_CURRENT, PHDR_SIZE, PT_INTERP, PT_LOAD,
 };
+
+/// x86-64's largest physical address width (MAXPHYADDR is at most 52).
+const MAX_PHYS: u64 = 1 << 52;
+/// The lowest physical address a non-kexos kernel may be linked at.
+const MIN_KERNEL_PADDR: u64 = 0x10_0000;
 use crate::types::{align_down, page_align, PAGE_SIZE};
 
 /// The symbol naming kexos's 64-bit boot-protocol entry.
@@ -169,6 +174,9 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
     let phdrs = ProgramHeader::parse(table, 0, usize::from(phnum), CTX).map_err(|_| bad_ph)?;
     let mut loads = Vec::new();
     for (index, ph) in phdrs.iter().enumerate() {
+        if ph.p_type == PT_INTERP {
+            return Err(Elf64Error::HasInterpreter { index });
+        }
         if ph.p_type != PT_LOAD {
             continue;
         }
@@ -197,6 +205,9 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
         }
         if l.paddr.checked_add(l.memsz).is_none() || l.vaddr.checked_add(l.memsz).is_none() {
             return Err(Elf64Error::LoadWraps { index });
+        }
+        if l.paddr + l.memsz > MAX_PHYS {
+            return Err(Elf64Error::BeyondPhysical { index, end: l.paddr + l.memsz });
         }
         if l.memsz > 0 {
             loads.push(l);
@@ -289,7 +300,16 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
         }
         (Some(s), _) => (s, EntrySource::Symbol),
         (None, Some(n)) => (n, EntrySource::Note),
-        (None, None) => (e_entry_phys - image_start, EntrySource::ElfEntry),
+        (None, None) => {
+            // Nothing kexos: it must look like a Linux vmlinux.
+            if !has_kernel_note(kernel, &phdrs, &sections)? {
+                return Err(Elf64Error::NotAKernel);
+            }
+            if image_start < MIN_KERNEL_PADDR {
+                return Err(Elf64Error::BelowOneMiB { start: image_start });
+            }
+            (e_entry_phys - image_start, EntrySource::ElfEntry)
+        }
     };
     let placement = if entry_source == EntrySource::ElfEntry || flags & KEXOS_NOTE_FLAG_FIXED != 0 {
         Elf64Placement::Fixed

@@ -108,7 +108,13 @@ fn kexos_like() -> ElfBuilder {
     }
 }
 
-/// A generic kernel: linked and loaded at 32 MiB, e_entry its first byte + 0x40.
+/// The note every Linux vmlinux has (include/linux/elfnote.h: name "Linux").
+fn linux_note() -> Note {
+    Note { name: b"Linux\0".to_vec(), typ: 6, desc: b"6.1\0".to_vec() }
+}
+
+/// A generic kernel: linked and loaded at 32 MiB, e_entry its first byte + 0x40, with a
+/// Linux note (what makes an ELF without a kexos entry a kernel).
 fn generic() -> ElfBuilder {
     ElfBuilder {
         entry: 0x200_0040,
@@ -127,6 +133,7 @@ fn generic() -> ElfBuilder {
             },
         ],
         symbols: vec![],
+        notes: vec![linux_note()],
         ..kexos_like()
     }
 }
@@ -573,12 +580,10 @@ fn malformed_section_tables() {
         &3u64.to_le_bytes(),
     );
     assert_eq!(elf64_parse(&ext).unwrap().entry_source, EntrySource::Symbol);
-    // No section headers at all: the symbol is gone, e_entry is used.
+    // No section headers at all: the symbol is gone, and with no note nothing says it is a
+    // kernel.
     let stripped = patch(good, 40, &0u64.to_le_bytes());
-    assert_eq!(
-        elf64_parse(&stripped).unwrap().entry_source,
-        EntrySource::ElfEntry
-    );
+    assert_eq!(elf64_parse(&stripped).unwrap_err(), Elf64Error::NotAKernel);
 }
 
 #[test]
@@ -669,8 +674,11 @@ fn entry_comes_from_symbol_then_note_then_e_entry() {
         elf64_parse(&fixed.build()).unwrap().placement,
         Elf64Placement::Fixed
     );
-    // No symbol, no note: e_entry (virtual, translated).
-    let info = elf64_parse(&kexos_like().without_symbols().build()).unwrap();
+    // No symbol, no kexos note: refused unless a Linux note says it is a kernel; then
+    // e_entry (virtual, translated).
+    let bare = kexos_like().without_symbols();
+    assert_eq!(elf64_parse(&bare.build()).unwrap_err(), Elf64Error::NotAKernel);
+    let info = elf64_parse(&bare.with_note(linux_note()).build()).unwrap();
     assert_eq!(
         (info.entry_source, info.entry_offset),
         (EntrySource::ElfEntry, 0x1000)
@@ -678,6 +686,7 @@ fn entry_comes_from_symbol_then_note_then_e_entry() {
     // An undefined kexos_boot64 is no symbol.
     let undef = ElfBuilder {
         symbols: vec![("kexos_boot64", 0, 0)],
+        notes: vec![linux_note()],
         ..kexos_like()
     };
     assert_eq!(
@@ -875,11 +884,10 @@ fn fixed_placement_loads_at_p_paddr() {
     assert_ne!(k.mem, PhysAddr(0x200_0000));
     assert_eq!(k.mem.0 % (2 * MIB), 0);
     assert_eq!(s.kernel_entry, PhysAddr(k.mem.0 + 0x40));
-    // A kexos ELF forced to p_paddr: kexos's p_paddr today is its virtual
-    // address, which is not memory.
+    // A kexos ELF forced to a p_paddr that is not memory (64 TiB up).
     let mut kx = kexos_like();
     for l in &mut kx.loads {
-        l.paddr = l.vaddr;
+        l.paddr += 0x4000_0000_0000;
     }
     let kx = kx.build();
     let e = load_with(
@@ -893,7 +901,7 @@ fn fixed_placement_loads_at_p_paddr() {
     assert_eq!(e.errno(), Errno::EADDRNOTAVAIL);
     assert_eq!(
         e.to_string(),
-        "elf64: the image must load at its p_paddr [0xffffffff80200000, 0xffffffff80209000), \
+        "elf64: the image must load at its p_paddr [0x400000200000, 0x400000209000), \
          which is not usable memory"
     );
     // ... but it is relocatable by default, wherever p_paddr points.
@@ -1511,6 +1519,59 @@ fn random_byte_flips_anywhere_never_panic() {
         if elf64_probe(&f).is_ok() {
             let mut image = Kimage::new(KimageKind::Normal);
             let _ = elf64_load(&mut image, &ctx, &f, None, b"\0");
+        }
+    }
+}
+
+/// What is not a kernel is refused at the probe (ENOEXEC, with the reason), so `kexec -e`
+/// can never jump into a user program: no kexos entry and no Linux/Xen note, a PT_INTERP,
+/// a PT_LOAD beyond 2^52, a non-kexos image below 1 MiB. Real static programs too when the
+/// machine has them (Debian's busybox-static, kexos's own init).
+#[test]
+fn user_programs_and_other_non_kernels_are_refused() {
+    let errno_of = |f: &[u8]| elf64_probe(f).unwrap_err().errno();
+    // A static program's shape: ET_EXEC at 4 MiB, an entry inside, no notes.
+    let program = ElfBuilder { notes: vec![], ..generic() };
+    assert_eq!(elf64_probe(&program.build()), Err(Elf64Error::NotAKernel));
+    assert_eq!(errno_of(&program.build()), Errno::ENOEXEC);
+    // A GNU build-id note does not make a kernel; a Xen note (PVH entry) does.
+    let gnu = Note { name: b"GNU\0".to_vec(), typ: 3, desc: vec![0xab; 20] };
+    assert_eq!(elf64_probe(&program.clone().with_note(gnu).build()), Err(Elf64Error::NotAKernel));
+    let xen = Note { name: b"Xen\0".to_vec(), typ: 18, desc: 0x100_0000u32.to_le_bytes().to_vec() };
+    assert_eq!(elf64_probe(&program.clone().with_note(xen).build()), Ok(()));
+    // PT_INTERP: the Linux note's PT_NOTE turned into one.
+    let file = generic().build();
+    let phoff = u64::from_le_bytes(file[32..40].try_into().unwrap()) as usize;
+    let note_ph = (0..usize::from(u16::from_le_bytes([file[56], file[57]])))
+        .map(|i| phoff + i * 56)
+        .find(|&at| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) == PT_NOTE)
+        .unwrap();
+    let interp = patch(file.clone(), note_ph, &PT_INTERP.to_le_bytes());
+    let e = elf64_probe(&interp).unwrap_err();
+    assert!(matches!(e, Elf64Error::HasInterpreter { .. }), "{e}");
+    assert!(e.to_string().contains("PT_INTERP"), "{e}");
+    // Beyond the physical address space (a vmlinux's virtual addresses as p_paddr).
+    let mut far = ElfBuilder { mirror_layout: false, ..generic() };
+    far.loads[1].paddr = KVMA + 0x200_2000;
+    let e = elf64_probe(&far.build()).unwrap_err();
+    assert!(matches!(e, Elf64Error::BeyondPhysical { index: _, end } if end == KVMA + 0x200_5000), "{e}");
+    // A non-kexos image in the first MiB.
+    let mut low = ElfBuilder { mirror_layout: false, ..generic() };
+    low.entry = 0x8_0040;
+    low.loads.truncate(1);
+    low.loads[0].vaddr = 0x8_0000;
+    low.loads[0].paddr = 0x8_0000;
+    assert_eq!(elf64_probe(&low.build()), Err(Elf64Error::BelowOneMiB { start: 0x8_0000 }));
+    // kexos itself may be linked anywhere (it is relocatable).
+    assert_eq!(elf64_probe(&kexos_like().build()), Ok(()));
+    // Real static programs, where this machine has them.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for p in [
+        PathBuf::from("/bin/busybox"),
+        root.join("target/user/x86_64-unknown-none/release/init"),
+    ] {
+        if let Ok(f) = std::fs::read(&p) {
+            assert_eq!(errno_of(&f), Errno::ENOEXEC, "{} was accepted", p.display());
         }
     }
 }

@@ -5,7 +5,7 @@ use super::{usage_error, Builtin};
 use crate::shell::Shell;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use shellcore::dd::{self, Stats, DEV_NULL};
+use shellcore::dd::{self, Stats};
 use shellcore::grep::{output_line, Hit, Mode, Searcher};
 use shellcore::hexdump::{self, HexDump};
 use shellcore::num::human;
@@ -44,7 +44,7 @@ pub const COMMANDS: &[Builtin] = &[
     Builtin {
         name: "dd",
         usage: "dd if=FILE [of=FILE] [bs=N] [count=N] [skip=N]",
-        help: "copy blocks and report the throughput (of=/dev/null discards)",
+        help: "copy blocks and report the throughput",
         run: dd,
     },
 ];
@@ -287,10 +287,10 @@ fn grep_fd(
     res.map(|_| s.found()).map_err(drop)
 }
 
-/// Where dd writes.
-enum Sink {
-    Fd { fd: i32, close: bool },
-    Discard,
+/// Where dd writes (of=/dev/null is the kernel's /dev/null, as in Linux).
+struct Sink {
+    fd: i32,
+    close: bool,
 }
 
 fn dd(sh: &mut Shell, args: &[String]) -> i32 {
@@ -320,13 +320,12 @@ fn dd_from(sh: &Shell, a: &dd::Args, ifd: i32, iname: &str) -> i32 {
     }
     let oname = a.output.as_deref().unwrap_or("standard output");
     let sink = match a.output.as_deref() {
-        None => Sink::Fd {
+        None => Sink {
             fd: sh.stdout,
             close: false,
         },
-        Some(DEV_NULL) => Sink::Discard,
         Some(p) => match sys::open(p, O_WRONLY | O_CREAT | O_TRUNC, 0o644) {
-            Ok(fd) => Sink::Fd { fd, close: true },
+            Ok(fd) => Sink { fd, close: true },
             Err(e) => {
                 eprintln!("dd: failed to open '{p}': {}", e.message());
                 return 1;
@@ -349,7 +348,7 @@ fn dd_from(sh: &Shell, a: &dd::Args, ifd: i32, iname: &str) -> i32 {
             1
         }
     };
-    if let Sink::Fd { fd, close: true } = sink {
+    if let Sink { fd, close: true } = sink {
         let _ = sys::close(fd);
     }
     status
@@ -401,11 +400,9 @@ fn dd_copy(
             }
         };
         st.read(n as u64, a.bs);
-        if let Sink::Fd { fd, .. } = sink {
-            if let Err(e) = sys::write_all(*fd, &buf[..n]) {
-                eprintln!("dd: error writing '{oname}': {}", e.message());
-                return (st, 1);
-            }
+        if let Err(e) = sys::write_all(sink.fd, &buf[..n]) {
+            eprintln!("dd: error writing '{oname}': {}", e.message());
+            return (st, 1);
         }
         st.wrote(n as u64, a.bs);
     }
