@@ -90,6 +90,8 @@ pub struct Artifacts {
     pub init: PathBuf,
     /// `/bin/faulttest`.
     pub faulttest: PathBuf,
+    /// `/bin/sysfuzz`.
+    pub sysfuzz: PathBuf,
     /// kexos.bzImage and kexos.elf signed with the test key (`target/images/kexos.signed.*`,
     /// made by every `cargo xtask build`; the test CA is in the kernel's keyring by default).
     pub signed_bzimage: PathBuf,
@@ -106,6 +108,7 @@ impl Artifacts {
             kernel: root.join("target/images/kexos.elf"),
             init: user.join("init"),
             faulttest: user.join("faulttest"),
+            sysfuzz: user.join("sysfuzz"),
             signed_bzimage: root.join("target/images/kexos.signed.bzImage"),
             signed_elf: root.join("target/images/kexos.signed.elf"),
         }

@@ -75,10 +75,11 @@ impl BootOptions {
     /// The initramfs has the default layout plus `/bin/faulttest` and `add`.
     pub fn build_image(&self, artifacts: &Artifacts) -> Result<PathBuf> {
         let dir = artifacts.target("test-images").join(&self.name);
-        let mut bin = Vec::new();
-        if artifacts.faulttest.is_file() {
-            bin.push(artifacts.faulttest.clone());
-        }
+        let bin: Vec<PathBuf> = [&artifacts.faulttest, &artifacts.sysfuzz]
+            .into_iter()
+            .filter(|p| p.is_file())
+            .cloned()
+            .collect();
         let layout = boot::Layout {
             init: artifacts.init.clone(),
             kernel: artifacts.kernel.clone(),

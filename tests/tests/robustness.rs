@@ -66,3 +66,110 @@ fn devices_and_linux_errnos() -> Result<()> {
     m.check_contains("kexec --status", &st, "kexec: no image is loaded")?;
     m.poweroff()
 }
+
+/// Runs `/bin/sysfuzz SEED COUNT` and checks it finished: every call answered with a result or
+/// an errno, the process neither killed nor stopped early, the kernel still alive.
+fn sysfuzz(m: &mut Machine, seed: u64, count: u64) -> Result<String> {
+    let out = m.run(&format!("/bin/sysfuzz {seed} {count}"))?;
+    m.check_contains("sysfuzz", &out, &format!("sysfuzz: seed {seed}: {count} calls"))?;
+    m.check_contains("sysfuzz", &out, " 0 bad returns")?;
+    m.check_contains("sysfuzz", &out, "sysfuzz: done")?;
+    m.check_lacks("sysfuzz", &out, "killed")?;
+    m.check_lacks("sysfuzz", &out, kexos_tests::markers::PANIC)?;
+    Ok(out)
+}
+
+/// 10^5 random syscalls from a fixed seed and 10^5 from a seed that changes every run (printed
+/// in the log to replay it): the kernel never panics or faults, the fuzzer is never killed,
+/// MemFree comes back to its level once the fuzzer's files and any image it loaded are gone,
+/// and a normal kexec still works.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn random_syscalls_never_hurt_the_kernel() -> Result<()> {
+    let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
+    m.cmd_timeout = std::time::Duration::from_secs(900);
+    let before = m.meminfo_kb("MemFree")?;
+    let varying = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64
+        % 1_000_000_007;
+    eprintln!("random_syscalls_never_hurt_the_kernel: varying seed {varying}");
+    for seed in [1, varying] {
+        sysfuzz(&mut m, seed, 100_000)?;
+        // Whatever the calls loaded goes; the fuzzer removed its files.
+        m.run("kexec -u")?;
+        let after = m.meminfo_kb("MemFree")?;
+        m.check(
+            after == before,
+            format_args!("MemFree {before} kB before, {after} kB after sysfuzz seed {seed}"),
+        )?;
+    }
+    let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=after-sysfuzz")?;
+    m.check_lacks("kexec -s -l after sysfuzz", &out, FAILED)?;
+    m.exec_into_kexos("kexec after sysfuzz", "after-sysfuzz", std::time::Duration::from_secs(120))?;
+    m.poweroff()
+}
+
+/// The points a walk tries, of the `total` fallible allocations a load makes: every one of the
+/// first 40 and of the last 40, and every 29th in between.
+fn walk_points(total: u64) -> Vec<u64> {
+    (1..=total)
+        .filter(|&n| n <= 40 || n + 40 > total || n % 29 == 0)
+        .collect()
+}
+
+/// How many fallible allocations `load` makes (counted by the hook; the load succeeds).
+fn count_points(m: &mut Machine, load: &str) -> Result<u64> {
+    m.run("echo 0 > /sys/kernel/kexec_test_fail_alloc")?;
+    let out = m.run(load)?;
+    m.check_lacks(load, &out, FAILED)?;
+    let total: u64 = m.run("cat /sys/kernel/kexec_test_fail_alloc")?.trim().parse()?;
+    m.check(total > 0, format_args!("{load} passed no allocation point"))?;
+    Ok(total)
+}
+
+/// Runs `load` failing at each of `points`: every attempt must fail with ENOMEM, log which
+/// allocation failed, leak nothing (MemFree as before the walk) and keep the loaded image
+/// (`sysfile` still says 1).
+fn walk_failures(m: &mut Machine, load: &str, points: &[u64], sysfile: &str) -> Result<()> {
+    let before = m.meminfo_kb("MemFree")?;
+    for &n in points {
+        m.run(&format!("echo {n} > /sys/kernel/kexec_test_fail_alloc"))?;
+        let out = m.run(load)?;
+        m.check_contains(&format!("{load} failing allocation {n}"), &out, &format!("allocation {n} of this kexec_file_load fails"))?;
+        m.check_contains(&format!("{load} failing allocation {n}"), &out, &format!("{FAILED}ENOMEM"))?;
+        m.check_lacks(&format!("{load} failing allocation {n}"), &out, kexos_tests::markers::PANIC)?;
+        let free = m.meminfo_kb("MemFree")?;
+        m.check(free == before, format_args!("MemFree {before} kB before, {free} kB after failing allocation {n} of `{load}`"))?;
+        m.run_expect(&format!("cat {sysfile}"), "1")?;
+    }
+    Ok(())
+}
+
+/// Allocation failure injection (issue 12): a normal load and a crash load fail at each of
+/// their fallible allocations in turn (the first and last 40 of each, every 29th between);
+/// each attempt returns ENOMEM, leaks nothing, and the image loaded before stays loaded and
+/// still boots: the normal one through `kexec -e`, the crash one through a panic.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn failed_allocations_keep_the_loaded_image() -> Result<()> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = "kexec_test crashkernel=64M".into();
+    let mut m = Machine::boot(opts)?;
+    m.cmd_timeout = std::time::Duration::from_secs(120);
+    let load = "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=second";
+    let first = "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"kexec_test first\"";
+    let total = count_points(&mut m, load)?;
+    m.run(first)?;
+    walk_failures(&mut m, load, &walk_points(total), "/sys/kernel/kexec_loaded")?;
+    // The crash load: its own points (file copies, the page tables that protect the region).
+    let crash = "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=crash-second";
+    let crash_first = "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"kexec_test crash-first\"";
+    let crash_total = count_points(&mut m, crash)?;
+    m.run(crash_first)?;
+    walk_failures(&mut m, crash, &walk_points(crash_total), "/sys/kernel/kexec_crash_loaded")?;
+    eprintln!("failed_allocations_keep_the_loaded_image: {total} points in a load, {crash_total} in a crash load");
+    // The images loaded before the walks are the ones that run.
+    m.exec_into_kexos("kexec -e after the walk", "kexec_test first", std::time::Duration::from_secs(120))?;
+    m.poweroff()
+}

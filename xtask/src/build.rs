@@ -248,7 +248,8 @@ impl Xtask {
                 init.display()
             );
         }
-        let faulttest = self.user_bin("faulttest");
+        // Test programs, in /bin when built.
+        let bin: Vec<PathBuf> = ["faulttest", "sysfuzz"].iter().map(|b| self.user_bin(b)).filter(|p| p.is_file()).collect();
         let kexos = self.kexos_images(&stripped, &images)?;
         let mut add = self.linux_adds(o)?;
         if o.sign {
@@ -263,11 +264,7 @@ impl Xtask {
             init,
             kernel: stripped.clone(),
             cmdline: o.append.clone(),
-            bin: if faulttest.is_file() {
-                vec![faulttest]
-            } else {
-                vec![]
-            },
+            bin,
             add,
         };
         let initramfs = boot::build_images(

@@ -30,6 +30,8 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         return Err(Errno::EINVAL);
     }
     let _lock = KexecLock::try_acquire()?;
+    // The `kexec_test` hook's allocation failure, armed for this call only.
+    let _inject = crate::mm::fail::CallScope::enter();
     if flags & KEXEC_FILE_UNLOAD != 0 {
         // Returns 0 even when nothing was loaded; the fds are ignored.
         if flags & KEXEC_FILE_ON_CRASH != 0 {
@@ -130,7 +132,9 @@ fn read_file_from_fd(fd: i32, what: &str) -> Result<(Vec<u8>, String), Errno> {
             kernel_read_file_check(&facts).map_err(refuse)?;
             let data = vfs.file_data(f.ino)?;
             let mut copy = Vec::new();
-            copy.try_reserve_exact(data.len()).map_err(|_| fail(Errno::ENOMEM, format!("no memory for the {} KiB {} file", data.len() >> 10, what)))?;
+            let injected = crate::mm::fail::should_fail();
+            let reserved = if injected { Err(()) } else { copy.try_reserve_exact(data.len()).map_err(|_| ()) };
+            reserved.map_err(|_| fail(Errno::ENOMEM, format!("no memory for the {} KiB {} file", data.len() >> 10, what)))?;
             copy.extend_from_slice(data);
             Ok(copy)
         })?;

@@ -59,6 +59,22 @@ static KEXEC_TEST_HANDOVER: KernelFile = KernelFile {
     write: Some(write_test_handover),
 };
 
+/// Test hook: writing N makes the next kexec_file_load fail its Nth
+/// fallible allocation (0: only count them); reading says how many the
+/// last such call passed (mm/fail.rs).
+static KEXEC_TEST_FAIL_ALLOC: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_test_fail_alloc",
+    mode: 0o600,
+    read: || text(alloc::format!("{}\n", crate::mm::fail::last_points())),
+    write: Some(write_fail_alloc),
+};
+
+fn write_fail_alloc(data: &[u8]) -> Result<usize, Errno> {
+    let n = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim().parse::<u64>().map_err(|_| Errno::EINVAL)?;
+    crate::mm::fail::set_pending(n);
+    Ok(data.len())
+}
+
 fn write_test_handover(data: &[u8]) -> Result<usize, Errno> {
     if data.trim_ascii() != b"free" {
         return Err(Errno::EINVAL);
@@ -70,7 +86,7 @@ fn write_test_handover(data: &[u8]) -> Result<usize, Errno> {
 pub fn install() {
     register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
     if crate::boot::test_hooks_enabled() {
-        register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER]);
+        register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER, &KEXEC_TEST_FAIL_ALLOC]);
         super::notifier::register_reboot_notifier(super::notifier::TEST_CORRUPT, super::test_corrupt_late);
     }
 }

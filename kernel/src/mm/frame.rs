@@ -69,6 +69,9 @@ fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
 
 /// One zeroed 4 KiB frame.
 pub fn alloc_zeroed() -> Option<u64> {
+    if super::fail::should_fail() {
+        return None;
+    }
     let pa = with(|b| b.alloc())?;
     // SAFETY: the frame was just allocated to us and is in the direct map.
     unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
@@ -77,11 +80,17 @@ pub fn alloc_zeroed() -> Option<u64> {
 
 /// One 4 KiB frame, contents undefined (for callers that overwrite it whole).
 pub fn alloc() -> Option<u64> {
+    if super::fail::should_fail() {
+        return None;
+    }
     with(|b| b.alloc())
 }
 
 /// `count` physically contiguous frames aligned to `align` bytes (not zeroed).
 pub fn alloc_contiguous(count: usize, align: u64) -> Option<u64> {
+    if super::fail::should_fail() {
+        return None;
+    }
     with(|b| b.alloc_contiguous(count, align))
 }
 

@@ -1,6 +1,7 @@
 //! Physical memory: the frame allocator, the heap, the kernel's own page
 //! tables, process address spaces and checked access to user memory.
 
+pub mod fail;
 pub mod frame;
 pub mod heap;
 pub mod paging;

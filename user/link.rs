@@ -1,4 +1,5 @@
-//! Link with user/user.ld (absolute path, so the cwd of rustc does not matter).
+//! The build script of every user program (each Cargo.toml says `build = "../link.rs"`): link
+//! with user/user.ld (absolute path, so the cwd of rustc does not matter).
 fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     let script = std::path::Path::new(&dir).join("../user.ld");
