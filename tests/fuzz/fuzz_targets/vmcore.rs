@@ -1,0 +1,61 @@
+//! /proc/vmcore as a capture kernel builds it (libs/elfcore
+//! `Vmcore::from_old_memory`: the first kernel's ELF core header, its program
+//! headers and PT_NOTE segments read from old memory, the notes merged, the
+//! PT_LOADs laid out), then reads of the file it serves: the header and notes
+//! whole, the start and end of every PT_LOAD, the registers and VMCOREINFO.
+//! Input: `[u64 LE base][old memory]`; `elfcorehdr=` is `base`.
+#![no_main]
+
+use elfcore::Vmcore;
+use kexos_fuzz::FlatMemory;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some(mem) = FlatMemory::from_input(data) else { return };
+    let core = match Vmcore::from_old_memory(mem.base, &mem) {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = e.to_string();
+            if kexos_fuzz::verbose() {
+                eprintln!("kexos-fuzz: vmcore: {} {msg}", e.errno().name());
+            }
+            return;
+        }
+    };
+    if kexos_fuzz::verbose() {
+        eprintln!("kexos-fuzz: vmcore: {} bytes, {} loads, prstatus {:?}, vmcoreinfo {:?}", core.size(), core.loads(), core.prstatus().map(|p| p.0), core.vmcoreinfo());
+    }
+    let size = core.size();
+    let _ = (core.ram_bytes(), core.loads(), core.notes_bytes().len(), core.prstatus(), core.vmcoreinfo());
+    let _ = core.phys_ranges().count();
+    let mut buf = vec![0u8; 4096];
+    let read = |off: u64, buf: &mut [u8]| match core.read_at(off, buf, &mem) {
+        Ok(n) => {
+            assert!(n <= buf.len());
+            assert!(off >= size || buf.is_empty() || n > 0, "empty read at {off} < {size}");
+            n
+        }
+        Err(e) => {
+            let _ = (e.errno(), e.to_string());
+            0
+        }
+    };
+    // The header part, as a reader of /proc/vmcore starts.
+    let n = read(0, &mut buf);
+    // Its program headers say where each PT_LOAD's data starts.
+    let phnum = if n >= 64 { usize::from(u16::from_le_bytes([buf[56], buf[57]])) } else { 0 };
+    let mut offsets = vec![size.saturating_sub(4096), size.saturating_sub(1), size];
+    let mut hdrs = vec![0u8; 64 + 56 * phnum.min(256)];
+    if read(0, &mut hdrs) == hdrs.len() {
+        for ph in hdrs[64..].chunks_exact(56) {
+            let off = u64::from_le_bytes(ph[8..16].try_into().unwrap());
+            let filesz = u64::from_le_bytes(ph[32..40].try_into().unwrap());
+            offsets.push(off);
+            offsets.push(off.saturating_add(filesz).saturating_sub(100));
+        }
+    }
+    for off in offsets {
+        read(off, &mut buf);
+        read(off, &mut buf[..1]);
+    }
+});
