@@ -2,13 +2,18 @@
 //! `Vmcore::from_old_memory`: the first kernel's ELF core header, its program
 //! headers and PT_NOTE segments read from old memory, the notes merged, the
 //! PT_LOADs laid out), then reads of the file it serves: the header and notes
-//! whole, the start and end of every PT_LOAD, the registers and VMCOREINFO.
+//! whole, the start and end of every PT_LOAD (which must be the old memory at
+//! the first kernel's p_offset), the registers and VMCOREINFO.
 //! Input: `[u64 LE base][old memory]`; `elfcorehdr=` is `base`.
 #![no_main]
 
 use elfcore::Vmcore;
 use kexos_fuzz::FlatMemory;
 use libfuzzer_sys::fuzz_target;
+
+fn word(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some(mem) = FlatMemory::from_input(data) else { return };
@@ -45,13 +50,34 @@ fuzz_target!(|data: &[u8]| {
     // Its program headers say where each PT_LOAD's data starts.
     let phnum = if n >= 64 { usize::from(u16::from_le_bytes([buf[56], buf[57]])) } else { 0 };
     let mut offsets = vec![size.saturating_sub(4096), size.saturating_sub(1), size];
-    let mut hdrs = vec![0u8; 64 + 56 * phnum.min(256)];
-    if read(0, &mut hdrs) == hdrs.len() {
-        for ph in hdrs[64..].chunks_exact(56) {
-            let off = u64::from_le_bytes(ph[8..16].try_into().unwrap());
-            let filesz = u64::from_le_bytes(ph[32..40].try_into().unwrap());
-            offsets.push(off);
-            offsets.push(off.saturating_add(filesz).saturating_sub(100));
+    let mut hdrs = vec![0u8; 64 + 56 * phnum];
+    let served_loads: Vec<[u64; 3]> = if read(0, &mut hdrs) == hdrs.len() {
+        hdrs[64..].chunks_exact(56).filter(|ph| ph[..4] == [1, 0, 0, 0]).map(|ph| [word(ph, 8), word(ph, 32), word(ph, 40)]).collect()
+    } else {
+        Vec::new()
+    };
+    // The first kernel's PT_LOADs, in the same order: each is served from old
+    // memory at its original p_offset (Linux's vmcore: p_offset is the physical
+    // address), for p_memsz bytes.
+    let mut ehdr = [0u8; 64];
+    let orig_loads: Vec<[u64; 2]> = if mem.read(mem.base, &mut ehdr) {
+        let (phoff, count) = (word(&ehdr, 32), usize::from(u16::from_le_bytes([ehdr[56], ehdr[57]])));
+        let mut raw = vec![0u8; 56 * count];
+        assert!(mem.base.checked_add(phoff).is_some_and(|at| mem.read(at, &mut raw)));
+        raw.chunks_exact(56).filter(|ph| ph[..4] == [1, 0, 0, 0]).map(|ph| [word(ph, 8), word(ph, 40)]).collect()
+    } else {
+        Vec::new()
+    };
+    assert_eq!(served_loads.len(), orig_loads.len(), "PT_LOADs lost or added");
+    for (&[off, filesz, memsz], &[phys, orig_memsz]) in served_loads.iter().zip(&orig_loads) {
+        assert_eq!(memsz, orig_memsz);
+        offsets.push(off);
+        offsets.push(off.saturating_add(filesz).saturating_sub(100));
+        let mut served = vec![0u8; memsz.min(256) as usize];
+        let n = read(off, &mut served);
+        let mut old = vec![0u8; n];
+        if mem.read(phys, &mut old) {
+            assert_eq!(&served[..n], &old[..], "PT_LOAD at file offset {off:#x} does not serve old memory at {phys:#x}");
         }
     }
     for off in offsets {

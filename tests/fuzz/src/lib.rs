@@ -11,9 +11,13 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use std::collections::HashMap;
+
 use kexec_core::{
-    kexec_file_plan, probe_image, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
-    KimageKind, LoadContext, MemoryView, PhysRange, SanityLimits,
+    check_entry_list, kexec_file_plan, kimage_load_crash_segments, kimage_load_segments,
+    probe_image, relocate_simulate, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
+    Kimage, KimageKind, LoadContext, MemoryView, PageAlloc, PhysAddr, PhysMem, PhysRange,
+    SanityLimits, PAGE_SIZE,
 };
 
 /// Environment variable naming the data directory xtask prepares
@@ -259,6 +263,13 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
                 assert!(w[0].end <= w[1].start, "segments overlap: {:?} {:?}", w[0], w[1]);
             }
             assert_eq!(image.start, summary.purgatory_entry);
+            // Purgatory starts inside itself and enters the kernel inside the kernel.
+            let inside = |label: &str, pa: PhysAddr| {
+                image.segments().iter().any(|s| s.label == label && s.dest_range().start <= pa.0 && pa.0 < s.dest_range().end)
+            };
+            assert!(inside("purgatory", summary.purgatory_entry), "purgatory entry {} outside purgatory", summary.purgatory_entry);
+            assert!(inside("kernel", summary.kernel_entry), "kernel entry {} outside the kernel", summary.kernel_entry);
+            check_memory(&image, view);
             if verbose() {
                 eprintln!("kexos-fuzz: planned ({}, flags {:#x}): {:?}", summary.loader, input.flags, image.segments().iter().map(|s| (s.label, s.mem.0, s.memsz)).collect::<Vec<_>>());
             }
@@ -294,4 +305,105 @@ pub fn small_bzimage(payload: usize) -> Vec<u8> {
     put(hdr::PREF_ADDRESS, &0x100_0000u64.to_le_bytes());
     put(hdr::INIT_SIZE, &(1u32 << 20).to_le_bytes());
     b
+}
+
+/// Sparse physical memory; never-written bytes read as 0xaa (so a segment
+/// byte nobody wrote shows).
+#[derive(Default)]
+struct PageMem(HashMap<u64, Box<[u8; PAGE_SIZE as usize]>>);
+
+impl PhysMem for PageMem {
+    fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
+        let mut done = 0;
+        while done < bytes.len() {
+            let a = pa.0 + done as u64;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE as usize - off).min(bytes.len() - done);
+            let page = self.0.entry(a - off as u64).or_insert_with(|| Box::new([0xaa; PAGE_SIZE as usize]));
+            page[off..off + n].copy_from_slice(&bytes[done..done + n]);
+            done += n;
+        }
+    }
+    fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = pa.0 + done as u64;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            match self.0.get(&(a - off as u64)) {
+                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
+                None => buf[done..done + n].fill(0xaa),
+            }
+            done += n;
+        }
+    }
+}
+
+/// Pages handed out top down from the usable memory, as a frame allocator
+/// would: they collide with the (also top-down) destinations, which is
+/// what the entry list must cope with.
+struct TopDown<'v> {
+    ranges: &'v [PhysRange],
+    /// Next range (from the end) and the next page in it.
+    at: Option<(usize, u64)>,
+    freed: Vec<PhysAddr>,
+}
+
+impl PageAlloc for TopDown<'_> {
+    fn alloc_page(&mut self) -> Option<PhysAddr> {
+        if let Some(p) = self.freed.pop() {
+            return Some(p);
+        }
+        loop {
+            let (i, next) = self.at?;
+            let r = self.ranges[i];
+            if next >= r.start.next_multiple_of(PAGE_SIZE) && next + PAGE_SIZE <= r.end {
+                self.at = Some((i, next - PAGE_SIZE));
+                return Some(PhysAddr(next));
+            }
+            self.at = i.checked_sub(1).map(|j| (j, (self.ranges[j].end - PAGE_SIZE) & !(PAGE_SIZE - 1)));
+        }
+    }
+    fn free_page(&mut self, pa: PhysAddr) {
+        self.freed.push(pa);
+    }
+}
+
+/// Most memory a plan may span for [`check_memory`] to run it (bigger plans,
+/// kexos.bzImage and the Linux kernel, are only planned: the walk would
+/// dominate the run; 4 MiB still takes several indirection pages).
+const CHECKED_MEMSZ: u64 = 4 << 20;
+
+/// What the kernel does with a plan next: a normal image's entry list
+/// (kimage_load_segments, pages from a top-down allocator), which the
+/// pre-jump model must accept (check_entry_list) and whose walk
+/// (relocate_simulate) must leave every segment's bytes, zero tail included,
+/// at its destination; a crash image written in place.
+fn check_memory(image: &Kimage<'_>, view: &MemoryView) {
+    let total: u64 = image.segments().iter().map(|s| s.memsz).sum();
+    if total > CHECKED_MEMSZ {
+        return;
+    }
+    let mut mem = PageMem::default();
+    match image.kind() {
+        KimageKind::Normal => {
+            let ranges = view.ranges();
+            let at = ranges.len().checked_sub(1).map(|i| (i, (ranges[i].end - PAGE_SIZE) & !(PAGE_SIZE - 1)));
+            let mut alloc = TopDown { ranges, at, freed: Vec::new() };
+            let list = kimage_load_segments(image, &mut alloc, &mut mem).expect("entry list for a planned image");
+            let segs: Vec<PhysRange> = image.segments().iter().map(|s| s.dest_range()).collect();
+            let pages = check_entry_list(&list, &segs, &mem).expect("the pre-jump check accepts the list");
+            let written = relocate_simulate(list.head, &mut mem, 1 << 24).expect("relocate_kernel's walk");
+            assert_eq!(pages, written);
+        }
+        KimageKind::Crash { .. } => kimage_load_crash_segments(image, &mut mem),
+    }
+    let mut got = Vec::new();
+    for s in image.segments() {
+        got.resize(s.memsz as usize, 0);
+        mem.read(s.mem, &mut got);
+        let (data, tail) = got.split_at(s.buf.len());
+        assert!(data == s.buf.as_slice(), "{}: the bytes at {} are not the segment's", s.label, s.mem);
+        assert!(tail.iter().all(|&b| b == 0), "{}: zero tail not zeroed", s.label);
+    }
 }
