@@ -21,8 +21,10 @@ fuzz_target!(|data: &[u8]| {
 
     let zp = ZeroPage::new(&page).expect("a whole page is a zero page");
     let mut ram: Vec<(u64, u64)> = Vec::new();
+    let mut e820 = Vec::new();
     if let Ok(table) = zp.e820_table() {
         for e in table {
+            e820.push(e);
             if e.typ == bootparam::e820_type::E820_RAM {
                 if let Some(end) = e.addr.checked_add(e.size) {
                     ram.push((e.addr, end));
@@ -45,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         if node.typ == bootparam::setup_type::SETUP_E820_EXT {
             if let Ok(entries) = node.e820_entries(read) {
                 for e in entries.map_while(Result::ok) {
-                    let _ = e.addr.checked_add(e.size);
+                    e820.push(e);
                 }
             }
         }
@@ -65,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
 
     match parse_boot_params(&page, read) {
         Ok(p) => {
+            // The owning parser and the kernel's own walk see the same.
             assert_eq!(p.setup_data.len(), nodes);
+            assert_eq!(p.e820, e820);
+            assert_eq!((p.cmdline_pa, p.ramdisk, p.acpi_rsdp), (zp.cmdline_pa(), zp.ramdisk(), zp.acpi_rsdp()));
             let found = HandoverBuffer::find_all(&p.setup_data, read);
             if kexos_fuzz::verbose() {
                 eprintln!("kexos-fuzz: boot_params: {} e820 entries, setup_data {:?}, hand-over {:?}", p.e820.len(), p.setup_data.iter().map(|n| n.typ).collect::<Vec<_>>(), found);

@@ -12,11 +12,11 @@ fuzz_target!(|data: &[u8]| {
     for p in cmdline::params(&text) {
         let _ = p.key.len();
         if let Some(v) = p.value {
-            if let Ok((n, rest)) = cmdline::memparse(v) {
-                assert!(rest.len() <= v.len());
-                let _ = n;
-            } else if let Err(e) = cmdline::memparse(v) {
-                let _ = (e.errno(), e.to_string());
+            match cmdline::memparse(v) {
+                Ok((_, rest)) => assert!(v.ends_with(rest) && rest.len() < v.len(), "memparse({v:?}) left {rest:?}"),
+                Err(e) => {
+                    let _ = (e.errno(), e.to_string());
+                }
             }
         }
     }
@@ -32,7 +32,12 @@ fuzz_target!(|data: &[u8]| {
                 assert!(req.size > 0 && req.size < ram);
                 let limit = if req.high { u64::MAX } else { memmap::CRASH_ADDR_LOW_MAX };
                 match memmap::plan_crash_region(map.regions(), req.size, req.offset, limit, |_, _| true) {
-                    Ok((start, end)) => assert!(start < end && end - start >= req.size, "{start:#x}..{end:#x} for {req:?}"),
+                    Ok((start, end)) => {
+                        assert!(start < end && end - start >= req.size, "{start:#x}..{end:#x} for {req:?}");
+                        assert!(req.offset.is_none_or(|o| o == start), "{start:#x}..{end:#x} not at the offset asked for: {req:?}");
+                        assert!(end <= limit || req.offset.is_some(), "{start:#x}..{end:#x} above the limit {limit:#x}");
+                        assert!(map.regions().iter().any(|r| r.kind == memmap::RegionKind::Ram && r.start <= start && end <= r.end), "{start:#x}..{end:#x} not in one RAM region");
+                    }
                     Err(e) => {
                         let _ = (e.errno(), e.to_string());
                     }

@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use kexec_core::{
     check_entry_list, kexec_file_plan, kimage_load_crash_segments, kimage_load_segments,
     probe_image, relocate_simulate, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
-    Kimage, KimageKind, LoadContext, MemoryView, PageAlloc, PhysAddr, PhysMem, PhysRange,
-    SanityLimits, PAGE_SIZE,
+    Kimage, KimageKind, LoadContext, LoadSummary, MemoryView, PageAlloc, PhysAddr, PhysMem,
+    PhysRange, SanityLimits, PAGE_SIZE,
 };
 
 /// Environment variable naming the data directory xtask prepares
@@ -245,6 +245,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
     } else {
         Vec::new()
     };
+    let handover_count = handover.len();
     let digest = match input.initrd {
         Some(rd) if input.flags & load_flags::KNOWN_INITRD_DIGEST != 0 => Some(ima::file_digest(rd)),
         _ => None,
@@ -269,7 +270,9 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
             };
             assert!(inside("purgatory", summary.purgatory_entry), "purgatory entry {} outside purgatory", summary.purgatory_entry);
             assert!(inside("kernel", summary.kernel_entry), "kernel entry {} outside the kernel", summary.kernel_entry);
-            check_memory(&image, view);
+            if let Some(mem) = check_memory(&image, view) {
+                check_boot_params(&image, &summary, &mem, &m.e820, handover_count);
+            }
             if verbose() {
                 eprintln!("kexos-fuzz: planned ({}, flags {:#x}): {:?}", summary.loader, input.flags, image.segments().iter().map(|s| (s.label, s.mem.0, s.memsz)).collect::<Vec<_>>());
             }
@@ -379,10 +382,10 @@ const CHECKED_MEMSZ: u64 = 4 << 20;
 /// pre-jump model must accept (check_entry_list) and whose walk
 /// (relocate_simulate) must leave every segment's bytes, zero tail included,
 /// at its destination; a crash image written in place.
-fn check_memory(image: &Kimage<'_>, view: &MemoryView) {
+fn check_memory(image: &Kimage<'_>, view: &MemoryView) -> Option<PageMem> {
     let total: u64 = image.segments().iter().map(|s| s.memsz).sum();
     if total > CHECKED_MEMSZ {
-        return;
+        return None;
     }
     let mut mem = PageMem::default();
     match image.kind() {
@@ -405,5 +408,39 @@ fn check_memory(image: &Kimage<'_>, view: &MemoryView) {
         let (data, tail) = got.split_at(s.buf.len());
         assert!(data == s.buf.as_slice(), "{}: the bytes at {} are not the segment's", s.label, s.mem);
         assert!(tail.iter().all(|&b| b == 0), "{}: zero tail not zeroed", s.label);
+    }
+    Some(mem)
+}
+
+/// The boot_params a plan left in memory, read back as the next kernel reads
+/// it (bootparam::parse_boot_params): the command line the image says, the
+/// initrd where it was placed, the memory map it was given (a crash image's
+/// own), the RSDP, kexec's loader type, one setup_data node per hand-over buffer.
+fn check_boot_params(image: &Kimage<'_>, summary: &LoadSummary, mem: &PageMem, e820: &[bootparam::E820Entry], handover: usize) {
+    let Some(bp) = summary.boot_params else { return };
+    let mut zp = vec![0u8; bootparam::BOOT_PARAMS_SIZE];
+    mem.read(bp, &mut zp);
+    let p = bootparam::parse_boot_params(&zp, |pa, b| {
+        mem.read(PhysAddr(pa), b);
+        true
+    })
+    .expect("the next kernel parses the boot_params we wrote");
+    let (cl, len) = summary.cmdline.expect("a command line");
+    assert_eq!(p.cmdline_pa, Some(cl.0));
+    let mut text = vec![0u8; len as usize];
+    mem.read(cl, &mut text);
+    assert_eq!(text, image.cmdline, "command line");
+    assert_eq!(p.ramdisk, summary.initrd.map(|(at, n)| (at.0, n)), "initrd");
+    assert_eq!(p.e820, image.crash_e820.as_deref().unwrap_or(e820), "e820");
+    assert_eq!(p.acpi_rsdp, Some(0xf_5a40));
+    assert_eq!(p.type_of_loader, bootparam::LOADER_TYPE_KEXEC);
+    let read = |pa: u64, b: &mut [u8]| {
+        mem.read(PhysAddr(pa), b);
+        true
+    };
+    let buffers = bootparam::HandoverBuffer::find_all(&p.setup_data, read).expect("hand-over nodes");
+    assert_eq!(buffers.len(), handover, "hand-over buffers in setup_data");
+    for b in &buffers {
+        assert!(image.segments().iter().any(|s| s.mem.0 == b.addr && s.memsz == b.size), "hand-over buffer {b:?} is no segment");
     }
 }
