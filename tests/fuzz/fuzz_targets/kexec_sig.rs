@@ -3,9 +3,13 @@
 //! bzImage (PE headers, the certificate table, PKCS#7 SignedData with
 //! SpcIndirectDataContent, the chain, the image digest) and the appended
 //! PKCS#7 of an ELF (the module_signature trailer, the detached message),
-//! against the builtin keyring (the test CA, and Debian's CA when present).
+//! against the builtin keyring (the test CA, and Debian's CA when present);
+//! then the same parsers one by one, as the signer and the tests use them
+//! (PeFile's signature, hashed ranges and digest, the appended-signature
+//! split, the PKCS#7 message and its certificates).
 #![no_main]
 
+use kexec_core::kexec_sig::{appended, pefile::PeFile, pkcs7::Message, HashAlgo};
 use kexec_core::{BzImage64, Elf64, KexecFileOps};
 use kexos_fuzz::keyring;
 use libfuzzer_sys::fuzz_target;
@@ -28,5 +32,19 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
+    }
+    if let Ok(pe) = PeFile::parse(data) {
+        if let Ok(sig) = pe.signature() {
+            let _ = Message::parse(sig).map(|m| m.certificates().iter().map(|c| c.label()).count());
+        }
+        if let Ok(ranges) = pe.hashed_ranges() {
+            for r in &ranges {
+                assert!(r.start <= r.end && r.end <= data.len(), "hashed range {r:?} of a {}-byte file", data.len());
+            }
+        }
+        let _ = pe.digest(HashAlgo::Sha256);
+    }
+    if let Ok(a) = appended::split(data) {
+        let _ = Message::parse(a.pkcs7).map(|m| m.certificates().len());
     }
 });

@@ -33,6 +33,8 @@ fuzz_target!(|data: &[u8]| {
     let size = core.size();
     let _ = (core.ram_bytes(), core.loads(), core.notes_bytes().len(), core.prstatus(), core.vmcoreinfo());
     let _ = core.phys_ranges().count();
+    // What kernel/src/crash/vmcore.rs counts: the CPUs' NT_PRSTATUS notes.
+    let _ = elfcore::notes(core.notes_bytes()).filter(|&(name, ty, _)| name == b"CORE" && ty == elfcore::NT_PRSTATUS).count();
     let mut buf = vec![0u8; 4096];
     let read = |off: u64, buf: &mut [u8]| match core.read_at(off, buf, &mem) {
         Ok(n) => {
