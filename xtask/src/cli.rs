@@ -24,6 +24,13 @@ COMMANDS:
     sign      Sign a kernel image: `cargo xtask sign [--key K --cert C] IN OUT`. A PE/COFF
               file (kexos.bzImage, a Linux bzImage) gets Authenticode in sbsign's layout,
               anything else (kexos.elf) an appended PKCS#7 signature in sign-file's layout
+    fuzz      Fuzz every parser of untrusted input with libFuzzer (cargo-fuzz, tests/fuzz/):
+              `cargo xtask fuzz [TARGET] [--seconds N]` runs one target or all of them in
+              turn and prints executions, coverage (cov/ft) and findings per target;
+              `--smoke` runs each for a few seconds and fails on any crash, hang or
+              out-of-memory. Seeds come from the build (kexos's images, the purgatory,
+              initramfs) and the Linux fixture, in target/fuzz/corpus/TARGET/; findings
+              in target/fuzz/artifacts/TARGET/. Installs cargo-fuzz if it is missing
     fixtures  Fetch the Linux fixture if it is not cached (target/fixtures/linux/): a Debian
               cloud bzImage (apt-get download), a busybox initramfs for it, and Debian's
               kexec-tools with its libraries (initrd-kexec.img: Linux that can kexec);
@@ -67,6 +74,14 @@ OPTIONS (bench):
                           signed vs unsigned kexec_file_load
     --only ima            Only the measured-kexec figures (issue 11): IMA's hashing at load,
                           the reboot-time update of lists of 10, 1000 and 10000 events
+OPTIONS (fuzz):
+    TARGET                One target (default: all): bzimage_plan elf64_plan purgatory_reloc
+                          cpio_newc initramfs_unpack cmdline boot_params vmcore kexec_sig
+                          ima_restore
+    --seconds N           Fuzz each target N seconds (default 60; --smoke: 5)
+    --smoke               A few seconds per target on the seeds only (a fresh corpus); exit
+                          status 1 if any target crashes, hangs (-timeout) or runs out of
+                          memory (-rss_limit_mb)
 OPTIONS (sign):
     --key FILE            Private key, PEM: PKCS#8, PKCS#1 RSA or SEC1 EC (default: the test
                           signer's, target/keys/test/signer.key.pem, generated reproducibly)
@@ -124,6 +139,10 @@ pub(crate) struct Opts {
     pub(crate) hash: Option<String>,
     pub(crate) no_certs: bool,
     pub(crate) positional: Vec<String>,
+    /// `fuzz`'s `--seconds`.
+    pub(crate) seconds: Option<u64>,
+    /// `fuzz --smoke`.
+    pub(crate) smoke: bool,
     /// Trusted besides `trusted_certs` or the test CA (`test` adds the Debian CA).
     pub(crate) extra_trusted: Vec<PathBuf>,
 }
@@ -171,6 +190,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         "bench" => &["--only"],
         "fixtures" => &["--force"],
         "sign" => &["--key", "--cert", "--hash", "--no-certs"],
+        "fuzz" => &["--seconds", "--smoke"],
         _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
     };
     let mut o = Opts::default();
@@ -184,7 +204,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             print!("{HELP}");
             std::process::exit(0);
         }
-        if cmd == "sign" && !arg.starts_with('-') {
+        if (cmd == "sign" || cmd == "fuzz") && !arg.starts_with('-') {
             o.positional.push(arg.clone());
             continue;
         }
@@ -221,6 +241,12 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--cert" => o.cert = Some(PathBuf::from(value()?)),
             "--hash" => o.hash = Some(value()?),
             "--no-certs" => o.no_certs = true,
+            "--seconds" => {
+                let v = value()?;
+                let n: u64 = v.parse().ok().filter(|&n| n > 0).with_context(|| format!("--seconds {v}: a positive number of seconds"))?;
+                o.seconds = Some(n);
+            }
+            "--smoke" => o.smoke = true,
             _ => unreachable!("flag {flag} allowed but not handled"),
         }
     }
@@ -229,6 +255,9 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
     }
     if cmd == "sign" && o.positional.len() != 2 {
         bail!("usage: cargo xtask sign [--key K --cert C] [--hash sha256|sha384|sha512] [--no-certs] IN OUT");
+    }
+    if cmd == "fuzz" && o.positional.len() > 1 {
+        bail!("usage: cargo xtask fuzz [TARGET] [--seconds N] [--smoke]");
     }
     if o.key.is_some() != o.cert.is_some() {
         bail!("--key and --cert go together");

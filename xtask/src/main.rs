@@ -17,6 +17,8 @@ mod bench_sig;
 mod build;
 mod cli;
 mod fixtures;
+mod fuzz;
+mod fuzz_seeds;
 mod keys;
 mod purgatory;
 mod run;
@@ -56,6 +58,7 @@ fn real_main() -> Result<ExitCode> {
         "bench" => x.bench(&opts),
         "fixtures" => x.fixtures_cmd(&opts),
         "sign" => x.sign_cmd(&opts),
+        "fuzz" => x.fuzz(&opts),
         _ => unreachable!(),
     }
 }

@@ -46,7 +46,7 @@ impl Xtask {
         Ok(self.target("keys").join("test").join("ca.der"))
     }
 
-    fn test_signer(&self) -> Result<Signer> {
+    pub(crate) fn test_signer(&self) -> Result<Signer> {
         let pki = self.test_pki()?;
         Ok(Signer { identity: pki.signer, chain: vec![], hash: HashAlgo::Sha256, include_certs: true })
     }

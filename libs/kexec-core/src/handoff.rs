@@ -168,9 +168,11 @@ pub(crate) fn finish_handoff(
     initrd: Option<(PhysAddr, u64)>,
     entry: PhysAddr,
 ) -> Result<(PhysAddr, u64), KexecError> {
-    if let Some((at, len)) = initrd {
-        bp.set_ramdisk(at.0, len);
-    }
+    // ramdisk_image/ramdisk_size are the loader's to write, and zero without
+    // an initrd (boot.rst: "write (obligatory)"): never the image file's own
+    // values, which copy_setup_header brought along.
+    let (rd_at, rd_len) = initrd.map_or((0, 0), |(at, len)| (at.0, len));
+    bp.set_ramdisk(rd_at, rd_len);
     let mut final_cmdline = Vec::new();
     if let (KimageKind::Crash { .. }, Some(elf)) = (image.kind(), image.elf_load_addr) {
         final_cmdline.extend_from_slice(format!("elfcorehdr={:#x} ", elf.0).as_bytes());

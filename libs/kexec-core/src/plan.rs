@@ -314,4 +314,33 @@ mod tests {
         assert_eq!(reused, [0xab; 32], "the known digest is used as given");
         assert_eq!(kernel_again, kernel_digest, "and for the initrd segment only");
     }
+
+    /// Issue 12, found by the bzimage_plan fuzz target: an image whose own
+    /// setup header says ramdisk_image 0xffffffff, ramdisk_size 249, loaded
+    /// without an initrd, handed the next kernel that bogus initrd (the header
+    /// is copied from the file and only an initrd overwrote those fields).
+    /// The loader writes them always: zero without an initrd.
+    #[test]
+    fn the_files_own_ramdisk_fields_never_reach_the_next_kernel() {
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[]);
+        let e820 = e820_from_memmap(&map);
+        let purg = purgatory();
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+        let mut kernel = fake_bzimage(4096, 1 << 20);
+        kernel[bootparam::hdr::RAMDISK_IMAGE..][..4].copy_from_slice(&0xffff_ffffu32.to_le_bytes());
+        kernel[bootparam::hdr::RAMDISK_SIZE..][..4].copy_from_slice(&249u32.to_le_bytes());
+        let limits = SanityLimits::from_memmap(&map);
+        let zero_page_ramdisk = |initrd: Option<&[u8]>| {
+            let (image, sum) =
+                kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, initrd, None, b"\0", &limits, Vec::new()).unwrap();
+            let bp = image.segments().iter().find(|s| Some(s.mem) == sum.boot_params).unwrap();
+            let zp = bootparam::ZeroPage::new(&bp.buf.as_slice()[..4096]).unwrap();
+            (zp.ramdisk(), sum.initrd.map(|(at, len)| (at.0, len)))
+        };
+        assert_eq!(zero_page_ramdisk(None), (None, None));
+        let (got, placed) = zero_page_ramdisk(Some(b"an initrd"));
+        assert_eq!(got, placed);
+        assert!(got.is_some());
+    }
 }

@@ -186,8 +186,18 @@ impl<'a> PeFile<'a> {
     /// the certificate-table entry, every section with raw data sorted by
     /// file offset, then the rest of the file up to `certs_size` bytes
     /// before its end. ELIBBAD if a section lies outside the file or the
-    /// certificate table overlaps the hashed bytes.
+    /// certificate table overlaps the hashed bytes, or the image has no
+    /// certificate-table entry.
     pub fn hashed_ranges(&self) -> Result<Vec<Range<usize>>, SigError> {
+        // The certificate-table entry is left out of the digest, so it must
+        // exist: with NumberOfRvaAndSizes <= 4 its offset may lie past
+        // SizeOfHeaders. (Linux never digests such an image: it is unsigned.)
+        if self.data_dirs <= CERT_DIRENT_INDEX {
+            return Err(bad(&format!(
+                "{} data directories: no certificate-table entry to leave out of the digest",
+                self.data_dirs
+            )));
+        }
         let mut out = Vec::with_capacity(self.sections.len() + 4);
         out.push(0..self.checksum_offset);
         out.push(self.checksum_offset + 4..self.cert_dirent_offset);

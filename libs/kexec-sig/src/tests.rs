@@ -157,3 +157,26 @@ fn hostile_bytes_never_panic() {
         let _ = crate::verify_pe(&base[..n], &k);
     }
 }
+
+/// Issue 12 (found writing the kexec_sig fuzz target, which now checks every
+/// hashed range): a PE with at most 4 data directories has no
+/// certificate-table entry, and with SizeOfHeaders just past its directories
+/// the entry's offset lay beyond SizeOfHeaders: hashed_ranges returned the
+/// reversed range 240..201 and digest() panicked slicing it. It is ELIBBAD
+/// now; verify_pe, which stops at the missing signature first, says ENODATA.
+#[test]
+fn pe_without_a_certificate_entry_has_no_digest() {
+    let mut b = pe();
+    let opt = 0x58;
+    for dirs in [0u32, 4] {
+        // SizeOfHeaders just past the directories (cursor + dirs * 8 + 1).
+        let header_size = opt + 112 + dirs as usize * 8 + 1;
+        b[opt + 60..opt + 64].copy_from_slice(&(header_size as u32).to_le_bytes());
+        b[opt + 108..opt + 112].copy_from_slice(&dirs.to_le_bytes());
+        b[0x46..0x48].copy_from_slice(&0u16.to_le_bytes());
+        let pe = PeFile::parse(&b).unwrap();
+        assert_eq!(pe.hashed_ranges().unwrap_err().errno(), Errno::ELIBBAD);
+        assert_eq!(pe.digest(HashAlgo::Sha256).unwrap_err().errno(), Errno::ELIBBAD);
+        assert_eq!(errno(crate::verify_pe(&b, &Keyring::new("k"))), Errno::ENODATA);
+    }
+}

@@ -1,0 +1,446 @@
+//! What the fuzz targets share: the input layouts (documented here, written
+//! by `cargo xtask fuzz`'s seed builder in xtask/src/fuzz_seeds.rs), a fake
+//! physical memory made from the input, the files the running kernel would
+//! have (the purgatory object, the builtin keyring) and the load plan as the
+//! kernel runs it (kernel/src/kexec/file.rs and load.rs), over QEMU's 512 MiB
+//! memory map.
+//!
+//! Every target calls the library's real entry point; nothing here re-implements
+//! a parser. What a target checks besides "no panic" is said in the target.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use std::collections::HashMap;
+
+use kexec_core::{
+    check_entry_list, kexec_file_plan, kimage_load_crash_segments, kimage_load_segments,
+    probe_image, relocate_simulate, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
+    Kimage, KimageKind, LoadContext, LoadSummary, MemoryView, PageAlloc, PhysAddr, PhysMem,
+    PhysRange, SanityLimits, PAGE_SIZE,
+};
+
+/// Environment variable naming the data directory xtask prepares
+/// (target/fuzz/data: `purgatory.o`, `trusted/*.der`).
+pub const DATA_ENV: &str = "KEXOS_FUZZ_DATA";
+
+/// `KEXOS_FUZZ_VERBOSE=1`: targets say what each input led to (to check
+/// that the seeds reach deep, or to read a reproduced finding).
+pub fn verbose() -> bool {
+    static V: OnceLock<bool> = OnceLock::new();
+    *V.get_or_init(|| std::env::var_os("KEXOS_FUZZ_VERBOSE").is_some_and(|v| v == "1"))
+}
+
+/// The data directory: `$KEXOS_FUZZ_DATA`, else target/fuzz/data of the repository.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os(DATA_ENV) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/fuzz/data")),
+    }
+}
+
+/// A file of the data directory, or the process ends with a message saying
+/// how to make it (a set-up error, not a finding).
+fn data_file(name: &str) -> Vec<u8> {
+    let p = data_dir().join(name);
+    match std::fs::read(&p) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!(
+                "kexos-fuzz: cannot read {} ({e}): run the targets through `cargo xtask fuzz`, which prepares it",
+                p.display()
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The real purgatory object (purgatory/build.sh's target/purgatory/purgatory.o,
+/// copied to the data directory), as the kernel embeds it.
+pub fn purgatory() -> &'static [u8] {
+    static P: OnceLock<Vec<u8>> = OnceLock::new();
+    P.get_or_init(|| data_file("purgatory.o"))
+}
+
+/// The builtin trusted keyring: every `trusted/*.der` of the data directory
+/// (the test CA, and Debian's Secure Boot CA when the Linux fixture is there).
+pub fn keyring() -> &'static kexec_sig::Keyring {
+    static K: OnceLock<kexec_sig::Keyring> = OnceLock::new();
+    K.get_or_init(|| {
+        let dir = data_dir().join("trusted");
+        let mut k = kexec_sig::Keyring::new(".builtin_trusted_keys");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        names.sort();
+        for p in names {
+            let der = std::fs::read(&p).unwrap_or_default();
+            if let Err(e) = k.add_der(&der) {
+                eprintln!("kexos-fuzz: {}: {e}", p.display());
+                std::process::exit(2);
+            }
+        }
+        k
+    })
+}
+
+/// Physical memory made of the input: `bytes` at physical `base`, nothing
+/// else readable. The layout of the boot_params and vmcore inputs is
+/// `[u64 LE base][bytes]`.
+#[derive(Clone, Copy, Debug)]
+pub struct FlatMemory<'a> {
+    pub base: u64,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> FlatMemory<'a> {
+    /// `[u64 LE base][bytes]`; None if shorter than the base.
+    pub fn from_input(data: &'a [u8]) -> Option<FlatMemory<'a>> {
+        let (b, bytes) = data.split_first_chunk::<8>()?;
+        Some(FlatMemory { base: u64::from_le_bytes(*b), bytes })
+    }
+
+    /// Fill `buf` from physical `pa`; false if any byte is outside the memory.
+    pub fn read(&self, pa: u64, buf: &mut [u8]) -> bool {
+        let Some(off) = pa.checked_sub(self.base) else { return false };
+        let Ok(off) = usize::try_from(off) else { return false };
+        match off.checked_add(buf.len()).and_then(|end| self.bytes.get(off..end)) {
+            Some(src) => {
+                buf.copy_from_slice(src);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl elfcore::OldMemory for FlatMemory<'_> {
+    fn read(&self, phys: u64, buf: &mut [u8]) -> bool {
+        FlatMemory::read(self, phys, buf)
+    }
+}
+
+/// Flags of a load input (its first byte).
+pub mod load_flags {
+    /// A crash (kdump) load: `kexec -s -p`, into a 64 MiB crashkernel= region.
+    pub const CRASH: u8 = 1 << 0;
+    /// Hand-over buffers requested (IMA's list and a kexos buffer), as every
+    /// normal load of the kernel does.
+    pub const HANDOVER: u8 = 1 << 1;
+    /// The initrd's SHA-256 is passed in (the kernel's IMA hashed it).
+    pub const KNOWN_INITRD_DIGEST: u8 = 1 << 2;
+}
+
+/// Bytes before the files in a load input.
+pub const LOAD_HEADER: usize = 7;
+
+/// A kexec_file_load call made of the input:
+/// `[u8 flags][u16 LE cmdline_len][u32 LE initrd_len][cmdline][initrd][kernel]`,
+/// lengths cut to what the input holds. The kernel file is the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadInput<'a> {
+    pub flags: u8,
+    /// With its NUL, as the syscall copies it (or empty).
+    pub cmdline: &'a [u8],
+    /// None for an empty one (KEXEC_FILE_NO_INITRAMFS: the kernel refuses
+    /// an empty file with EINVAL before loading).
+    pub initrd: Option<&'a [u8]>,
+    pub kernel: &'a [u8],
+}
+
+impl<'a> LoadInput<'a> {
+    pub fn split(data: &'a [u8]) -> Option<LoadInput<'a>> {
+        let (h, rest) = data.split_first_chunk::<LOAD_HEADER>()?;
+        let cmdline_len = usize::from(u16::from_le_bytes([h[1], h[2]])).min(rest.len());
+        let (cmdline, rest) = rest.split_at(cmdline_len);
+        let initrd_len = (u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize).min(rest.len());
+        let (initrd, kernel) = rest.split_at(initrd_len);
+        Some(LoadInput { flags: h[0], cmdline, initrd: (!initrd.is_empty()).then_some(initrd), kernel })
+    }
+}
+
+const MIB: u64 = 1 << 20;
+/// The crashkernel= region of a crash load (what `crashkernel=64M` gets on 512 MiB).
+pub const CRASH_REGION: (u64, u64) = (0x1400_0000, 0x1800_0000);
+/// The kernel's direct-map offset (for the ELF core headers' p_vaddr).
+const PHYS_OFFSET: u64 = 0xffff_8880_0000_0000;
+
+/// What a load needs from the running kernel, made once: QEMU's 512 MiB map,
+/// below 1 MiB avoided (kernel/src/kexec/load.rs), the e820 handed on, the ELF
+/// core headers of a crash load (a PT_LOAD per RAM range outside the region).
+struct Machine {
+    map: memmap::MemoryMap,
+    view: MemoryView,
+    crash_view: MemoryView,
+    e820: Vec<bootparam::E820Entry>,
+    elf_headers: Vec<u8>,
+    limits: SanityLimits,
+}
+
+fn machine() -> &'static Machine {
+    static M: OnceLock<Machine> = OnceLock::new();
+    M.get_or_init(|| {
+        let map = memmap::examples::qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let crash_view = MemoryView::new([PhysRange::new(CRASH_REGION.0, CRASH_REGION.1)], &[]);
+        let e820 = bootparam::e820_from_memmap(&map);
+        let ram: Vec<(u64, u64)> = view.ranges().iter().map(|r| (r.start, r.end)).collect();
+        let notes = [elfcore::NoteRange { phys: 0x20_0000, size: elfcore::CRASH_NOTE_BYTES as u64 }];
+        let elf_headers = elfcore::build_elf_headers(&ram, &[CRASH_REGION], &notes, PHYS_OFFSET);
+        let limits = SanityLimits::from_memmap(&map);
+        Machine { map, view, crash_view, e820, elf_headers, limits }
+    })
+}
+
+/// What [`run_load`] did, for a target's own checks.
+#[derive(Debug)]
+pub enum LoadOutcome {
+    /// The syscall refuses before the loader runs (empty kernel, command
+    /// line without its NUL).
+    Refused,
+    /// No loader accepts the file.
+    NotProbed,
+    /// The plan failed with this errno.
+    Failed(abi::Errno),
+    /// Planned: the segments' destinations.
+    Planned(Vec<PhysRange>),
+}
+
+/// kexec_file_load as the kernel runs it, up to the plan (probe with
+/// `loaders`, the plan with the loader that accepted it, over [`machine`]),
+/// with `purgatory` as the embedded object. Checks what must hold of any
+/// plan: every segment inside the memory it may use, no two overlapping,
+/// errors with an errno and a message.
+pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory: &[u8]) -> LoadOutcome {
+    if input.kernel.is_empty() || input.cmdline.last().is_some_and(|&b| b != 0) {
+        return LoadOutcome::Refused;
+    }
+    let ops = match probe_image(loaders, input.kernel) {
+        Ok(ops) => ops,
+        Err(e) => {
+            assert_eq!(e.errno(), abi::Errno::ENOEXEC, "{e}");
+            let msg = e.to_string();
+            if verbose() {
+                eprintln!("kexos-fuzz: not probed: {msg}");
+            }
+            return LoadOutcome::NotProbed;
+        }
+    };
+    let m = machine();
+    let crash = input.flags & load_flags::CRASH != 0;
+    let (kind, view, crash_setup) = if crash {
+        let region = PhysRange::new(CRASH_REGION.0, CRASH_REGION.1);
+        let setup = CrashSetup { elf_headers: &m.elf_headers, memmap: &m.map };
+        (KimageKind::Crash { region }, &m.crash_view, Some(setup))
+    } else {
+        (KimageKind::Normal, &m.view, None)
+    };
+    let ctx = LoadContext { view, e820: &m.e820, acpi_rsdp: Some(0xf_5a40), purgatory, crash: crash_setup };
+    let handover = if input.flags & load_flags::HANDOVER != 0 && !crash {
+        let list = ima::dump(&[ima::Entry::boot_aggregate()], usize::MAX).bytes;
+        vec![
+            HandoverRequest { kind: HandoverKind::Ima, label: "ima", size: list.len() as u64 + 16384, data: list },
+            HandoverRequest { kind: HandoverKind::Kexos(u32::from_be_bytes(*b"test")), label: "test_buffer", data: vec![7; 100], size: 8192 },
+        ]
+    } else {
+        Vec::new()
+    };
+    let handover_count = handover.len();
+    let digest = match input.initrd {
+        Some(rd) if input.flags & load_flags::KNOWN_INITRD_DIGEST != 0 => Some(ima::file_digest(rd)),
+        _ => None,
+    };
+    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, digest, input.cmdline, &m.limits, handover) {
+        Ok((image, summary)) => {
+            let dests = image.destinations();
+            for s in image.segments() {
+                let r = s.dest_range();
+                assert!(view.contains(&r), "{} at {:?} outside the usable memory", s.label, r);
+                assert!(s.bufsz() <= s.memsz, "{}: bufsz {} > memsz {}", s.label, s.bufsz(), s.memsz);
+            }
+            let mut sorted = dests.clone();
+            sorted.sort_by_key(|r| r.start);
+            for w in sorted.windows(2) {
+                assert!(w[0].end <= w[1].start, "segments overlap: {:?} {:?}", w[0], w[1]);
+            }
+            assert_eq!(image.start, summary.purgatory_entry);
+            // Purgatory starts inside itself and enters the kernel inside the kernel.
+            let inside = |label: &str, pa: PhysAddr| {
+                image.segments().iter().any(|s| s.label == label && s.dest_range().start <= pa.0 && pa.0 < s.dest_range().end)
+            };
+            assert!(inside("purgatory", summary.purgatory_entry), "purgatory entry {} outside purgatory", summary.purgatory_entry);
+            assert!(inside("kernel", summary.kernel_entry), "kernel entry {} outside the kernel", summary.kernel_entry);
+            if let Some(mem) = check_memory(&image, view) {
+                check_boot_params(&image, &summary, &mem, &m.e820, handover_count);
+            }
+            if verbose() {
+                eprintln!("kexos-fuzz: planned ({}, flags {:#x}): {:?}", summary.loader, input.flags, image.segments().iter().map(|s| (s.label, s.mem.0, s.memsz)).collect::<Vec<_>>());
+            }
+            LoadOutcome::Planned(dests)
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            if verbose() {
+                eprintln!("kexos-fuzz: plan failed ({}): {msg}", e.errno().name());
+            }
+            LoadOutcome::Failed(e.errno())
+        }
+    }
+}
+
+/// A small bzImage64 in kexos's shape (one setup sector, protocol 2.15,
+/// 64-bit, above-4G capable, 2 MiB aligned, `payload` bytes, 1 MiB init_size):
+/// the kernel of the purgatory target's loads.
+pub fn small_bzimage(payload: usize) -> Vec<u8> {
+    use bootparam::hdr;
+    let mut b = vec![0u8; 1024 + payload];
+    let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
+    put(hdr::SETUP_SECTS, &[1]);
+    put(hdr::BOOT_FLAG, &bootparam::BOOT_FLAG.to_le_bytes());
+    put(hdr::HEADER, &bootparam::HDRS_MAGIC.to_le_bytes());
+    put(hdr::VERSION, &0x020fu16.to_le_bytes());
+    put(hdr::LOADFLAGS, &[bootparam::loadflags::LOADED_HIGH]);
+    put(hdr::KERNEL_ALIGNMENT, &0x20_0000u32.to_le_bytes());
+    put(hdr::RELOCATABLE_KERNEL, &[1]);
+    let xlf = bootparam::xloadflags::XLF_KERNEL_64 | bootparam::xloadflags::XLF_CAN_BE_LOADED_ABOVE_4G;
+    put(hdr::XLOADFLAGS, &xlf.to_le_bytes());
+    put(hdr::CMDLINE_SIZE, &2047u32.to_le_bytes());
+    put(hdr::PREF_ADDRESS, &0x100_0000u64.to_le_bytes());
+    put(hdr::INIT_SIZE, &(1u32 << 20).to_le_bytes());
+    b
+}
+
+/// Sparse physical memory; never-written bytes read as 0xaa (so a segment
+/// byte nobody wrote shows).
+#[derive(Default)]
+struct PageMem(HashMap<u64, Box<[u8; PAGE_SIZE as usize]>>);
+
+impl PhysMem for PageMem {
+    fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
+        let mut done = 0;
+        while done < bytes.len() {
+            let a = pa.0 + done as u64;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE as usize - off).min(bytes.len() - done);
+            let page = self.0.entry(a - off as u64).or_insert_with(|| Box::new([0xaa; PAGE_SIZE as usize]));
+            page[off..off + n].copy_from_slice(&bytes[done..done + n]);
+            done += n;
+        }
+    }
+    fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let a = pa.0 + done as u64;
+            let off = (a % PAGE_SIZE) as usize;
+            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
+            match self.0.get(&(a - off as u64)) {
+                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
+                None => buf[done..done + n].fill(0xaa),
+            }
+            done += n;
+        }
+    }
+}
+
+/// Pages handed out top down from the usable memory, as a frame allocator
+/// would: they collide with the (also top-down) destinations, which is
+/// what the entry list must cope with.
+struct TopDown<'v> {
+    ranges: &'v [PhysRange],
+    /// Next range (from the end) and the next page in it.
+    at: Option<(usize, u64)>,
+    freed: Vec<PhysAddr>,
+}
+
+impl PageAlloc for TopDown<'_> {
+    fn alloc_page(&mut self) -> Option<PhysAddr> {
+        if let Some(p) = self.freed.pop() {
+            return Some(p);
+        }
+        loop {
+            let (i, next) = self.at?;
+            let r = self.ranges[i];
+            if next >= r.start.next_multiple_of(PAGE_SIZE) && next + PAGE_SIZE <= r.end {
+                self.at = Some((i, next - PAGE_SIZE));
+                return Some(PhysAddr(next));
+            }
+            self.at = i.checked_sub(1).map(|j| (j, (self.ranges[j].end - PAGE_SIZE) & !(PAGE_SIZE - 1)));
+        }
+    }
+    fn free_page(&mut self, pa: PhysAddr) {
+        self.freed.push(pa);
+    }
+}
+
+/// Most memory a plan may span for [`check_memory`] to run it (bigger plans,
+/// kexos.bzImage and the Linux kernel, are only planned: the walk would
+/// dominate the run; 4 MiB still takes several indirection pages).
+const CHECKED_MEMSZ: u64 = 4 << 20;
+
+/// What the kernel does with a plan next: a normal image's entry list
+/// (kimage_load_segments, pages from a top-down allocator), which the
+/// pre-jump model must accept (check_entry_list) and whose walk
+/// (relocate_simulate) must leave every segment's bytes, zero tail included,
+/// at its destination; a crash image written in place.
+fn check_memory(image: &Kimage<'_>, view: &MemoryView) -> Option<PageMem> {
+    let total: u64 = image.segments().iter().map(|s| s.memsz).sum();
+    if total > CHECKED_MEMSZ {
+        return None;
+    }
+    let mut mem = PageMem::default();
+    match image.kind() {
+        KimageKind::Normal => {
+            let ranges = view.ranges();
+            let at = ranges.len().checked_sub(1).map(|i| (i, (ranges[i].end - PAGE_SIZE) & !(PAGE_SIZE - 1)));
+            let mut alloc = TopDown { ranges, at, freed: Vec::new() };
+            let list = kimage_load_segments(image, &mut alloc, &mut mem).expect("entry list for a planned image");
+            let segs: Vec<PhysRange> = image.segments().iter().map(|s| s.dest_range()).collect();
+            let pages = check_entry_list(&list, &segs, &mem).expect("the pre-jump check accepts the list");
+            let written = relocate_simulate(list.head, &mut mem, 1 << 24).expect("relocate_kernel's walk");
+            assert_eq!(pages, written);
+        }
+        KimageKind::Crash { .. } => kimage_load_crash_segments(image, &mut mem),
+    }
+    let mut got = Vec::new();
+    for s in image.segments() {
+        got.resize(s.memsz as usize, 0);
+        mem.read(s.mem, &mut got);
+        let (data, tail) = got.split_at(s.buf.len());
+        assert!(data == s.buf.as_slice(), "{}: the bytes at {} are not the segment's", s.label, s.mem);
+        assert!(tail.iter().all(|&b| b == 0), "{}: zero tail not zeroed", s.label);
+    }
+    Some(mem)
+}
+
+/// The boot_params a plan left in memory, read back as the next kernel reads
+/// it (bootparam::parse_boot_params): the command line the image says, the
+/// initrd where it was placed, the memory map it was given (a crash image's
+/// own), the RSDP, kexec's loader type, one setup_data node per hand-over buffer.
+fn check_boot_params(image: &Kimage<'_>, summary: &LoadSummary, mem: &PageMem, e820: &[bootparam::E820Entry], handover: usize) {
+    let Some(bp) = summary.boot_params else { return };
+    let mut zp = vec![0u8; bootparam::BOOT_PARAMS_SIZE];
+    mem.read(bp, &mut zp);
+    let p = bootparam::parse_boot_params(&zp, |pa, b| {
+        mem.read(PhysAddr(pa), b);
+        true
+    })
+    .expect("the next kernel parses the boot_params we wrote");
+    let (cl, len) = summary.cmdline.expect("a command line");
+    assert_eq!(p.cmdline_pa, Some(cl.0));
+    let mut text = vec![0u8; len as usize];
+    mem.read(cl, &mut text);
+    assert_eq!(text, image.cmdline, "command line");
+    assert_eq!(p.ramdisk, summary.initrd.map(|(at, n)| (at.0, n)), "initrd");
+    assert_eq!(p.e820, image.crash_e820.as_deref().unwrap_or(e820), "e820");
+    assert_eq!(p.acpi_rsdp, Some(0xf_5a40));
+    assert_eq!(p.type_of_loader, bootparam::LOADER_TYPE_KEXEC);
+    let read = |pa: u64, b: &mut [u8]| {
+        mem.read(PhysAddr(pa), b);
+        true
+    };
+    let buffers = bootparam::HandoverBuffer::find_all(&p.setup_data, read).expect("hand-over nodes");
+    assert_eq!(buffers.len(), handover, "hand-over buffers in setup_data");
+    for b in &buffers {
+        assert!(image.segments().iter().any(|s| s.mem.0 == b.addr && s.memsz == b.size), "hand-over buffer {b:?} is no segment");
+    }
+}
