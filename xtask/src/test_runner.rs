@@ -45,6 +45,17 @@ impl Xtask {
         }
         results.step("host unit tests", unit);
 
+        // Every parser's fuzz target for a few seconds on its seeds (cargo xtask fuzz --smoke).
+        eprintln!("\nxtask: fuzz smoke run (cargo xtask fuzz --smoke)");
+        let smoke = Opts { smoke: true, ..Opts::default() };
+        match self.fuzz_targets(&smoke) {
+            Ok(failed) => results.record(&format!("fuzz smoke ({} targets, {failed} with findings)", crate::fuzz::TARGETS.len()), failed == 0, true),
+            Err(e) => {
+                eprintln!("xtask: fuzz smoke run failed: {e:#}");
+                results.record("fuzz smoke (could not run)", false, true);
+            }
+        }
+
         let files = self.scenario_files()?;
         eprintln!(
             "\nxtask: QEMU scenarios from tests/tests/{{{}}}.rs (at most 2 machines at once)",
