@@ -103,10 +103,15 @@ fn parse_log(log: &str, status: Option<i32>) -> RunStats {
     };
     s.finding = kind.map(|k| {
         let artifact = log.lines().find_map(|l| l.split("Test unit written to ").nth(1)).map(str::trim);
-        let panic = log.lines().find(|l| l.contains("panicked at")).map(str::trim);
+        // "thread '..' panicked at FILE:LINE:COL:" and the message on the next line.
+        let mut lines = log.lines().skip_while(|l| !l.contains("panicked at"));
+        let panic = lines.next().map(str::trim);
         let mut msg = k.to_string();
         if let Some(p) = panic {
             msg.push_str(&format!(": {p}"));
+            if let Some(m) = lines.next().map(str::trim).filter(|m| !m.is_empty() && !m.starts_with("stack backtrace")) {
+                msg.push_str(&format!(" {m}"));
+            }
         }
         if let Some(a) = artifact {
             msg.push_str(&format!(" (input: {a})"));
@@ -338,7 +343,7 @@ mod tests {
         let s = parse_log(bad, Some(77));
         assert_eq!(s.executions, 500);
         let f = s.finding.unwrap();
-        assert!(f.starts_with("panic: thread '<unnamed>' panicked at libs/x.rs:1:2:"), "{f}");
+        assert!(f.starts_with("panic: thread '<unnamed>' panicked at libs/x.rs:1:2: attempt to add with overflow"), "{f}");
         assert!(f.ends_with("(input: target/fuzz/artifacts/x/crash-abc)"), "{f}");
         let s = parse_log("==1== ERROR: libFuzzer: out-of-memory (used: 2100Mb; exceeds: 2048Mb)\n", Some(71));
         assert_eq!(s.finding.as_deref(), Some("out of memory"));

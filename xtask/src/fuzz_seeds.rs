@@ -101,7 +101,8 @@ pub(crate) fn tiny_elf(note: bool, symbol: bool) -> Vec<u8> {
     let sh_off = f.len().next_multiple_of(8) as u64;
     f.resize(sh_off as usize, 0);
     // name, type, flags, addr, offset, size, link, info, align, entsize
-    let mut sections: Vec<(u32, u32, u64, u64, u64, u64, u32, u32, u64, u64)> = vec![
+    type Shdr = (u32, u32, u64, u64, u64, u64, u32, u32, u64, u64);
+    let mut sections: Vec<Shdr> = vec![
         (0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
         (1, 1, 6, VADDR, 0x1000, 0x1000, 0, 0, 4096, 0),
     ];

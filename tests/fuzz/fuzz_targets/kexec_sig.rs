@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(pe) = PeFile::parse(data) {
         if let Ok(sig) = pe.signature() {
-            let _ = Message::parse(sig).map(|m| m.certificates().iter().map(|c| c.label()).count());
+            if let Ok(m) = Message::parse(sig) {
+                for c in m.certificates() {
+                    let _ = (c.label(), c.subject(), c.issuer(), c.key_algo());
+                }
+            }
         }
         if let Ok(ranges) = pe.hashed_ranges() {
             for r in &ranges {

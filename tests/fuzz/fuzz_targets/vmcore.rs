@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let mut offsets = vec![size.saturating_sub(4096), size.saturating_sub(1), size];
     let mut hdrs = vec![0u8; 64 + 56 * phnum];
     let served_loads: Vec<[u64; 3]> = if read(0, &mut hdrs) == hdrs.len() {
-        hdrs[64..].chunks_exact(56).filter(|ph| ph[..4] == [1, 0, 0, 0]).map(|ph| [word(ph, 8), word(ph, 32), word(ph, 40)]).collect()
+        hdrs[64..].as_chunks::<56>().0.iter().filter(|ph| ph[..4] == [1, 0, 0, 0]).map(|ph| [word(ph, 8), word(ph, 32), word(ph, 40)]).collect()
     } else {
         Vec::new()
     };
@@ -66,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         let (phoff, count) = (word(&ehdr, 32), usize::from(u16::from_le_bytes([ehdr[56], ehdr[57]])));
         let mut raw = vec![0u8; 56 * count];
         assert!(mem.base.checked_add(phoff).is_some_and(|at| mem.read(at, &mut raw)));
-        raw.chunks_exact(56).filter(|ph| ph[..4] == [1, 0, 0, 0]).map(|ph| [word(ph, 8), word(ph, 40)]).collect()
+        raw.as_chunks::<56>().0.iter().filter(|ph| ph[..4] == [1, 0, 0, 0]).map(|ph| [word(ph, 8), word(ph, 40)]).collect()
     } else {
         Vec::new()
     };
