@@ -63,6 +63,47 @@ pub trait PhysMem {
     fn read(&self, pa: PhysAddr, buf: &mut [u8]);
 }
 
+/// Host model of physical memory for replaying a plan (tests, fuzzing):
+/// page-granular and sparse; bytes never written read as 0xAA, so a zero
+/// that matters must have been written.
+#[derive(Clone, Debug, Default)]
+pub struct SparseMem {
+    pages: BTreeMap<u64, Vec<u8>>,
+}
+
+impl SparseMem {
+    /// (page address, offset in it, bytes of `len` left from `done` that fit).
+    fn span(pa: PhysAddr, done: usize, len: usize) -> (u64, usize, usize) {
+        let a = pa.0 + done as u64;
+        let off = (a % PAGE_SIZE) as usize;
+        (a - off as u64, off, (PAGE_SIZE as usize - off).min(len - done))
+    }
+}
+
+impl PhysMem for SparseMem {
+    fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
+        let mut done = 0;
+        while done < bytes.len() {
+            let (page, off, n) = Self::span(pa, done, bytes.len());
+            let p = self.pages.entry(page).or_insert_with(|| vec![0xaa; PAGE_SIZE as usize]);
+            p[off..off + n].copy_from_slice(&bytes[done..done + n]);
+            done += n;
+        }
+    }
+
+    fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
+        let mut done = 0;
+        while done < buf.len() {
+            let (page, off, n) = Self::span(pa, done, buf.len());
+            match self.pages.get(&page) {
+                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
+                None => buf[done..done + n].fill(0xaa),
+            }
+            done += n;
+        }
+    }
+}
+
 pub(crate) static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
 /// A built entry list and every page the image now owns.
@@ -296,42 +337,9 @@ pub(crate) mod tests {
     use super::*;
     use crate::segment::{KexecBuf, SegmentBuf};
     use crate::MemoryView;
-    use std::collections::HashMap;
 
-    /// Page-granular fake physical memory; unwritten bytes read as 0xAA.
-    #[derive(Default)]
-    pub(crate) struct FakeMem {
-        pub pages: HashMap<u64, Vec<u8>>,
-    }
-    impl PhysMem for FakeMem {
-        fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
-            let mut done = 0;
-            while done < bytes.len() {
-                let a = pa.0 + done as u64;
-                let off = (a & 0xfff) as usize;
-                let n = (4096 - off).min(bytes.len() - done);
-                let page = self
-                    .pages
-                    .entry(a & IND_ADDR_MASK)
-                    .or_insert_with(|| vec![0xaa; 4096]);
-                page[off..off + n].copy_from_slice(&bytes[done..done + n]);
-                done += n;
-            }
-        }
-        fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
-            let mut done = 0;
-            while done < buf.len() {
-                let a = pa.0 + done as u64;
-                let off = (a & 0xfff) as usize;
-                let n = (4096 - off).min(buf.len() - done);
-                match self.pages.get(&(a & IND_ADDR_MASK)) {
-                    Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
-                    None => buf[done..done + n].fill(0xaa),
-                }
-                done += n;
-            }
-        }
-    }
+    /// The host model of physical memory the tests use.
+    pub(crate) type FakeMem = super::SparseMem;
 
     /// Hands out pages in a given order; tracks what is outstanding.
     pub(crate) struct ListAlloc {

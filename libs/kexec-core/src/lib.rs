@@ -50,7 +50,7 @@ pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Dig
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
     check_entry_list, kimage_load_crash_segments, kimage_load_segments, relocate_simulate,
-    EntryList, PageAlloc, PhysMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE,
+    EntryList, PageAlloc, PhysMem, SparseMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE,
     IND_ZERO,
 };
 pub use error::{KexecError, SegmentError};

@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use std::collections::HashMap;
 
 use kexec_core::{
     check_entry_list, kexec_file_plan, kimage_load_crash_segments, kimage_load_segments,
@@ -310,37 +309,9 @@ pub fn small_bzimage(payload: usize) -> Vec<u8> {
     b
 }
 
-/// Sparse physical memory; never-written bytes read as 0xaa (so a segment
-/// byte nobody wrote shows).
-#[derive(Default)]
-struct PageMem(HashMap<u64, Box<[u8; PAGE_SIZE as usize]>>);
-
-impl PhysMem for PageMem {
-    fn write(&mut self, pa: PhysAddr, bytes: &[u8]) {
-        let mut done = 0;
-        while done < bytes.len() {
-            let a = pa.0 + done as u64;
-            let off = (a % PAGE_SIZE) as usize;
-            let n = (PAGE_SIZE as usize - off).min(bytes.len() - done);
-            let page = self.0.entry(a - off as u64).or_insert_with(|| Box::new([0xaa; PAGE_SIZE as usize]));
-            page[off..off + n].copy_from_slice(&bytes[done..done + n]);
-            done += n;
-        }
-    }
-    fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
-        let mut done = 0;
-        while done < buf.len() {
-            let a = pa.0 + done as u64;
-            let off = (a % PAGE_SIZE) as usize;
-            let n = (PAGE_SIZE as usize - off).min(buf.len() - done);
-            match self.0.get(&(a - off as u64)) {
-                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
-                None => buf[done..done + n].fill(0xaa),
-            }
-            done += n;
-        }
-    }
-}
+/// Sparse physical memory (kexec-core's host model): never-written bytes read as 0xaa, so
+/// a segment byte nobody wrote shows.
+type PageMem = kexec_core::SparseMem;
 
 /// Pages handed out top down from the usable memory, as a frame allocator
 /// would: they collide with the (also top-down) destinations, which is
