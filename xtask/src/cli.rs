@@ -17,7 +17,8 @@ COMMANDS:
               kexos.bzImage,kexos.signed.elf,kexos.signed.bzImage})
     run       Build, then boot in QEMU with the serial console on this terminal
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
-    test      Build, run the host unit tests, then the QEMU scenarios (tests/tests/*.rs)
+    test      Build, run the host unit tests, the fuzz smoke run (fuzz --smoke), then the
+              QEMU scenarios (tests/tests/*.rs)
     bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
               payload with Debian's kexec-tools; print times and sizes side by side; then the
               self-kexec (issue 4) and crash-dump (issue 5) figures
