@@ -76,14 +76,6 @@ impl Device {
         }
     }
 
-    /// write(2): to the console, or swallowed whole by /dev/null and /dev/zero.
-    pub fn write(self, data: &[u8]) -> usize {
-        if self.is_console() {
-            crate::console::write_bytes(data);
-        }
-        data.len()
-    }
-
     pub fn stat(self) -> Stat {
         Stat { st_mode: S_IFCHR | self.mode(), st_rdev: self.rdev().into(), st_blksize: 4096, st_nlink: 1, ..Default::default() }
     }
