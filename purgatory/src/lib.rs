@@ -57,6 +57,10 @@ pub static mut purgatory_serial_port: u16 = 0x3f8;
 #[link_section = ".data.purgatory_params"]
 pub static mut purgatory_flags: u64 = 0;
 
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_timing: [u64; 2] = [0; 2];
+
 // Each static has the ABI's exact size.
 const _: () = {
     use core::mem::size_of;
@@ -66,12 +70,14 @@ const _: () = {
     assert!(size_of::<EntryRegs>() == abi::ENTRY64_REGS.size);
     assert!(size_of::<u16>() == abi::SERIAL_PORT.size);
     assert!(size_of::<u64>() == abi::FLAGS.size);
+    assert!(size_of::<[u64; 2]>() == abi::TIMING.size);
 };
 
 /// Called once by purgatory_start on our own stack and GDT. Returns only if
 /// the next kernel may be entered.
 #[no_mangle]
 pub extern "C" fn purgatory_main() {
+    let entry_tsc = rdtsc();
     // SAFETY: single CPU, nothing else runs; the kernel patched these before
     // entering us and nobody writes them any more.
     let (params, port) = unsafe {
@@ -83,6 +89,8 @@ pub extern "C" fn purgatory_main() {
                 region_digests: read_volatile(&raw const purgatory_region_digests),
                 flags: read_volatile(&raw const purgatory_flags),
                 entry_rip: regs.rip,
+                timing: read_volatile(&raw const purgatory_timing),
+                entry_tsc,
             },
             read_volatile(&raw const purgatory_serial_port),
         )

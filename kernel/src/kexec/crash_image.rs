@@ -17,6 +17,8 @@ use kexec_core::{locate_mem_hole, CrashSetup, KexecBuf, KimageKind, MemoryView, 
 use super::load::{DirectMap, LoadError, LoadRequest};
 use super::machine_kexec::ControlPages;
 use crate::mm::{self, protect, PAGE_SIZE};
+use crate::time::now_ns;
+use kexec_core::phases::PhaseLog;
 
 pub struct CrashImage {
     region: (u64, u64),
@@ -31,14 +33,17 @@ pub struct CrashImage {
 impl CrashImage {
     /// Plan, then (only if planning succeeded) disarm the old image through
     /// `disarm`, write the new one into the region and protect it.
-    pub fn load(req: &LoadRequest, ops: &dyn kexec_core::KexecFileOps, region: (u64, u64), disarm: impl FnOnce()) -> Result<CrashImage, LoadError> {
+    pub fn load(req: &LoadRequest, ops: &dyn kexec_core::KexecFileOps, region: (u64, u64), phases: &mut PhaseLog, disarm: impl FnOnce()) -> Result<CrashImage, LoadError> {
         let t0 = crate::time::now_ns();
         let map = mm::memory_map();
         let crash_range = PhysRange::new(region.0, region.1);
         let view = MemoryView::new([crash_range], &[]);
         let headers = crate::crash::elf_headers();
         let crash = CrashSetup { elf_headers: &headers, memmap: map };
-        let (image, summary) = super::load::plan(ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
+        let (image, summary) = super::load::plan(true, ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
+        // Crash images are planned with their digests (one pass over the
+        // data), then written into the region (a second).
+        phases.mark("place+digest", now_ns());
         // Linux's kimage_alloc_crash_control_pages: a free stretch of the
         // region, after the segments.
         let pages = ControlPages::pages_needed(map.regions());
@@ -56,6 +61,7 @@ impl CrashImage {
         disarm();
         protect::set_direct_map_writable(region.0, region.1, true);
         kexec_core::kimage_load_crash_segments(&image, &mut DirectMap);
+        phases.mark("copy", now_ns());
         let control = ControlPages::prepare_in(ctrl, map.regions())
             .map_err(|e| (e, String::from("control pages did not fit their stretch (a bug)")))?;
         // All of it, control pages included: they were written above and are
@@ -66,6 +72,7 @@ impl CrashImage {
         if !protected {
             info!("kexec_file: could not write-protect the whole crash kernel region (no memory for page tables)");
         }
+        phases.mark("control", now_ns());
         let final_cmdline = image.cmdline.clone();
         let segments = image.into_table();
         let us = (crate::time::now_ns() - t0) / 1000;
@@ -75,6 +82,7 @@ impl CrashImage {
         }
         let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments };
         info!("kexec_file: loaded {} ({}) as the crash kernel in {} us; {}", req.kernel_path, ops.name(), us, img.usage());
+        info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());
         Ok(img)
     }
 

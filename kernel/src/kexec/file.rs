@@ -7,12 +7,15 @@ use abi::Errno;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use vfs::FileBytes;
 
 use super::crash_image::CrashImage;
 use super::load::{self, LoadRequest, LoadedImage};
 use super::{arm_crash, disarm_crash, fail, KexecLock, CRASH_IMAGE, IMAGE, LAST_ERROR};
 use crate::fs::File;
 use crate::proc::with_current;
+use crate::time::now_ns;
+use kexec_core::phases::PhaseLog;
 use kexec_core::{kernel_read_file_check, FdFile, ReadFileError};
 
 /// A command line longer than this cannot be copied in (Linux's memdup_user
@@ -41,21 +44,29 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         }
         return Ok(0);
     }
+    let mut phases = PhaseLog::start(now_ns());
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32, "kernel")?;
+    phases.mark("read", now_ns());
     // IMA measures what was read, before any check (ima_post_read_file).
     let mut ima_ns = crate::ima::measure_file(&kernel, &kernel_path).1;
+    phases.mark("ima", now_ns());
     let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
+    phases.mark("probe", now_ns());
     let signature = super::sig::validate_signature(ops, &kernel, &kernel_path)?;
+    phases.mark("verify_sig", now_ns());
     let (initrd, initrd_sha256) = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
         (None, None)
     } else {
         let (data, path) = read_file_from_fd(initrd_fd as i32, "initrd")?;
+        phases.mark("read", now_ns());
         let (sha256, ns) = crate::ima::measure_file(&data, &path);
         ima_ns += ns;
+        phases.mark("ima", now_ns());
         (Some(data), Some(sha256))
     };
     let cmdline = copy_cmdline(cmdline_ptr, cmdline_len)?;
     crate::ima::measure_kexec_cmdline(&cmdline);
+    phases.mark("ima", now_ns());
     info!(
         "ima: measured {} ({} KiB) and the initramfs ({} KiB) in {} us",
         kernel_path,
@@ -72,11 +83,12 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         signature: &signature,
         debug: flags & KEXEC_FILE_DEBUG != 0,
     };
+    let phases = &mut phases;
     if flags & KEXEC_FILE_ON_CRASH != 0 {
         info!("kexec_file: no IMA measurement list for a crash kernel (as Linux)");
-        return load_crash(ops, &req);
+        return load_crash(ops, &req, phases);
     }
-    let image = LoadedImage::load(ops, &req).map_err(|(e, why)| fail(e, why))?;
+    let image = LoadedImage::load(ops, &req, phases).map_err(|(e, why)| fail(e, why))?;
     // Only now is the previous image replaced: a failed load leaves it intact.
     *IMAGE.lock() = Some(image);
     Ok(0)
@@ -85,11 +97,11 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
 /// A crash image goes into the crashkernel= region. Without one the loader
 /// still runs, as in Linux, so its own checks (command line length, ...)
 /// come first; placement then fails with EADDRNOTAVAIL, and we say why.
-fn load_crash(ops: &dyn kexec_core::KexecFileOps, req: &LoadRequest) -> Result<u64, Errno> {
+fn load_crash(ops: &dyn kexec_core::KexecFileOps, req: &LoadRequest, phases: &mut PhaseLog) -> Result<u64, Errno> {
     let reserved = crate::crash::region();
     let region = reserved.unwrap_or((0, 0));
     let mut slot = CRASH_IMAGE.lock();
-    let image = CrashImage::load(req, ops, region, || {
+    let image = CrashImage::load(req, ops, region, phases, || {
         disarm_crash();
         if let Some(old) = slot.take() {
             old.unprotect();
@@ -116,27 +128,23 @@ fn unload_crash() {
 /// kernel_read_file_from_fd: the whole file, read through the fd table and
 /// the VFS, checked in Linux's order (kexec_core::kernel_read_file_check:
 /// EBADF, EINVAL for a device or directory, ETXTBSY, EINVAL when empty,
-/// EFBIG above 4 GiB), ENOMEM when memory cannot hold it. `what` names
-/// the file in the refusal ("kernel", "initrd").
-fn read_file_from_fd(fd: i32, what: &str) -> Result<(Vec<u8>, String), Errno> {
+/// EFBIG above 4 GiB). The bytes are not copied: the ramfs shares them
+/// (vfs::FileBytes), and a write to the file while the load runs copies
+/// them instead, so the loader sees one stable version (Linux gets the same
+/// from deny_write_access). `what` names the file in the refusal.
+fn read_file_from_fd(fd: i32, what: &str) -> Result<(FileBytes, String), Errno> {
     let refuse = |e: ReadFileError| fail(e.errno(), format!("cannot read the {} fd {}: {}", what, fd, e));
     with_current(|p| {
         let (f, path) = match p.fds.get(fd).map_err(|e| fail(e, format!("{} fd {} is not open", what, fd)))? {
             File::Node(f, path) => (f, path),
             File::Device(_) => return Err(refuse(ReadFileError::NotRegular)),
         };
-        let data = crate::fs::with(|vfs| -> Result<Vec<u8>, Errno> {
+        let data = crate::fs::with(|vfs| -> Result<FileBytes, Errno> {
             let regular = vfs.kind(f.ino) == vfs::NodeKind::File;
             let size = if regular { vfs.file_data(f.ino)?.len() as u64 } else { 0 };
             let facts = FdFile { readable: f.readable, regular, writers: vfs.writers(f.ino), size };
             kernel_read_file_check(&facts).map_err(refuse)?;
-            let data = vfs.file_data(f.ino)?;
-            let mut copy = Vec::new();
-            let injected = crate::mm::fail::should_fail();
-            let reserved = if injected { Err(()) } else { copy.try_reserve_exact(data.len()).map_err(|_| ()) };
-            reserved.map_err(|_| fail(Errno::ENOMEM, format!("no memory for the {} KiB {} file", data.len() >> 10, what)))?;
-            copy.extend_from_slice(data);
-            Ok(copy)
+            vfs.file_bytes(f.ino)
         })?;
         Ok((data, path.clone()))
     })

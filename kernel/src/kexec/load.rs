@@ -12,6 +12,9 @@ use kexec_core::{HandoverRequest, KexecError, KexecFileOps, KimageKind, LoadCont
 
 use super::machine_kexec::{self, ControlPages};
 use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
+use crate::time::now_ns;
+use kexec_core::phases::PhaseLog;
+use kexec_core::purgatory_abi::TIMING;
 
 /// The purgatory object, built by purgatory/build.sh.
 pub(super) static PURGATORY: &[u8] = include_bytes!(env!("KEXOS_PURGATORY_OBJ"));
@@ -43,6 +46,9 @@ pub struct LoadedImage {
     /// Purgatory's physical entry point.
     start: u64,
     segments: Vec<SegmentInfo>,
+    /// Where, until the jump, the purgatory's TIMING jump-TSC field is held
+    /// (physical); None for a purgatory without TIMING.
+    jump_tsc_at: Option<u64>,
 }
 
 /// The kernel's frame allocator, as the entry-list builder sees it.
@@ -54,6 +60,9 @@ impl PageAlloc for Frames {
     }
     fn free_page(&mut self, pa: PhysAddr) {
         frame::free(pa.0)
+    }
+    fn alloc_page_at(&mut self, pa: PhysAddr) -> bool {
+        frame::alloc_at(pa.0)
     }
 }
 
@@ -79,9 +88,10 @@ pub(super) fn kexec_err(e: KexecError) -> LoadError {
 }
 
 /// The machine-independent part of every load (kexec_core's plan: loader,
-/// sanity checks, digests) over this machine's memory map, placing segments
-/// in `view`; `crash` is set for a crash image.
+/// sanity checks, and with `digests` the digests) over this machine's
+/// memory map, placing segments in `view`; `crash` is set for a crash image.
 pub(super) fn plan<'a>(
+    digests: bool,
     ops: &dyn KexecFileOps,
     req: &LoadRequest<'a>,
     kind: KimageKind,
@@ -93,7 +103,8 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.initrd_sha256, req.cmdline, &limits, handover).map_err(kexec_err)
+    let plan = if digests { kexec_core::kexec_file_plan } else { kexec_core::kexec_file_place };
+    plan(ops, kind, &ctx, req.kernel, req.initrd, req.initrd_sha256, req.cmdline, &limits, handover).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -103,15 +114,25 @@ pub fn probe(kernel: &[u8], path: &str) -> Result<&'static dyn KexecFileOps, Loa
 }
 
 impl LoadedImage {
-    pub fn load(ops: &dyn KexecFileOps, req: &LoadRequest) -> Result<LoadedImage, LoadError> {
-        let t0 = crate::time::now_ns();
+    /// Place the segments, copy them (into their destination frames where
+    /// those are free) while hashing them, build the entry list, prepare
+    /// the control pages; each step is marked in `phases`.
+    pub fn load(ops: &dyn KexecFileOps, req: &LoadRequest, phases: &mut PhaseLog) -> Result<LoadedImage, LoadError> {
+        let t0 = now_ns();
         let map = mm::memory_map();
         let low = [PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range")];
         let view = MemoryView::from_memmap(map, &low);
         let handover = super::handover::requests().map_err(|e| (e, String::from("no room to size the hand-over buffers")))?;
-        let (image, summary) = plan(ops, req, KimageKind::Normal, &view, None, handover)?;
+        let (mut image, summary) = plan(false, ops, req, KimageKind::Normal, &view, None, handover)?;
+        phases.mark("place", now_ns());
+        // The TSC frequency for purgatory's timing line (a purgatory
+        // without the symbol just does not print it).
+        let khz = crate::time::tsc_hz() / 1000;
+        let timing = image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok();
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
-        let entries = entry::kimage_load_segments(&image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
+        let (entries, _) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
+        phases.mark("copy+digest", now_ns());
+        let jump_tsc_at = timing.then(|| jump_tsc_slot(&image, &entries)).flatten();
         let control = match ControlPages::prepare(&dests, map.regions()) {
             Ok(c) => c,
             Err(e) => {
@@ -119,14 +140,16 @@ impl LoadedImage {
                 return Err((e, String::from("no memory for the control pages")));
             }
         };
+        phases.mark("control", now_ns());
         let final_cmdline = image.cmdline.clone();
         let segments = image.into_table();
-        let us = (crate::time::now_ns() - t0) / 1000;
+        let us = (now_ns() - t0) / 1000;
         if req.debug {
             debug_report(ops.name(), req, &summary, &segments, &entries, &control, &final_cmdline);
         }
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
-        Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments })
+        info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());
+        Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments, jump_tsc_at })
     }
 
     /// Walk the final entry list as relocate_kernel will, with its model
@@ -149,7 +172,7 @@ impl LoadedImage {
     /// kexec_update_segment through this image's entry list.
     pub fn update_segment(&self, buffer: &[u8], load_addr: u64, memsz: u64) -> Result<usize, kexec_core::UpdateError> {
         let steps = (frame::total_ram() / PAGE_SIZE) as usize + 1024;
-        kexec_core::kexec_update_segment(self.entries.head, &self.segments, buffer, PhysAddr(load_addr), memsz, &mut DirectMap, steps)
+        kexec_core::kexec_update_segment(&self.entries, &self.segments, buffer, PhysAddr(load_addr), memsz, &mut DirectMap, steps)
     }
 
     /// Test hook: make the list's first entry (segment 0's IND_DESTINATION)
@@ -170,6 +193,12 @@ impl LoadedImage {
     /// Hand the machine over. Never returns.
     pub fn execute(self) -> Errno {
         let me = core::mem::ManuallyDrop::new(self);
+        if let Some(pa) = me.jump_tsc_at {
+            // SAFETY: 8 bytes inside a page of this image's purgatory segment
+            // (in place or its source page), owned by the image, in the
+            // direct map; the segment is not checksummed.
+            unsafe { core::ptr::write_unaligned(phys_to_virt(pa) as *mut u64, crate::arch::rdtsc()) };
+        }
         machine_kexec::machine_kexec(&me.control, me.entries.head, me.start)
     }
 
@@ -177,6 +206,11 @@ impl LoadedImage {
     pub fn corrupt_segment(&self, index: usize) -> Result<(), Errno> {
         let seg = self.segments.get(index).ok_or(Errno::EINVAL)?;
         let range = seg.mem.0..seg.mem.0 + seg.bufsz;
+        if let Some(page) = self.entries.direct_pages.iter().find(|p| range.contains(&p.0)) {
+            // SAFETY: a page this image wrote in place and owns, in the direct map.
+            unsafe { *(phys_to_virt(page.0) as *mut u8) ^= 0xff };
+            return Ok(());
+        }
         // Bounded: a list can't hold more entries than RAM has pages.
         let mut walk = EntryWalk::new(self.entries.head, (frame::total_ram() / PAGE_SIZE) as usize + 1024);
         let page = loop {
@@ -192,6 +226,18 @@ impl LoadedImage {
     }
 }
 
+/// Where the loaded image holds purgatory's jump-TSC field (TIMING[1]).
+fn jump_tsc_slot(image: &kexec_core::Kimage<'_>, entries: &EntryList) -> Option<u64> {
+    let dest = image.purgatory_symbol_addr(TIMING.name).ok()?.0 + 8;
+    let page = dest & !(PAGE_SIZE - 1);
+    // The field must not straddle a page (it is 8-aligned in .data).
+    if dest % PAGE_SIZE > PAGE_SIZE - 8 {
+        return None;
+    }
+    let steps = (frame::total_ram() / PAGE_SIZE) as usize + 1024;
+    entry::loaded_page(entries, page, &DirectMap, steps).map(|held| held + dest % PAGE_SIZE)
+}
+
 impl Drop for LoadedImage {
     fn drop(&mut self) {
         core::mem::take(&mut self.entries).free(&mut Frames);
@@ -203,10 +249,11 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
     report(loader, req, s, segments, final_cmdline);
     info!("kexec_file: {}", crate::ima::kexec_buffer_report());
     info!(
-        "kexec_file: purgatory entry 0x{:x}, head 0x{:x}, {} entries, {} source + {} indirection pages, {} control pages",
+        "kexec_file: purgatory entry 0x{:x}, head 0x{:x}, {} entries, {} pages written in place, {} source + {} indirection pages, {} control pages",
         s.purgatory_entry.0,
         entries.head,
         entries.entries,
+        entries.direct_pages.len(),
         entries.source_pages.len(),
         entries.indirection_pages.len(),
         control.count()

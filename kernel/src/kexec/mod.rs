@@ -215,6 +215,7 @@ pub fn kernel_kexec() -> Errno {
         Ok(l) => l,
         Err(e) => return e,
     };
+    let mut phases = kexec_core::phases::PhaseLog::start(crate::time::now_ns());
     {
         let slot = IMAGE.lock();
         let Some(image) = slot.as_ref() else { return Errno::EINVAL };
@@ -226,9 +227,13 @@ pub fn kernel_kexec() -> Errno {
             return Errno::EINVAL;
         }
     }
+    phases.mark("check", crate::time::now_ns());
     info!("kexec_core: Starting new kernel");
     // With the image still in IMAGE, so a notifier can update its segments.
     notifier::run_reboot_notifiers();
+    phases.mark("notifiers", crate::time::now_ns());
+    // relocate_kernel and purgatory report theirs (purgatory: phases: ...).
+    info!("{}{}", kexec_core::phases::EXEC_PHASES, phases.format());
     let Some(image) = IMAGE.lock().take() else { return Errno::EINVAL };
     core::mem::forget(lock); // held for good: this kernel ends here
     image.execute()

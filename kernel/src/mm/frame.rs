@@ -94,6 +94,14 @@ pub fn alloc_contiguous(count: usize, align: u64) -> Option<u64> {
     with(|b| b.alloc_contiguous(count, align))
 }
 
+/// The frame at `pa` itself, if it is free (kexec writes a segment page
+/// straight into its destination this way). Not an injection point of the
+/// `kexec_test` allocation-failure hook: a refusal here only means the page
+/// is copied through a source page instead.
+pub fn alloc_at(pa: u64) -> bool {
+    with(|b| b.alloc_at(pa))
+}
+
 pub fn free(pa: u64) {
     if let Err(e) = with(|b| b.free(pa)) {
         info!("mm: bad free of frame {:#x}: {:?}", pa, e);

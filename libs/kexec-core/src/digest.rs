@@ -31,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::KexecError;
 use crate::kimage::Kimage;
+use crate::segment::KexecSegment;
 use crate::purgatory::PurgatoryError;
 use crate::types::KEXEC_SEGMENT_MAX;
 
@@ -56,31 +57,43 @@ pub enum DigestMode {
     Total,
 }
 
-/// Compute the tables for every checksummed segment, hashing each byte once.
-pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
-    let mut d = Digests {
+impl Digests {
+    /// No region, no digest.
+    pub const EMPTY: Digests = Digests {
         sha_regions: [ShaRegion::EMPTY; KEXEC_SEGMENT_MAX],
         segment_digests: [NO_DIGEST; KEXEC_SEGMENT_MAX],
         digest: NO_DIGEST,
     };
+
+    /// Slot `i` is checksummed segment `s`, whose data hashes to `digest`
+    /// (None in [`DigestMode::Total`], where only the total is kept).
+    pub(crate) fn record(&mut self, i: usize, s: &KexecSegment<'_>, digest: Option<Sha256Digest>) {
+        if let Some(d) = digest {
+            self.segment_digests[i] = d;
+        }
+        self.sha_regions[i] = ShaRegion { start: s.mem.0, len: s.bufsz() };
+    }
+}
+
+/// Compute the tables for every checksummed segment, hashing each byte once.
+pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
+    let mut d = Digests::EMPTY;
     let mut all = Sha256::new();
     for (i, s) in image.segments().iter().enumerate().take(KEXEC_SEGMENT_MAX) {
         if !s.checksum {
             continue;
         }
         let data = s.buf.as_slice();
-        match mode {
+        let digest = match mode {
             // Bytes the caller already hashed (IMA's initramfs measurement)
             // are not hashed again.
-            DigestMode::PerRegion => {
-                d.segment_digests[i] = image.known_digest(data).unwrap_or_else(|| Sha256::digest(data).into())
+            DigestMode::PerRegion => Some(image.known_digest(data).unwrap_or_else(|| Sha256::digest(data).into())),
+            DigestMode::Total => {
+                all.update(data);
+                None
             }
-            DigestMode::Total => all.update(data),
-        }
-        d.sha_regions[i] = ShaRegion {
-            start: s.mem.0,
-            len: s.bufsz(),
         };
+        d.record(i, s, digest);
     }
     if mode == DigestMode::Total {
         d.digest = all.finalize().into();
@@ -88,26 +101,38 @@ pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
     d
 }
 
-/// Compute the digests and store them in purgatory's symbols. Call after
-/// every segment is final (after the loader and the sanity checks).
-pub fn kexec_calculate_store_digests(image: &mut Kimage<'_>) -> Result<Digests, KexecError> {
-    let mode = match image.purgatory_get_symbol_array::<{ FLAGS.size }>(FLAGS.name) {
+/// How this image's purgatory verifies: per region when it has a `FLAGS`
+/// symbol (kexos's; FLAG_PER_REGION is set in it here), else Linux's total.
+pub fn digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
+    match image.purgatory_get_symbol_array::<{ FLAGS.size }>(FLAGS.name) {
         Ok(bytes) => {
             let flags = u64::from_le_bytes(bytes) | FLAG_PER_REGION;
             image.purgatory_set_symbol(FLAGS.name, &flags.to_le_bytes())?;
-            DigestMode::PerRegion
+            Ok(DigestMode::PerRegion)
         }
-        Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => DigestMode::Total,
-        Err(e) => return Err(e),
-    };
-    let d = compute_digests(image, mode);
+        Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => Ok(DigestMode::Total),
+        Err(e) => Err(e),
+    }
+}
+
+/// Store `d` in purgatory's symbols.
+pub fn store_digests(image: &mut Kimage<'_>, mode: DigestMode, d: &Digests) -> Result<(), KexecError> {
     image.purgatory_set_symbol(SHA_REGIONS.name, &ShaRegion::table_to_bytes(&d.sha_regions))?;
     image.purgatory_set_symbol(SHA256_DIGEST.name, &d.digest)?;
     if mode == DigestMode::PerRegion {
-        image.purgatory_set_symbol(
-            REGION_DIGESTS.name,
-            &region_digests_to_bytes(&d.segment_digests),
-        )?;
+        image.purgatory_set_symbol(REGION_DIGESTS.name, &region_digests_to_bytes(&d.segment_digests))?;
     }
+    Ok(())
+}
+
+/// Compute the digests and store them in purgatory's symbols. Call after
+/// every segment is final (after the loader and the sanity checks). The
+/// kernel's normal load does not: it hashes while copying
+/// ([`crate::entry::kimage_load_segments_digested`]).
+pub fn kexec_calculate_store_digests(image: &mut Kimage<'_>) -> Result<Digests, KexecError> {
+    let mode = digest_mode(image)?;
+    let d = compute_digests(image, mode);
+    store_digests(image, mode, &d)?;
     Ok(d)
 }
+

@@ -25,10 +25,13 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 
+use sha2::{Digest, Sha256};
+
+use crate::digest::{digest_mode, store_digests, DigestMode, Digests};
 use crate::error::KexecError;
 use crate::kimage::{Kimage, KimageKind};
-use crate::types::{normalize, PhysAddr, PhysRange, PAGE_SIZE};
-pub use crate::walk::{check_entry_list, relocate_simulate, EntryWalk, Step, WalkError};
+use crate::types::{normalize, PhysAddr, PhysRange, KEXEC_SEGMENT_MAX, PAGE_SIZE};
+pub use crate::walk::{check_entry_list, loaded_page, relocate_simulate, EntryWalk, Step, WalkError};
 
 // The entry kinds; their meaning: kernel/src/kexec/relocate_kernel.s.
 /// Set the destination page.
@@ -53,6 +56,12 @@ pub trait PageAlloc {
     fn alloc_page(&mut self) -> Option<PhysAddr>;
     /// Give a page back.
     fn free_page(&mut self, pa: PhysAddr);
+    /// Take the page at `pa` itself if it is free (false otherwise). A
+    /// segment page whose destination frame is free is written straight
+    /// there and needs no entry: relocate_kernel has nothing to move for it.
+    fn alloc_page_at(&mut self, _pa: PhysAddr) -> bool {
+        false
+    }
 }
 
 /// Physical memory access (the kernel's direct map; a fake on the host).
@@ -117,6 +126,10 @@ pub struct EntryList {
     pub indirection_pages: Vec<PhysAddr>,
     /// Source pages holding segment data (some are their own destination).
     pub source_pages: Vec<PhysAddr>,
+    /// Pages written at load time straight into their destination frame
+    /// (taken with [`PageAlloc::alloc_page_at`], or kept aside and then
+    /// reached): no entry moves them.
+    pub direct_pages: Vec<PhysAddr>,
     /// Pages kept aside because they are destinations (Linux's
     /// `image->dest_pages`); hold them until unload so nothing the kernel
     /// still needs lands there before the jump.
@@ -129,6 +142,7 @@ impl EntryList {
         self.indirection_pages
             .iter()
             .chain(&self.source_pages)
+            .chain(&self.direct_pages)
             .chain(&self.reserved_pages)
             .copied()
     }
@@ -152,6 +166,8 @@ struct Builder<'x, A: PageAlloc, M: PhysMem> {
     kept: BTreeSet<u64>,
     /// Every page held, for cleanup on failure.
     owned: BTreeSet<u64>,
+    /// Pages written in place (see [`EntryList::direct_pages`]).
+    direct: Vec<u64>,
 }
 
 impl<A: PageAlloc, M: PhysMem> Builder<'_, A, M> {
@@ -203,25 +219,60 @@ impl<A: PageAlloc, M: PhysMem> Builder<'_, A, M> {
         }
     }
 
-    fn load_segment(&mut self, mem: u64, data: &[u8], memsz: u64) -> Result<(), KexecError> {
-        self.entries.push(mem | IND_DESTINATION);
+    /// Where the data for destination page `dest` goes: `None` when it is
+    /// written in place (its own frame, free or kept aside for it),
+    /// otherwise a source page that relocate_kernel copies from.
+    fn place_page(&mut self, dest: u64) -> Result<Option<u64>, KexecError> {
+        if self.kept.remove(&dest) {
+            return Ok(None);
+        }
+        if self.alloc.alloc_page_at(PhysAddr(dest)) {
+            self.owned.insert(dest);
+            return Ok(None);
+        }
+        self.alloc_page(Some(dest)).map(Some)
+    }
+
+    /// kimage_load_normal_segment: every data page goes to its destination
+    /// frame when that is free, otherwise to a source page with an entry;
+    /// `hash` sees the data as it is copied (one pass for copy and digest).
+    /// The entry list only says where relocate_kernel's pointer must be:
+    /// an IND_DESTINATION comes before a copy or zero whose page does not
+    /// follow the previous one.
+    fn load_segment(&mut self, mem: u64, data: &[u8], memsz: u64, mut hash: Option<&mut Sha256>) -> Result<(), KexecError> {
+        let mut cursor = None;
         let mut dest = mem;
         for chunk in data.chunks(PAGE_SIZE as usize) {
-            let src = self.alloc_page(Some(dest))?;
-            self.mem.write(PhysAddr(src), chunk);
+            if let Some(h) = hash.as_deref_mut() {
+                h.update(chunk);
+            }
+            let target = match self.place_page(dest)? {
+                None => {
+                    self.direct.push(dest);
+                    dest
+                }
+                Some(src) => {
+                    if cursor != Some(dest) {
+                        self.entries.push(dest | IND_DESTINATION);
+                    }
+                    self.source_for_dest.insert(dest, self.entries.len());
+                    self.entries.push(src | IND_SOURCE);
+                    cursor = Some(dest + PAGE_SIZE);
+                    src
+                }
+            };
+            self.mem.write(PhysAddr(target), chunk);
             if chunk.len() < PAGE_SIZE as usize {
                 // The data's last page is zero padded (kimage_load_normal_segment).
-                self.mem.write(
-                    PhysAddr(src + chunk.len() as u64),
-                    &ZERO_PAGE[chunk.len()..],
-                );
+                self.mem.write(PhysAddr(target + chunk.len() as u64), &ZERO_PAGE[chunk.len()..]);
             }
-            self.source_for_dest.insert(dest, self.entries.len());
-            self.entries.push(src | IND_SOURCE);
             dest += PAGE_SIZE;
         }
         let data_pages = (data.len() as u64).div_ceil(PAGE_SIZE);
         let zero_pages = (memsz / PAGE_SIZE).saturating_sub(data_pages);
+        if zero_pages > 0 && cursor != Some(dest) {
+            self.entries.push(dest | IND_DESTINATION);
+        }
         for _ in 0..zero_pages {
             self.entries.push(IND_ZERO);
         }
@@ -263,51 +314,117 @@ impl<A: PageAlloc, M: PhysMem> Builder<'_, A, M> {
     }
 }
 
-/// Copy every segment of a normal image into freshly allocated source pages
-/// and build the entry list (kimage_load_segment + kimage_terminate).
-/// All segments must be placed first. On failure every page taken is freed.
+/// Copy every segment of a normal image into its destination frames when
+/// they are free, otherwise into source pages, and build the entry list
+/// (kimage_load_segment + kimage_terminate). All segments must be placed
+/// first. On failure every page taken is freed.
 pub fn kimage_load_segments(
     image: &Kimage<'_>,
     alloc: &mut impl PageAlloc,
     mem: &mut impl PhysMem,
 ) -> Result<EntryList, KexecError> {
-    let mut b = Builder {
-        alloc,
-        mem,
-        dests: normalize(image.destinations()),
-        entries: Vec::new(),
-        source_for_dest: BTreeMap::new(),
-        kept: BTreeSet::new(),
-        owned: BTreeSet::new(),
-    };
+    let mut b = Builder::new(image, alloc, mem);
     let result = (|| {
         for s in image.segments() {
-            b.load_segment(s.mem.0, s.buf.as_slice(), s.memsz)?;
+            b.load_segment(s.mem.0, s.buf.as_slice(), s.memsz, None)?;
         }
-        b.entries.push(IND_DONE);
-        b.write_pages()
+        Ok(())
     })();
-    match result {
-        Ok((head, indirection_pages)) => {
-            let source_pages = b
-                .entries
-                .iter()
-                .filter(|e| *e & IND_SOURCE != 0)
-                .map(|e| PhysAddr(e & IND_ADDR_MASK))
-                .collect();
-            Ok(EntryList {
-                head,
-                entries: b.entries.len(),
-                indirection_pages,
-                source_pages,
-                reserved_pages: b.kept.iter().copied().map(PhysAddr).collect(),
-            })
-        }
-        Err(e) => {
-            for &pa in &b.owned {
-                b.alloc.free_page(PhysAddr(pa));
+    b.finish(result)
+}
+
+/// [`kimage_load_segments`] with the digests (kexec_calculate_store_digests)
+/// computed as the data is copied: each checksummed byte is read once, for
+/// both. The purgatory segment is loaded last, once its digest symbols are
+/// stored; the entry order does not matter to relocate_kernel (no two
+/// segments overlap). An initrd whose digest the caller knows
+/// ([`Kimage::kexec_known_digest`]) is only copied.
+pub fn kimage_load_segments_digested(
+    image: &mut Kimage<'_>,
+    alloc: &mut impl PageAlloc,
+    mem: &mut impl PhysMem,
+) -> Result<(EntryList, Digests), KexecError> {
+    let mode = digest_mode(image)?;
+    let purgatory = image.purgatory_segment();
+    let mut b = Builder::new(image, alloc, mem);
+    let mut d = Digests::EMPTY;
+    let result = (|| {
+        let mut total = Sha256::new();
+        for (i, s) in image.segments().iter().enumerate() {
+            if Some(i) == purgatory {
+                continue;
             }
-            Err(e)
+            let data = s.buf.as_slice();
+            let known = s.checksum.then(|| image.known_digest(data)).flatten().filter(|_| mode == DigestMode::PerRegion);
+            let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
+            let hash = match mode {
+                DigestMode::Total if s.checksum => Some(&mut total),
+                _ => own.as_mut(),
+            };
+            b.load_segment(s.mem.0, data, s.memsz, hash)?;
+            if s.checksum && i < KEXEC_SEGMENT_MAX {
+                d.record(i, s, known.or(own.map(|h| h.finalize().into())));
+            }
+        }
+        if mode == DigestMode::Total {
+            d.digest = total.finalize().into();
+        }
+        Ok(())
+    })();
+    let result = result.and_then(|()| {
+        store_digests(image, mode, &d)?;
+        if let Some(p) = purgatory.and_then(|i| image.segments().get(i)) {
+            b.load_segment(p.mem.0, p.buf.as_slice(), p.memsz, None)?;
+        }
+        Ok(())
+    });
+    Ok((b.finish(result)?, d))
+}
+
+impl<'x, A: PageAlloc, M: PhysMem> Builder<'x, A, M> {
+    fn new(image: &Kimage<'_>, alloc: &'x mut A, mem: &'x mut M) -> Self {
+        Builder {
+            alloc,
+            mem,
+            dests: normalize(image.destinations()),
+            entries: Vec::new(),
+            source_for_dest: BTreeMap::new(),
+            kept: BTreeSet::new(),
+            owned: BTreeSet::new(),
+            direct: Vec::new(),
+        }
+    }
+
+    /// Terminate the list and write it (kimage_terminate), or on any error
+    /// (`loaded`'s or the list's own) free every page taken.
+    fn finish(mut self, loaded: Result<(), KexecError>) -> Result<EntryList, KexecError> {
+        let written = loaded.and_then(|()| {
+            self.entries.push(IND_DONE);
+            self.write_pages()
+        });
+        match written {
+            Ok((head, indirection_pages)) => {
+                let source_pages = self
+                    .entries
+                    .iter()
+                    .filter(|e| *e & IND_SOURCE != 0)
+                    .map(|e| PhysAddr(e & IND_ADDR_MASK))
+                    .collect();
+                Ok(EntryList {
+                    head,
+                    entries: self.entries.len(),
+                    indirection_pages,
+                    source_pages,
+                    direct_pages: self.direct.iter().copied().map(PhysAddr).collect(),
+                    reserved_pages: self.kept.iter().copied().map(PhysAddr).collect(),
+                })
+            }
+            Err(e) => {
+                for &pa in &self.owned {
+                    self.alloc.free_page(PhysAddr(pa));
+                }
+                Err(e)
+            }
         }
     }
 }
@@ -346,6 +463,8 @@ pub(crate) mod tests {
         pub order: Vec<u64>,
         pub out: BTreeSet<u64>,
         pub freed: Vec<u64>,
+        /// Pages `alloc_page_at` may take (free, but never in `order`).
+        pub at: BTreeSet<u64>,
     }
     impl ListAlloc {
         /// Pages are handed out in `order`.
@@ -355,7 +474,13 @@ pub(crate) mod tests {
                 order,
                 out: BTreeSet::new(),
                 freed: vec![],
+                at: BTreeSet::new(),
             }
+        }
+        /// Also free: `pages`, taken only by address.
+        pub fn with_free_at(mut self, pages: impl IntoIterator<Item = u64>) -> Self {
+            self.at.extend(pages);
+            self
         }
     }
     impl PageAlloc for ListAlloc {
@@ -370,6 +495,9 @@ pub(crate) mod tests {
         }
         fn free_page(&mut self, pa: PhysAddr) {
             assert!(self.out.remove(&pa.0), "double free {pa}");
+        }
+        fn alloc_page_at(&mut self, pa: PhysAddr) -> bool {
+            self.at.remove(&pa.0) && self.out.insert(pa.0)
         }
     }
 
@@ -539,6 +667,48 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn free_destination_frames_are_written_in_place_and_only_the_rest_moves() {
+        // Pages 10..16, data for 5 of them, a one-page zero tail. Frames
+        // 10, 11, 13 and 14 are free: they are written where they belong;
+        // 12 is not (a source page and an IND_DESTINATION for it), and 15's
+        // tail zero needs its own IND_DESTINATION after the gap.
+        let data: Vec<u8> = (0..5 * P as usize - 100).map(|i| (i % 251) as u8).collect();
+        let image = image_at(&[(10 * P, &data, 6 * P)]);
+        let mut alloc = ListAlloc::new(vec![50 * P, 51 * P]).with_free_at([10 * P, 11 * P, 13 * P, 14 * P]);
+        let mut mem = FakeMem::default();
+        let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
+        let direct: Vec<u64> = list.direct_pages.iter().map(|p| p.0).collect();
+        assert_eq!(direct, vec![10 * P, 11 * P, 13 * P, 14 * P]);
+        assert_eq!(
+            entries_of(&list, &mem),
+            vec![(12 * P) | IND_DESTINATION, (50 * P) | IND_SOURCE, (15 * P) | IND_DESTINATION, IND_ZERO, IND_DONE]
+        );
+        assert_invariant(&image, &list, &mem);
+        let segs = [PhysRange::new(10 * P, 16 * P)];
+        assert_eq!(check_entry_list(&list, &segs, &mem), Ok(2));
+        assert_eq!(loaded_page(&list, 11 * P, &mem, 100), Some(11 * P), "in place");
+        assert_eq!(loaded_page(&list, 12 * P, &mem, 100), Some(50 * P), "its source page");
+        assert_eq!(loaded_page(&list, 15 * P, &mem, 100), None, "zeroed, nothing loaded");
+        assert_eq!(relocate_simulate(list.head, &mut mem, 100), Ok(2));
+        assert_memory_matches(&image, &mem);
+        // Unloading gives every page back, the in-place ones included.
+        list.free(&mut alloc);
+        assert!(alloc.out.is_empty());
+    }
+
+    #[test]
+    fn a_segment_entirely_in_place_has_no_entry() {
+        let data = vec![7u8; 3 * P as usize];
+        let image = image_at(&[(20 * P, &data, 3 * P)]);
+        let mut alloc = ListAlloc::new(vec![50 * P]).with_free_at([20 * P, 21 * P, 22 * P]);
+        let mut mem = FakeMem::default();
+        let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
+        assert_eq!(entries_of(&list, &mem), vec![IND_DONE]);
+        assert_eq!((list.source_pages.len(), list.direct_pages.len()), (0, 3));
+        assert_memory_matches(&image, &mem);
+    }
+
+    #[test]
     fn page_that_is_a_later_destination_is_kept_aside_then_used_in_place() {
         // Segment at pages 10..12. The allocator first offers page 11 (a
         // destination not loaded yet), then 50, 51...
@@ -549,9 +719,10 @@ pub(crate) mod tests {
         let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
         let e = entries_of(&list, &mem);
         assert_eq!(e[1], (50 * P) | IND_SOURCE, "page 10 from a free page");
-        assert_eq!(e[2], (11 * P) | IND_SOURCE, "page 11 is its own source");
+        assert_eq!(e[2], IND_DONE, "page 11 needs no entry");
+        assert_eq!(list.direct_pages, vec![PhysAddr(11 * P)], "page 11 written in place");
         assert_invariant(&image, &list, &mem);
-        assert_eq!(relocate_simulate(list.head, &mut mem, 100), Ok(2));
+        assert_eq!(relocate_simulate(list.head, &mut mem, 100), Ok(1));
         assert_memory_matches(&image, &mem);
     }
 

@@ -21,7 +21,7 @@ use core::fmt;
 use abi::Errno;
 pub use bootparam::handover::{HandoverBuffer, HandoverKind};
 
-use crate::entry::PhysMem;
+use crate::entry::{EntryList, PhysMem};
 use crate::error::KexecError;
 use crate::kimage::{Kimage, KimageKind, SegmentInfo};
 use crate::memview::MemoryView;
@@ -152,15 +152,16 @@ impl fmt::Display for UpdateError {
 }
 
 /// kexec_update_segment: write `buffer` (zero-filled to memsz) into the
-/// source pages of the segment at `load_addr` with `memsz`, found by
-/// walking the entry list from `head`. Returns the pages written.
-pub fn kexec_update_segment(
-    head: u64,
+/// pages of the segment at `load_addr` with `memsz`: its source pages,
+/// found by walking `list`, and its pages written in place. Returns the
+/// pages written.
+pub fn kexec_update_segment<M: PhysMem>(
+    list: &EntryList,
     segments: &[SegmentInfo],
     buffer: &[u8],
     load_addr: PhysAddr,
     memsz: u64,
-    mem: &mut impl PhysMem,
+    mem: &mut M,
     max_steps: usize,
 ) -> Result<usize, UpdateError> {
     let seg = segments
@@ -174,19 +175,26 @@ pub fn kexec_update_segment(
         return Err(UpdateError::TooLong { len: buffer.len(), memsz });
     }
     let range = seg.mem.0..seg.mem.0 + seg.memsz;
-    let mut walk = EntryWalk::new(head, max_steps);
     let mut page = vec![0u8; PAGE_SIZE as usize];
+    let mut put = |dest: u64, at: u64, mem: &mut M| {
+        let off = (dest - seg.mem.0) as usize;
+        page.fill(0);
+        if off < buffer.len() {
+            let n = buffer.len().min(off + PAGE_SIZE as usize) - off;
+            page[..n].copy_from_slice(&buffer[off..off + n]);
+        }
+        mem.write(PhysAddr(at), &page);
+    };
     let mut written = 0usize;
+    for &PhysAddr(dest) in list.direct_pages.iter().filter(|p| range.contains(&p.0)) {
+        put(dest, dest, mem);
+        written += 1;
+    }
+    let mut walk = EntryWalk::new(list.head, max_steps);
     loop {
         match walk.next(mem) {
             Ok(Some(Step::Copy { dest, src })) if range.contains(&dest) => {
-                let off = (dest - seg.mem.0) as usize;
-                page.fill(0);
-                if off < buffer.len() {
-                    let n = buffer.len().min(off + PAGE_SIZE as usize) - off;
-                    page[..n].copy_from_slice(&buffer[off..off + n]);
-                }
-                mem.write(PhysAddr(src), &page);
+                put(dest, src, mem);
                 written += 1;
             }
             Ok(Some(Step::Zero { dest })) if range.contains(&dest) => return Err(UpdateError::NotBacked(dest)),
@@ -256,15 +264,15 @@ mod tests {
 
         // Rewritten after the load (a reboot notifier's job), then relocated.
         let new: Vec<u8> = (0..3 * PAGE_SIZE as usize + 7).map(|i| (i % 253) as u8).collect();
-        assert_eq!(kexec_update_segment(list.head, &table, &new, at, size, &mut mem, 1 << 20), Ok(4));
+        assert_eq!(kexec_update_segment(&list, &table, &new, at, size, &mut mem, 1 << 20), Ok(4));
         // Refusals: another address, another size, too long, a checksummed segment.
         let e = |r: Result<usize, UpdateError>| r.unwrap_err();
-        assert!(matches!(e(kexec_update_segment(list.head, &table, &new, PhysAddr(at.0 + PAGE_SIZE), size, &mut mem, 1 << 20)), UpdateError::NoSuchSegment { .. }));
-        assert!(matches!(e(kexec_update_segment(list.head, &table, &new, at, size - PAGE_SIZE, &mut mem, 1 << 20)), UpdateError::NoSuchSegment { .. }));
+        assert!(matches!(e(kexec_update_segment(&list, &table, &new, PhysAddr(at.0 + PAGE_SIZE), size, &mut mem, 1 << 20)), UpdateError::NoSuchSegment { .. }));
+        assert!(matches!(e(kexec_update_segment(&list, &table, &new, at, size - PAGE_SIZE, &mut mem, 1 << 20)), UpdateError::NoSuchSegment { .. }));
         let long = vec![1u8; size as usize + 1];
-        assert_eq!(e(kexec_update_segment(list.head, &table, &long, at, size, &mut mem, 1 << 20)).errno(), Errno::EINVAL);
+        assert_eq!(e(kexec_update_segment(&list, &table, &long, at, size, &mut mem, 1 << 20)).errno(), Errno::EINVAL);
         let k = table.iter().find(|s| s.label == "kernel").unwrap();
-        assert_eq!(e(kexec_update_segment(list.head, &table, b"x", k.mem, k.memsz, &mut mem, 1 << 20)), UpdateError::Checksummed("kernel"));
+        assert_eq!(e(kexec_update_segment(&list, &table, b"x", k.mem, k.memsz, &mut mem, 1 << 20)), UpdateError::Checksummed("kernel"));
 
         relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
         let mut got = vec![0u8; size as usize];

@@ -26,6 +26,7 @@ extern crate alloc;
 pub mod bzimage64;
 pub mod crash;
 pub mod digest;
+pub mod phases;
 pub mod elf64;
 pub mod entry;
 mod error;
@@ -49,7 +50,7 @@ pub use crash::{crash_load_segments, ELFCOREHDR_LABEL, ELF_CORE_HEADER_ALIGN};
 pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
-    check_entry_list, kimage_load_crash_segments, kimage_load_segments, relocate_simulate,
+    check_entry_list, kimage_load_crash_segments, kimage_load_segments, kimage_load_segments_digested, relocate_simulate,
     EntryList, PageAlloc, PhysMem, SparseMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE,
     IND_ZERO,
 };
@@ -59,7 +60,7 @@ pub use hole::{locate_mem_hole, HoleError, HoleReason};
 pub use kimage::{Kimage, KimageKind, SegmentInfo};
 pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};
 pub use memview::MemoryView;
-pub use plan::kexec_file_plan;
+pub use plan::{kexec_file_place, kexec_file_plan};
 pub use purgatory::{kexec_load_purgatory, PurgatoryError};
 pub use read_file::{kernel_read_file_check, FdFile, ReadFileError, KEXEC_FILE_SIZE_MAX};
 /// The kernel <-> purgatory contract (names, sizes, layouts, flags).

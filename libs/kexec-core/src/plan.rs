@@ -14,10 +14,32 @@ use crate::sanity::{sanity_check_segment_list, SanityLimits};
 /// Steps 12, 13 and 15 of kexec_file_load (facts section 1): the hand-over
 /// buffers (where Linux adds IMA's, before the loader), `ops.load`,
 /// `sanity_check_segment_list`, digests. `initrd_sha256`, when the caller
-/// already hashed the initrd (IMA), is reused for the initrd segment. The caller then builds the entry
-/// list ([`crate::kimage_load_segments`]) or, for a crash image, writes the
-/// segments ([`crate::kimage_load_crash_segments`]).
+/// already hashed the initrd (IMA), is reused for the initrd segment. The
+/// caller then builds the entry list ([`crate::kimage_load_segments`]) or,
+/// for a crash image, writes the segments
+/// ([`crate::kimage_load_crash_segments`]).
+#[allow(clippy::too_many_arguments)]
 pub fn kexec_file_plan<'a>(
+    ops: &dyn KexecFileOps,
+    kind: KimageKind,
+    ctx: &LoadContext<'_>,
+    kernel: &'a [u8],
+    initrd: Option<&'a [u8]>,
+    initrd_sha256: Option<purgatory_abi::Sha256Digest>,
+    cmdline: &[u8],
+    limits: &SanityLimits,
+    handover: Vec<HandoverRequest>,
+) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
+    let (mut image, summary) = kexec_file_place(ops, kind, ctx, kernel, initrd, initrd_sha256, cmdline, limits, handover)?;
+    kexec_calculate_store_digests(&mut image)?;
+    Ok((image, summary))
+}
+
+/// [`kexec_file_plan`] without the digests: for a caller that computes them
+/// while copying the segments ([`crate::kimage_load_segments_digested`]),
+/// so each checksummed byte is read once.
+#[allow(clippy::too_many_arguments)]
+pub fn kexec_file_place<'a>(
     ops: &dyn KexecFileOps,
     kind: KimageKind,
     ctx: &LoadContext<'_>,
@@ -37,7 +59,6 @@ pub fn kexec_file_plan<'a>(
     }
     let summary = ops.load(&mut image, ctx, kernel, initrd, cmdline)?;
     sanity_check_segment_list(&image, limits)?;
-    kexec_calculate_store_digests(&mut image)?;
     Ok((image, summary))
 }
 
@@ -181,7 +202,7 @@ mod tests {
         let mut mem = FakeMem::default();
         let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
         assert_eq!(
-            list.source_pages.len() as u64,
+            (list.source_pages.len() + list.direct_pages.len()) as u64,
             1 + 2 + 8 * MIB / PAGE_SIZE + 20 * MIB / PAGE_SIZE
         );
         relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
@@ -313,6 +334,54 @@ mod tests {
         let (reused, kernel_again) = slot_digest(Some([0xab; 32]));
         assert_eq!(reused, [0xab; 32], "the known digest is used as given");
         assert_eq!(kernel_again, kernel_digest, "and for the initrd segment only");
+    }
+
+    /// Issue 13: copying and hashing in one pass (place, then
+    /// kimage_load_segments_digested) leaves physical memory exactly as
+    /// planning the digests first and copying after, for both purgatory
+    /// styles, with and without a known initrd digest, and with some
+    /// destination frames free (written in place) and some not.
+    #[test]
+    fn one_pass_copy_and_digest_gives_the_same_memory_as_two() {
+        use crate::entry::{kimage_load_segments_digested, SparseMem};
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let e820 = e820_from_memmap(&map);
+        let kernel = fake_bzimage(300_000, 2 << 20);
+        let initrd: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        let limits = SanityLimits::from_memmap(&map);
+        for purg in [purgatory(), crate::testutil::kexos_style_purgatory()] {
+            for known in [None, Some(Sha256::digest(&initrd).into())] {
+                let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+                let args = |f: fn(_, _, _, _, _, _, _, _, _) -> _| f(&BzImage64 as &dyn KexecFileOps, KimageKind::Normal, &ctx, &kernel[..], Some(&initrd[..]), known, &b"x=1\0"[..], &limits, Vec::new());
+                let (two, _) = args(kexec_file_plan).unwrap();
+                let (mut one, _) = args(kexec_file_place).unwrap();
+                // Every other destination page free; sources from 2 MiB up.
+                let dests: Vec<u64> = two.destinations().iter().flat_map(|r| (r.start / PAGE_SIZE..r.end / PAGE_SIZE).map(|p| p * PAGE_SIZE)).collect();
+                let alloc = || ListAlloc::new((0..4096).map(|i| 2 * MIB + i * PAGE_SIZE).collect()).with_free_at(dests.iter().copied().step_by(2));
+                let (mut mem_two, mut mem_one) = (SparseMem::default(), SparseMem::default());
+                let list_two = kimage_load_segments(&two, &mut alloc(), &mut mem_two).unwrap();
+                let (list_one, digests) = kimage_load_segments_digested(&mut one, &mut alloc(), &mut mem_one).unwrap();
+                assert!(!list_one.direct_pages.is_empty() && !list_one.source_pages.is_empty());
+                assert!(digests == crate::compute_digests(&two, digests_mode(&two)), "digests differ");
+                relocate_simulate(list_two.head, &mut mem_two, 1 << 20).unwrap();
+                relocate_simulate(list_one.head, &mut mem_one, 1 << 20).unwrap();
+                for s in two.segments() {
+                    let (mut a, mut b) = (vec![0u8; s.memsz as usize], vec![0u8; s.memsz as usize]);
+                    mem_two.read(s.mem, &mut a);
+                    mem_one.read(s.mem, &mut b);
+                    assert!(a == b, "{} differs", s.label);
+                }
+            }
+        }
+    }
+
+    /// The mode a planned image's purgatory was given.
+    fn digests_mode(image: &Kimage<'_>) -> crate::DigestMode {
+        match image.purgatory_get_symbol_array::<8>(purgatory_abi::FLAGS.name) {
+            Ok(_) => crate::DigestMode::PerRegion,
+            Err(_) => crate::DigestMode::Total,
+        }
     }
 
     /// Issue 12, found by the bzimage_plan fuzz target: an image whose own

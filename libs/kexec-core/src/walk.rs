@@ -250,6 +250,23 @@ pub fn relocate_simulate(
     Ok(written)
 }
 
+/// Where the data for destination page `dest` is held until the jump: the
+/// page itself when it was written in place, else the source page the walk
+/// copies to it. None if the list loads nothing there (or is bad).
+pub fn loaded_page(list: &EntryList, dest: u64, mem: &impl PhysMem, max_steps: usize) -> Option<u64> {
+    if list.direct_pages.contains(&PhysAddr(dest)) {
+        return Some(dest);
+    }
+    let mut walk = EntryWalk::new(list.head, max_steps);
+    loop {
+        match walk.next(mem) {
+            Ok(Some(Step::Copy { dest: d, src })) if d == dest => return Some(src),
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return None,
+        }
+    }
+}
+
 fn sorted(pages: impl Iterator<Item = PhysAddr>) -> Vec<u64> {
     let mut v: Vec<u64> = pages.map(|p| p.0).collect();
     v.sort_unstable();
@@ -340,6 +357,7 @@ mod tests {
             entries: entries.len(),
             indirection_pages: vec![PhysAddr(0x5000)],
             source_pages: sources.iter().copied().map(PhysAddr).collect(),
+            direct_pages: vec![],
             reserved_pages: vec![],
         };
         (list, mem)

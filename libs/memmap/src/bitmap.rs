@@ -112,6 +112,19 @@ impl<'a> FrameBitmap<'a> {
         Some(self.addr(frame))
     }
 
+    /// Allocate the frame at `addr` itself, if it is free (kexec places a
+    /// segment page straight into its destination frame this way). False
+    /// when it is in use or outside the bitmap.
+    pub fn alloc_at(&mut self, addr: u64) -> bool {
+        match self.frame_of(addr) {
+            Ok(frame) if !self.is_used(frame) => {
+                self.take(frame, 1);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Allocate one frame whose end is at or below `limit` (e.g. 4 GiB for
     /// 32-bit DMA or the real-mode trampoline below 1 MiB).
     pub fn alloc_below(&mut self, limit: u64) -> Option<u64> {
@@ -306,6 +319,24 @@ mod tests {
             100,
             "frames past the end are never released"
         );
+    }
+
+    #[test]
+    fn alloc_at_takes_exactly_that_frame_once() {
+        let mut store = vec![0u64; 3];
+        let mut b = FrameBitmap::new(&mut store, MB, 130);
+        b.release(0, u64::MAX);
+        assert!(b.alloc_at(MB + 5 * 4096));
+        assert_eq!(b.free_frames(), 129);
+        assert!(!b.alloc_at(MB + 5 * 4096), "already taken");
+        assert!(!b.alloc_at(MB + 5 * 4096 + 8), "misaligned");
+        assert!(!b.alloc_at(MB - 4096), "below the bitmap");
+        assert!(!b.alloc_at(MB + 130 * 4096), "past its end");
+        assert_eq!(b.free_frames(), 129);
+        let all: Vec<u64> = (0..129).map(|_| b.alloc().unwrap()).collect();
+        assert!(!all.contains(&(MB + 5 * 4096)), "never handed out again");
+        b.free(MB + 5 * 4096).unwrap();
+        assert_eq!(b.free_frames(), 1);
     }
 
     #[test]

@@ -141,15 +141,30 @@ pub const FLAGS: PatchableSymbol = PatchableSymbol {
     size: 8,
 };
 
+/// `[u64; 2]`, little endian: the TSC frequency in kHz and the TSC value
+/// when the old kernel jumped to relocate_kernel, so purgatory can say how
+/// long the jump (relocate_kernel's copies) and its own verification took:
+/// one [`PURGATORY_PHASES`] line. Optional for the kernel; 0 = unknown
+/// (nothing is printed for it).
+pub const TIMING: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_timing",
+    size: 16,
+};
+
+/// What starts purgatory's timing line: then `relocate_kernel N us, verify
+/// N us` (kexec_core::phases reads it).
+pub const PURGATORY_PHASES: &str = "purgatory: phases: ";
+
 /// Every symbol the kexos purgatory must define as a `STB_GLOBAL`
 /// `STT_OBJECT` with exactly this `st_size`, in a section with file bytes.
-pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 6] = [
+pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 7] = [
     SHA_REGIONS,
     SHA256_DIGEST,
     REGION_DIGESTS,
     ENTRY64_REGS,
     SERIAL_PORT,
     FLAGS,
+    TIMING,
 ];
 
 /// Bytes of the [`SHA_REGIONS`] table.

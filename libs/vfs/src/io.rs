@@ -196,6 +196,29 @@ mod tests {
     use alloc::vec::Vec;
 
     #[test]
+    fn file_bytes_are_shared_until_a_write_copies_them() {
+        let mut v = Vfs::new();
+        v.write_file("/k", 0o644, b"kernel v1").unwrap();
+        let mut f = v.open("/k", O_RDWR, 0).unwrap();
+        let taken = v.file_bytes(f.ino).unwrap();
+        assert_eq!(taken.as_ptr(), v.file_data(f.ino).unwrap().as_ptr(), "no copy");
+        assert_eq!(v.write(&mut f, b"KERNEL"), Ok(6));
+        assert_eq!(&taken[..], b"kernel v1", "the snapshot keeps what it took");
+        assert_eq!(v.file_data(f.ino), Ok(&b"KERNEL v1"[..]));
+        drop(taken);
+        // Unshared again: a write goes in place.
+        let before = v.file_data(f.ino).unwrap().as_ptr();
+        assert_eq!(v.write(&mut f, b"!"), Ok(1));
+        assert_eq!(v.file_data(f.ino).unwrap().as_ptr(), before);
+        // Borrowed (initramfs) bytes are served as they are.
+        static ARCHIVED: &[u8] = b"from the archive";
+        v.add_static_file("/s", 0o644, ARCHIVED).unwrap();
+        let s = v.lookup("/s").unwrap();
+        assert_eq!(v.file_bytes(s).unwrap().as_ptr(), ARCHIVED.as_ptr());
+        assert_eq!(v.file_bytes(v.lookup("/").unwrap()).unwrap_err(), Errno::EISDIR);
+    }
+
+    #[test]
     fn read_write_seek() {
         let mut v = Vfs::new();
         v.write_file("/f", 0o644, b"hello world").unwrap();

@@ -23,7 +23,7 @@ mod walk;
 
 pub use abi::Errno;
 pub use fdtable::FdTable;
-pub use node::NodeKind;
+pub use node::{FileBytes, NodeKind};
 pub use open::OpenFile;
 pub use special::SpecialContents;
 pub use tree::Vfs;

@@ -2,6 +2,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::fs::{DT_CHR, DT_DIR, DT_LNK, DT_REG, S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG};
@@ -49,16 +50,18 @@ impl NodeKind {
 
 /// A regular file's bytes: owned, or borrowed from memory the kernel keeps
 /// for good (e.g. the initramfs image it booted with) until the first write
-/// copies them (copy-on-write), so serving such a file costs no copy.
+/// copies them (copy-on-write), so serving such a file costs no copy. Owned
+/// bytes are shared with any [`FileBytes`] taken from them; a write while
+/// one is alive copies them first, so the reader keeps what it took.
 #[derive(Clone, Debug)]
 pub(crate) enum Contents {
-    Owned(Vec<u8>),
+    Owned(Arc<Vec<u8>>),
     Static(&'static [u8]),
 }
 
 impl Default for Contents {
     fn default() -> Contents {
-        Contents::Owned(Vec::new())
+        Contents::Owned(Arc::new(Vec::new()))
     }
 }
 
@@ -73,19 +76,54 @@ impl core::ops::Deref for Contents {
 }
 
 impl Contents {
-    /// The bytes, made owned (and so writable) first if they were borrowed.
-    /// `ENOSPC` if the copy cannot be allocated.
+    /// The bytes, made owned and unshared (and so writable) first if they
+    /// were borrowed or are held by a [`FileBytes`]. `ENOSPC` if the copy
+    /// cannot be allocated.
     pub fn make_mut(&mut self) -> Result<&mut Vec<u8>, abi::Errno> {
-        if let Contents::Static(s) = *self {
+        let shared = match self {
+            Contents::Static(s) => Some(*s),
+            Contents::Owned(v) if Arc::strong_count(v) > 1 => Some(&v[..]),
+            Contents::Owned(_) => None,
+        };
+        if let Some(bytes) = shared {
             let mut v = Vec::new();
-            v.try_reserve_exact(s.len())
-                .map_err(|_| abi::Errno::ENOSPC)?;
-            v.extend_from_slice(s);
-            *self = Contents::Owned(v);
+            v.try_reserve_exact(bytes.len()).map_err(|_| abi::Errno::ENOSPC)?;
+            v.extend_from_slice(bytes);
+            *self = Contents::Owned(Arc::new(v));
         }
         match self {
-            Contents::Owned(v) => Ok(v),
+            Contents::Owned(v) => Arc::get_mut(v).ok_or(abi::Errno::ENOSPC),
             Contents::Static(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// The bytes as they are now, without copying them.
+    pub fn snapshot(&self) -> FileBytes {
+        match self {
+            Contents::Owned(v) => FileBytes(Snapshot::Shared(v.clone())),
+            Contents::Static(s) => FileBytes(Snapshot::Static(s)),
+        }
+    }
+}
+
+/// A file's contents at one moment, taken without a copy
+/// ([`crate::Vfs::file_bytes`]): later writes to the file do not change it
+/// (kernel_read_file's stable view, for the kexec loader).
+#[derive(Clone, Debug)]
+pub struct FileBytes(Snapshot);
+
+#[derive(Clone, Debug)]
+enum Snapshot {
+    Shared(Arc<Vec<u8>>),
+    Static(&'static [u8]),
+}
+
+impl core::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Snapshot::Shared(v) => v,
+            Snapshot::Static(s) => s,
         }
     }
 }

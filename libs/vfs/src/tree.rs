@@ -6,7 +6,7 @@ use alloc::string::String;
 use abi::fs::Stat;
 use abi::Errno;
 
-use crate::node::{Data, Node};
+use crate::node::{Data, FileBytes, Node};
 use crate::{Ino, NodeKind, BLOCK_SIZE, MAX_FILE_SIZE, ROOT_INO};
 
 /// `st_dev` of every inode.
@@ -162,6 +162,17 @@ impl Vfs {
     /// The contents of regular file `ino`, borrowed (zero-copy).
     /// `EISDIR` for a directory, `EINVAL` for symlinks and special files,
     /// `ENOENT` for an unknown inode.
+    /// The bytes of regular file `ino` as they are now, shared, not copied:
+    /// a later write to the file copies them instead (`EISDIR`/`EINVAL` as
+    /// [`Vfs::file_data`]).
+    pub fn file_bytes(&self, ino: Ino) -> Result<FileBytes, Errno> {
+        match &self.node(ino)?.data {
+            Data::File(d) => Ok(d.snapshot()),
+            Data::Dir(_) => Err(Errno::EISDIR),
+            Data::Symlink(_) | Data::Special(_) | Data::CharDev(_) => Err(Errno::EINVAL),
+        }
+    }
+
     pub fn file_data(&self, ino: Ino) -> Result<&[u8], Errno> {
         match &self.node(ino)?.data {
             Data::File(d) => Ok(&d[..]),

@@ -32,6 +32,10 @@ pub struct Params {
     pub flags: u64,
     /// `entry64_regs.rip`, only printed.
     pub entry_rip: u64,
+    /// purgatory_abi::TIMING: [TSC kHz, TSC at the jump]; 0 = unknown.
+    pub timing: [u64; 2],
+    /// The TSC when purgatory started.
+    pub entry_tsc: u64,
 }
 
 /// Where messages go. The purgatory's implementation is a polled 16550.
@@ -264,9 +268,29 @@ fn boot_ok<C: Console + ?Sized>(p: &Params, summary: RegionSummary, cycles: u64,
     con.write_str(" bytes in ");
     write_dec(con, cycles);
     con.write_str(" cycles\n");
+    write_phases(p, cycles, con);
     con.write_str("purgatory: sha256 ok, entering kernel at ");
     write_hex(con, p.entry_rip);
     con.write_str("\n");
+}
+
+/// `purgatory: phases: relocate_kernel N us, verify N us` when the kernel
+/// gave the TSC frequency (and, for the first, the TSC at its jump).
+fn write_phases<C: Console + ?Sized>(p: &Params, verify_cycles: u64, con: &mut C) {
+    let [khz, jump] = p.timing;
+    if khz == 0 {
+        return;
+    }
+    let us = |cycles: u64| (cycles / khz) * 1000 + (cycles % khz) * 1000 / khz;
+    con.write_str(purgatory_abi::PURGATORY_PHASES);
+    if jump != 0 && p.entry_tsc >= jump {
+        con.write_str("relocate_kernel ");
+        write_dec(con, us(p.entry_tsc - jump));
+        con.write_str(" us, ");
+    }
+    con.write_str("verify ");
+    write_dec(con, us(verify_cycles));
+    con.write_str(" us\n");
 }
 
 fn write_segment<C: Console + ?Sized>(con: &mut C, what: &str, i: usize, region: ShaRegion) {
@@ -460,6 +484,8 @@ mod tests {
             region_digests,
             flags: 0,
             entry_rip: 0x100_0200,
+            timing: [0, 0],
+            entry_tsc: 0,
         };
         (mem, p)
     }
@@ -595,6 +621,23 @@ mod tests {
     }
 
     #[test]
+    fn with_the_tsc_frequency_the_phases_are_printed() {
+        let (mem, mut p) = setup();
+        // 2 GHz; the jump 3 ms before purgatory started; hashing takes 500
+        // cycles in the fake clock (0 us).
+        p.timing = [2_000_000, 10_000_000];
+        p.entry_tsc = 16_000_000;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
+        assert!(o.text().contains("purgatory: hashed 5171 bytes in 500 cycles\npurgatory: phases: relocate_kernel 3000 us, verify 0 us\npurgatory: sha256 ok"), "{}", o.text());
+        // No jump TSC (a crash image): only the verification.
+        p.timing = [1_000, 0];
+        let mut o = Out::default();
+        verify(&p, &mem, &mut o, clock());
+        assert!(o.text().contains("purgatory: phases: verify 500 us\n"), "{}", o.text());
+    }
+
+    #[test]
     fn chunking_does_not_change_the_digest() {
         let (mut mem, p) = setup();
         for chunk in [1, 63, 64, 65, 4096] {
@@ -615,6 +658,8 @@ mod tests {
             region_digests: [NO_DIGEST; MAX_REGIONS],
             flags: 0,
             entry_rip: 0,
+            timing: [0, 0],
+            entry_tsc: 0,
         };
         let mut o = Out::default();
         assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
