@@ -83,53 +83,17 @@ kexos_relocate_kernel:
     jnz .Ldone
     test cl, 0x8                    // IND_SOURCE
     jz .Lnot_source
-    // A page in 64-byte strides of eight 8-byte moves, not `rep movsq`:
-    // emulators (QEMU TCG) run each iteration of a rep string instruction
-    // as a separate dispatch, several times slower than this loop, which
-    // real CPUs run at memory speed too. SSE would allow 16-byte moves, but
-    // CR4.OSFXSR is not ours to assume here (see purgatory/src/entry.s).
     mov rsi, rcx
     and rsi, -4096
-    mov ecx, 64
-.Lcopy64:
-    mov rax, [rsi]
-    mov rdx, [rsi + 8]
-    mov r8, [rsi + 16]
-    mov r9, [rsi + 24]
-    mov r10, [rsi + 32]
-    mov r11, [rsi + 40]
-    mov r12, [rsi + 48]
-    mov r13, [rsi + 56]
-    mov [rdi], rax
-    mov [rdi + 8], rdx
-    mov [rdi + 16], r8
-    mov [rdi + 24], r9
-    mov [rdi + 32], r10
-    mov [rdi + 40], r11
-    mov [rdi + 48], r12
-    mov [rdi + 56], r13
-    add rsi, 64
-    add rdi, 64                     // RDI advances by a page in all
-    dec ecx
-    jnz .Lcopy64
+    mov ecx, 512
+    rep movsq                       // RDI advances by a page
     jmp .Lnext_entry
 .Lnot_source:
     test cl, 0x10                   // IND_ZERO
     jz .Lnext_entry                 // no kind: skipped (rejected before the jump)
-    xor eax, eax                    // same strides as the copy, same reason
-    mov ecx, 64
-.Lzero64:
-    mov [rdi], rax
-    mov [rdi + 8], rax
-    mov [rdi + 16], rax
-    mov [rdi + 24], rax
-    mov [rdi + 32], rax
-    mov [rdi + 40], rax
-    mov [rdi + 48], rax
-    mov [rdi + 56], rax
-    add rdi, 64                     // RDI advances by a page in all
-    dec ecx
-    jnz .Lzero64
+    xor eax, eax
+    mov ecx, 512
+    rep stosq                       // RDI advances by a page
     jmp .Lnext_entry
 .Ldone:
     // Flush the TLB before leaving, then start purgatory with clean registers.
