@@ -86,7 +86,32 @@ fn kexec_into_linux() -> Result<()> {
     m.check(
         log.contains("purgatory: sha256 ok"),
         "no `purgatory: sha256 ok` before Linux",
-    )
+    )?;
+    check_phases(&mut m, &log)
+}
+
+/// Issue 13: the load, the exec and purgatory each logged their phases, every step of the flow
+/// is there, and the steps add up to the total (each truncated to a microsecond).
+fn check_phases(m: &mut Machine, log: &str) -> Result<()> {
+    use kexec_core::phases::{parse_phases, EXEC_PHASES, LOAD_PHASES};
+    use kexec_core::purgatory_abi::PURGATORY_PHASES;
+    let wanted: [(&str, &[&str]); 3] = [
+        (LOAD_PHASES, &["read", "ima", "probe", "verify_sig", "place", "copy+digest", "control", "total"]),
+        (EXEC_PHASES, &["check", "notifiers", "total"]),
+        (PURGATORY_PHASES, &["relocate_kernel", "verify"]),
+    ];
+    for (prefix, names) in wanted {
+        let line = log.lines().find(|l| l.contains(prefix)).unwrap_or("");
+        let got = parse_phases(line, prefix);
+        let got_names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        m.check(got_names == names, format!("`{prefix}` lists {got_names:?}, not {names:?}"))?;
+        if let Some((_, total)) = got.iter().find(|(n, _)| n == "total") {
+            let sum: u64 = got.iter().filter(|(n, _)| n != "total").map(|(_, us)| us).sum();
+            let steps = got.len() as u64;
+            m.check(sum <= *total && total - sum <= steps, format!("`{prefix}` steps add up to {sum} us, total {total} us"))?;
+        }
+    }
+    Ok(())
 }
 
 /// (b) A failed load (ENOEXEC) leaves the previously loaded image loaded and intact.

@@ -118,13 +118,14 @@ fn walk_points(total: u64) -> Vec<u64> {
         .collect()
 }
 
-/// How many fallible allocations `load` makes (counted by the hook; the load succeeds).
-fn count_points(m: &mut Machine, load: &str) -> Result<u64> {
+/// How many fallible allocations `load` makes (counted by the hook; the load succeeds);
+/// `must_allocate`: at least one.
+fn count_points(m: &mut Machine, load: &str, must_allocate: bool) -> Result<u64> {
     m.run("echo 0 > /sys/kernel/kexec_test_fail_alloc")?;
     let out = m.run(load)?;
     m.check_lacks(load, &out, FAILED)?;
     let total: u64 = m.run("cat /sys/kernel/kexec_test_fail_alloc")?.trim().parse()?;
-    m.check(total > 0, format_args!("{load} passed no allocation point"))?;
+    m.check(total > 0 || !must_allocate, format_args!("{load} passed no allocation point"))?;
     Ok(total)
 }
 
@@ -159,13 +160,15 @@ fn failed_allocations_keep_the_loaded_image() -> Result<()> {
     m.cmd_timeout = std::time::Duration::from_secs(120);
     let load = "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=second";
     let first = "kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"kexec_test first\"";
-    let total = count_points(&mut m, load)?;
+    let total = count_points(&mut m, load, true)?;
     m.run(first)?;
     walk_failures(&mut m, load, &walk_points(total), "/sys/kernel/kexec_loaded")?;
-    // The crash load: its own points (file copies, the page tables that protect the region).
+    // The crash load: its own points (the page tables that protect the region, the first
+    // time). Since issue 13 it reads the files without copying them and writes into the
+    // reserved region, so a reload may allocate nothing fallible: then there is nothing to walk.
     let crash = "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=crash-second";
     let crash_first = "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"kexec_test crash-first\"";
-    let crash_total = count_points(&mut m, crash)?;
+    let crash_total = count_points(&mut m, crash, false)?;
     m.run(crash_first)?;
     walk_failures(&mut m, crash, &walk_points(crash_total), "/sys/kernel/kexec_crash_loaded")?;
     eprintln!("failed_allocations_keep_the_loaded_image: {total} points in a load, {crash_total} in a crash load");

@@ -10,17 +10,26 @@ use boot::Firmware;
 use kexos_tests::{markers, Machine};
 
 use crate::cli::Opts;
-use crate::{bench, bench_crash, bench_ima, bench_self, bench_sig, file_size, kib, Xtask};
+use crate::{
+    bench, bench_crash, bench_ima, bench_phases, bench_self, bench_sig, file_size, kib, Xtask,
+};
 
 impl Xtask {
     pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
-        if let Some(only) = opts.only.as_deref().filter(|o| !matches!(*o, "crash" | "sig" | "ima")) {
-            bail!("--only takes `crash`, `sig` or `ima`, not `{only}`");
+        if let Some(only) = opts
+            .only
+            .as_deref()
+            .filter(|o| !matches!(*o, "crash" | "sig" | "ima" | "phases"))
+        {
+            bail!("--only takes `crash`, `sig`, `ima` or `phases`, not `{only}`");
         }
         // The release kernel also trusts the Debian Secure Boot CA, for the signed-kexec figures.
         let o = Opts {
             release: true,
-            extra_trusted: self.linux_fixture().map(|f| vec![f.debian_ca]).unwrap_or_default(),
+            extra_trusted: self
+                .linux_fixture()
+                .map(|f| vec![f.debian_ca])
+                .unwrap_or_default(),
             ..Opts::default()
         };
         let built = self.build(&o)?;
@@ -37,6 +46,14 @@ impl Xtask {
             match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
                 Some(fx) => bench_ima::measurement_figures(&self.root, &fx),
                 None => println!("measured kexec: n/a ({no_fixture})"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if opts.only.as_deref() == Some("phases") {
+            let image = boot::image_path(&self.target("images"), Firmware::Uefi);
+            match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
+                Some(fx) => bench_phases::phase_figures(&image, &fx, &self.target("")),
+                None => println!("kexec phases: n/a ({no_fixture})"),
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -162,6 +179,8 @@ impl Xtask {
         if let Some(why) = linux_why {
             println!("  (Linux stopped early: {why})");
         }
+        let image = boot::image_path(&self.target("images"), Firmware::Uefi);
+        bench_phases::phase_figures(&image, &fx, &self.target(""));
         bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
         bench_sig::signature_figures(&self.root, &fx);
         bench_ima::measurement_figures(&self.root, &fx);

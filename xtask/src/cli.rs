@@ -75,6 +75,8 @@ OPTIONS (bench):
                           signed vs unsigned kexec_file_load
     --only ima            Only the measured-kexec figures (issue 11): IMA's hashing at load,
                           the reboot-time update of lists of 10, 1000 and 10000 events
+    --only phases         Only the kexec-into-Linux figures over 3 runs each side (issue 13):
+                          min/median/max, ratios vs Linux, kexos's per-phase breakdown
 OPTIONS (fuzz):
     TARGET                One target (default: all): bzimage_plan elf64_plan purgatory_reloc
                           cpio_newc initramfs_unpack cmdline boot_params vmcore kexec_sig
@@ -151,7 +153,11 @@ pub(crate) struct Opts {
 /// A certificate fingerprint as `sha256sum`/`openssl x509 -fingerprint -sha256` print it
 /// (hex, colons allowed), as 64 lower-case hex digits.
 fn parse_fingerprint(v: &str) -> Result<String> {
-    let hex: String = v.chars().filter(|&c| c != ':').collect::<String>().to_ascii_lowercase();
+    let hex: String = v
+        .chars()
+        .filter(|&c| c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("--blacklist {v}: not a SHA-256 fingerprint (64 hex digits)");
     }
@@ -244,7 +250,11 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--no-certs" => o.no_certs = true,
             "--seconds" => {
                 let v = value()?;
-                let n: u64 = v.parse().ok().filter(|&n| n > 0).with_context(|| format!("--seconds {v}: a positive number of seconds"))?;
+                let n: u64 = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .with_context(|| format!("--seconds {v}: a positive number of seconds"))?;
                 o.seconds = Some(n);
             }
             "--smoke" => o.smoke = true,

@@ -12,6 +12,7 @@ mod bench;
 mod bench_cmd;
 mod bench_crash;
 mod bench_ima;
+mod bench_phases;
 mod bench_self;
 mod bench_sig;
 mod build;

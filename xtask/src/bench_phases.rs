@@ -1,0 +1,200 @@
+//! Issue 13: the kexec-into-Linux figures over [`RUNS`] runs each, kexos and Linux measured in
+//! the same bench run (min / median / max, and the ratio of the medians), then where kexos's
+//! time goes: the kernel's `load phases` and `exec phases` lines and purgatory's `phases` line
+//! (formats: kexec_core::phases), as medians over the runs.
+//!
+//! One kexos run is [`bench::kexec_into_linux`] in a fresh boot (release kernel, UEFI, 512M);
+//! one Linux run is [`bench::linux_kexec_linux`] (the fixture Linux kexec'ing itself with
+//! Debian's kexec-tools). A fresh machine each time, so no run sees another's loaded image.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kexec_core::phases::{parse_phases, EXEC_PHASES, LOAD_PHASES};
+use kexec_core::purgatory_abi::PURGATORY_PHASES;
+use kexos_tests::{Firmware, LinuxFixture, Machine};
+
+use crate::bench::{self, row};
+
+/// Runs of each side.
+pub const RUNS: usize = 3;
+
+/// min, median, max of `v` (None when empty).
+pub fn min_median_max(v: &[f64]) -> Option<(f64, f64, f64)> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => s[n / 2],
+        _ => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    };
+    Some((s[0], median, s[n - 1]))
+}
+
+/// The leading number of a figure string ("442123 us (kernel log)", "0.651 s").
+fn number(s: Option<&str>) -> Option<f64> {
+    s?.split_whitespace().next()?.parse().ok()
+}
+
+/// One kexos run: the load (ms), `kexec -e` -> Linux banner (s) and the phase lines.
+struct KexosRun {
+    load_ms: f64,
+    exec_s: f64,
+    phases: Vec<(&'static str, Vec<(String, u64)>)>,
+}
+
+fn kexos_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
+    let name = format!("bench-phases-{i}");
+    let log = logs.join(format!("{name}.log"));
+    let mut m = Machine::spawn_image(&name, image, Firmware::Uefi, "512M", &[], Some(log))
+        .map_err(|e| format!("{e:#}"))?;
+    m.print_on_failure = false;
+    m.expect_prompt(Duration::from_secs(120))
+        .map_err(|_| "no prompt".to_string())?;
+    let (f, why) = bench::kexec_into_linux(&mut m);
+    if let Some(why) = why {
+        return Err(why);
+    }
+    let log = m.transcript();
+    let line = |prefix: &str| {
+        log.lines()
+            .find(|l| l.contains(prefix))
+            .map(|l| parse_phases(l, prefix))
+            .unwrap_or_default()
+    };
+    Ok(KexosRun {
+        load_ms: number(f[row::LOAD].value.as_deref()).ok_or("no load figure")? / 1000.0,
+        exec_s: number(f[row::EXEC_TO_BANNER].value.as_deref()).ok_or("no exec figure")?,
+        phases: vec![
+            ("load", line(LOAD_PHASES)),
+            ("exec", line(EXEC_PHASES)),
+            ("purgatory", line(PURGATORY_PHASES)),
+        ],
+    })
+}
+
+/// One Linux run: its kexec_file_load (ms, ftrace) and `kexec -e` -> banner (s).
+fn linux_run(fx: &LinuxFixture, target: &Path) -> Result<(f64, f64), String> {
+    let mut f = bench::figures();
+    if let Some(why) = bench::linux_kexec_linux(fx, target, &mut f) {
+        return Err(why);
+    }
+    let load = number(f[row::LOAD].linux.as_deref()).ok_or("no ftrace load figure")?;
+    let exec = number(f[row::EXEC_TO_BANNER].linux.as_deref()).ok_or("no exec figure")?;
+    Ok((load / 1000.0, exec))
+}
+
+fn fmt3((a, b, c): (f64, f64, f64), unit: &str, prec: usize) -> String {
+    format!("{a:.prec$} / {b:.prec$} / {c:.prec$} {unit}")
+}
+
+/// Run both sides [`RUNS`] times and print the table and the breakdown.
+pub fn phase_figures(image: &Path, fx: &LinuxFixture, target: &Path) {
+    let logs = target.join("test-logs");
+    let mut kexos = Vec::new();
+    let mut linux = Vec::new();
+    for i in 0..RUNS {
+        match kexos_run(image, &logs, i) {
+            Ok(r) => kexos.push(r),
+            Err(e) => println!("  (kexos run {i} stopped: {e})"),
+        }
+        match linux_run(fx, target) {
+            Ok(r) => linux.push(r),
+            Err(e) => println!("  (Linux run {i} stopped: {e})"),
+        }
+    }
+    println!(
+        "kexec into Linux, {} kexos runs and {} Linux runs in this bench run (min / median / max; ratio of medians, goal in brackets)",
+        kexos.len(),
+        linux.len()
+    );
+    let rows: [(&str, Vec<f64>, Vec<f64>, &str, usize, &str); 2] = [
+        (
+            "kexec_file_load syscall",
+            kexos.iter().map(|r| r.load_ms).collect(),
+            linux.iter().map(|r| r.0).collect(),
+            "ms",
+            1,
+            "<= 0.25x",
+        ),
+        (
+            "`kexec -e` -> 'Linux version' (host)",
+            kexos.iter().map(|r| r.exec_s).collect(),
+            linux.iter().map(|r| r.1).collect(),
+            "s",
+            3,
+            "<= 0.40x",
+        ),
+    ];
+    for (label, k, l, unit, prec, goal) in rows {
+        let (Some(k), Some(l)) = (min_median_max(&k), min_median_max(&l)) else {
+            println!("  {label:<40} n/a");
+            continue;
+        };
+        println!(
+            "  {label:<40} kexos {:<28} Linux {:<28} {:.2}x [{goal}]",
+            fmt3(k, unit, prec),
+            fmt3(l, unit, prec),
+            k.1 / l.1
+        );
+    }
+    print_breakdown(&kexos);
+    println!("  (logs: target/test-logs/bench-phases-N.log, bench-linux-kexec.log)");
+}
+
+/// Median (min-max) of every phase, in the order the kernel logged them.
+fn print_breakdown(runs: &[KexosRun]) {
+    let Some(first) = runs.first() else { return };
+    println!("  where kexos's time goes (median (min-max) over the runs, us):");
+    for (k, (what, names)) in first.phases.iter().enumerate() {
+        let items: Vec<String> = names
+            .iter()
+            .map(|(name, _)| {
+                let v: Vec<f64> = runs
+                    .iter()
+                    .filter_map(|r| {
+                        r.phases
+                            .get(k)?
+                            .1
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .map(|p| p.1 as f64)
+                    })
+                    .collect();
+                match min_median_max(&v) {
+                    Some((a, b, c)) => format!("{name} {b:.0} ({a:.0}-{c:.0})"),
+                    None => format!("{name} n/a"),
+                }
+            })
+            .collect();
+        println!(
+            "    {what:<10} {}",
+            if items.is_empty() {
+                "n/a (no phase line)".into()
+            } else {
+                items.join(", ")
+            }
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(min_median_max(&[]), None);
+        assert_eq!(min_median_max(&[3.0, 1.0, 2.0]), Some((1.0, 2.0, 3.0)));
+        assert_eq!(min_median_max(&[4.0, 1.0, 2.0, 3.0]), Some((1.0, 2.5, 4.0)));
+    }
+
+    #[test]
+    fn figure_numbers() {
+        assert_eq!(number(Some("442123 us (kernel log)")), Some(442123.0));
+        assert_eq!(number(Some("0.651 s")), Some(0.651));
+        assert_eq!(number(Some("n/a (no ftrace)")), None);
+        assert_eq!(number(None), None);
+    }
+}
