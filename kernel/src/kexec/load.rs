@@ -26,6 +26,11 @@ static LOADERS: &[&dyn KexecFileOps] = &[&kexec_core::bzimage64::BzImage64, &kex
 /// real-mode trampoline and firmware structures).
 const LOW_MEMORY_END: u64 = 0x10_0000;
 
+/// Runs of frames in use at least this long are placed around when the
+/// image fits elsewhere (smaller ones, page tables and such, are not worth
+/// the fragmentation).
+const BUSY_RUN: u64 = 1 << 20;
+
 pub struct LoadRequest<'a> {
     pub kernel: &'a [u8],
     pub kernel_path: &'a str,
@@ -61,8 +66,14 @@ impl PageAlloc for Frames {
     fn free_page(&mut self, pa: PhysAddr) {
         frame::free(pa.0)
     }
+    /// A destination frame is taken for the image only while a floor of
+    /// free memory (an eighth of RAM, at least 4 MiB) stays for the running
+    /// kernel: a loaded image may wait long for `kexec -e`. Below it, data
+    /// pages go through source pages (the same memory) and zero tails wait
+    /// for relocate_kernel (no memory).
     fn alloc_page_at(&mut self, pa: PhysAddr) -> bool {
-        frame::alloc_at(pa.0)
+        let floor = (frame::total_ram() / 8).max(4 << 20);
+        frame::free_bytes() > floor && frame::alloc_at(pa.0)
     }
 }
 
@@ -74,6 +85,10 @@ impl PhysMem for DirectMap {
         // SAFETY: the builder only writes pages it was handed by `Frames`,
         // which are ours and mapped in the direct map.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(pa.0) as *mut u8, bytes.len()) }
+    }
+    fn zero(&mut self, pa: PhysAddr) {
+        // SAFETY: as write: a whole page the builder owns.
+        unsafe { core::ptr::write_bytes(phys_to_virt(pa.0) as *mut u8, 0, PAGE_SIZE as usize) }
     }
     fn read(&self, pa: PhysAddr, buf: &mut [u8]) {
         // SAFETY: reads of RAM through the direct map.
@@ -120,10 +135,17 @@ impl LoadedImage {
     pub fn load(ops: &dyn KexecFileOps, req: &LoadRequest, phases: &mut PhaseLog) -> Result<LoadedImage, LoadError> {
         let t0 = now_ns();
         let map = mm::memory_map();
-        let low = [PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range")];
-        let view = MemoryView::from_memmap(map, &low);
-        let handover = super::handover::requests().map_err(|e| (e, String::from("no room to size the hand-over buffers")))?;
-        let (mut image, summary) = plan(false, ops, req, KimageKind::Normal, &view, None, handover)?;
+        let low = PhysRange::from_len(0, LOW_MEMORY_END).expect("low memory range");
+        let handover = || super::handover::requests().map_err(|e| (e, String::from("no room to size the hand-over buffers")));
+        // First around the memory this kernel uses (so the segments can be
+        // written in place and relocate_kernel has nothing to move), then,
+        // if they do not fit there, anywhere in RAM as Linux places them.
+        let busy: Vec<PhysRange> = core::iter::once(low).chain(frame::used_runs(BUSY_RUN).into_iter().map(|(s, e)| PhysRange::new(s, e))).collect();
+        let around = MemoryView::from_memmap(map, &busy);
+        let (mut image, summary) = match plan(false, ops, req, KimageKind::Normal, &around, None, handover()?) {
+            Err((Errno::EADDRNOTAVAIL, _)) => plan(false, ops, req, KimageKind::Normal, &MemoryView::from_memmap(map, &[low]), None, handover()?)?,
+            other => other?,
+        };
         phases.mark("place", now_ns());
         // The TSC frequency for purgatory's timing line (a purgatory
         // without the symbol just does not print it).

@@ -102,6 +102,12 @@ pub fn alloc_at(pa: u64) -> bool {
     with(|b| b.alloc_at(pa))
 }
 
+/// The runs of at least `min_bytes` of frames in use (heap, ramdisk,
+/// kernel image, loaded images...), ascending.
+pub fn used_runs(min_bytes: u64) -> alloc::vec::Vec<(u64, u64)> {
+    with(|b| b.used_runs((min_bytes / PAGE_SIZE) as usize))
+}
+
 pub fn free(pa: u64) {
     if let Err(e) = with(|b| b.free(pa)) {
         info!("mm: bad free of frame {:#x}: {:?}", pa, e);

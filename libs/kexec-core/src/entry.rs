@@ -70,6 +70,10 @@ pub trait PhysMem {
     fn write(&mut self, pa: PhysAddr, bytes: &[u8]);
     /// Fill `buf` from physical `pa`.
     fn read(&self, pa: PhysAddr, buf: &mut [u8]);
+    /// Zero the page at `pa`.
+    fn zero(&mut self, pa: PhysAddr) {
+        self.write(pa, &ZERO_PAGE);
+    }
 }
 
 /// Host model of physical memory for replaying a plan (tests, fuzzing):
@@ -268,13 +272,23 @@ impl<A: PageAlloc, M: PhysMem> Builder<'_, A, M> {
             }
             dest += PAGE_SIZE;
         }
+        // The zero tail: zeroed now where the frame is free (or kept aside
+        // for it), so `kexec -e` has nothing to do for it; else IND_ZERO.
         let data_pages = (data.len() as u64).div_ceil(PAGE_SIZE);
         let zero_pages = (memsz / PAGE_SIZE).saturating_sub(data_pages);
-        if zero_pages > 0 && cursor != Some(dest) {
-            self.entries.push(dest | IND_DESTINATION);
-        }
         for _ in 0..zero_pages {
-            self.entries.push(IND_ZERO);
+            if self.kept.remove(&dest) || self.alloc.alloc_page_at(PhysAddr(dest)) {
+                self.owned.insert(dest);
+                self.direct.push(dest);
+                self.mem.zero(PhysAddr(dest));
+            } else {
+                if cursor != Some(dest) {
+                    self.entries.push(dest | IND_DESTINATION);
+                }
+                self.entries.push(IND_ZERO);
+                cursor = Some(dest + PAGE_SIZE);
+            }
+            dest += PAGE_SIZE;
         }
         Ok(())
     }
@@ -698,13 +712,15 @@ pub(crate) mod tests {
 
     #[test]
     fn a_segment_entirely_in_place_has_no_entry() {
+        // Three data pages and a two-page zero tail, every frame free: all
+        // five are written (the tail zeroed) at load, and the list is empty.
         let data = vec![7u8; 3 * P as usize];
-        let image = image_at(&[(20 * P, &data, 3 * P)]);
-        let mut alloc = ListAlloc::new(vec![50 * P]).with_free_at([20 * P, 21 * P, 22 * P]);
+        let image = image_at(&[(20 * P, &data, 5 * P)]);
+        let mut alloc = ListAlloc::new(vec![50 * P]).with_free_at((20..25).map(|i| i * P));
         let mut mem = FakeMem::default();
         let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
         assert_eq!(entries_of(&list, &mem), vec![IND_DONE]);
-        assert_eq!((list.source_pages.len(), list.direct_pages.len()), (0, 3));
+        assert_eq!((list.source_pages.len(), list.direct_pages.len()), (0, 5));
         assert_memory_matches(&image, &mem);
     }
 
@@ -760,8 +776,9 @@ pub(crate) mod tests {
         assert_invariant(&image, &list, &mem);
         relocate_simulate(list.head, &mut mem, 1000).unwrap();
         assert_memory_matches(&image, &mem);
-        // Pages in the zero tails were never usable: still reserved.
-        assert!(list.reserved_pages.contains(&PhysAddr(103 * P)));
+        // Pages of the zero tails kept aside are zeroed in place, not reserved for nothing.
+        assert!(list.direct_pages.contains(&PhysAddr(103 * P)));
+        assert!(list.reserved_pages.is_empty());
     }
 
     #[test]

@@ -201,10 +201,11 @@ mod tests {
         let mut alloc = ListAlloc::new(order);
         let mut mem = FakeMem::default();
         let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
-        assert_eq!(
-            (list.source_pages.len() + list.direct_pages.len()) as u64,
-            1 + 2 + 8 * MIB / PAGE_SIZE + 20 * MIB / PAGE_SIZE
-        );
+        // Every data page has a source page or is in place; some zero-tail
+        // pages (whose frames the allocator offered first) are in place too.
+        let held = (list.source_pages.len() + list.direct_pages.len()) as u64;
+        let memsz_pages: u64 = image.segments().iter().map(|s| s.memsz / PAGE_SIZE).sum();
+        assert!((1 + 2 + 8 * MIB / PAGE_SIZE + 20 * MIB / PAGE_SIZE..=memsz_pages).contains(&held), "{held}");
         relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
         for s in image.segments() {
             let mut got = vec![0u8; s.memsz as usize];

@@ -1,5 +1,6 @@
 //! A physical frame allocator over caller-provided bitmap storage.
 
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::FRAME_SIZE;
@@ -123,6 +124,36 @@ impl<'a> FrameBitmap<'a> {
             }
             _ => false,
         }
+    }
+
+    /// The runs of at least `min_frames` used frames, as `[start, end)`
+    /// physical ranges, ascending (kexec places segments around them, where
+    /// it can write them in place).
+    pub fn used_runs(&self, min_frames: usize) -> Vec<(u64, u64)> {
+        let mut runs = Vec::new();
+        let mut start = None;
+        let mut f = 0;
+        while f < self.frames {
+            let word = self.bits[f / 64];
+            // Whole words at once when they are all free or all used.
+            let step = if f % 64 == 0 && f + 64 <= self.frames && (word == 0 || word == u64::MAX) { 64 } else { 1 };
+            let used = self.is_used(f);
+            match (used, start) {
+                (true, None) => start = Some(f),
+                (false, Some(s)) => {
+                    if f - s >= min_frames {
+                        runs.push((self.addr(s), self.addr(f)));
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+            f += step;
+        }
+        if let Some(s) = start.filter(|&s| self.frames - s >= min_frames) {
+            runs.push((self.addr(s), self.addr(self.frames)));
+        }
+        runs
     }
 
     /// Allocate one frame whose end is at or below `limit` (e.g. 4 GiB for
@@ -337,6 +368,19 @@ mod tests {
         assert!(!all.contains(&(MB + 5 * 4096)), "never handed out again");
         b.free(MB + 5 * 4096).unwrap();
         assert_eq!(b.free_frames(), 1);
+    }
+
+    #[test]
+    fn used_runs_finds_the_long_ones() {
+        let mut store = vec![0u64; 4];
+        let mut b = FrameBitmap::new(&mut store, MB, 256);
+        b.release(0, u64::MAX);
+        b.reserve(MB + 3 * 4096, MB + 5 * 4096); // 2 frames
+        b.reserve(MB + 60 * 4096, MB + 200 * 4096); // 140 frames, across words
+        b.reserve(MB + 250 * 4096, MB + 256 * 4096); // 6 frames up to the end
+        assert_eq!(b.used_runs(3), vec![(MB + 60 * 4096, MB + 200 * 4096), (MB + 250 * 4096, MB + 256 * 4096)]);
+        assert_eq!(b.used_runs(1).len(), 3);
+        assert_eq!(b.used_runs(141), vec![]);
     }
 
     #[test]
