@@ -15,6 +15,14 @@ use crate::{
 };
 
 impl Xtask {
+    /// The disk image the self-kexec figures boot: the default layout without the Linux
+    /// fixture, as the scenarios use (None, with the reason printed, if it cannot be built).
+    fn self_kexec_image(&self) -> Option<std::path::PathBuf> {
+        let artifacts = kexos_tests::Artifacts::at(&self.root);
+        let opts = kexos_tests::BootOptions { name: "bench-phases-self".into(), ..kexos_tests::BootOptions::new(Firmware::Uefi) };
+        opts.build_image(&artifacts).map_err(|e| println!("  (no self-kexec image: {e:#})")).ok()
+    }
+
     pub(crate) fn bench(&self, opts: &Opts) -> Result<ExitCode> {
         if let Some(only) = opts
             .only
@@ -52,7 +60,7 @@ impl Xtask {
         if opts.only.as_deref() == Some("phases") {
             let image = boot::image_path(&self.target("images"), Firmware::Uefi);
             match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
-                Some(fx) => bench_phases::phase_figures(&image, &fx, &self.target("")),
+                Some(fx) => bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.target("")),
                 None => println!("kexec phases: n/a ({no_fixture})"),
             }
             return Ok(ExitCode::SUCCESS);
@@ -180,7 +188,7 @@ impl Xtask {
             println!("  (Linux stopped early: {why})");
         }
         let image = boot::image_path(&self.target("images"), Firmware::Uefi);
-        bench_phases::phase_figures(&image, &fx, &self.target(""));
+        bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.target(""));
         bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
         bench_sig::signature_figures(&self.root, &fx);
         bench_ima::measurement_figures(&self.root, &fx);

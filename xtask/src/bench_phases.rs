@@ -57,25 +57,46 @@ fn kexos_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
         return Err(why);
     }
     let log = m.transcript();
-    let line = |prefix: &str| {
-        log.lines()
-            .find(|l| l.contains(prefix))
-            .map(|l| parse_phases(l, prefix))
-            .unwrap_or_default()
-    };
+    let phases = phase_lines(&log);
     // The whole syscall, as Linux's ftrace enter/exit span: the load phases' total (the
     // `loaded ... in N us` figure covers only place -> control).
-    let load = line(LOAD_PHASES);
-    let total = load.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
+    let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
     Ok(KexosRun {
         load_ms: total / 1000.0,
         exec_s: number(f[row::EXEC_TO_BANNER].value.as_deref()).ok_or("no exec figure")?,
-        phases: vec![
-            ("load", load),
-            ("exec", line(EXEC_PHASES)),
-            ("purgatory", line(PURGATORY_PHASES)),
-        ],
+        phases,
     })
+}
+
+/// The phase lines of a log: load, exec, purgatory.
+fn phase_lines(log: &str) -> Vec<(&'static str, Vec<(String, u64)>)> {
+    let line = |prefix: &str| log.lines().find(|l| l.contains(prefix)).map(|l| parse_phases(l, prefix)).unwrap_or_default();
+    vec![("load", line(LOAD_PHASES)), ("exec", line(EXEC_PHASES)), ("purgatory", line(PURGATORY_PHASES))]
+}
+
+/// One kexos -> kexos run in `image` (the default layout without Linux, as the self-kexec
+/// bench): load kexos.bzImage, `kexec -e`, host time to the next kexos's prompt.
+fn self_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
+    let name = format!("bench-phases-self-{i}");
+    let mut m = Machine::spawn_image(&name, image, Firmware::Uefi, "512M", &[], Some(logs.join(format!("{name}.log"))))
+        .map_err(|e| format!("{e:#}"))?;
+    m.print_on_failure = false;
+    let to = Duration::from_secs(60);
+    m.expect_prompt(to).map_err(|_| "no prompt".to_string())?;
+    let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench").map_err(|e| e.to_string())?;
+    if !out.contains("(bzImage64) in ") {
+        return Err(format!("load: {}", out.trim()));
+    }
+    m.send_line("kexec -e").map_err(|e| e.to_string())?;
+    let (_, te) = m.expect_timed("kexec -e\n", to).map_err(|_| "no echo of kexec -e".to_string())?;
+    m.expect("boot: entered via boot protocol", to).map_err(|_| "the next kexos did not start".to_string())?;
+    m.expect_prompt(to).map_err(|_| "the next kexos reached no prompt".to_string())?;
+    let exec_s = m.match_time().saturating_sub(te).as_secs_f64();
+    let phases = phase_lines(&m.transcript());
+    let _ = m.poweroff();
+    m.kill();
+    let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
+    Ok(KexosRun { load_ms: total / 1000.0, exec_s, phases })
 }
 
 /// One Linux run: its kexec_file_load (ms, ftrace) and `kexec -e` -> banner (s).
@@ -94,14 +115,20 @@ fn fmt3((a, b, c): (f64, f64, f64), unit: &str, prec: usize) -> String {
 }
 
 /// Run both sides [`RUNS`] times and print the table and the breakdown.
-pub fn phase_figures(image: &Path, fx: &LinuxFixture, target: &Path) {
+pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture, target: &Path) {
     let logs = target.join("test-logs");
     let mut kexos = Vec::new();
+    let mut selfs = Vec::new();
     let mut linux = Vec::new();
     for i in 0..RUNS {
         match kexos_run(image, &logs, i) {
             Ok(r) => kexos.push(r),
             Err(e) => println!("  (kexos run {i} stopped: {e})"),
+        }
+        match self_image.map(|img| self_run(img, &logs, i)) {
+            Some(Ok(r)) => selfs.push(r),
+            Some(Err(e)) => println!("  (kexos -> kexos run {i} stopped: {e})"),
+            None => {}
         }
         match linux_run(fx, target) {
             Ok(r) => linux.push(r),
@@ -144,14 +171,28 @@ pub fn phase_figures(image: &Path, fx: &LinuxFixture, target: &Path) {
         );
     }
     println!("  (kexos's syscall includes IMA measuring both files on every load; Linux without an IMA policy measures nothing)");
+    let l2l = min_median_max(&linux.iter().map(|r| r.1).collect::<Vec<_>>());
+    match (min_median_max(&selfs.iter().map(|r| r.exec_s).collect::<Vec<_>>()), l2l) {
+        (Some(k), Some(l)) => println!(
+            "  {:<40} kexos {:<28} Linux -> Linux 'Linux version' {:.3} s: {:.1}% [<= 3%]",
+            "`kexec -e` -> next kexos prompt (host)",
+            fmt3(k, "s", 3),
+            l.1,
+            100.0 * k.1 / l.1
+        ),
+        _ => println!("  `kexec -e` -> next kexos prompt: n/a"),
+    }
+    println!("  where kexos's time goes, kexec into Linux:");
     print_breakdown(&kexos);
+    println!("  where kexos's time goes, kexec into kexos:");
+    print_breakdown(&selfs);
     println!("  (logs: target/test-logs/bench-phases-N.log, bench-linux-kexec.log)");
 }
 
 /// Median (min-max) of every phase, in the order the kernel logged them.
 fn print_breakdown(runs: &[KexosRun]) {
     let Some(first) = runs.first() else { return };
-    println!("  where kexos's time goes (median (min-max) over the runs, us):");
+    println!("    (median (min-max) over the runs, us)");
     for (k, (what, names)) in first.phases.iter().enumerate() {
         let items: Vec<String> = names
             .iter()
