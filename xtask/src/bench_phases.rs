@@ -61,11 +61,15 @@ fn kexos_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
     // The whole syscall, as Linux's ftrace enter/exit span: the load phases' total (the
     // `loaded ... in N us` figure covers only place -> control).
     let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
-    Ok(KexosRun {
-        load_ms: total / 1000.0,
-        exec_s: number(f[row::EXEC_TO_BANNER].value.as_deref()).ok_or("no exec figure")?,
-        phases,
-    })
+    let exec_s = number(f[row::EXEC_TO_BANNER].value.as_deref()).ok_or("no exec figure")?;
+    // The next kernel to its first line: what is left of `kexec -e` -> banner after
+    // `kexec -e` -> purgatory's first line and purgatory's lines (all host time).
+    let before: Option<f64> = [row::EXEC_TO_PURGATORY, row::PURGATORY_HOST].iter().map(|&r| number(f[r].value.as_deref())).sum();
+    let mut phases = phases;
+    if let Some(b) = before {
+        phases.push(("next", vec![(String::from("to 'Linux version' (host)"), ((exec_s - b).max(0.0) * 1e6) as u64)]));
+    }
+    Ok(KexosRun { load_ms: total / 1000.0, exec_s, phases })
 }
 
 /// The phase lines of a log: load, exec, purgatory.
@@ -89,10 +93,13 @@ fn self_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
     }
     m.send_line("kexec -e").map_err(|e| e.to_string())?;
     let (_, te) = m.expect_timed("kexec -e\n", to).map_err(|_| "no echo of kexec -e".to_string())?;
+    let (_, tok) = m.expect_timed("purgatory: sha256 ok", to).map_err(|_| "no `purgatory: sha256 ok`".to_string())?;
     m.expect("boot: entered via boot protocol", to).map_err(|_| "the next kexos did not start".to_string())?;
     m.expect_prompt(to).map_err(|_| "the next kexos reached no prompt".to_string())?;
-    let exec_s = m.match_time().saturating_sub(te).as_secs_f64();
-    let phases = phase_lines(&m.transcript());
+    let tp = m.match_time();
+    let exec_s = tp.saturating_sub(te).as_secs_f64();
+    let mut phases = phase_lines(&m.transcript());
+    phases.push(("next", vec![(String::from("to prompt (host)"), tp.saturating_sub(tok).as_micros() as u64)]));
     let _ = m.poweroff();
     m.kill();
     let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
