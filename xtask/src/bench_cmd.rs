@@ -60,7 +60,7 @@ impl Xtask {
         if opts.only.as_deref() == Some("phases") {
             let image = boot::image_path(&self.target("images"), Firmware::Uefi);
             match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
-                Some(fx) => bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.target("")),
+                Some(fx) => bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.root),
                 None => println!("kexec phases: n/a ({no_fixture})"),
             }
             return Ok(ExitCode::SUCCESS);
@@ -188,7 +188,7 @@ impl Xtask {
             println!("  (Linux stopped early: {why})");
         }
         let image = boot::image_path(&self.target("images"), Firmware::Uefi);
-        bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.target(""));
+        bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.root);
         bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
         bench_sig::signature_figures(&self.root, &fx);
         bench_ima::measurement_figures(&self.root, &fx);

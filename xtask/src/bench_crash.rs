@@ -366,6 +366,26 @@ fn kexos_capture(artifacts: &Artifacts) {
     }
 }
 
+/// One kexos -> kexos crash for the issue 13 figures: boot as [`kexos_capture`] does, load
+/// kexos as the crash kernel, panic; host time from 'KERNEL PANIC' to the capture kernel's
+/// prompt, and the whole log (for the phase lines).
+pub(crate) fn panic_to_capture_prompt(artifacts: &Artifacts, name: &str) -> Result<(Duration, String), String> {
+    let mut m = spawn(artifacts, name, KEXOS_MEM, KEXOS_CRASHKERNEL, None)?;
+    m.cmd_timeout = STEP;
+    let r = (|| {
+        first_boot(&mut m, STEP)?;
+        load(&mut m, KEXOS_LOAD)?;
+        m.send_line(PANIC_CMD).map_err(|e| e.to_string())?;
+        let (_, t0) = m.expect_timed(markers::PANIC, STEP).map_err(|_| "no KERNEL PANIC".to_string())?;
+        m.expect(VMCORE_LINE, STEP).map_err(|_| "no /proc/vmcore line from the capture kernel".to_string())?;
+        m.expect_prompt(STEP).map_err(|_| "no capture kernel prompt".to_string())?;
+        Ok((m.match_time().saturating_sub(t0), m.transcript()))
+    })();
+    let _ = m.poweroff();
+    m.kill();
+    r
+}
+
 /// Figure 2: kexos -> Linux. Prints its lines.
 fn linux_capture(artifacts: &Artifacts, fx: Option<&LinuxFixture>, no_fixture: &str) {
     const LABEL: &str = "  panic -> Linux 'Linux version':       ";

@@ -106,6 +106,44 @@ fn self_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
     Ok(KexosRun { load_ms: total / 1000.0, exec_s, phases })
 }
 
+/// The capture kernel's command line in the Linux kdump run (as bench_crash's).
+const KDUMP_APPEND: &str = "console=ttyS0 nr_cpus=1 reset_devices irqpoll panic=-1";
+/// What the kdump script prints with the status of its `kexec -s -p`.
+const KDUMP_STATUS: &str = "kexos-bench: kdump load status ";
+
+/// One Linux kdump run: the fixture Linux (crashkernel=160M, 512M) loads itself as the crash
+/// kernel with Debian's `kexec -s -p`, then crashes with sysrq-c; host time from
+/// `sysrq: Trigger a crash` to the capture kernel's banner.
+fn linux_kdump_run(fx: &LinuxFixture, target: &Path, i: usize) -> Result<f64, String> {
+    use kexos_tests::linux_markers::BANNER;
+    let script = format!(
+        "export PATH=/sbin:/bin\n/sbin/kexec -s -p {} --initrd={} --append=\"{KDUMP_APPEND}\"\necho \"{KDUMP_STATUS}$?\"\n\
+         # Let the serial port drain before the crash stops the machine.\nsleep 1\necho c > /proc/sysrq-trigger\nexit 1\n",
+        boot::linux::KEXEC_KERNEL,
+        boot::linux::KEXEC_INITRD
+    );
+    let name = format!("bench-phases-kdump-{i}");
+    let initrd = target.join("bench").join(format!("{name}.img"));
+    fx.build_kexec_initrd(&[], Some(&script), &initrd).map_err(|e| format!("{e:#}"))?;
+    let cmd = kexos_tests::qemu_linux_command(&fx.kernel, &initrd, "console=ttyS0 crashkernel=160M", "512M", &[]);
+    let log = target.join("test-logs").join(format!("{name}.log"));
+    let mut m = Machine::spawn_command(&name, cmd, Some(log)).map_err(|e| format!("{e:#}"))?;
+    m.print_on_failure = false;
+    let to = Duration::from_secs(180);
+    let r = (|| {
+        m.expect(BANNER, to).map_err(|_| "no first banner".to_string())?;
+        let status = m.expect_line(KDUMP_STATUS, to).map_err(|_| "no kdump load status".to_string())?;
+        if status.trim() != "0" {
+            return Err(format!("`kexec -s -p` exited with {}", status.trim()));
+        }
+        let (_, t0) = m.expect_timed("sysrq: Trigger a crash", to).map_err(|_| "no sysrq crash".to_string())?;
+        let (_, t1) = m.expect_timed(BANNER, to).map_err(|_| "no capture kernel banner".to_string())?;
+        Ok(t1.saturating_sub(t0).as_secs_f64())
+    })();
+    m.kill();
+    r
+}
+
 /// One Linux run: its kexec_file_load (ms, ftrace) and `kexec -e` -> banner (s).
 fn linux_run(fx: &LinuxFixture, target: &Path) -> Result<(f64, f64), String> {
     let mut f = bench::figures();
@@ -122,12 +160,24 @@ fn fmt3((a, b, c): (f64, f64, f64), unit: &str, prec: usize) -> String {
 }
 
 /// Run both sides [`RUNS`] times and print the table and the breakdown.
-pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture, target: &Path) {
+pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture, root: &Path) {
+    let target = &root.join("target");
     let logs = target.join("test-logs");
     let mut kexos = Vec::new();
     let mut selfs = Vec::new();
     let mut linux = Vec::new();
+    let mut crashes = Vec::new();
+    let mut kdumps = Vec::new();
+    let artifacts = kexos_tests::Artifacts::at(root);
     for i in 0..RUNS {
+        match crate::bench_crash::panic_to_capture_prompt(&artifacts, &format!("bench-phases-crash-{i}")) {
+            Ok((d, log)) => crashes.push(KexosRun { load_ms: 0.0, exec_s: d.as_secs_f64(), phases: phase_lines(&log) }),
+            Err(e) => println!("  (kexos crash run {i} stopped: {e})"),
+        }
+        match linux_kdump_run(fx, target, i) {
+            Ok(s) => kdumps.push(s),
+            Err(e) => println!("  (Linux kdump run {i} stopped: {e})"),
+        }
         match kexos_run(image, &logs, i) {
             Ok(r) => kexos.push(r),
             Err(e) => println!("  (kexos run {i} stopped: {e})"),
@@ -189,10 +239,22 @@ pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture,
         ),
         _ => println!("  `kexec -e` -> next kexos prompt: n/a"),
     }
+    match (min_median_max(&crashes.iter().map(|r| r.exec_s).collect::<Vec<_>>()), min_median_max(&kdumps)) {
+        (Some(k), Some(l)) => println!(
+            "  {:<40} kexos {:<28} Linux kdump (sysrq-c -> capture banner) {}: {:.1}% [<= 3%]",
+            "panic -> capture kexos prompt (host)",
+            fmt3(k, "s", 3),
+            fmt3(l, "s", 3),
+            100.0 * k.1 / l.1
+        ),
+        _ => println!("  panic -> capture prompt: n/a"),
+    }
     println!("  where kexos's time goes, kexec into Linux:");
     print_breakdown(&kexos);
     println!("  where kexos's time goes, kexec into kexos:");
     print_breakdown(&selfs);
+    println!("  where kexos's time goes, crash into the capture kexos:");
+    print_breakdown(&crashes);
     println!("  (logs: target/test-logs/bench-phases-N.log, bench-linux-kexec.log)");
 }
 

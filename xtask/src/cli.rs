@@ -75,8 +75,9 @@ OPTIONS (bench):
                           signed vs unsigned kexec_file_load
     --only ima            Only the measured-kexec figures (issue 11): IMA's hashing at load,
                           the reboot-time update of lists of 10, 1000 and 10000 events
-    --only phases         Only the kexec-into-Linux figures over 3 runs each side (issue 13):
-                          min/median/max, ratios vs Linux, kexos's per-phase breakdown
+    --only phases         Only the issue 13 figures, 3 runs each: kexec into Linux, into kexos
+                          and into a capture kexos, against Linux -> Linux and Linux kdump in
+                          the same run (min/median/max, ratios), kexos's per-phase breakdown
 OPTIONS (fuzz):
     TARGET                One target (default: all): bzimage_plan elf64_plan purgatory_reloc
                           cpio_newc initramfs_unpack cmdline boot_params vmcore kexec_sig

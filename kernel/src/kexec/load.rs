@@ -147,10 +147,7 @@ impl LoadedImage {
             other => other?,
         };
         phases.mark("place", now_ns());
-        // The TSC frequency for purgatory's timing line (a purgatory
-        // without the symbol just does not print it).
-        let khz = crate::time::tsc_hz() / 1000;
-        let timing = image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok();
+        let timing = set_purgatory_tsc_khz(&mut image);
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let (entries, _) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         phases.mark("copy+digest", now_ns());
@@ -246,6 +243,13 @@ impl LoadedImage {
         unsafe { *(phys_to_virt(page) as *mut u8) ^= 0xff };
         Ok(())
     }
+}
+
+/// Give purgatory the TSC frequency for its timing line; false for a
+/// purgatory without the TIMING symbol (it then prints none).
+pub(super) fn set_purgatory_tsc_khz(image: &mut kexec_core::Kimage<'_>) -> bool {
+    let khz = crate::time::tsc_hz() / 1000;
+    image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok()
 }
 
 /// Where the loaded image holds purgatory's jump-TSC field (TIMING[1]).
