@@ -11,7 +11,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use kexec_core::{
-    kexec_file_plan, BzImage64, HandoverKind, HandoverRequest, KimageKind, LoadContext,
+    kexec_file_plan, BzImage64, DigestsAt, HandoverKind, HandoverRequest, KimageKind, LoadContext,
     MemoryView, PhysRange, SanityLimits,
 };
 
@@ -241,6 +241,7 @@ fn boot_params_block(purgatory: &[u8], kernel: &[u8], ext: bool, handover: bool)
         b"console=ttyS0 ima_kexec_extra_kb=4\0",
         &limits,
         requests,
+        DigestsAt::Plan,
     )
     .map_err(|e| anyhow::anyhow!("host plan for the boot_params seed: {e}"))?;
     let at = summary.boot_params.context("no boot_params in the plan")?;

@@ -14,6 +14,7 @@ use super::machine_kexec::{self, ControlPages};
 use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
 use crate::time::now_ns;
 use kexec_core::phases::PhaseLog;
+use kexec_core::DigestsAt;
 use kexec_core::purgatory_abi::TIMING;
 
 /// The purgatory object, built by purgatory/build.sh.
@@ -103,10 +104,10 @@ pub(super) fn kexec_err(e: KexecError) -> LoadError {
 }
 
 /// The machine-independent part of every load (kexec_core's plan: loader,
-/// sanity checks, and with `digests` the digests) over this machine's
-/// memory map, placing segments in `view`; `crash` is set for a crash image.
+/// sanity checks, digests when `at` says so) over this machine's memory
+/// map, placing segments in `view`; `crash` is set for a crash image.
 pub(super) fn plan<'a>(
-    digests: bool,
+    at: DigestsAt,
     ops: &dyn KexecFileOps,
     req: &LoadRequest<'a>,
     kind: KimageKind,
@@ -118,8 +119,7 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    let plan = if digests { kexec_core::kexec_file_plan } else { kexec_core::kexec_file_place };
-    plan(ops, kind, &ctx, req.kernel, req.initrd, req.initrd_sha256, req.cmdline, &limits, handover).map_err(kexec_err)
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.initrd_sha256, req.cmdline, &limits, handover, at).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -142,8 +142,8 @@ impl LoadedImage {
         // if they do not fit there, anywhere in RAM as Linux places them.
         let busy: Vec<PhysRange> = core::iter::once(low).chain(frame::used_runs(BUSY_RUN).into_iter().map(|(s, e)| PhysRange::new(s, e))).collect();
         let around = MemoryView::from_memmap(map, &busy);
-        let (mut image, summary) = match plan(false, ops, req, KimageKind::Normal, &around, None, handover()?) {
-            Err((Errno::EADDRNOTAVAIL, _)) => plan(false, ops, req, KimageKind::Normal, &MemoryView::from_memmap(map, &[low]), None, handover()?)?,
+        let (mut image, summary) = match plan(DigestsAt::Copy, ops, req, KimageKind::Normal, &around, None, handover()?) {
+            Err((Errno::EADDRNOTAVAIL, _)) => plan(DigestsAt::Copy, ops, req, KimageKind::Normal, &MemoryView::from_memmap(map, &[low]), None, handover()?)?,
             other => other?,
         };
         phases.mark("place", now_ns());

@@ -80,7 +80,7 @@ pub(crate) mod tests {
     use crate::entry::tests::FakeMem;
     use crate::entry::PhysMem;
     use crate::loader::{probe_image, CrashSetup, LoadSummary};
-    use crate::plan::kexec_file_plan;
+    use crate::plan::{kexec_file_plan, DigestsAt};
     use crate::sanity::SanityLimits;
     use crate::testutil::purgatory;
     use crate::{BzImage64, Elf64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
@@ -153,7 +153,7 @@ pub(crate) mod tests {
             None,
             b"console=ttyS0\0",
             &limits,
-            Vec::new(),
+            Vec::new(), DigestsAt::Plan,
         )?;
         let mut mem = FakeMem::default();
         kimage_load_crash_segments(&image, &mut mem);

@@ -11,13 +11,26 @@ use crate::kimage::{Kimage, KimageKind};
 use crate::loader::{KexecFileOps, LoadContext, LoadSummary};
 use crate::sanity::{sanity_check_segment_list, SanityLimits};
 
+/// When the segment digests are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestsAt {
+    /// Here, at the end of the plan (kexec_calculate_store_digests): a
+    /// crash image, which is then written into its region, and the host
+    /// tools.
+    Plan,
+    /// Later, while the segments are copied
+    /// ([`crate::kimage_load_segments_digested`]), so each checksummed byte
+    /// is read once: the kernel's normal load.
+    Copy,
+}
+
 /// Steps 12, 13 and 15 of kexec_file_load (facts section 1): the hand-over
 /// buffers (where Linux adds IMA's, before the loader), `ops.load`,
-/// `sanity_check_segment_list`, digests. `initrd_sha256`, when the caller
-/// already hashed the initrd (IMA), is reused for the initrd segment. The
-/// caller then builds the entry list ([`crate::kimage_load_segments`]) or,
-/// for a crash image, writes the segments
-/// ([`crate::kimage_load_crash_segments`]).
+/// `sanity_check_segment_list`, and the digests if `at` says so.
+/// `initrd_sha256`, when the caller already hashed the initrd (IMA), is
+/// reused for the initrd segment. The caller then builds the entry list
+/// ([`crate::kimage_load_segments`]) or, for a crash image, writes the
+/// segments ([`crate::kimage_load_crash_segments`]).
 #[allow(clippy::too_many_arguments)]
 pub fn kexec_file_plan<'a>(
     ops: &dyn KexecFileOps,
@@ -29,26 +42,7 @@ pub fn kexec_file_plan<'a>(
     cmdline: &[u8],
     limits: &SanityLimits,
     handover: Vec<HandoverRequest>,
-) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
-    let (mut image, summary) = kexec_file_place(ops, kind, ctx, kernel, initrd, initrd_sha256, cmdline, limits, handover)?;
-    kexec_calculate_store_digests(&mut image)?;
-    Ok((image, summary))
-}
-
-/// [`kexec_file_plan`] without the digests: for a caller that computes them
-/// while copying the segments ([`crate::kimage_load_segments_digested`]),
-/// so each checksummed byte is read once.
-#[allow(clippy::too_many_arguments)]
-pub fn kexec_file_place<'a>(
-    ops: &dyn KexecFileOps,
-    kind: KimageKind,
-    ctx: &LoadContext<'_>,
-    kernel: &'a [u8],
-    initrd: Option<&'a [u8]>,
-    initrd_sha256: Option<purgatory_abi::Sha256Digest>,
-    cmdline: &[u8],
-    limits: &SanityLimits,
-    handover: Vec<HandoverRequest>,
+    at: DigestsAt,
 ) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
     let mut image = Kimage::new(kind);
     if let (Some(data), Some(sha256)) = (initrd, initrd_sha256) {
@@ -59,6 +53,9 @@ pub fn kexec_file_place<'a>(
     }
     let summary = ops.load(&mut image, ctx, kernel, initrd, cmdline)?;
     sanity_check_segment_list(&image, limits)?;
+    if at == DigestsAt::Plan {
+        kexec_calculate_store_digests(&mut image)?;
+    }
     Ok((image, summary))
 }
 
@@ -112,7 +109,7 @@ mod tests {
             None,
             cmdline,
             &limits,
-            Vec::new(),
+            Vec::new(), DigestsAt::Plan,
         )
         .unwrap();
 
@@ -265,7 +262,7 @@ mod tests {
             None,
             b"\0",
             &limits,
-            Vec::new(),
+            Vec::new(), DigestsAt::Plan,
         )
         .unwrap();
         let regs =
@@ -318,7 +315,7 @@ mod tests {
                 known,
                 b"\0",
                 &limits,
-                Vec::new(),
+                Vec::new(), DigestsAt::Plan,
             )
             .unwrap();
             let digests = image.purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size).unwrap();
@@ -339,7 +336,7 @@ mod tests {
 
     /// Issue 13: copying and hashing in one pass (place, then
     /// kimage_load_segments_digested) leaves physical memory exactly as
-    /// planning the digests first and copying after, for both purgatory
+    /// planning the digests first (DigestsAt::Plan) and copying after, for both purgatory
     /// styles, with and without a known initrd digest, and with some
     /// destination frames free (written in place) and some not.
     #[test]
@@ -354,9 +351,9 @@ mod tests {
         for purg in [purgatory(), crate::testutil::kexos_style_purgatory()] {
             for known in [None, Some(Sha256::digest(&initrd).into())] {
                 let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
-                let args = |f: fn(_, _, _, _, _, _, _, _, _) -> _| f(&BzImage64 as &dyn KexecFileOps, KimageKind::Normal, &ctx, &kernel[..], Some(&initrd[..]), known, &b"x=1\0"[..], &limits, Vec::new());
-                let (two, _) = args(kexec_file_plan).unwrap();
-                let (mut one, _) = args(kexec_file_place).unwrap();
+                let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), at);
+                let (two, _) = plan(DigestsAt::Plan).unwrap();
+                let (mut one, _) = plan(DigestsAt::Copy).unwrap();
                 // Every other destination page free; sources from 2 MiB up.
                 let dests: Vec<u64> = two.destinations().iter().flat_map(|r| (r.start / PAGE_SIZE..r.end / PAGE_SIZE).map(|p| p * PAGE_SIZE)).collect();
                 let alloc = || ListAlloc::new((0..4096).map(|i| 2 * MIB + i * PAGE_SIZE).collect()).with_free_at(dests.iter().copied().step_by(2));
@@ -403,7 +400,7 @@ mod tests {
         let limits = SanityLimits::from_memmap(&map);
         let zero_page_ramdisk = |initrd: Option<&[u8]>| {
             let (image, sum) =
-                kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, initrd, None, b"\0", &limits, Vec::new()).unwrap();
+                kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, initrd, None, b"\0", &limits, Vec::new(), DigestsAt::Plan).unwrap();
             let bp = image.segments().iter().find(|s| Some(s.mem) == sum.boot_params).unwrap();
             let zp = bootparam::ZeroPage::new(&bp.buf.as_slice()[..4096]).unwrap();
             (zp.ramdisk(), sum.initrd.map(|(at, len)| (at.0, len)))

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 
 use kexec_core::{
-    check_entry_list, kexec_file_plan, kimage_load_crash_segments, kimage_load_segments,
+    check_entry_list, kexec_file_plan, DigestsAt, kimage_load_crash_segments, kimage_load_segments,
     probe_image, relocate_simulate, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
     Kimage, KimageKind, LoadContext, LoadSummary, MemoryView, PageAlloc, PhysAddr, PhysMem,
     PhysRange, SanityLimits, PAGE_SIZE,
@@ -249,7 +249,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
         Some(rd) if input.flags & load_flags::KNOWN_INITRD_DIGEST != 0 => Some(ima::file_digest(rd)),
         _ => None,
     };
-    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, digest, input.cmdline, &m.limits, handover) {
+    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, digest, input.cmdline, &m.limits, handover, DigestsAt::Plan) {
         Ok((image, summary)) => {
             let dests = image.destinations();
             for s in image.segments() {
