@@ -167,6 +167,10 @@ pub struct Timeline {
 }
 
 impl Timeline {
+    pub const fn new() -> Timeline {
+        Timeline { us: [0; STEPS.len()] }
+    }
+
     /// Record step `name` at `us` (unknown names are ignored).
     pub fn mark(&mut self, name: &str, us: u64) {
         if let Some(i) = STEPS.iter().position(|s| *s == name) {
