@@ -128,9 +128,20 @@ pub fn range_free(start: u64, end: u64) -> bool {
     with(|b| (start / PAGE_SIZE..end.div_ceil(PAGE_SIZE)).all(|f| b.is_free(f * PAGE_SIZE)))
 }
 
-/// Give [start, end) (page aligned) to the allocator (a shrunk crash region).
+/// Bytes [`release`] gave back, for the boot memory breakdown.
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+
+/// Give [start, end) (page aligned) to the allocator (a shrunk crash
+/// region, a hand-over buffer the boot protocol reserved).
 pub fn release(start: u64, end: u64) {
-    with(|b| b.release(start, end))
+    let before = free_bytes();
+    with(|b| b.release(start, end));
+    RELEASED.fetch_add(free_bytes().saturating_sub(before), Ordering::Relaxed);
+}
+
+/// Bytes given back with [`release`] since boot.
+pub fn released_bytes() -> u64 {
+    RELEASED.load(Ordering::Relaxed)
 }
 
 /// Take [start, end) out of the allocator for good (the crash kernel region).

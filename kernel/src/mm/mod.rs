@@ -60,11 +60,14 @@ pub fn breakdown(ctx: &BootContext, ramfs: u64) -> Option<bootstats::MemBreakdow
         .sum();
     let (kernel, initramfs) = (ctx.kernel_image_bytes(), ctx.initrd_page_bytes());
     // First boot: the image and the initramfs lie in the boot loader's
-    // regions. After a kexec: in RAM that frame::init kept back.
+    // regions. After a kexec: in RAM that frame::init kept back, with the
+    // boot protocol's ranges, less the hand-over buffers given back since
+    // (the only boot-time frame::release).
+    let kept = c.kept.checked_sub(frame::released_bytes())?;
     let (loader, boot) = if crate::boot::entered_by_kexec() {
-        (c.loader, c.kept.checked_sub(c.bitmap + kernel + initramfs)?)
+        (c.loader, kept.checked_sub(c.bitmap + kernel + initramfs)?)
     } else {
-        (c.loader.checked_sub(kernel + initramfs)?, c.kept.checked_sub(c.bitmap)?)
+        (c.loader.checked_sub(kernel + initramfs)?, kept.checked_sub(c.bitmap)?)
     };
     bootstats::MemBreakdown {
         ram,
