@@ -33,36 +33,68 @@ pub fn check_boot_stats(m: &mut Machine) -> Result<(MemBreakdown, Timeline)> {
         m.expect("\n", std::time::Duration::from_secs(10))?;
     }
     let log = m.transcript();
-    let line = last_line_after(&log, MEM_PREFIX).unwrap_or("(none)").to_string();
+    let line = last_line_after(&log, MEM_PREFIX)
+        .unwrap_or("(none)")
+        .to_string();
     let b = MemBreakdown::parse(&line)
         .ok_or_else(|| anyhow!("no parsable `{MEM_PREFIX}` line: {line:?}"))?;
     m.check(
         b.sum_of_parts() == b.ram,
-        format_args!("the parts add up to {} KiB, RAM is {} KiB: {line}", b.sum_of_parts() >> 10, b.ram >> 10),
+        format_args!(
+            "the parts add up to {} KiB, RAM is {} KiB: {line}",
+            b.sum_of_parts() >> 10,
+            b.ram >> 10
+        ),
     )?;
     let total = m.meminfo_kb("MemTotal")? * 1024;
     m.check(
         b.ram == total,
-        format_args!("breakdown RAM {} KiB, MemTotal {} KiB", b.ram >> 10, total >> 10),
+        format_args!(
+            "breakdown RAM {} KiB, MemTotal {} KiB",
+            b.ram >> 10,
+            total >> 10
+        ),
     )?;
     // "boot: initramfs at 0x..., N bytes": its pages.
     let initrd = last_line_after(&log, "boot: initramfs at ")
         .and_then(|l| l.strip_suffix(" bytes"))
         .and_then(|l| l.split_once(", "))
-        .and_then(|(a, n)| Some((u64::from_str_radix(a.strip_prefix("0x")?, 16).ok()?, n.parse::<u64>().ok()?)));
-    let pages = initrd.map_or(0, |(pa, len)| (pa + len).next_multiple_of(4096) - (pa & !4095));
+        .and_then(|(a, n)| {
+            Some((
+                u64::from_str_radix(a.strip_prefix("0x")?, 16).ok()?,
+                n.parse::<u64>().ok()?,
+            ))
+        });
+    let pages = initrd.map_or(0, |(pa, len)| {
+        (pa + len).next_multiple_of(4096) - (pa & !4095)
+    });
     m.check(
         b.initramfs == pages,
-        format_args!("breakdown initramfs {} bytes, the kernel's initramfs spans {pages} bytes of pages", b.initramfs),
+        format_args!(
+            "breakdown initramfs {} bytes, the kernel's initramfs spans {pages} bytes of pages",
+            b.initramfs
+        ),
     )?;
-    m.check(b.ramfs == 0, format_args!("the ramfs holds {} bytes of heap at boot: {line}", b.ramfs))?;
-    m.check(b.other < 1 << 20, format_args!("{} KiB taken at boot by nothing named: {line}", b.other >> 10))?;
+    m.check(
+        b.ramfs == 0,
+        format_args!("the ramfs holds {} bytes of heap at boot: {line}", b.ramfs),
+    )?;
+    m.check(
+        b.other < 1 << 20,
+        format_args!(
+            "{} KiB taken at boot by nothing named: {line}",
+            b.other >> 10
+        ),
+    )?;
     m.check(
         b.kernel > 0 && b.heap > 0 && b.bitmap > 0 && b.page_tables > 0 && b.free > 0,
         format_args!("a part that cannot be empty is: {line}"),
     )?;
-    let tline = last_line_after(&log, TIMELINE_PREFIX).unwrap_or("(none)").to_string();
-    let t = Timeline::parse(&tline).ok_or_else(|| anyhow!("no parsable `{TIMELINE_PREFIX}` line: {tline:?}"))?;
+    let tline = last_line_after(&log, TIMELINE_PREFIX)
+        .unwrap_or("(none)")
+        .to_string();
+    let t = Timeline::parse(&tline)
+        .ok_or_else(|| anyhow!("no parsable `{TIMELINE_PREFIX}` line: {tline:?}"))?;
     let ms: f64 = last_line_after(&log, markers::BOOT_TO_PROMPT)
         .and_then(|l| l.strip_suffix(" ms"))
         .and_then(|l| l.parse().ok())

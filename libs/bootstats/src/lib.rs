@@ -118,15 +118,18 @@ impl MemBreakdown {
         }
         let mut seen = 0;
         for part in tail.split(", ") {
-            let (name, value) = part.rsplit_once(' ').filter(|_| !part.ends_with(')')).map_or_else(
-                || {
-                    // "heap N (ramfs M)"
-                    let (h, r) = part.strip_suffix(')')?.split_once(" (ramfs ")?;
-                    b.ramfs = kib(r)?;
-                    h.rsplit_once(' ')
-                },
-                Some,
-            )?;
+            let (name, value) = part
+                .rsplit_once(' ')
+                .filter(|_| !part.ends_with(')'))
+                .map_or_else(
+                    || {
+                        // "heap N (ramfs M)"
+                        let (h, r) = part.strip_suffix(')')?.split_once(" (ramfs ")?;
+                        b.ramfs = kib(r)?;
+                        h.rsplit_once(' ')
+                    },
+                    Some,
+                )?;
             b.set(name, kib(value)?)?;
             seen += 1;
         }
@@ -143,7 +146,13 @@ impl fmt::Display for MemBreakdown {
     /// (the parts are page multiples, so they still add up).
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         let k = |v: u64| v >> 10;
-        write!(f, "ram {} + firmware {} = {}; ", k(self.ram), k(self.firmware), k(self.ram + self.firmware))?;
+        write!(
+            f,
+            "ram {} + firmware {} = {}; ",
+            k(self.ram),
+            k(self.firmware),
+            k(self.ram + self.firmware)
+        )?;
         for (i, (name, v)) in self.parts().iter().enumerate() {
             let sep = if i == 0 { "" } else { ", " };
             write!(f, "{sep}{name} {}", k(*v))?;
@@ -156,8 +165,18 @@ impl fmt::Display for MemBreakdown {
 }
 
 /// The boot steps the timeline marks, in order.
-pub const STEPS: [&str; 10] =
-    ["console", "tsc", "mm", "page tables", "initramfs", "files", "keys", "ima", "init", "prompt"];
+pub const STEPS: [&str; 10] = [
+    "console",
+    "tsc",
+    "mm",
+    "page tables",
+    "initramfs",
+    "files",
+    "keys",
+    "ima",
+    "init",
+    "prompt",
+];
 
 /// Microseconds from kernel entry at the end of each of [`STEPS`] (0: not
 /// reached).
@@ -168,7 +187,9 @@ pub struct Timeline {
 
 impl Timeline {
     pub const fn new() -> Timeline {
-        Timeline { us: [0; STEPS.len()] }
+        Timeline {
+            us: [0; STEPS.len()],
+        }
     }
 
     /// Record step `name` at `us` (unknown names are ignored).
@@ -181,7 +202,12 @@ impl Timeline {
     /// Each step's own time: from the previous step's mark (kernel entry for
     /// the first) to its own, in microseconds, with the step's name.
     pub fn durations(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        STEPS.iter().enumerate().map(|(i, s)| (*s, self.us[i].saturating_sub(if i == 0 { 0 } else { self.us[i - 1] })))
+        STEPS.iter().enumerate().map(|(i, s)| {
+            (
+                *s,
+                self.us[i].saturating_sub(if i == 0 { 0 } else { self.us[i - 1] }),
+            )
+        })
     }
 
     /// Parse the text after [`TIMELINE_PREFIX`]: every step, in order,
@@ -245,9 +271,17 @@ mod tests {
         b.free = 20 << 20;
         let b = b.with_other_as_rest().unwrap();
         assert_eq!(b.sum_of_parts(), b.ram);
-        assert_eq!(b.other, (42 << 20) - (1876 + 248 + 3072 + 636 + 4 + 28 + 9216 + 20480 << 10));
+        assert_eq!(
+            b.other,
+            (42 << 20) - ((1876 + 248 + 3072 + 636 + 4 + 28 + 9216 + 20480) << 10)
+        );
         let line = b.to_string();
-        assert!(line.starts_with("ram 43008 + firmware 6144 = 49152; kernel 1876, initramfs 248, loader 3072,"), "{line}");
+        assert!(
+            line.starts_with(
+                "ram 43008 + firmware 6144 = 49152; kernel 1876, initramfs 248, loader 3072,"
+            ),
+            "{line}"
+        );
         assert!(line.contains(", heap 9216 (ramfs 12), other "), "{line}");
         assert_eq!(MemBreakdown::parse(&line), Some(b));
     }
@@ -258,10 +292,19 @@ mod tests {
         b.free = 40 << 20; // more than the RAM left
         assert_eq!(b.with_other_as_rest(), None);
         let line = sample().with_other_as_rest().unwrap().to_string();
-        assert_eq!(MemBreakdown::parse(&line.replace("= 49152", "= 49151")), None);
+        assert_eq!(
+            MemBreakdown::parse(&line.replace("= 49152", "= 49151")),
+            None
+        );
         assert_eq!(MemBreakdown::parse(&line.replace(", free 0", "")), None);
-        assert_eq!(MemBreakdown::parse(&line.replace("bitmap", "bitmaps")), None);
-        assert_eq!(MemBreakdown::parse("ram x + firmware 1 = 1; kernel 1"), None);
+        assert_eq!(
+            MemBreakdown::parse(&line.replace("bitmap", "bitmaps")),
+            None
+        );
+        assert_eq!(
+            MemBreakdown::parse("ram x + firmware 1 = 1; kernel 1"),
+            None
+        );
     }
 
     #[test]
@@ -272,7 +315,10 @@ mod tests {
         }
         t.mark("no such step", 1);
         let line = t.to_string();
-        assert!(line.starts_with("console 100, tsc 200, mm 300, page tables 400,"), "{line}");
+        assert!(
+            line.starts_with("console 100, tsc 200, mm 300, page tables 400,"),
+            "{line}"
+        );
         assert_eq!(Timeline::parse(&line), Some(t));
         assert!(t.durations().all(|(_, d)| d == 100));
         // Out of order or missing steps are refused.
