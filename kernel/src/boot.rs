@@ -137,7 +137,7 @@ impl BootContext {
         }
         // SAFETY: only the addresses of linker symbols are taken.
         let (start, end) = unsafe { (&__kernel_start as *const u8 as u64, &__kernel_end as *const u8 as u64) };
-        (end.next_multiple_of(4096) - (start & !4095)) as u64
+        end.next_multiple_of(4096) - (start & !4095)
     }
 
     /// The pages the initramfs touches, in bytes (0 without one).

@@ -134,9 +134,12 @@ static RELEASED: AtomicU64 = AtomicU64::new(0);
 /// Give [start, end) (page aligned) to the allocator (a shrunk crash
 /// region, a hand-over buffer the boot protocol reserved).
 pub fn release(start: u64, end: u64) {
-    let before = free_bytes();
-    with(|b| b.release(start, end));
-    RELEASED.fetch_add(free_bytes().saturating_sub(before), Ordering::Relaxed);
+    let frames = with(|b| {
+        let before = b.free_frames();
+        b.release(start, end);
+        b.free_frames() - before
+    });
+    RELEASED.fetch_add(frames as u64 * PAGE_SIZE, Ordering::Relaxed);
 }
 
 /// Bytes given back with [`release`] since boot.
