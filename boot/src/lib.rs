@@ -465,9 +465,66 @@ pub fn image_path(dir: &Path, fw: Firmware) -> PathBuf {
     dir.join(format!("kexos-{}.img", fw.name()))
 }
 
+/// The FAT type ("FAT12", "FAT16", "FAT32") of the first partition of a GPT disk image, as
+/// its boot sector says. The bootloader crate formats the UEFI image's partition as FAT12 only
+/// while the files on it (boot loader, kernel, initramfs) stay under about 1.9 MiB; with FAT16,
+/// OVMF's FAT driver keeps about 1.5 MiB more boot-services memory, and at 48 MiB of RAM the
+/// boot loader can then no longer allocate the kernel and initramfs (docs/benchmarks.md).
+pub fn uefi_fat_type(image: &Path) -> Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(image).with_context(|| format!("opening {}", image.display()))?;
+    let mut sector = |lba: u64| -> Result<[u8; 512]> {
+        let mut b = [0u8; 512];
+        f.seek(SeekFrom::Start(lba * 512))?;
+        f.read_exact(&mut b)?;
+        Ok(b)
+    };
+    let gpt = sector(1)?;
+    if &gpt[..8] != b"EFI PART" {
+        bail!("{}: no GPT header", image.display());
+    }
+    let entries = u64::from_le_bytes(gpt[72..80].try_into()?);
+    let first = u64::from_le_bytes(sector(entries)?[32..40].try_into()?);
+    let boot = sector(first)?;
+    let label = |at: usize| String::from_utf8_lossy(&boot[at..at + 8]).trim().to_string();
+    match (label(54), label(82)) {
+        (t, _) if t.starts_with("FAT1") => Ok(t),
+        (_, t) if t == "FAT32" => Ok(t),
+        _ => bail!("{}: the first partition is not FAT", image.display()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fat_type_of_the_first_partition() {
+        let dir = std::env::temp_dir().join(format!("kexos-fat-type-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("disk.img");
+        let mut d = vec![0u8; 512 * 40];
+        d[512..520].copy_from_slice(b"EFI PART");
+        d[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes()); // entries at LBA 2
+        d[1024 + 32..1024 + 40].copy_from_slice(&34u64.to_le_bytes()); // partition at LBA 34
+        d[34 * 512 + 54..34 * 512 + 62].copy_from_slice(b"FAT12   ");
+        fs::write(&img, &d).unwrap();
+        assert_eq!(uefi_fat_type(&img).unwrap(), "FAT12");
+        d[34 * 512 + 54..34 * 512 + 62].copy_from_slice(b"FAT16   ");
+        fs::write(&img, &d).unwrap();
+        assert_eq!(uefi_fat_type(&img).unwrap(), "FAT16");
+        d[34 * 512 + 54..34 * 512 + 62].copy_from_slice(&[0; 8]);
+        d[34 * 512 + 82..34 * 512 + 90].copy_from_slice(b"FAT32   ");
+        fs::write(&img, &d).unwrap();
+        assert_eq!(uefi_fat_type(&img).unwrap(), "FAT32");
+        d[34 * 512 + 82..34 * 512 + 90].copy_from_slice(&[0; 8]);
+        fs::write(&img, &d).unwrap();
+        assert!(uefi_fat_type(&img).is_err());
+        d[512] = 0;
+        fs::write(&img, &d).unwrap();
+        assert!(uefi_fat_type(&img).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     pub(crate) fn contains(hay: &[u8], needle: &[u8]) -> bool {
         hay.windows(needle.len()).any(|w| w == needle)

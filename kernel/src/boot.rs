@@ -59,6 +59,9 @@ pub struct BootContext {
     /// Boot protocol only: where the image was loaded and how big it is in
     /// memory, RAM the boot page tables could not reach, setup_data nodes.
     image: Option<(u64, u64)>,
+    /// Boot protocol only: the bytes of the image kept reserved (the image
+    /// less the boot page directories given back).
+    image_kept: u64,
     ram_ignored: u64,
     setup_data_nodes: usize,
     /// Boot protocol only: bytes boot64.s mapped, and whether with 1 GiB pages.
@@ -85,6 +88,7 @@ impl BootContext {
             reserved: [(0, 0); MAX_RESERVED],
             reserved_count: 0,
             image: None,
+            image_kept: 0,
             ram_ignored: 0,
             setup_data_nodes: 0,
             boot_map: (0, false),
@@ -121,6 +125,24 @@ impl BootContext {
                     .map_or(&[], |e| e.data)
             }
         }
+    }
+
+    /// The bytes of RAM the running kernel image occupies: its text, data,
+    /// bss and boot page tables, whole pages (the boot loader maps each
+    /// page of the image to its own frame; the boot protocol's image is
+    /// what [`from_boot_params`] kept reserved).
+    pub fn kernel_image_bytes(&self) -> u64 {
+        if self.image.is_some() {
+            return self.image_kept;
+        }
+        // SAFETY: only the addresses of linker symbols are taken.
+        let (start, end) = unsafe { (&__kernel_start as *const u8 as u64, &__kernel_end as *const u8 as u64) };
+        end.next_multiple_of(4096) - (start & !4095)
+    }
+
+    /// The pages the initramfs touches, in bytes (0 without one).
+    pub fn initrd_page_bytes(&self) -> u64 {
+        self.initrd.map_or(0, |(pa, len)| (pa + len).next_multiple_of(4096) - (pa & !4095))
     }
 
     /// The initramfs image as loaded by the boot loader.
@@ -285,6 +307,7 @@ pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext
         let (pool, pool_end) = (load + (pool - start), load + (pool_end - start));
         ctx.reserve(load, pool + used);
         ctx.reserve(pool_end, load + size);
+        ctx.image_kept = (pool + used - load) + (load + size - pool_end);
         let Some(zp) = mem.bytes(bp, BOOT_PARAMS_SIZE as u64).and_then(|b| ZeroPage::new(b).ok()) else {
             // Nothing to go on; an empty context boots to the "no memory" panic.
             return ctx;

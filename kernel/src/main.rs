@@ -72,30 +72,42 @@ extern "C" fn kexos_boot64_rust(boot_params: u64, load_addr: u64, mapped: u64) -
 fn kmain(ctx: &'static boot::BootContext) -> ! {
     console::init();
     arch::init_cpu();
+    time::mark("console");
     time::calibrate();
+    time::mark("tsc");
     info!("kexos {} ({}) booting", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" });
     let mhz = time::tsc_hz() / 1000;
     info!("time: TSC {}.{:03} MHz (calibrated against the PIT)", mhz / 1000, mhz % 1000);
-    mm::init_allocators(ctx);
-    // Right after the heap (parsing allocates), before anything else takes
-    // memory: the heap sits low, the crash region is searched top-down.
-    crash::reserve(ctx, ctx.regions());
+    // The crash region right after the heap (parsing allocates), before
+    // anything else takes memory: the heap sits low, the crash region is
+    // searched top-down.
+    mm::init_allocators(ctx, || crash::reserve(ctx, ctx.regions()));
+    time::mark("mm");
     mm::init(ctx);
+    time::mark("page tables");
     arch::init_interrupts();
     fs::init(ctx);
+    time::mark("initramfs");
     boot::init_cmdline(ctx);
     crash::vmcore::init(boot::cmdline());
     // The kernel's files, each registered by its owner.
     fs::install_kernel_files();
     security::init(boot::cmdline());
+    time::mark("files");
     kexec::sig::init(boot::cmdline());
+    time::mark("keys");
     kexec::sysfs::install();
     crash::install_files();
     boot::log_summary(ctx);
     kexec::handover::init();
     ima::init(boot::cmdline());
     last_kmsg::init();
+    time::mark("ima");
     require_init();
+    match mm::breakdown(ctx, fs::with(|fs| fs.file_heap_bytes())) {
+        Some(b) => info!("{}{}", bootstats::MEM_PREFIX, b),
+        None => info!("mm: the memory breakdown does not add up (a bug in its counts)"),
+    }
     proc::start_init(false)
 }
 

@@ -60,3 +60,26 @@ pub fn now_ns() -> u64 {
     let delta = crate::arch::rdtsc().wrapping_sub(ENTRY_TSC.load(Ordering::Relaxed));
     ((delta as u128) * 1_000_000_000 / hz as u128) as u64
 }
+
+/// TSC cycles since kernel entry at the end of each boot step
+/// (bootstats::STEPS; 0: not reached). Cycles, not time: the first steps
+/// end before the TSC is calibrated.
+static STEP_CYCLES: [AtomicU64; bootstats::STEPS.len()] = [const { AtomicU64::new(0) }; bootstats::STEPS.len()];
+
+/// The boot step `step` (one of bootstats::STEPS) ends now.
+pub fn mark(step: &str) {
+    if let Some(i) = bootstats::STEPS.iter().position(|s| *s == step) {
+        let delta = crate::arch::rdtsc().wrapping_sub(ENTRY_TSC.load(Ordering::Relaxed));
+        STEP_CYCLES[i].store(delta, Ordering::Relaxed);
+    }
+}
+
+/// The boot steps marked so far, in microseconds since kernel entry.
+pub fn timeline() -> bootstats::Timeline {
+    let hz = TSC_HZ.load(Ordering::Relaxed).max(1);
+    let mut t = bootstats::Timeline::new();
+    for (i, c) in STEP_CYCLES.iter().enumerate() {
+        t.us[i] = ((c.load(Ordering::Relaxed) as u128) * 1_000_000 / hz as u128) as u64;
+    }
+    t
+}

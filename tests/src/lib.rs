@@ -26,6 +26,7 @@ pub use boot::{AddSpec, Firmware};
 
 mod console;
 mod hexdump;
+pub mod bootstats_check;
 pub mod ima;
 mod linux;
 mod machine;

@@ -36,6 +36,13 @@ fn uefi_boot_cmdline_uname_dmesg_poweroff() -> Result<()> {
     let out = m.run("uname -a")?;
     m.check_contains("uname -a", &out, "kexos")?;
 
+    // Where the first boot's memory went, and when each boot step ended.
+    let (b, _) = kexos_tests::bootstats_check::check_boot_stats(&mut m)?;
+    m.check(
+        b.loader > 0 && b.boot == 0,
+        format_args!("first boot: the boot loader's memory is {} bytes, the boot protocol's {}", b.loader, b.boot),
+    )?;
+
     // dmesg replays the kernel log, with its timestamps.
     let out = m.run("dmesg")?;
     m.check_contains("dmesg", &out, "kexos: starting /sbin/init")?;
@@ -176,6 +183,8 @@ fn bios_boot_cmdline_rc_poweroff() -> Result<()> {
     )?;
     let out = m.run("uname -a")?;
     m.check_contains("uname -a", &out, "kexos")?;
+    // The breakdown and timeline hold on BIOS too (e820 memory map, no UEFI regions).
+    kexos_tests::bootstats_check::check_boot_stats(&mut m)?;
     let _ = std::fs::remove_dir_all(&dir);
     m.poweroff()
 }

@@ -42,6 +42,13 @@ fn self_kexec_bzimage() -> Result<()> {
     hop(&mut m, "/boot/kexos.bzImage", "bzImage64", &append)?;
     // The initramfs went along: the next hop has it too.
     m.run_expect("ls /boot", "initramfs.cpio")?;
+    // After a kexec no boot loader holds memory; the boot protocol does (zero page, command
+    // line), and the breakdown still adds up.
+    let (b, _) = kexos_tests::bootstats_check::check_boot_stats(&mut m)?;
+    m.check(
+        b.loader == 0 && b.boot > 0,
+        format_args!("kexec'd boot: boot loader {} bytes, boot protocol {} bytes", b.loader, b.boot),
+    )?;
     m.poweroff()
 }
 

@@ -27,9 +27,9 @@ impl Xtask {
         if let Some(only) = opts
             .only
             .as_deref()
-            .filter(|o| !matches!(*o, "crash" | "sig" | "ima" | "phases"))
+            .filter(|o| !matches!(*o, "crash" | "sig" | "ima" | "self" | "phases"))
         {
-            bail!("--only takes `crash`, `sig`, `ima` or `phases`, not `{only}`");
+            bail!("--only takes `crash`, `sig`, `ima`, `self` or `phases`, not `{only}`");
         }
         // The release kernel also trusts the Debian Secure Boot CA, for the signed-kexec figures.
         let o = Opts {
@@ -65,6 +65,10 @@ impl Xtask {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        if opts.only.as_deref() == Some("self") {
+            bench_self::self_kexec(&self.root, &built.stripped, None);
+            return Ok(ExitCode::SUCCESS);
+        }
         if opts.only.is_some() {
             let fx = LinuxFixture::at(&self.root);
             bench_crash::crash_dumps(&self.root, built.with_linux.then_some(&fx), no_fixture);
@@ -96,6 +100,12 @@ impl Xtask {
             m.expect(" ms", to)?;
         }
         let figure = figure(&m.transcript()).unwrap_or_else(|| "?".into());
+        // The timeline follows the boot-to-prompt line; the breakdown came before init.
+        let _ = m.expect(bootstats::TIMELINE_PREFIX, to).and_then(|_| m.expect("\n", to));
+        let log = m.transcript();
+        let stat = |p: &str| Some(log[log.find(p)? + p.len()..].lines().next()?.to_string());
+        let timeline = stat(bootstats::TIMELINE_PREFIX).and_then(|l| bootstats::Timeline::parse(&l));
+        let memory = stat(bootstats::MEM_PREFIX).and_then(|l| bootstats::MemBreakdown::parse(&l));
         let kexec = if built.with_linux {
             m.print_on_failure = false;
             let (figures, why) = bench::kexec_into_linux(&mut m);
@@ -109,6 +119,14 @@ impl Xtask {
         let kernel = file_size(&built.kernel)?;
         println!("kexos bench (release kernel, UEFI, TCG)");
         println!("  kernel entry -> shell prompt (kernel log):  {figure} ms");
+        println!(
+            "  boot steps (guest ms, each step's own):    {}",
+            timeline.as_ref().map_or("n/a".into(), bench_self::timeline_ms)
+        );
+        println!(
+            "  memory at 512M:                            {}",
+            memory.as_ref().map_or("n/a".into(), bench_self::breakdown_mib)
+        );
         println!(
             "  host wall time, QEMU start -> '{}': {:.3} s",
             markers::KERNEL_READY,

@@ -8,10 +8,44 @@ use std::time::{Duration, Instant};
 
 use kexos_tests::{Artifacts, BootOptions, Firmware, Machine};
 
+use bootstats::{MemBreakdown, Timeline};
+
 use crate::bench::{parse_hashed, parse_load_us, parse_tsc_mhz, printable, row, secs, Figure};
 
+/// A memory breakdown in MiB, one decimal: `42.0 MiB RAM (+ 6.0 firmware): kernel 1.6, ...`.
+pub fn breakdown_mib(b: &MemBreakdown) -> String {
+    let m = |v: u64| format!("{:.1}", v as f64 / (1 << 20) as f64);
+    format!(
+        "{} MiB RAM (+ {} firmware): kernel {}, initramfs {}, boot loader {}, boot protocol {}, \
+         below 1 MiB {}, frame bitmap {}, page tables {}, crashkernel {}, heap {} (ramfs {}), \
+         other {}, free {}",
+        m(b.ram),
+        m(b.firmware),
+        m(b.kernel),
+        m(b.initramfs),
+        m(b.loader),
+        m(b.boot),
+        m(b.low),
+        m(b.bitmap),
+        m(b.page_tables),
+        m(b.crashkernel),
+        m(b.heap),
+        m(b.ramfs),
+        m(b.other),
+        m(b.free)
+    )
+}
+
+/// A boot timeline as each step's own time in ms: `console 1.3, tsc 5.0, ...`.
+pub fn timeline_ms(t: &Timeline) -> String {
+    t.durations()
+        .map(|(s, us)| format!("{s} {:.1}", us as f64 / 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Memory sizes tried for the smallest `--mem` of a 3-hop self-kexec chain, ascending.
-pub const CHAIN_MEMS: &[u32] = &[32, 40, 48, 64, 96, 128];
+pub const CHAIN_MEMS: &[u32] = &[32, 40, 48, 56, 64, 96, 128];
 /// Time allowed for one attempt of the memory search (boot plus three hops).
 const ATTEMPT: Duration = Duration::from_secs(60);
 
@@ -70,8 +104,8 @@ fn last_words(log: &str) -> String {
 
 /// Boots `image` with `mem` of RAM and does 3 self-kexec hops (`/boot/kexos.bzImage` with
 /// `/boot/initramfs.cpio`), each checked by its command line, all within [`ATTEMPT`]. Returns
-/// the first boot's `mm:` line, or why it failed.
-fn chain_attempt(image: &Path, mem: u32, logs: &Path) -> Result<String, String> {
+/// the first boot's memory breakdown (None if it logged none), or why it failed.
+fn chain_attempt(image: &Path, mem: u32, logs: &Path) -> Result<Option<MemBreakdown>, String> {
     let name = format!("bench-mem-{mem}M");
     let mut m = Machine::spawn_image(
         &name,
@@ -85,7 +119,7 @@ fn chain_attempt(image: &Path, mem: u32, logs: &Path) -> Result<String, String> 
     m.print_on_failure = false;
     let deadline = Instant::now() + ATTEMPT;
     let left = || deadline.saturating_duration_since(Instant::now());
-    let res = (|| -> Result<String, String> {
+    let res = (|| -> Result<Option<MemBreakdown>, String> {
         let stopped = |m: &Machine, what: &str| format!("{what}: {}", last_words(&m.transcript()));
         // Firmware exceptions hang the machine: look for one while waiting for the prompt.
         loop {
@@ -101,9 +135,7 @@ fn chain_attempt(image: &Path, mem: u32, logs: &Path) -> Result<String, String> 
                 Err(_) => return Err(stopped(&m, "first boot")),
             }
         }
-        let mm = line_after(&m.transcript(), "mm: ")
-            .map(|l| format!("mm: {l}"))
-            .unwrap_or_default();
+        let mm = line_after(&m.transcript(), bootstats::MEM_PREFIX).and_then(MemBreakdown::parse);
         for hop in 1..=3 {
             m.cmd_timeout = left();
             let append = format!("hop={hop}");
@@ -195,6 +227,7 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
     let to = Duration::from_secs(60);
     let mut load = [None, None];
     let mut exec: Option<(Duration, String)> = None;
+    let mut next_timeline: Option<Timeline> = None;
     let why = (|| -> Result<(), String> {
         m.expect_prompt(to)
             .map_err(|_| "no first prompt".to_string())?;
@@ -213,6 +246,7 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
             }
             load[i] = parse_load_us(&out);
         }
+        let te_log = m.transcript().len();
         m.send_line("kexec -e").map_err(|e| e.to_string())?;
         let (_, te) = m
             .expect_timed("kexec -e\n", to)
@@ -246,6 +280,11 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
             }
             _ => "n/a (no `boot to prompt` figure)".into(),
         };
+        let _ = m.expect(bootstats::TIMELINE_PREFIX, to);
+        let _ = m.expect("\n", to);
+        if let Some(t) = line_after(&m.transcript()[te_log..], bootstats::TIMELINE_PREFIX).and_then(Timeline::parse) {
+            next_timeline = Some(t);
+        }
         exec = Some((tp.saturating_sub(te), guest));
         let _ = m.poweroff();
         Ok(())
@@ -272,6 +311,9 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
                 secs(*host)
             );
             println!("                                        {guest} (guest time)");
+            if let Some(t) = &next_timeline {
+                println!("  next kexos's boot steps (guest ms):    {}", timeline_ms(t));
+            }
             let fig = |r: usize| issue3.and_then(|f| f.get(r));
             let k2l = fig(row::EXEC_TO_BANNER).and_then(|f| secs_of(f.value.as_deref()));
             let l2l = fig(row::EXEC_TO_BANNER).and_then(|f| secs_of(f.linux.as_deref()));
@@ -296,7 +338,7 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
 
     // The smallest --mem for a 3-hop chain: binary search over CHAIN_MEMS (assumes that a chain
     // that works with some memory works with more).
-    let mut tried: Vec<(u32, Result<String, String>)> = Vec::new();
+    let mut tried: Vec<(u32, Result<Option<MemBreakdown>, String>)> = Vec::new();
     let (mut lo, mut hi) = (0, CHAIN_MEMS.len());
     while lo < hi {
         let mid = (lo + hi) / 2;
@@ -312,23 +354,29 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
     tried.sort_by_key(|t| t.0);
     match CHAIN_MEMS.get(lo) {
         Some(mem) => {
-            let mm = tried
-                .iter()
-                .find(|t| t.0 == *mem)
-                .and_then(|t| t.1.as_ref().ok())
-                .filter(|s| !s.is_empty())
-                .map(|s| format!(" (first boot: {s})"))
-                .unwrap_or_default();
             println!(
-                "  smallest --mem for a 3-hop self-kexec chain: {mem}M{mm} (goal <= 64M: {})",
-                if *mem <= 64 { "yes" } else { "NO" }
+                "  smallest --mem for a 3-hop self-kexec chain: {mem}M (goal 48M: {})",
+                if *mem <= 48 { "yes" } else { "NO" }
             );
+            let first = tried.iter().find(|t| t.0 == *mem).and_then(|t| t.1.as_ref().ok().cloned().flatten());
+            match first {
+                Some(b) => println!("    first boot at {mem}M: {}", breakdown_mib(&b)),
+                None => println!("    first boot at {mem}M: no memory breakdown logged"),
+            }
         }
         None => println!(
             "  smallest --mem for a 3-hop self-kexec chain: n/a (none of {}M works)",
             CHAIN_MEMS.last().unwrap_or(&0)
         ),
     }
+    // What the UEFI stage of the boot loader must allocate: the FAT type decides how much
+    // boot-services memory OVMF's FAT driver keeps (docs/benchmarks.md, "The memory floor").
+    let loaded = crate::file_size(stripped).unwrap_or(0) + crate::file_size(&initramfs).unwrap_or(0);
+    println!(
+        "    UEFI image: kernel + initramfs {}, FAT partition {} (48M needs FAT12: these under ~1.8 MiB)",
+        crate::kib(loaded),
+        boot::uefi_fat_type(&image).unwrap_or_else(|e| format!("unknown ({e:#})"))
+    );
     for (mem, r) in &tried {
         match r {
             Ok(_) => println!("    {mem}M: ok"),

@@ -73,6 +73,9 @@ OPTIONS (bench):
                           panic -> Linux, /proc/vmcore throughput, smallest crashkernel=
     --only sig            Only the signed-kexec figures (issue 10): verify_sig per image size,
                           signed vs unsigned kexec_file_load
+    --only self           Only the self-kexec figures (issue 4): kexos -> kexos, the next
+                          kernel's boot steps, the smallest --mem for a 3-hop chain and where
+                          its first boot's memory goes
     --only ima            Only the measured-kexec figures (issue 11): IMA's hashing at load,
                           the reboot-time update of lists of 10, 1000 and 10000 events
     --only phases         Only the issue 13 figures, 3 runs each: kexec into Linux, into kexos

@@ -26,7 +26,9 @@ pub fn init(ctx: &BootContext) {
     let mut fs = Vfs::new();
     if let Some(archive) = ctx.initrd_bytes() {
         let t0 = crate::time::now_ns();
-        match fs.unpack_cpio_reporting(archive, |name, e| info!("fs: initramfs member {} not unpacked: {} ({})", name, e.name(), e.message())) {
+        // The archive stays in memory for good (/boot/initramfs.cpio):
+        // its files borrow their bytes from it, nothing is copied.
+        match fs.unpack_cpio_borrowing(archive, |name, e| info!("fs: initramfs member {} not unpacked: {} ({})", name, e.name(), e.message())) {
             Ok(n) => info!("fs: unpacked {} initramfs entries ({} KiB) in {} us", n, archive.len() >> 10, (crate::time::now_ns() - t0) / 1000),
             Err(e) => info!("fs: initramfs is damaged, kept what came before the error: {}", e),
         }

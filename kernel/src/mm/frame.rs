@@ -12,6 +12,26 @@ use super::{phys_to_virt, PAGE_SIZE};
 static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
 static TOTAL_RAM: AtomicU64 = AtomicU64::new(0);
 
+/// What [`init`] found, for the boot memory breakdown (bytes).
+#[derive(Clone, Copy, Default)]
+pub struct InitCounts {
+    /// RAM below 1 MiB (never handed out).
+    pub low: u64,
+    /// The boot loader's regions (never handed out).
+    pub loader: u64,
+    /// The bitmap's own frames.
+    pub bitmap: u64,
+    /// RAM above 1 MiB that init kept back: the bitmap, the initrd and the
+    /// boot context's reserved ranges (each frame once).
+    pub kept: u64,
+}
+
+static INIT_COUNTS: Mutex<InitCounts> = Mutex::new(InitCounts { low: 0, loader: 0, bitmap: 0, kept: 0 });
+
+pub fn init_counts() -> InitCounts {
+    *INIT_COUNTS.lock()
+}
+
 /// Memory below 1 MiB is left alone: firmware and real-mode structures live
 /// there, and the next kernel (Linux) expects to find it as it was.
 const LOW_MEMORY_END: u64 = 0x10_0000;
@@ -60,6 +80,9 @@ pub fn init(regions: &[Region], initrd: Option<(u64, u64)>) {
     }
     let loader: u64 = regions.iter().filter(|r| r.kind == RegionKind::Bootloader).map(|r| r.end - r.start).sum();
     TOTAL_RAM.store(total + loader, Ordering::Relaxed);
+    let low: u64 = ram().map(|r| r.end.min(LOW_MEMORY_END).saturating_sub(r.start)).sum();
+    let kept = (total - low) - bitmap.free_frames() as u64 * PAGE_SIZE;
+    *INIT_COUNTS.lock() = InitCounts { low, loader, bitmap: bytes, kept };
     *FRAMES.lock() = Some(bitmap);
 }
 
@@ -119,9 +142,23 @@ pub fn range_free(start: u64, end: u64) -> bool {
     with(|b| (start / PAGE_SIZE..end.div_ceil(PAGE_SIZE)).all(|f| b.is_free(f * PAGE_SIZE)))
 }
 
-/// Give [start, end) (page aligned) to the allocator (a shrunk crash region).
+/// Bytes [`release`] gave back, for the boot memory breakdown.
+static RELEASED: AtomicU64 = AtomicU64::new(0);
+
+/// Give [start, end) (page aligned) to the allocator (a shrunk crash
+/// region, a hand-over buffer the boot protocol reserved).
 pub fn release(start: u64, end: u64) {
-    with(|b| b.release(start, end))
+    let frames = with(|b| {
+        let before = b.free_frames();
+        b.release(start, end);
+        b.free_frames() - before
+    });
+    RELEASED.fetch_add(frames as u64 * PAGE_SIZE, Ordering::Relaxed);
+}
+
+/// Bytes given back with [`release`] since boot.
+pub fn released_bytes() -> u64 {
+    RELEASED.load(Ordering::Relaxed)
 }
 
 /// Take [start, end) out of the allocator for good (the crash kernel region).

@@ -139,6 +139,9 @@ pub fn start_init(restarted: bool) -> ! {
         Ok(i) => i,
         Err(e) => panic!("cannot run {}: {} ({}). No working init found.", INIT_PATH, e.name(), e.message()),
     };
+    if !restarted {
+        crate::time::mark("init");
+    }
     let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
     start(Start { image, pid, path: String::from(INIT_PATH), fds: console_fds(), cwd: String::from("/") })
 }

@@ -96,7 +96,9 @@ fn read_console(buf: u64, len: usize) -> SysResult {
     static FIRST: AtomicBool = AtomicBool::new(true);
     if FIRST.swap(false, Ordering::Relaxed) {
         let ns = crate::time::now_ns();
+        crate::time::mark("prompt");
         info!("kexos: boot to prompt {}.{:03} ms", ns / 1_000_000, (ns / 1000) % 1000);
+        info!("{}{}", bootstats::TIMELINE_PREFIX, crate::time::timeline());
     }
     let mut tmp = vec![0u8; len.min(4096)];
     let n = crate::console::read(&mut tmp);

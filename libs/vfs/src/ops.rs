@@ -100,6 +100,25 @@ impl Vfs {
         }
     }
 
+    /// [`Vfs::write_file`] with `data` borrowed, not copied (memory the
+    /// caller keeps for good, as for [`Vfs::add_static_file`]): nothing is
+    /// allocated for the bytes, so this never fails with `ENOSPC`.
+    pub fn write_file_static(&mut self, path: &str, mode: u32, data: &'static [u8]) -> Result<Ino, Errno> {
+        let ino = match self.lookup(path) {
+            Ok(ino) => ino,
+            Err(Errno::ENOENT) => self.create(path, mode)?,
+            Err(e) => return Err(e),
+        };
+        match &mut self.node_mut(ino)?.data {
+            Data::File(d) => {
+                *d = Contents::Static(data);
+                Ok(ino)
+            }
+            Data::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
     /// Remove a non-directory name (a symlink itself, not its target).
     /// `EISDIR` for a directory. Open files stay readable until closed.
     pub fn unlink(&mut self, path: &str) -> Result<(), Errno> {

@@ -181,6 +181,18 @@ impl Vfs {
         }
     }
 
+    /// Heap bytes regular files hold (their owned buffers' capacity);
+    /// borrowed contents (see [`Vfs::add_static_file`]) count nothing.
+    pub fn file_heap_bytes(&self) -> u64 {
+        self.nodes
+            .values()
+            .map(|n| match &n.data {
+                Data::File(crate::node::Contents::Owned(v)) => v.capacity() as u64,
+                _ => 0,
+            })
+            .sum()
+    }
+
     /// The target of symlink `ino` (`EINVAL` if it is not a symlink).
     pub fn symlink_target(&self, ino: Ino) -> Result<&str, Errno> {
         match &self.node(ino)?.data {

@@ -25,15 +25,29 @@ impl Vfs {
     /// [`Vfs::unpack_cpio`], calling `skipped(name, errno)` for every member
     /// that could not be applied (e.g. `ENOSPC` when memory runs out), so the
     /// caller can say which files are missing and why.
-    pub fn unpack_cpio_reporting(
+    pub fn unpack_cpio_reporting(&mut self, archive: &[u8], skipped: impl FnMut(&str, Errno)) -> Result<usize, cpio::Error> {
+        self.unpack_with(archive, skipped, |v, path, mode, data| v.write_file(path, mode, data))
+    }
+
+    /// [`Vfs::unpack_cpio_reporting`] for an archive the caller keeps for
+    /// good (the initramfs the kernel booted with): regular files borrow
+    /// their bytes from the archive instead of copying them (the first write
+    /// to one makes its private copy), so unpacking allocates only the
+    /// tree, and a file never fails for lack of memory.
+    pub fn unpack_cpio_borrowing(&mut self, archive: &'static [u8], skipped: impl FnMut(&str, Errno)) -> Result<usize, cpio::Error> {
+        self.unpack_with(archive, skipped, |v, path, mode, data| v.write_file_static(path, mode, data))
+    }
+
+    fn unpack_with<'a>(
         &mut self,
-        archive: &[u8],
+        archive: &'a [u8],
         mut skipped: impl FnMut(&str, Errno),
+        store: impl Fn(&mut Vfs, &str, u32, &'a [u8]) -> Result<crate::Ino, Errno>,
     ) -> Result<usize, cpio::Error> {
         let mut applied = 0;
         for entry in cpio::entries(archive) {
             let entry = entry?;
-            match self.apply_entry(&entry) {
+            match self.apply_entry(&entry, &store) {
                 Ok(()) => applied += 1,
                 Err(e) => skipped(entry.name, e),
             }
@@ -42,7 +56,11 @@ impl Vfs {
     }
 
     /// Create or replace what one archive member describes.
-    fn apply_entry(&mut self, e: &Entry<'_>) -> Result<(), Errno> {
+    fn apply_entry<'a>(
+        &mut self,
+        e: &Entry<'a>,
+        store: &impl Fn(&mut Vfs, &str, u32, &'a [u8]) -> Result<crate::Ino, Errno>,
+    ) -> Result<(), Errno> {
         let path = path::normalize("/", e.name)?;
         let want = match e.file_type() {
             S_IFDIR => NodeKind::Dir,
@@ -68,7 +86,7 @@ impl Vfs {
                 // behind empty: a missing /sbin/init says more than a broken one.
                 // (An existing one keeps its old contents: see write_file.)
                 let existed = self.lookup_nofollow(&path).is_ok();
-                match self.write_file(&path, e.permissions(), e.data) {
+                match store(self, &path, e.permissions(), e.data) {
                     Ok(ino) => ino,
                     Err(err) => {
                         if !existed {
@@ -102,6 +120,36 @@ impl Vfs {
 mod tests {
     use super::*;
     use cpio::Writer;
+
+    #[test]
+    fn borrowing_unpack_copies_no_file_bytes() {
+        let mut w = Writer::new();
+        w.add_file("/etc/rc", 0o644, b"echo hi");
+        w.add_file("/sbin/init", 0o755, &[7u8; 5000]);
+        w.add_file("/etc/rc", 0o600, b"later member wins");
+        let archive: &'static [u8] = alloc::boxed::Box::leak(w.finish().into_boxed_slice());
+        let mut copied = Vfs::new();
+        copied.unpack_cpio(archive).unwrap();
+        let mut v = Vfs::new();
+        assert_eq!(v.unpack_cpio_borrowing(archive, |_, _| panic!("nothing skipped")).unwrap(), 3);
+        assert_eq!(copied.file_heap_bytes(), 5000 + b"later member wins".len() as u64);
+        assert_eq!(v.file_heap_bytes(), 0);
+        let rc = v.lookup("/etc/rc").unwrap();
+        assert_eq!(v.file_data(rc).unwrap(), b"later member wins");
+        assert_eq!(v.stat(rc).st_mode & 0o777, 0o600);
+        let init = v.lookup("/sbin/init").unwrap();
+        // Borrowed: the bytes are the archive's own.
+        let d = v.file_data(init).unwrap();
+        assert!(archive.as_ptr_range().contains(&d.as_ptr()));
+        assert_eq!(d, copied.file_data(copied.lookup("/sbin/init").unwrap()).unwrap());
+        // The first write makes a private copy; the archive is untouched.
+        let mut f = v.open("/etc/rc", abi::fs::O_WRONLY | abi::fs::O_APPEND, 0).unwrap();
+        v.write(&mut f, b"!").unwrap();
+        v.close(f);
+        assert_eq!(v.file_data(rc).unwrap(), b"later member wins!");
+        assert!(v.file_heap_bytes() >= 18);
+        assert_eq!(cpio::entries(archive).filter_map(Result::ok).filter(|e| e.data == b"later member wins").count(), 1);
+    }
 
     #[test]
     fn skipped_members_are_reported() {
