@@ -80,40 +80,35 @@ impl Vfs {
     /// when the file is created). `EISDIR`/`EINVAL` if `path` names a
     /// directory or another non-file.
     pub fn write_file(&mut self, path: &str, mode: u32, data: &[u8]) -> Result<Ino, Errno> {
-        let ino = match self.lookup(path) {
-            Ok(ino) => ino,
-            Err(Errno::ENOENT) => self.create(path, mode)?,
-            Err(e) => return Err(e),
-        };
-        match &mut self.node_mut(ino)?.data {
-            Data::File(d) => {
-                // The new contents are built aside: out of memory (ENOSPC)
-                // leaves the old ones, not an empty file.
-                let mut new = alloc::vec::Vec::new();
-                new.try_reserve_exact(data.len()).map_err(|_| Errno::ENOSPC)?;
-                new.extend_from_slice(data);
-                *d.make_mut()? = new;
-                Ok(ino)
-            }
-            Data::Dir(_) => Err(Errno::EISDIR),
-            _ => Err(Errno::EINVAL),
-        }
+        let (ino, d) = self.file_to_replace(path, mode)?;
+        // The new contents are built aside: out of memory (ENOSPC) leaves the
+        // old ones, not an empty file.
+        let mut new = alloc::vec::Vec::new();
+        new.try_reserve_exact(data.len()).map_err(|_| Errno::ENOSPC)?;
+        new.extend_from_slice(data);
+        *d.make_mut()? = new;
+        Ok(ino)
     }
 
     /// [`Vfs::write_file`] with `data` borrowed, not copied (memory the
     /// caller keeps for good, as for [`Vfs::add_static_file`]): nothing is
     /// allocated for the bytes, so this never fails with `ENOSPC`.
     pub fn write_file_static(&mut self, path: &str, mode: u32, data: &'static [u8]) -> Result<Ino, Errno> {
+        let (ino, d) = self.file_to_replace(path, mode)?;
+        *d = Contents::Static(data);
+        Ok(ino)
+    }
+
+    /// The regular file at `path`, created with `mode` if it does not exist,
+    /// and its contents; `EISDIR`/`EINVAL` for a directory or another non-file.
+    fn file_to_replace(&mut self, path: &str, mode: u32) -> Result<(Ino, &mut Contents), Errno> {
         let ino = match self.lookup(path) {
             Ok(ino) => ino,
             Err(Errno::ENOENT) => self.create(path, mode)?,
             Err(e) => return Err(e),
         };
         match &mut self.node_mut(ino)?.data {
-            Data::File(d) => {
-                *d = Contents::Static(data);
-                Ok(ino)
-            }
+            Data::File(d) => Ok((ino, d)),
             Data::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
