@@ -7,7 +7,7 @@ use abi::Errno;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kexec_core::entry::{self, EntryList, EntryWalk, PageAlloc, PhysMem, Step, WalkError, IND_ADDR_MASK, IND_SOURCE};
+use kexec_core::entry::{self, EntryList, PageAlloc, PhysMem, WalkError, IND_ADDR_MASK, IND_SOURCE};
 use kexec_core::{HandoverRequest, KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
 
 use super::machine_kexec::{self, ControlPages};
@@ -190,8 +190,7 @@ impl LoadedImage {
 
     /// kexec_update_segment through this image's entry list.
     pub fn update_segment(&self, buffer: &[u8], load_addr: u64, memsz: u64) -> Result<usize, kexec_core::UpdateError> {
-        let steps = (frame::total_ram() / PAGE_SIZE) as usize + 1024;
-        kexec_core::kexec_update_segment(&self.entries, &self.segments, buffer, PhysAddr(load_addr), memsz, &mut DirectMap, steps)
+        kexec_core::kexec_update_segment(&self.entries, &self.segments, buffer, PhysAddr(load_addr), memsz, &mut DirectMap, max_steps())
     }
 
     /// Test hook: make the list's first entry (segment 0's IND_DESTINATION)
@@ -224,25 +223,21 @@ impl LoadedImage {
     /// Test hook: flip a byte in the first source page of segment `index`.
     pub fn corrupt_segment(&self, index: usize) -> Result<(), Errno> {
         let seg = self.segments.get(index).ok_or(Errno::EINVAL)?;
-        let range = seg.mem.0..seg.mem.0 + seg.bufsz;
-        if let Some(page) = self.entries.direct_pages.iter().find(|p| range.contains(&p.0)) {
-            // SAFETY: a page this image wrote in place and owns, in the direct map.
-            unsafe { *(phys_to_virt(page.0) as *mut u8) ^= 0xff };
-            return Ok(());
+        if seg.bufsz == 0 {
+            return Err(Errno::ENOENT);
         }
-        // Bounded: a list can't hold more entries than RAM has pages.
-        let mut walk = EntryWalk::new(self.entries.head, (frame::total_ram() / PAGE_SIZE) as usize + 1024);
-        let page = loop {
-            match walk.next(&DirectMap) {
-                Ok(Some(Step::Copy { dest, src })) if range.contains(&dest) => break src,
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => return Err(Errno::ENOENT),
-            }
-        };
-        // SAFETY: a source page owned by this image, in the direct map.
+        let page = entry::loaded_page(&self.entries, seg.mem.0, &DirectMap, max_steps()).ok_or(Errno::ENOENT)?;
+        // SAFETY: the page holding the segment's first bytes until the jump
+        // (in place or its source page), owned by this image, in the direct map.
         unsafe { *(phys_to_virt(page) as *mut u8) ^= 0xff };
         Ok(())
     }
+}
+
+/// Bound of a walk of an image's list: it can't hold more entries than RAM
+/// has pages.
+fn max_steps() -> usize {
+    (frame::total_ram() / PAGE_SIZE) as usize + 1024
 }
 
 /// Give purgatory the TSC frequency for its timing line; false for a
@@ -260,8 +255,7 @@ fn jump_tsc_slot(image: &kexec_core::Kimage<'_>, entries: &EntryList) -> Option<
     if dest % PAGE_SIZE > PAGE_SIZE - 8 {
         return None;
     }
-    let steps = (frame::total_ram() / PAGE_SIZE) as usize + 1024;
-    entry::loaded_page(entries, page, &DirectMap, steps).map(|held| held + dest % PAGE_SIZE)
+    entry::loaded_page(entries, page, &DirectMap, max_steps()).map(|held| held + dest % PAGE_SIZE)
 }
 
 impl Drop for LoadedImage {
