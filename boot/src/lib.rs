@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 pub mod bzimage;
+pub mod esp;
 pub mod linux;
 pub mod pe;
 
@@ -181,6 +182,18 @@ impl Initramfs {
             fs.add(add)?;
         }
         Ok(fs)
+    }
+
+    /// Removes the entry at `path` (and, for a directory, everything under it). Errors if
+    /// there is none.
+    pub fn remove(&mut self, path: &str) -> Result<&mut Self> {
+        let path = normalize(path)?;
+        if self.entries.remove(&path).is_none() {
+            bail!("initramfs has no `{path}` to remove");
+        }
+        let under = format!("{path}/");
+        self.entries.retain(|p, _| !p.starts_with(&under));
+        Ok(self)
     }
 
     /// Inserts `entry` at `path` (replacing what was there) and creates missing parents.
@@ -407,7 +420,7 @@ impl DiskImages {
         let mut h = Fnv(0xcbf2_9ce4_8422_2325);
         h.write(fw.name().as_bytes());
         h.write(env!("CARGO_PKG_VERSION").as_bytes());
-        h.write(b"bootloader 0.11.17 serial_logging=false frame_buffer_logging=false");
+        h.write(b"bootloader 0.11.17 serial_logging=false frame_buffer_logging=false esp=fat12");
         hash_file(&mut h, &self.kernel)?;
         hash_file(&mut h, &self.ramdisk)?;
         Ok(format!("{:016x}\n", h.finish()))
@@ -431,7 +444,9 @@ impl DiskImages {
         builder.set_boot_config(&boot_config());
         let tmp = out.with_extension("img.tmp");
         match fw {
-            Firmware::Uefi => builder.create_uefi_image(&tmp),
+            Firmware::Uefi => builder
+                .create_uefi_image(&tmp)
+                .and_then(|()| esp::reformat_fat12(&tmp)),
             Firmware::Bios => builder.create_bios_image(&tmp),
         }
         .with_context(|| format!("creating {} disk image {}", fw.name(), out.display()))?;
@@ -444,15 +459,20 @@ impl DiskImages {
 }
 
 /// Convenience: build `initramfs.cpio`, `kexos-uefi.img` and `kexos-bios.img` (as selected) in
-/// `out_dir` from `layout`. Returns the initramfs path.
+/// `out_dir` from `layout` less the paths in `remove`. Returns the initramfs path.
 pub fn build_images(
     layout: &Layout,
+    remove: &[String],
     kernel: &Path,
     out_dir: &Path,
     firmwares: &[Firmware],
 ) -> Result<PathBuf> {
     let ramdisk = out_dir.join("initramfs.cpio");
-    Initramfs::with_layout(layout)?.write(&ramdisk)?;
+    let mut fs = Initramfs::with_layout(layout)?;
+    for path in remove {
+        fs.remove(path)?;
+    }
+    fs.write(&ramdisk)?;
     let images = DiskImages::new(kernel, &ramdisk);
     for &fw in firmwares {
         images.create(fw, &image_path(out_dir, fw))?;
@@ -466,26 +486,12 @@ pub fn image_path(dir: &Path, fw: Firmware) -> PathBuf {
 }
 
 /// The FAT type ("FAT12", "FAT16", "FAT32") of the first partition of a GPT disk image, as
-/// its boot sector says. The bootloader crate formats the UEFI image's partition as FAT12 only
-/// while the files on it (boot loader, kernel, initramfs) stay under about 1.9 MiB; with FAT16,
-/// OVMF's FAT driver keeps about 1.5 MiB more boot-services memory, and at 48 MiB of RAM the
-/// boot loader can then no longer allocate the kernel and initramfs (docs/benchmarks.md).
+/// its boot sector says. [`DiskImages`] makes it FAT12 whatever its size ([`esp`] says why);
+/// the bench prints it.
 pub fn uefi_fat_type(image: &Path) -> Result<String> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = fs::File::open(image).with_context(|| format!("opening {}", image.display()))?;
-    let mut sector = |lba: u64| -> Result<[u8; 512]> {
-        let mut b = [0u8; 512];
-        f.seek(SeekFrom::Start(lba * 512))?;
-        f.read_exact(&mut b)?;
-        Ok(b)
-    };
-    let gpt = sector(1)?;
-    if &gpt[..8] != b"EFI PART" {
-        bail!("{}: no GPT header", image.display());
-    }
-    let entries = u64::from_le_bytes(gpt[72..80].try_into()?);
-    let first = u64::from_le_bytes(sector(entries)?[32..40].try_into()?);
-    let boot = sector(first)?;
+    let img = fs::read(image).with_context(|| format!("reading {}", image.display()))?;
+    let (first, _) = esp::first_partition(&img).with_context(|| image.display().to_string())?;
+    let boot = &img[first as usize..][..512];
     let label = |at: usize| String::from_utf8_lossy(&boot[at..at + 8]).trim().to_string();
     match (label(54), label(82)) {
         (t, _) if t.starts_with("FAT1") => Ok(t),
@@ -507,6 +513,7 @@ mod tests {
         d[512..520].copy_from_slice(b"EFI PART");
         d[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes()); // entries at LBA 2
         d[1024 + 32..1024 + 40].copy_from_slice(&34u64.to_le_bytes()); // partition at LBA 34
+        d[1024 + 40..1024 + 48].copy_from_slice(&39u64.to_le_bytes()); // ... to 39
         d[34 * 512 + 54..34 * 512 + 62].copy_from_slice(b"FAT12   ");
         fs::write(&img, &d).unwrap();
         assert_eq!(uefi_fat_type(&img).unwrap(), "FAT12");
@@ -536,6 +543,18 @@ mod tests {
         assert!(normalize("a/b").is_err());
         assert!(normalize("/").is_err());
         assert!(normalize("/a/../b").is_err());
+    }
+
+    #[test]
+    fn remove_takes_the_entry_and_what_is_under_it() {
+        let mut fs = Initramfs::new();
+        fs.file("/usr/share/x/y.txt", 0o644, b"hi".to_vec()).unwrap();
+        fs.file("/usr/lib", 0o644, b"lib".to_vec()).unwrap();
+        fs.file("/usr/share2", 0o644, b"not under".to_vec()).unwrap();
+        fs.remove("/usr/share/").unwrap();
+        let names: Vec<_> = fs.entries().map(|(p, _)| p.to_string()).collect();
+        assert_eq!(names, ["/usr", "/usr/lib", "/usr/share2"]);
+        assert!(fs.remove("/usr/share").is_err(), "removing twice must say so");
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct BootOptions {
     pub append: String,
     /// Extra initramfs files (host path, absolute guest path).
     pub add: Vec<(PathBuf, String)>,
+    /// Initramfs paths left out of the default layout (e.g. `/boot/kexos.elf`, to fit a small
+    /// machine).
+    pub remove: Vec<String>,
     /// Extra QEMU arguments, appended last.
     pub extra_qemu_args: Vec<String>,
     /// Time allowed from QEMU start to the first shell prompt ([`Machine::boot`](crate::Machine::boot)).
@@ -40,6 +43,7 @@ impl Default for BootOptions {
             mem: "512M".into(),
             append: String::new(),
             add: Vec::new(),
+            remove: Vec::new(),
             extra_qemu_args: Vec::new(),
             timeout: Duration::from_secs(120),
         }
@@ -72,7 +76,7 @@ impl BootOptions {
     }
 
     /// Builds this machine's initramfs and disk image from `artifacts`; returns the image path.
-    /// The initramfs has the default layout plus `/bin/faulttest` and `add`.
+    /// The initramfs has the default layout plus `/bin/faulttest` and `add`, less `remove`.
     pub fn build_image(&self, artifacts: &Artifacts) -> Result<PathBuf> {
         let dir = artifacts.target("test-images").join(&self.name);
         let bin: Vec<PathBuf> = [&artifacts.faulttest, &artifacts.sysfuzz]
@@ -94,7 +98,7 @@ impl BootOptions {
                 })
                 .collect(),
         };
-        boot::build_images(&layout, &artifacts.kernel, &dir, &[self.firmware])
+        boot::build_images(&layout, &self.remove, &artifacts.kernel, &dir, &[self.firmware])
             .with_context(|| format!("building the disk image for {}", self.name))?;
         Ok(boot::image_path(&dir, self.firmware))
     }

@@ -373,7 +373,7 @@ pub fn self_kexec(root: &Path, stripped: &Path, issue3: Option<&[Figure]>) {
     // boot-services memory OVMF's FAT driver keeps (docs/benchmarks.md, "The memory floor").
     let loaded = crate::file_size(stripped).unwrap_or(0) + crate::file_size(&initramfs).unwrap_or(0);
     println!(
-        "    UEFI image: kernel + initramfs {}, FAT partition {} (48M needs FAT12: these under ~1.8 MiB)",
+        "    UEFI image: kernel + initramfs {}, FAT partition {} (48M needs FAT12, see boot::esp)",
         crate::kib(loaded),
         boot::uefi_fat_type(&image).unwrap_or_else(|e| format!("unknown ({e:#})"))
     );

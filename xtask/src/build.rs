@@ -269,6 +269,7 @@ impl Xtask {
         };
         let initramfs = boot::build_images(
             &layout,
+            &[],
             &stripped,
             &images,
             &[Firmware::Uefi, Firmware::Bios],
