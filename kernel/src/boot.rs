@@ -140,6 +140,13 @@ impl BootContext {
         end.next_multiple_of(4096) - (start & !4095)
     }
 
+    /// On a first boot, the page tables the boot loader handed over (the
+    /// frame allocator reads from them what it still uses); None after a
+    /// kexec, whose boot protocol says exactly what is in use.
+    pub fn loader_tables(&self) -> Option<u64> {
+        self.image.is_none().then_some(self.entry_cr3)
+    }
+
     /// The pages the initramfs touches, in bytes (0 without one).
     pub fn initrd_page_bytes(&self) -> u64 {
         self.initrd.map_or(0, |(pa, len)| (pa + len).next_multiple_of(4096) - (pa & !4095))

@@ -2,9 +2,9 @@
 //! whose storage is carved from RAM itself before the heap exists.
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use memmap::{FrameBitmap, Region, RegionKind};
+use memmap::{boot_tables, FrameBitmap, Region, RegionKind};
 use spin::Mutex;
-use x86_64::structures::paging::{FrameAllocator, FrameDeallocator, PhysFrame, Size4KiB};
+use x86_64::structures::paging::{FrameAllocator, FrameDeallocator, PageTable, PhysFrame, Size4KiB};
 use x86_64::PhysAddr;
 
 use super::{phys_to_virt, PAGE_SIZE};
@@ -57,7 +57,10 @@ fn find_home(regions: &[Region], bytes: u64, initrd: Option<(u64, u64)>) -> Opti
     None
 }
 
-pub fn init(regions: &[Region], initrd: Option<(u64, u64)>) {
+/// Builds the allocator over `regions`. `loader_cr3`: on a first boot, the
+/// page tables the boot loader handed over, which say which of its regions
+/// are still in use ([`reclaim_loader_regions`]).
+pub fn init(regions: &[Region], initrd: Option<(u64, u64)>, loader_cr3: Option<u64>) {
     let ram = || regions.iter().filter(|r| r.kind == RegionKind::Ram);
     let top = regions.iter().filter(|r| matches!(r.kind, RegionKind::Ram | RegionKind::Bootloader)).map(|r| r.end).max().unwrap_or(0);
     let frames = (top / PAGE_SIZE) as usize;
@@ -82,8 +85,37 @@ pub fn init(regions: &[Region], initrd: Option<(u64, u64)>) {
     TOTAL_RAM.store(total + loader, Ordering::Relaxed);
     let low: u64 = ram().map(|r| r.end.min(LOW_MEMORY_END).saturating_sub(r.start)).sum();
     let kept = (total - low) - bitmap.free_frames() as u64 * PAGE_SIZE;
-    *INIT_COUNTS.lock() = InitCounts { low, loader, bitmap: bytes, kept };
+    let reclaimed = loader_cr3.map_or(0, |cr3| reclaim_loader_regions(&mut bitmap, regions, cr3, initrd));
+    *INIT_COUNTS.lock() = InitCounts { low, loader: loader - reclaimed, bitmap: bytes, kept };
     *FRAMES.lock() = Some(bitmap);
+}
+
+/// Frees what the boot loader's regions hold beyond what its page tables
+/// still use (memmap::boot_tables says why it marks more than it used) and
+/// the initramfs. Returns the bytes freed.
+fn reclaim_loader_regions(bitmap: &mut FrameBitmap, regions: &[Region], cr3: u64, initrd: Option<(u64, u64)>) -> u64 {
+    let before = bitmap.free_frames();
+    let loader = || regions.iter().filter(|r| r.kind == RegionKind::Bootloader);
+    for r in loader() {
+        bitmap.release(r.start.max(LOW_MEMORY_END), r.end);
+    }
+    let top = regions.iter().map(|r| r.end).max().unwrap_or(0);
+    let table = |pa: u64| {
+        // SAFETY: the boot loader's page tables, read (not written) through
+        // the direct map it set up; `pa` is below the top of the memory map.
+        (pa < top).then(|| unsafe { &*(phys_to_virt(pa) as *const PageTable) })
+    };
+    boot_tables::mapped_frames(cr3, crate::PHYS_OFFSET, table, |s, e| {
+        // Only its own regions: elsewhere the walk finds firmware and the
+        // boot loader's identity-mapped code, which were never ours to free.
+        for r in loader().filter(|r| r.start < e && s < r.end) {
+            bitmap.reserve(s.max(r.start), e.min(r.end));
+        }
+    });
+    for (start, end) in in_use(initrd) {
+        bitmap.reserve(start, end);
+    }
+    (bitmap.free_frames() - before) as u64 * PAGE_SIZE
 }
 
 fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {

@@ -38,7 +38,7 @@ static TAKEN: spin::Mutex<(u64, u64)> = spin::Mutex::new((0, 0)); // (crashkerne
 /// `reserve_crash` runs right after the heap (parsing crashkernel=
 /// allocates), before anything else takes memory.
 pub fn init_allocators(ctx: &BootContext, reserve_crash: impl FnOnce()) {
-    frame::init(ctx.regions(), ctx.initrd);
+    frame::init(ctx.regions(), ctx.initrd, ctx.loader_tables());
     heap::init();
     let free = frame::free_bytes();
     reserve_crash();

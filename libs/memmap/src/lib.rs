@@ -3,13 +3,15 @@
 //! `/proc/iomem` and `/proc/meminfo`, and a bitmap frame allocator
 //! ([`FrameBitmap`]) that works before the kernel has a heap, and the crash
 //! kernel reservation: where it goes ([`plan_crash_region`]) and the memory
-//! map the capture kernel gets ([`crash_memmap`]).
+//! map the capture kernel gets ([`crash_memmap`]), and the frames the boot
+//! loader's page tables still use ([`boot_tables`]).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 mod bitmap;
+pub mod boot_tables;
 mod crash;
 pub mod examples;
 mod kind;
