@@ -7,7 +7,8 @@
 //!
 //! Better than Linux: the new image is planned completely before the old
 //! one is touched, so a load that fails (bad file, region too small) leaves
-//! the previous crash image loaded and armed.
+//! the previous crash image loaded and armed. Like a normal load, each
+//! checksummed byte is hashed as it is written into the region (one pass).
 
 use alloc::format;
 use alloc::string::String;
@@ -40,13 +41,15 @@ impl CrashImage {
         let view = MemoryView::new([crash_range], &[]);
         let headers = crate::crash::elf_headers();
         let crash = CrashSetup { elf_headers: &headers, memmap: map };
-        let (mut image, summary) = super::load::plan(kexec_core::DigestsAt::Plan, ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
+        let (mut image, summary) = super::load::plan(kexec_core::DigestsAt::Copy, ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
         // Purgatory's timing line: only its verification (the jump TSC is
         // not written at crash time, which touches nothing it can avoid).
         super::load::set_purgatory_tsc_khz(&mut image);
-        // Crash images are planned with their digests (one pass over the
-        // data), then written into the region (a second).
-        phases.mark("place+digest", now_ns());
+        // The digests are computed while the segments are written (one pass
+        // over the data); whether purgatory can take them is checked now,
+        // while the old image is still armed.
+        let mode = kexec_core::kimage_crash_digest_mode(&mut image).map_err(super::load::kexec_err)?;
+        phases.mark("place", now_ns());
         // Linux's kimage_alloc_crash_control_pages: a free stretch of the
         // region, after the segments.
         let pages = ControlPages::pages_needed(map.regions());
@@ -63,8 +66,14 @@ impl CrashImage {
         // The point of no return: the old image's memory gets overwritten.
         disarm();
         protect::set_direct_map_writable(region.0, region.1, true);
-        kexec_core::kimage_load_crash_segments(&image, &mut DirectMap);
-        phases.mark("copy", now_ns());
+        // Cannot fail: kimage_crash_digest_mode stored digests in every
+        // symbol above. Were it to, the old image is gone and this one is
+        // refused, both said in the log.
+        if let Err(e) = kexec_core::kimage_load_crash_segments_digested(&mut image, mode, &mut DirectMap) {
+            protect::set_direct_map_writable(region.0, region.1, false);
+            return Err(super::load::kexec_err(e));
+        }
+        phases.mark("copy+digest", now_ns());
         let control = ControlPages::prepare_in(ctrl, map.regions())
             .map_err(|e| (e, String::from("control pages did not fit their stretch (a bug)")))?;
         // All of it, control pages included: they were written above and are

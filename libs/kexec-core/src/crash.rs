@@ -251,6 +251,44 @@ pub(crate) mod tests {
         );
     }
 
+    /// Issue 13: a crash load planned without digests and written with
+    /// kimage_load_crash_segments_digested (each byte hashed as it is
+    /// written, purgatory last) leaves the region exactly as planning the
+    /// digests first and writing after, for both purgatory styles.
+    #[test]
+    fn crash_one_pass_write_and_digest_gives_the_same_region_as_two() {
+        use crate::entry::{kimage_crash_digest_mode, kimage_load_crash_segments_digested};
+        use crate::loader::LoadContext;
+        let map = qemu_512m();
+        let headers = fake_headers();
+        let kernel = fake_bzimage(300_000, 4 << 20);
+        let initrd: Vec<u8> = (0..200_000u32).map(|i| (i * 13) as u8).collect();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let e820 = e820_from_memmap(&map);
+        let limits = SanityLimits::from_memmap(&map);
+        for purg in [purgatory(), crate::testutil::kexos_style_purgatory()] {
+            let crash = Some(CrashSetup { elf_headers: &headers, memmap: &map });
+            let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash };
+            let plan = |at| {
+                let kind = crate::KimageKind::Crash { region: REGION };
+                kexec_file_plan(&BzImage64, kind, &ctx, &kernel, Some(&initrd), None, b"x=1\0", &limits, Vec::new(), at)
+            };
+            let (two, _) = plan(DigestsAt::Plan).unwrap();
+            let (mut one, _) = plan(DigestsAt::Copy).unwrap();
+            let (mut mem_two, mut mem_one) = (FakeMem::default(), FakeMem::default());
+            kimage_load_crash_segments(&two, &mut mem_two);
+            let mode = kimage_crash_digest_mode(&mut one).unwrap();
+            let digests = kimage_load_crash_segments_digested(&mut one, mode, &mut mem_one).unwrap();
+            assert!(digests == crate::compute_digests(&two, mode), "digests differ");
+            for s in two.segments() {
+                let (mut a, mut b) = (vec![0u8; s.memsz as usize], vec![0u8; s.memsz as usize]);
+                mem_two.read(s.mem, &mut a);
+                mem_one.read(s.mem, &mut b);
+                assert!(a == b, "{} differs", s.label);
+            }
+        }
+    }
+
     #[test]
     fn crash_load_needs_the_crash_setup() {
         let map = qemu_512m();

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::digest::{digest_mode, store_digests, DigestMode, Digests};
 use crate::error::KexecError;
 use crate::kimage::{Kimage, KimageKind};
+use crate::segment::KexecSegment;
 use crate::types::{normalize, PhysAddr, PhysRange, KEXEC_SEGMENT_MAX, PAGE_SIZE};
 pub use crate::walk::{check_entry_list, loaded_page, relocate_simulate, EntryWalk, Step, WalkError};
 
@@ -359,40 +360,52 @@ pub fn kimage_load_segments_digested(
     mem: &mut impl PhysMem,
 ) -> Result<(EntryList, Digests), KexecError> {
     let mode = digest_mode(image)?;
-    let purgatory = image.purgatory_segment();
     let mut b = Builder::new(image, alloc, mem);
     let mut d = Digests::EMPTY;
-    let result = (|| {
-        let mut total = Sha256::new();
-        for (i, s) in image.segments().iter().enumerate() {
-            if Some(i) == purgatory {
-                continue;
-            }
-            let data = s.buf.as_slice();
-            let known = s.checksum.then(|| image.known_digest(data)).flatten().filter(|_| mode == DigestMode::PerRegion);
-            let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
-            let hash = match mode {
-                DigestMode::Total if s.checksum => Some(&mut total),
-                _ => own.as_mut(),
-            };
-            b.load_segment(s.mem.0, data, s.memsz, hash)?;
-            if s.checksum && i < KEXEC_SEGMENT_MAX {
-                d.record(i, s, known.or(own.map(|h| h.finalize().into())));
-            }
-        }
-        if mode == DigestMode::Total {
-            d.digest = total.finalize().into();
-        }
-        Ok(())
-    })();
-    let result = result.and_then(|()| {
+    let result = load_digested(image, mode, |s, hash| b.load_segment(s.mem.0, s.buf.as_slice(), s.memsz, hash));
+    let result = result.and_then(|digests| {
+        d = digests;
         store_digests(image, mode, &d)?;
-        if let Some(p) = purgatory.and_then(|i| image.segments().get(i)) {
+        if let Some(p) = image.purgatory_segment().and_then(|i| image.segments().get(i)) {
             b.load_segment(p.mem.0, p.buf.as_slice(), p.memsz, None)?;
         }
         Ok(())
     });
     Ok((b.finish(result)?, d))
+}
+
+/// Loads every segment but purgatory's through `load`, handing it the hash
+/// its data goes into (if any), and returns the digests: one per checksummed
+/// segment ([`DigestMode::PerRegion`]; a digest the caller already knows is
+/// reused, [`Kimage::kexec_known_digest`]) or Linux's total.
+fn load_digested<'k>(
+    image: &Kimage<'k>,
+    mode: DigestMode,
+    mut load: impl FnMut(&KexecSegment<'k>, Option<&mut Sha256>) -> Result<(), KexecError>,
+) -> Result<Digests, KexecError> {
+    let purgatory = image.purgatory_segment();
+    let mut d = Digests::EMPTY;
+    let mut total = Sha256::new();
+    for (i, s) in image.segments().iter().enumerate() {
+        if Some(i) == purgatory {
+            continue;
+        }
+        let data = s.buf.as_slice();
+        let known = s.checksum.then(|| image.known_digest(data)).flatten().filter(|_| mode == DigestMode::PerRegion);
+        let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
+        let hash = match mode {
+            DigestMode::Total if s.checksum => Some(&mut total),
+            _ => own.as_mut(),
+        };
+        load(s, hash)?;
+        if s.checksum && i < KEXEC_SEGMENT_MAX {
+            d.record(i, s, known.or(own.map(|h| h.finalize().into())));
+        }
+    }
+    if mode == DigestMode::Total {
+        d.digest = total.finalize().into();
+    }
+    Ok(d)
 }
 
 impl<'x, A: PageAlloc, M: PhysMem> Builder<'x, A, M> {
@@ -445,21 +458,67 @@ impl<'x, A: PageAlloc, M: PhysMem> Builder<'x, A, M> {
 
 /// Crash images have no entry list: their segments are written straight
 /// into the reservation at load time (kimage_load_crash_segment), zero
-/// tails included.
+/// tails included. For an image planned with its digests
+/// ([`crate::DigestsAt::Plan`]).
 pub fn kimage_load_crash_segments(image: &Kimage<'_>, mem: &mut impl PhysMem) {
     if !matches!(image.kind(), KimageKind::Crash { .. }) {
         return;
     }
     for s in image.segments() {
-        let data = s.buf.as_slice();
-        mem.write(s.mem, data);
-        let mut at = s.mem.0.saturating_add(data.len() as u64);
-        let end = s.mem.0.saturating_add(s.memsz);
-        while at < end {
-            let n = (end - at).min(PAGE_SIZE - at % PAGE_SIZE);
-            mem.write(PhysAddr(at), &ZERO_PAGE[..n as usize]);
-            at += n;
+        write_crash_segment(s, mem, None);
+    }
+}
+
+/// Checks, before anything of an old crash image is overwritten, that
+/// [`kimage_load_crash_segments_digested`] can store this image's digests:
+/// its purgatory has every symbol they go to. Returns how it verifies.
+pub fn kimage_crash_digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
+    let mode = digest_mode(image)?;
+    store_digests(image, mode, &Digests::EMPTY)?;
+    Ok(mode)
+}
+
+/// [`kimage_load_crash_segments`] for an image planned without digests
+/// ([`crate::DigestsAt::Copy`]): each checksummed byte is hashed as it is
+/// written, and purgatory is written last, once its digests are stored.
+/// After [`kimage_crash_digest_mode`] succeeded on the image this cannot
+/// fail.
+pub fn kimage_load_crash_segments_digested(
+    image: &mut Kimage<'_>,
+    mode: DigestMode,
+    mem: &mut impl PhysMem,
+) -> Result<Digests, KexecError> {
+    if !matches!(image.kind(), KimageKind::Crash { .. }) {
+        return Ok(Digests::EMPTY);
+    }
+    let d = load_digested(image, mode, |s, hash| {
+        write_crash_segment(s, mem, hash);
+        Ok(())
+    })?;
+    store_digests(image, mode, &d)?;
+    if let Some(p) = image.purgatory_segment().and_then(|i| image.segments().get(i)) {
+        write_crash_segment(p, mem, None);
+    }
+    Ok(d)
+}
+
+/// One crash segment into the reservation, a page at a time (each page
+/// hashed into `hash` right after it is written), then its zero tail.
+fn write_crash_segment(s: &KexecSegment<'_>, mem: &mut impl PhysMem, mut hash: Option<&mut Sha256>) {
+    let data = s.buf.as_slice();
+    let mut at = s.mem.0;
+    for chunk in data.chunks(PAGE_SIZE as usize) {
+        mem.write(PhysAddr(at), chunk);
+        if let Some(h) = hash.as_deref_mut() {
+            h.update(chunk);
         }
+        at += chunk.len() as u64;
+    }
+    let end = s.mem.0.saturating_add(s.memsz);
+    while at < end {
+        let n = (end - at).min(PAGE_SIZE - at % PAGE_SIZE);
+        mem.write(PhysAddr(at), &ZERO_PAGE[..n as usize]);
+        at += n;
     }
 }
 

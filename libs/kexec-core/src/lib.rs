@@ -50,7 +50,7 @@ pub use crash::{crash_load_segments, ELFCOREHDR_LABEL, ELF_CORE_HEADER_ALIGN};
 pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
-    check_entry_list, kimage_load_crash_segments, kimage_load_segments, kimage_load_segments_digested, relocate_simulate,
+    check_entry_list, kimage_crash_digest_mode, kimage_load_crash_segments, kimage_load_crash_segments_digested, kimage_load_segments, kimage_load_segments_digested, relocate_simulate,
     EntryList, PageAlloc, PhysMem, SparseMem, IND_DESTINATION, IND_DONE, IND_INDIRECTION, IND_SOURCE,
     IND_ZERO,
 };
