@@ -17,6 +17,7 @@
 //! boot is its own event here, which is what a log of kexec hops needs.
 //! The library (libs/ima) owns every format.
 
+use kexec_core::SuffixDigest;
 use abi::Errno;
 use alloc::string::String;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -98,6 +99,17 @@ pub fn measure_file(data: &[u8], path: &str) -> ([u8; 32], u64) {
     let sha256 = ima::file_digest(data);
     add(Entry::ima_ng(&sha256, path));
     (sha256, crate::time::now_ns() - t0)
+}
+
+/// measure_file for a kernel image, in the same pass keeping the hash
+/// state at `suffix` (where the loader's last segment starts, see
+/// KexecFileOps::suffix_offset): that segment then reuses this digest.
+pub fn measure_kernel(data: &[u8], path: &str, suffix: Option<usize>) -> (Option<SuffixDigest>, u64) {
+    let t0 = crate::time::now_ns();
+    let kept = suffix.and_then(|offset| SuffixDigest::of(data, offset));
+    let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.sha256);
+    add(Entry::ima_ng(&sha256, path));
+    (kept, crate::time::now_ns() - t0)
 }
 
 /// ima_kexec_cmdline: the command line without its NUL; nothing for an

@@ -45,6 +45,11 @@ pub static mut purgatory_sha256_digest: [u8; 32] = [0; 32];
 #[link_section = ".data.purgatory_params"]
 pub static mut purgatory_region_digests: [[u8; 32]; MAX_REGIONS] = [[0; 32]; MAX_REGIONS];
 
+/// purgatory_abi::RegionPrefix's little-endian image, decoded on use.
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_region_prefixes: [u8; abi::REGION_PREFIXES.size] = [0; abi::REGION_PREFIXES.size];
+
 #[no_mangle]
 #[link_section = ".data.purgatory_params"]
 pub static mut entry64_regs: EntryRegs = EntryRegs::ZERO;
@@ -87,6 +92,7 @@ pub extern "C" fn purgatory_main() {
                 regions: read_volatile(&raw const purgatory_sha_regions),
                 digest: read_volatile(&raw const purgatory_sha256_digest),
                 region_digests: read_volatile(&raw const purgatory_region_digests),
+                region_prefixes: pc::RegionPrefix::table_from_bytes(&read_volatile(&raw const purgatory_region_prefixes)),
                 flags: read_volatile(&raw const purgatory_flags),
                 entry_rip: regs.rip,
                 timing: read_volatile(&raw const purgatory_timing),

@@ -96,7 +96,7 @@ fn check_phases(m: &mut Machine, log: &str) -> Result<()> {
     use kexec_core::phases::{parse_phases, EXEC_PHASES, LOAD_PHASES};
     use kexec_core::purgatory_abi::PURGATORY_PHASES;
     let wanted: [(&str, &[&str]); 3] = [
-        (LOAD_PHASES, &["read", "ima", "probe", "verify_sig", "place", "copy+digest", "control", "total"]),
+        (LOAD_PHASES, &["read", "probe", "ima", "verify_sig", "place", "copy+digest", "control", "total"]),
         (EXEC_PHASES, &["check", "notifiers", "total"]),
         (PURGATORY_PHASES, &["relocate_kernel", "verify"]),
     ];

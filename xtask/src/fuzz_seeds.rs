@@ -237,7 +237,7 @@ fn boot_params_block(purgatory: &[u8], kernel: &[u8], ext: bool, handover: bool)
         &ctx,
         kernel,
         Some(b"initrd"),
-        None,
+        kexec_core::KnownDigests::NONE,
         b"console=ttyS0 ima_kexec_extra_kb=4\0",
         &limits,
         requests,

@@ -69,10 +69,13 @@ impl CrashImage {
         // Cannot fail: kimage_crash_digest_mode stored digests in every
         // symbol above. Were it to, the old image is gone and this one is
         // refused, both said in the log.
-        if let Err(e) = kexec_core::kimage_load_crash_segments_digested(&mut image, mode, &mut DirectMap) {
-            protect::set_direct_map_writable(region.0, region.1, false);
-            return Err(super::load::kexec_err(e));
-        }
+        let digests = match kexec_core::kimage_load_crash_segments_digested(&mut image, mode, &mut DirectMap) {
+            Ok(d) => d,
+            Err(e) => {
+                protect::set_direct_map_writable(region.0, region.1, false);
+                return Err(super::load::kexec_err(e));
+            }
+        };
         phases.mark("copy+digest", now_ns());
         let control = ControlPages::prepare_in(ctrl, map.regions())
             .map_err(|e| (e, String::from("control pages did not fit their stretch (a bug)")))?;
@@ -90,6 +93,7 @@ impl CrashImage {
         let us = (crate::time::now_ns() - t0) / 1000;
         if req.debug {
             super::load::report(ops.name(), req, &summary, &segments, &final_cmdline);
+            super::load::digest_report(&segments, &digests);
             info!("kexec_file: control pages [{:#x}-{:#x})", control_range.0, control_range.1);
         }
         let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments };

@@ -47,11 +47,16 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     let mut phases = PhaseLog::start(now_ns());
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32, "kernel")?;
     phases.mark("read", now_ns());
-    // IMA measures what was read, before any check (ima_post_read_file).
-    let mut ima_ns = crate::ima::measure_file(&kernel, &kernel_path).1;
-    phases.mark("ima", now_ns());
-    let ops = load::probe(&kernel, &kernel_path).map_err(|(e, why)| fail(e, why))?;
+    // The loader first (no side effects): where its last segment starts in
+    // the file, for IMA's pass to keep the hash state there.
+    let probed = load::probe(&kernel, &kernel_path);
     phases.mark("probe", now_ns());
+    // IMA measures what was read, before any check (ima_post_read_file):
+    // also a file no loader accepts.
+    let suffix = probed.as_ref().ok().and_then(|ops| ops.suffix_offset(&kernel));
+    let (kernel_digest, mut ima_ns) = crate::ima::measure_kernel(&kernel, &kernel_path, suffix);
+    phases.mark("ima", now_ns());
+    let ops = probed.map_err(|(e, why)| fail(e, why))?;
     let signature = super::sig::validate_signature(ops, &kernel, &kernel_path)?;
     phases.mark("verify_sig", now_ns());
     let (initrd, initrd_sha256) = if flags & KEXEC_FILE_NO_INITRAMFS != 0 {
@@ -78,7 +83,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         kernel: &kernel,
         kernel_path: &kernel_path,
         initrd: initrd.as_deref(),
-        initrd_sha256,
+        known: kexec_core::KnownDigests { kernel: kernel_digest, initrd: initrd_sha256 },
         cmdline: &cmdline,
         signature: &signature,
         debug: flags & KEXEC_FILE_DEBUG != 0,

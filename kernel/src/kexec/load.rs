@@ -36,8 +36,8 @@ pub struct LoadRequest<'a> {
     pub kernel: &'a [u8],
     pub kernel_path: &'a str,
     pub initrd: Option<&'a [u8]>,
-    /// The initrd's SHA-256 as IMA measured it, reused for its segment.
-    pub initrd_sha256: Option<[u8; 32]>,
+    /// What IMA's pass over the files computed, reused for their segments.
+    pub known: kexec_core::KnownDigests,
     /// Including its trailing NUL, or empty.
     pub cmdline: &'a [u8],
     /// What the signature check found, for the debug report.
@@ -119,7 +119,7 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.initrd_sha256, req.cmdline, &limits, handover, at).map_err(kexec_err)
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, at).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -149,7 +149,7 @@ impl LoadedImage {
         phases.mark("place", now_ns());
         let timing = set_purgatory_tsc_khz(&mut image);
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
-        let (entries, _) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
+        let (entries, digests) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         phases.mark("copy+digest", now_ns());
         let jump_tsc_at = timing.then(|| jump_tsc_slot(&image, &entries)).flatten();
         let control = match ControlPages::prepare(&dests, map.regions()) {
@@ -165,6 +165,7 @@ impl LoadedImage {
         let us = (now_ns() - t0) / 1000;
         if req.debug {
             debug_report(ops.name(), req, &summary, &segments, &entries, &control, &final_cmdline);
+            digest_report(&segments, &digests);
         }
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
         info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());
@@ -278,6 +279,24 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
         entries.indirection_pages.len(),
         control.count()
     );
+}
+
+/// Which segment digests the load took from IMA's pass instead of hashing.
+pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests) {
+    let reused: Vec<String> = segments
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| d.reused.get(*i) == Some(&true))
+        .map(|(i, s)| match d.prefixes[i].blocks {
+            0 => format!("segment[{}] {} (the whole file)", i, s.label),
+            b => format!("segment[{}] {} (the file after its first {} bytes)", i, s.label, b * 64),
+        })
+        .collect();
+    if reused.is_empty() {
+        info!("kexec_file: every checksummed segment hashed while copied (SHA-256)");
+    } else {
+        info!("kexec_file: SHA-256 taken from IMA's pass for {}; the rest hashed while copied", reused.join(", "));
+    }
 }
 
 /// The part of the debug report every image has: where things went.

@@ -193,6 +193,13 @@ impl KexecFileOps for BzImage64 {
         bzimage64_probe(kernel).map_err(ProbeError::BzImage)
     }
 
+    /// The protected-mode kernel: everything after the setup sectors
+    /// ((setup_sects + 1) * 512 bytes), the kernel segment's data.
+    fn suffix_offset(&self, kernel: &[u8]) -> Option<usize> {
+        let k = SetupHeader::new(kernel).ok()?.kern16_size();
+        (k <= kernel.len() && k % 64 == 0).then_some(k)
+    }
+
     /// Authenticode, as Linux's kexec_kernel_verify_pe_sig.
     fn verify_sig(&self, kernel: &[u8], keyring: &kexec_sig::Keyring) -> Result<crate::Verified, crate::SigError> {
         kexec_sig::verify_pe(kernel, keyring)

@@ -80,7 +80,7 @@ pub(crate) mod tests {
     use crate::entry::tests::FakeMem;
     use crate::entry::PhysMem;
     use crate::loader::{probe_image, CrashSetup, LoadSummary};
-    use crate::plan::{kexec_file_plan, DigestsAt};
+    use crate::plan::{kexec_file_plan, DigestsAt, KnownDigests};
     use crate::sanity::SanityLimits;
     use crate::testutil::purgatory;
     use crate::{BzImage64, Elf64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
@@ -150,7 +150,7 @@ pub(crate) mod tests {
             &ctx,
             kernel,
             None,
-            None,
+            KnownDigests::NONE,
             b"console=ttyS0\0",
             &limits,
             Vec::new(), DigestsAt::Plan,
@@ -271,7 +271,7 @@ pub(crate) mod tests {
             let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash };
             let plan = |at| {
                 let kind = crate::KimageKind::Crash { region: REGION };
-                kexec_file_plan(&BzImage64, kind, &ctx, &kernel, Some(&initrd), None, b"x=1\0", &limits, Vec::new(), at)
+                kexec_file_plan(&BzImage64, kind, &ctx, &kernel, Some(&initrd), KnownDigests::NONE, b"x=1\0", &limits, Vec::new(), at)
             };
             let (two, _) = plan(DigestsAt::Plan).unwrap();
             let (mut one, _) = plan(DigestsAt::Copy).unwrap();

@@ -19,13 +19,16 @@
 //! hashed with SHA-256 (IMA measures the initramfs as it is read, and the
 //! initrd segment is that file, unchanged) reuses that digest
 //! ([`Kimage::kexec_known_digest`]): the initramfs is hashed once per load.
-//! The kernel segment is a part of the file (bzImage: after the setup
-//! sectors; ELF: the PT_LOADs), so its digest and IMA's differ and both
-//! passes remain.
+//! bzImage64's kernel segment is the file's last part (after the setup
+//! sectors, a multiple of 512 bytes): the caller keeps the hash state where
+//! it starts while IMA hashes the file, and purgatory resumes from that
+//! state ([`purgatory_abi::REGION_PREFIXES`]) and compares with IMA's digest
+//! ([`Kimage::kexec_known_suffix_digest`]), so the kernel is not hashed a
+//! second time either. ELF64's PT_LOADs are middle parts of the file: hashed.
 
 use purgatory_abi::{
-    region_digests_to_bytes, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION, NO_DIGEST,
-    REGION_DIGESTS, SHA256_DIGEST, SHA_REGIONS,
+    region_digests_to_bytes, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION, NO_DIGEST,
+    REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
 };
 use sha2::{Digest, Sha256};
 
@@ -46,6 +49,11 @@ pub struct Digests {
     pub segment_digests: [Sha256Digest; KEXEC_SEGMENT_MAX],
     /// SHA-256 of all data regions concatenated.
     pub digest: Sha256Digest,
+    /// Per-slot state each region's hash starts from (per-region mode).
+    pub prefixes: [RegionPrefix; KEXEC_SEGMENT_MAX],
+    /// Per slot: the digest is one the caller computed (IMA's), not hashed
+    /// by the load ([`Kimage::kexec_known_digest`]).
+    pub reused: [bool; KEXEC_SEGMENT_MAX],
 }
 
 /// How purgatory verifies: one digest per segment, or Linux's single total.
@@ -63,16 +71,28 @@ impl Digests {
         sha_regions: [ShaRegion::EMPTY; KEXEC_SEGMENT_MAX],
         segment_digests: [NO_DIGEST; KEXEC_SEGMENT_MAX],
         digest: NO_DIGEST,
+        prefixes: [RegionPrefix::NONE; KEXEC_SEGMENT_MAX],
+        reused: [false; KEXEC_SEGMENT_MAX],
     };
 
     /// Slot `i` is checksummed segment `s`, whose data hashes to `digest`
-    /// (None in [`DigestMode::Total`], where only the total is kept).
-    pub(crate) fn record(&mut self, i: usize, s: &KexecSegment<'_>, digest: Option<Sha256Digest>) {
-        if let Some(d) = digest {
+    /// from `prefix` (None in [`DigestMode::Total`], where only the total is
+    /// kept).
+    pub(crate) fn record(&mut self, i: usize, s: &KexecSegment<'_>, digest: Option<(Sha256Digest, RegionPrefix)>) {
+        if let Some((d, p)) = digest {
             self.segment_digests[i] = d;
+            self.prefixes[i] = p;
         }
         self.sha_regions[i] = ShaRegion { start: s.mem.0, len: s.bufsz() };
     }
+}
+
+/// A digest of `data` the image already knows (with the state it starts
+/// from), if this purgatory can check it: per-region mode, and for a
+/// digest with a prefix, a purgatory that has [`REGION_PREFIXES`].
+pub(crate) fn reusable_digest(image: &Kimage<'_>, data: &[u8], mode: DigestMode) -> Option<(Sha256Digest, RegionPrefix)> {
+    let (d, p) = image.known_digest(data).filter(|_| mode == DigestMode::PerRegion)?;
+    (p == RegionPrefix::NONE || image.purgatory_symbol_addr(REGION_PREFIXES.name).is_ok()).then_some((d, p))
 }
 
 /// Compute the tables for every checksummed segment, hashing each byte once.
@@ -87,7 +107,11 @@ pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
         let digest = match mode {
             // Bytes the caller already hashed (IMA's initramfs measurement)
             // are not hashed again.
-            DigestMode::PerRegion => Some(image.known_digest(data).unwrap_or_else(|| Sha256::digest(data).into())),
+            DigestMode::PerRegion => {
+                let known = reusable_digest(image, data, mode);
+                d.reused[i] = known.is_some();
+                Some(known.unwrap_or_else(|| (Sha256::digest(data).into(), RegionPrefix::NONE)))
+            }
             DigestMode::Total => {
                 all.update(data);
                 None
@@ -121,6 +145,10 @@ pub fn store_digests(image: &mut Kimage<'_>, mode: DigestMode, d: &Digests) -> R
     image.purgatory_set_symbol(SHA256_DIGEST.name, &d.digest)?;
     if mode == DigestMode::PerRegion {
         image.purgatory_set_symbol(REGION_DIGESTS.name, &region_digests_to_bytes(&d.segment_digests))?;
+        // Optional: a purgatory without it never gets a prefix (reusable_digest).
+        if image.purgatory_symbol_addr(REGION_PREFIXES.name).is_ok() {
+            image.purgatory_set_symbol(REGION_PREFIXES.name, &RegionPrefix::table_to_bytes(&d.prefixes))?;
+        }
     }
     Ok(())
 }

@@ -27,7 +27,8 @@ use alloc::vec::Vec;
 
 use sha2::{Digest, Sha256};
 
-use crate::digest::{digest_mode, store_digests, DigestMode, Digests};
+use crate::digest::{digest_mode, reusable_digest, store_digests, DigestMode, Digests};
+use purgatory_abi::RegionPrefix;
 use crate::error::KexecError;
 use crate::kimage::{Kimage, KimageKind};
 use crate::segment::KexecSegment;
@@ -391,7 +392,7 @@ fn load_digested<'k>(
             continue;
         }
         let data = s.buf.as_slice();
-        let known = s.checksum.then(|| image.known_digest(data)).flatten().filter(|_| mode == DigestMode::PerRegion);
+        let known = s.checksum.then(|| reusable_digest(image, data, mode)).flatten();
         let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
         let hash = match mode {
             DigestMode::Total if s.checksum => Some(&mut total),
@@ -399,7 +400,8 @@ fn load_digested<'k>(
         };
         load(s, hash)?;
         if s.checksum && i < KEXEC_SEGMENT_MAX {
-            d.record(i, s, known.or(own.map(|h| h.finalize().into())));
+            d.reused[i] = known.is_some();
+            d.record(i, s, known.or(own.map(|h| (h.finalize().into(), RegionPrefix::NONE))));
         }
     }
     if mode == DigestMode::Total {

@@ -219,7 +219,7 @@ mod tests {
     use crate::entry::{kimage_load_segments, relocate_simulate};
     use crate::loader::LoadContext;
     use crate::sanity::SanityLimits;
-    use crate::{kexec_file_plan, BzImage64, DigestsAt, PhysRange};
+    use crate::{kexec_file_plan, BzImage64, DigestsAt, KnownDigests, PhysRange};
     use bootparam::e820_from_memmap;
     use memmap::examples::qemu_512m;
 
@@ -246,7 +246,7 @@ mod tests {
         let kernel = fake_bzimage(64 * 1024, 4 * MIB as u32);
         let limits = SanityLimits::from_memmap(&map);
         let (image, _) =
-            kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, None, None, b"x\0", &limits, vec![ima_request(b"first")], DigestsAt::Plan).unwrap();
+            kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, None, KnownDigests::NONE, b"x\0", &limits, vec![ima_request(b"first")], DigestsAt::Plan).unwrap();
         let idx = image.handover_segment(HandoverKind::Ima).unwrap();
         let seg = &image.segments()[idx];
         assert_eq!((idx, seg.label, seg.memsz, seg.checksum), (0, "ima_buffer", 4 * PAGE_SIZE, false));

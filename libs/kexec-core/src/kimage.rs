@@ -1,5 +1,6 @@
 //! The image being loaded (`struct kimage`) and kexec_add_buffer.
 
+use purgatory_abi::RegionPrefix;
 use alloc::vec::Vec;
 
 use bootparam::E820Entry;
@@ -44,9 +45,10 @@ pub struct Kimage<'a> {
     /// Hand-over buffers ([`crate::handover`]).
     pub(crate) handover: Vec<crate::handover::Handover>,
     /// SHA-256 digests already computed over file bytes a segment borrows
-    /// (IMA's measurement of the initramfs): the digest step reuses them
-    /// instead of hashing the same bytes again ([`crate::digest`]).
-    pub(crate) known_digests: Vec<(&'a [u8], purgatory_abi::Sha256Digest)>,
+    /// (IMA's measurements of the initramfs and of the kernel file), with the
+    /// state the hash of those bytes starts from: the digest step reuses
+    /// them instead of hashing the same bytes again ([`crate::digest`]).
+    pub(crate) known_digests: Vec<(&'a [u8], purgatory_abi::Sha256Digest, RegionPrefix)>,
 }
 
 impl<'a> Kimage<'a> {
@@ -71,12 +73,22 @@ impl<'a> Kimage<'a> {
     /// length) then gets this digest without a second pass. A wrong digest
     /// can only make purgatory refuse the image: it still hashes memory.
     pub fn kexec_known_digest(&mut self, data: &'a [u8], sha256: purgatory_abi::Sha256Digest) {
-        self.known_digests.push((data, sha256));
+        self.known_digests.push((data, sha256, RegionPrefix::NONE));
     }
 
-    /// The recorded digest of exactly `data`, if any.
-    pub(crate) fn known_digest(&self, data: &[u8]) -> Option<purgatory_abi::Sha256Digest> {
-        self.known_digests.iter().find(|(d, _)| core::ptr::eq(*d, data)).map(|&(_, h)| h)
+    /// Record that `sha256` is the SHA-256 of some bytes followed by exactly
+    /// `data`, and `prefix` the hash's state after those bytes (IMA's
+    /// measurement of a bzImage, whose last part is the kernel segment).
+    /// Used only with a purgatory that resumes from a prefix
+    /// (purgatory_abi::REGION_PREFIXES); the same rules as
+    /// [`Kimage::kexec_known_digest`] otherwise.
+    pub fn kexec_known_suffix_digest(&mut self, data: &'a [u8], prefix: RegionPrefix, sha256: purgatory_abi::Sha256Digest) {
+        self.known_digests.push((data, sha256, prefix));
+    }
+
+    /// The recorded digest of exactly `data` and the state it starts from.
+    pub(crate) fn known_digest(&self, data: &[u8]) -> Option<(purgatory_abi::Sha256Digest, RegionPrefix)> {
+        self.known_digests.iter().find(|(d, _, _)| core::ptr::eq(*d, data)).map(|&(_, h, p)| (h, p))
     }
 
     /// Normal or crash.

@@ -60,7 +60,7 @@ pub use hole::{locate_mem_hole, HoleError, HoleReason};
 pub use kimage::{Kimage, KimageKind, SegmentInfo};
 pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};
 pub use memview::MemoryView;
-pub use plan::{kexec_file_plan, DigestsAt};
+pub use plan::{kexec_file_plan, DigestsAt, KnownDigests, SuffixDigest};
 pub use purgatory::{kexec_load_purgatory, PurgatoryError};
 pub use read_file::{kernel_read_file_check, FdFile, ReadFileError, KEXEC_FILE_SIZE_MAX};
 /// The kernel <-> purgatory contract (names, sizes, layouts, flags).

@@ -100,6 +100,14 @@ pub trait KexecFileOps: Sync {
         initrd: Option<&'a [u8]>,
         cmdline: &[u8],
     ) -> Result<LoadSummary, KexecError>;
+    /// Where a segment starts that holds `kernel` from there to its end, if
+    /// this loader makes one and the offset is a multiple of 64 (bzImage64:
+    /// the protected-mode kernel after the setup sectors). The caller keeps
+    /// its SHA-256 state there while it hashes the file, and the digest step
+    /// reuses the file's digest for that segment ([`crate::KnownDigests`]).
+    fn suffix_offset(&self, _kernel: &[u8]) -> Option<usize> {
+        None
+    }
     /// Check `kernel`'s signature against `keyring` (called after the
     /// probe, before the initrd is read). A loader without one rejects, as
     /// Linux's kexec_image_verify_sig_default does (EKEYREJECTED); what a

@@ -24,11 +24,58 @@ pub enum DigestsAt {
     Copy,
 }
 
+/// Digests the caller computed while it read the files (IMA's pass), which
+/// the digest step reuses instead of hashing the segments again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnownDigests {
+    /// The kernel file's SHA-256, and its state after the first `offset`
+    /// bytes, where the loader's [`KexecFileOps::suffix_offset`] says a
+    /// segment holding the rest of the file starts.
+    pub kernel: Option<SuffixDigest>,
+    /// The initrd file's SHA-256.
+    pub initrd: Option<purgatory_abi::Sha256Digest>,
+}
+
+/// See [`KnownDigests::kernel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SuffixDigest {
+    /// SHA-256 of the whole file.
+    pub sha256: purgatory_abi::Sha256Digest,
+    /// Where the suffix starts (a multiple of 64).
+    pub offset: usize,
+    /// The hash's state after `offset` bytes.
+    pub prefix: purgatory_abi::RegionPrefix,
+}
+
+impl SuffixDigest {
+    /// SHA-256 of `file`, keeping the state after its first `offset` bytes
+    /// on the way (one pass): None if `offset` is past the end or not a
+    /// multiple of 64.
+    pub fn of(file: &[u8], offset: usize) -> Option<SuffixDigest> {
+        use sha2::{Digest, Sha256};
+        let (head, tail) = (file.get(..offset)?, &file[offset..]);
+        let mut h = Sha256::new();
+        h.update(head);
+        let prefix = purgatory_abi::RegionPrefix::capture(&h)?;
+        h.update(tail);
+        Some(SuffixDigest { sha256: h.finalize().into(), offset, prefix })
+    }
+}
+
+impl KnownDigests {
+    /// Nothing known: every checksummed segment is hashed.
+    pub const NONE: KnownDigests = KnownDigests { kernel: None, initrd: None };
+
+    /// Only the initrd's digest.
+    pub fn initrd(sha256: Option<purgatory_abi::Sha256Digest>) -> KnownDigests {
+        KnownDigests { initrd: sha256, ..Self::NONE }
+    }
+}
+
 /// Steps 12, 13 and 15 of kexec_file_load (facts section 1): the hand-over
 /// buffers (where Linux adds IMA's, before the loader), `ops.load`,
-/// `sanity_check_segment_list`, and the digests if `at` says so.
-/// `initrd_sha256`, when the caller already hashed the initrd (IMA), is
-/// reused for the initrd segment. The caller then builds the entry list
+/// `sanity_check_segment_list`, and the digests if `at` says so. `known`
+/// digests (IMA's) are reused for the segments that hold those bytes. The caller then builds the entry list
 /// ([`crate::kimage_load_segments`]) or, for a crash image, writes the
 /// segments ([`crate::kimage_load_crash_segments`]).
 #[allow(clippy::too_many_arguments)]
@@ -38,15 +85,20 @@ pub fn kexec_file_plan<'a>(
     ctx: &LoadContext<'_>,
     kernel: &'a [u8],
     initrd: Option<&'a [u8]>,
-    initrd_sha256: Option<purgatory_abi::Sha256Digest>,
+    known: KnownDigests,
     cmdline: &[u8],
     limits: &SanityLimits,
     handover: Vec<HandoverRequest>,
     at: DigestsAt,
 ) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
     let mut image = Kimage::new(kind);
-    if let (Some(data), Some(sha256)) = (initrd, initrd_sha256) {
+    if let (Some(data), Some(sha256)) = (initrd, known.initrd) {
         image.kexec_known_digest(data, sha256);
+    }
+    if let Some(k) = known.kernel {
+        if let Some(rest) = kernel.get(k.offset..) {
+            image.kexec_known_suffix_digest(rest, k.prefix, k.sha256);
+        }
     }
     for h in handover {
         image.kexec_add_handover_buffer(h, ctx.view)?;
@@ -106,7 +158,7 @@ mod tests {
             &ctx,
             &kernel,
             Some(&initrd),
-            None,
+            KnownDigests::NONE,
             cmdline,
             &limits,
             Vec::new(), DigestsAt::Plan,
@@ -259,7 +311,7 @@ mod tests {
             &ctx,
             &kernel,
             None,
-            None,
+            KnownDigests::NONE,
             b"\0",
             &limits,
             Vec::new(), DigestsAt::Plan,
@@ -312,7 +364,7 @@ mod tests {
                 &ctx,
                 &kernel,
                 Some(&initrd),
-                known,
+                KnownDigests::initrd(known),
                 b"\0",
                 &limits,
                 Vec::new(), DigestsAt::Plan,
@@ -351,7 +403,7 @@ mod tests {
         for purg in [purgatory(), crate::testutil::kexos_style_purgatory()] {
             for known in [None, Some(Sha256::digest(&initrd).into())] {
                 let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
-                let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), at);
+                let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), KnownDigests::initrd(known), b"x=1\0", &limits, Vec::new(), at);
                 let (two, _) = plan(DigestsAt::Plan).unwrap();
                 let (mut one, _) = plan(DigestsAt::Copy).unwrap();
                 // Every other destination page free; sources from 2 MiB up.
@@ -372,6 +424,67 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 13: with IMA's digest of the whole bzImage and its state after
+    /// the setup sectors, the kernel segment is not hashed at load: its slot
+    /// gets the file's digest and that state, and resuming from the state
+    /// over the loaded segment gives the digest (what purgatory checks).
+    /// Plan and copy agree; a Linux-style purgatory (total digest) hashes.
+    #[test]
+    fn the_kernel_segment_reuses_the_files_digest_from_its_prefix() {
+        use crate::entry::{kimage_load_segments_digested, SparseMem};
+        use purgatory_abi::RegionPrefix;
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let e820 = e820_from_memmap(&map);
+        let kernel = fake_bzimage(300_000, 2 << 20);
+        let limits = SanityLimits::from_memmap(&map);
+        let offset = BzImage64.suffix_offset(&kernel).unwrap();
+        let mut h = Sha256::new();
+        h.update(&kernel[..offset]);
+        let prefix = RegionPrefix::capture(&h).unwrap();
+        h.update(&kernel[offset..]);
+        let sha256: [u8; 32] = h.finalize().into();
+        let known = KnownDigests { kernel: Some(SuffixDigest { sha256, offset, prefix }), initrd: None };
+        for (purg, per_region) in [(purgatory(), false), (crate::testutil::kexos_style_purgatory(), true)] {
+            let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+            let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, None, known, b"x=1\0", &limits, Vec::new(), at);
+            let (two, _) = plan(DigestsAt::Plan).unwrap();
+            let (mut one, _) = plan(DigestsAt::Copy).unwrap();
+            let alloc = || ListAlloc::new((0..4096).map(|i| 2 * MIB + i * PAGE_SIZE).collect());
+            let mut mem = SparseMem::default();
+            let (list, digests) = kimage_load_segments_digested(&mut one, &mut alloc(), &mut mem).unwrap();
+            assert!(digests == crate::compute_digests(&two, digests_mode(&two)), "plan and copy differ");
+            relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
+            let k = two.segments().iter().position(|s| s.label == "kernel").unwrap();
+            if !per_region {
+                assert_eq!(digests.prefixes[k], RegionPrefix::NONE);
+                continue;
+            }
+            assert_eq!((digests.prefixes[k], digests.segment_digests[k]), (prefix, sha256));
+            let s = &two.segments()[k];
+            let mut loaded = vec![0u8; s.bufsz() as usize];
+            mem.read(s.mem, &mut loaded);
+            let mut r = digests.prefixes[k].resume();
+            r.update(&loaded);
+            assert_eq!(<[u8; 32]>::from(r.finalize()), sha256, "purgatory's check of the kernel segment");
+            // The other segments are hashed from the start.
+            for (i, t) in two.segments().iter().enumerate().filter(|(i, t)| *i != k && t.checksum) {
+                assert_eq!(digests.prefixes[i], RegionPrefix::NONE, "{}", t.label);
+            }
+        }
+    }
+
+    #[test]
+    fn a_suffix_digest_is_the_files_sha256() {
+        let file: Vec<u8> = (0..70_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+        let whole: [u8; 32] = Sha256::digest(&file).into();
+        let k = SuffixDigest::of(&file, 17 * 1024).unwrap();
+        assert_eq!((k.sha256, k.offset, k.prefix.blocks), (whole, 17 * 1024, 17 * 1024 / 64));
+        assert_eq!(SuffixDigest::of(&file, 0).unwrap().sha256, whole);
+        assert_eq!(SuffixDigest::of(&file, 100), None, "not a block boundary");
+        assert_eq!(SuffixDigest::of(&file, 70_016), None, "past the end");
     }
 
     /// The mode a planned image's purgatory was given.
@@ -400,7 +513,7 @@ mod tests {
         let limits = SanityLimits::from_memmap(&map);
         let zero_page_ramdisk = |initrd: Option<&[u8]>| {
             let (image, sum) =
-                kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, initrd, None, b"\0", &limits, Vec::new(), DigestsAt::Plan).unwrap();
+                kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, initrd, KnownDigests::NONE, b"\0", &limits, Vec::new(), DigestsAt::Plan).unwrap();
             let bp = image.segments().iter().find(|s| Some(s.mem) == sum.boot_params).unwrap();
             let zp = bootparam::ZeroPage::new(&bp.buf.as_slice()[..4096]).unwrap();
             (zp.ramdisk(), sum.initrd.map(|(at, len)| (at.0, len)))

@@ -151,16 +151,29 @@ pub const TIMING: PatchableSymbol = PatchableSymbol {
     size: 16,
 };
 
+/// `[RegionPrefix; MAX_REGIONS]` (640 bytes): slot `i` = the SHA-256 state
+/// region `i`'s hash starts from, all zero = SHA-256's initial state (a
+/// region hashed on its own). Per-region mode only. With a prefix, slot `i`
+/// of [`REGION_DIGESTS`] is the digest of some longer byte string that ends
+/// with the region, e.g. the whole bzImage file IMA measured, whose last
+/// part is the kernel segment: the kernel then reuses IMA's digest instead
+/// of hashing the segment again. Encoded by [`RegionPrefix::table_to_bytes`].
+pub const REGION_PREFIXES: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_region_prefixes",
+    size: RegionPrefix::SIZE * MAX_REGIONS,
+};
+
 /// What starts purgatory's timing line: then `relocate_kernel N us, verify
 /// N us` (kexec_core::phases reads it).
 pub const PURGATORY_PHASES: &str = "purgatory: phases: ";
 
 /// Every symbol the kexos purgatory must define as a `STB_GLOBAL`
 /// `STT_OBJECT` with exactly this `st_size`, in a section with file bytes.
-pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 7] = [
+pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 8] = [
     SHA_REGIONS,
     SHA256_DIGEST,
     REGION_DIGESTS,
+    REGION_PREFIXES,
     ENTRY64_REGS,
     SERIAL_PORT,
     FLAGS,
@@ -263,6 +276,68 @@ pub fn region_digests_to_bytes(
     }
     out
 }
+
+/// A SHA-256 computation stopped at a block boundary (FIPS 180-4, section
+/// 6.2.2: the chaining value `H` after `blocks` 64-byte blocks). The image
+/// is `H[0..8]` then `blocks`, little endian: the RustCrypto `sha2` core's
+/// own serialization, so the feature `sha2` converts without arithmetic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegionPrefix {
+    /// The chaining value.
+    pub state: [u32; 8],
+    /// 64-byte blocks hashed so far.
+    pub blocks: u64,
+}
+
+impl RegionPrefix {
+    /// No prefix: the region is hashed from SHA-256's initial state.
+    pub const NONE: RegionPrefix = RegionPrefix { state: [0; 8], blocks: 0 };
+
+    /// Bytes of one entry.
+    pub const SIZE: usize = 40;
+
+    /// Little-endian image of one entry.
+    pub fn to_bytes(&self) -> [u8; Self::SIZE] {
+        let mut out = [0u8; Self::SIZE];
+        for (chunk, w) in out[..32].as_chunks_mut::<4>().0.iter_mut().zip(self.state) {
+            *chunk = w.to_le_bytes();
+        }
+        out[32..].copy_from_slice(&self.blocks.to_le_bytes());
+        out
+    }
+
+    /// Decodes one entry.
+    pub fn from_bytes(b: &[u8; Self::SIZE]) -> RegionPrefix {
+        let mut state = [0u32; 8];
+        for (w, chunk) in state.iter_mut().zip(b[..32].as_chunks::<4>().0) {
+            *w = u32::from_le_bytes(*chunk);
+        }
+        let mut blocks = [0u8; 8];
+        blocks.copy_from_slice(&b[32..]);
+        RegionPrefix { state, blocks: u64::from_le_bytes(blocks) }
+    }
+
+    /// Little-endian image of a whole table, as patched into [`REGION_PREFIXES`].
+    pub fn table_to_bytes(table: &[RegionPrefix; MAX_REGIONS]) -> [u8; Self::SIZE * MAX_REGIONS] {
+        let mut out = [0u8; Self::SIZE * MAX_REGIONS];
+        for (chunk, p) in out.as_chunks_mut::<{ Self::SIZE }>().0.iter_mut().zip(table) {
+            *chunk = p.to_bytes();
+        }
+        out
+    }
+
+    /// Decodes a whole [`REGION_PREFIXES`] table.
+    pub fn table_from_bytes(b: &[u8; Self::SIZE * MAX_REGIONS]) -> [RegionPrefix; MAX_REGIONS] {
+        let mut out = [RegionPrefix::NONE; MAX_REGIONS];
+        for (p, chunk) in out.iter_mut().zip(b.as_chunks::<{ Self::SIZE }>().0) {
+            *p = RegionPrefix::from_bytes(chunk);
+        }
+        out
+    }
+}
+
+#[cfg(feature = "sha2")]
+mod prefix_sha2;
 
 const _: () = assert!(core::mem::size_of::<ShaRegion>() == ShaRegion::SIZE);
 const _: () = assert!(core::mem::offset_of!(ShaRegion, start) == 0);

@@ -3,7 +3,7 @@ use super::*;
 #[test]
 fn contract_sizes() {
     let sizes: Vec<_> = PATCHABLE_SYMBOLS.iter().map(|s| s.size).collect();
-    assert_eq!(sizes, [256, 32, 512, 136, 2, 8, 16]);
+    assert_eq!(sizes, [256, 32, 512, 640, 136, 2, 8, 16]);
     assert_eq!(EntryRegs::ZERO.to_bytes().len(), 136);
     assert_eq!(
         ShaRegion::table_to_bytes(&[ShaRegion::EMPTY; MAX_REGIONS]).len(),
@@ -16,6 +16,20 @@ fn contract_sizes() {
 }
 
 #[test]
+fn region_prefix_images_round_trip() {
+    let p = RegionPrefix { state: [1, 2, 3, 0xdead_beef, 5, 6, 7, 8], blocks: 0x0102_0304_0506 };
+    let b = p.to_bytes();
+    assert_eq!(b[12..16], 0xdead_beefu32.to_le_bytes());
+    assert_eq!(b[32..], 0x0102_0304_0506u64.to_le_bytes());
+    assert_eq!(RegionPrefix::from_bytes(&b), p);
+    let mut table = [RegionPrefix::NONE; MAX_REGIONS];
+    table[3] = p;
+    let img = RegionPrefix::table_to_bytes(&table);
+    assert!(img[..120].iter().all(|&x| x == 0));
+    assert_eq!(RegionPrefix::table_from_bytes(&img), table);
+}
+
+#[test]
 fn names_are_linux_and_kexos_names() {
     let names: Vec<_> = PATCHABLE_SYMBOLS.iter().map(|s| s.name).collect();
     assert_eq!(
@@ -24,6 +38,7 @@ fn names_are_linux_and_kexos_names() {
             "purgatory_sha_regions",
             "purgatory_sha256_digest",
             "purgatory_region_digests",
+            "purgatory_region_prefixes",
             "entry64_regs",
             "purgatory_serial_port",
             "purgatory_flags",

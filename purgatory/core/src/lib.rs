@@ -20,7 +20,8 @@ use sha2::{Digest as _, Sha256};
 // so the purgatory binary needs one dependency.
 pub use purgatory_abi;
 pub use purgatory_abi::{
-    EntryRegs, Sha256Digest, ShaRegion, FLAG_NO_VERIFY, FLAG_PER_REGION, MAX_REGIONS, NO_DIGEST,
+    EntryRegs, RegionPrefix, Sha256Digest, ShaRegion, FLAG_NO_VERIFY, FLAG_PER_REGION, MAX_REGIONS,
+    NO_DIGEST,
 };
 
 /// Everything the kernel patched in, copied out of the purgatory's `.data`.
@@ -29,6 +30,8 @@ pub struct Params {
     pub regions: [ShaRegion; MAX_REGIONS],
     pub digest: Sha256Digest,
     pub region_digests: [Sha256Digest; MAX_REGIONS],
+    /// Per-region mode: the state each region's hash starts from.
+    pub region_prefixes: [RegionPrefix; MAX_REGIONS],
     pub flags: u64,
     /// `entry64_regs.rip`, only printed.
     pub entry_rip: u64,
@@ -165,7 +168,20 @@ pub fn digest_regions<M: PhysMemory + ?Sized>(
     mem: &M,
     regions: impl Iterator<Item = ShaRegion>,
 ) -> Sha256Digest {
-    let mut hasher = Sha256::new();
+    digest_from(mem, Sha256::new(), regions)
+}
+
+/// One region's digest in per-region mode: SHA-256 continued from
+/// `prefix` (purgatory_abi::REGION_PREFIXES) over the region's bytes.
+pub fn region_digest<M: PhysMemory + ?Sized>(mem: &M, prefix: &RegionPrefix, region: ShaRegion) -> Sha256Digest {
+    digest_from(mem, prefix.resume(), core::iter::once(region))
+}
+
+fn digest_from<M: PhysMemory + ?Sized>(
+    mem: &M,
+    mut hasher: Sha256,
+    regions: impl Iterator<Item = ShaRegion>,
+) -> Sha256Digest {
     for region in regions {
         mem.feed(region, |chunk| hasher.update(chunk));
     }
@@ -330,7 +346,7 @@ where
     let t0 = clock();
     let mut bad = 0usize;
     for (i, region) in active_regions(&p.regions) {
-        let actual = digest_regions(mem, core::iter::once(region));
+        let actual = region_digest(mem, &p.region_prefixes[i], region);
         if region_check(&p.region_digests[i], &actual) != RegionCheck::Match {
             bad += 1;
             write_segment(con, "purgatory: sha256 mismatch in segment ", i, region);
@@ -482,6 +498,7 @@ mod tests {
             regions,
             digest: sha(&all),
             region_digests,
+            region_prefixes: [RegionPrefix::NONE; MAX_REGIONS],
             flags: 0,
             entry_rip: 0x100_0200,
             timing: [0, 0],
@@ -656,6 +673,7 @@ mod tests {
             regions,
             digest: sha(&mem.bytes),
             region_digests: [NO_DIGEST; MAX_REGIONS],
+            region_prefixes: [RegionPrefix::NONE; MAX_REGIONS],
             flags: 0,
             entry_rip: 0,
             timing: [0, 0],
@@ -707,6 +725,32 @@ mod tests {
              purgatory: sha256 ok, entering kernel at 0x1000200\n"
         );
         assert_eq!(mem.reads.get(), 3);
+    }
+
+    /// A region whose digest is that of a longer string ending with it
+    /// (the whole bzImage IMA measured, of which the region is the kernel
+    /// segment): verified from its prefix state, and a flipped byte in the
+    /// region is still named.
+    #[test]
+    fn per_region_mode_resumes_from_a_prefix() {
+        let (mut mem, mut p) = setup();
+        p.flags = FLAG_PER_REGION;
+        let header: Vec<u8> = (0..1024u32).map(|i| (i * 3) as u8).collect();
+        let mut h = Sha256::new();
+        h.update(&header);
+        p.region_prefixes[2] = RegionPrefix::capture(&h).unwrap();
+        h.update(mem.slice(p.regions[2]));
+        p.region_digests[2] = h.finalize().into();
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot, "{}", o.text());
+        // Without the prefix the same digest is a mismatch.
+        let mut q = p.clone();
+        q.region_prefixes[2] = RegionPrefix::NONE;
+        assert_eq!(verify(&q, &mem, &mut Out::default(), clock()), Decision::Refuse);
+        mem.bytes[0x33ff] ^= 1;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        assert!(o.text().contains("purgatory: sha256 mismatch in segment 2"), "{}", o.text());
     }
 
     #[test]

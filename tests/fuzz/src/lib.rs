@@ -249,7 +249,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
         Some(rd) if input.flags & load_flags::KNOWN_INITRD_DIGEST != 0 => Some(ima::file_digest(rd)),
         _ => None,
     };
-    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, digest, input.cmdline, &m.limits, handover, DigestsAt::Plan) {
+    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, kexec_core::KnownDigests::initrd(digest), input.cmdline, &m.limits, handover, DigestsAt::Plan) {
         Ok((image, summary)) => {
             let dests = image.destinations();
             for s in image.segments() {

@@ -8,7 +8,7 @@ use crate::bzimage64::tests::fake_bzimage;
 use crate::entry::tests::{FakeMem, ListAlloc};
 use crate::entry::{kimage_load_segments, relocate_simulate, PhysMem};
 use crate::loader::probe_image;
-use crate::plan::{kexec_file_plan, DigestsAt};
+use crate::plan::{kexec_file_plan, DigestsAt, KnownDigests};
 use crate::sanity::SanityLimits;
 use crate::testutil::purgatory;
 use crate::{BzImage64, BzImageError, MemoryView};
@@ -1062,7 +1062,7 @@ fn plan_and_relocate<'a>(
         &ctx,
         kernel,
         initrd,
-        None,
+        KnownDigests::NONE,
         cmdline,
         &limits,
         Vec::new(), DigestsAt::Plan,
