@@ -24,6 +24,7 @@ pub(crate) type Seed = (String, Vec<u8>);
 const CRASH: u8 = 1;
 const HANDOVER: u8 = 2;
 const KNOWN_INITRD_DIGEST: u8 = 4;
+const KNOWN_KERNEL_DIGEST: u8 = 8;
 
 fn load_input(flags: u8, cmdline: &[u8], initrd: &[u8], kernel: &[u8]) -> Vec<u8> {
     let mut v = vec![flags];
@@ -328,12 +329,14 @@ impl Xtask {
             "bzimage_plan" => {
                 add("small", load_input(0, cmdline, &cpio, &small_bz));
                 add("small-handover", load_input(HANDOVER | KNOWN_INITRD_DIGEST, cmdline, &cpio, &small_bz));
+                add("small-known-digests", load_input(KNOWN_INITRD_DIGEST | KNOWN_KERNEL_DIGEST, cmdline, &cpio, &small_bz));
+                add("small-crash-known-digests", load_input(CRASH | KNOWN_KERNEL_DIGEST, cmdline, &cpio, &small_bz));
                 add("small-crash", load_input(CRASH, cmdline, &cpio, &small_bz));
                 add("small-signed", load_input(0, b"\0", b"", &kexec_sign::sign(&small_bz, &signer)?));
                 for (name, file, flags) in [
                     ("kexos.bzImage", &f.bzimage, HANDOVER),
-                    ("kexos.signed.bzImage", &f.signed_bzimage, CRASH),
-                    ("vmlinuz", &f.vmlinuz, HANDOVER | KNOWN_INITRD_DIGEST),
+                    ("kexos.signed.bzImage", &f.signed_bzimage, CRASH | KNOWN_KERNEL_DIGEST),
+                    ("vmlinuz", &f.vmlinuz, HANDOVER | KNOWN_INITRD_DIGEST | KNOWN_KERNEL_DIGEST),
                     ("vmlinuz-unsigned", &f.vmlinuz_unsigned, 0),
                 ] {
                     if let Some(k) = file {

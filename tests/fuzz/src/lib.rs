@@ -128,6 +128,9 @@ pub mod load_flags {
     pub const HANDOVER: u8 = 1 << 1;
     /// The initrd's SHA-256 is passed in (the kernel's IMA hashed it).
     pub const KNOWN_INITRD_DIGEST: u8 = 1 << 2;
+    /// The kernel file's SHA-256 and its state where the loader's last
+    /// segment starts are passed in (the kernel's IMA pass kept them).
+    pub const KNOWN_KERNEL_DIGEST: u8 = 1 << 3;
 }
 
 /// Bytes before the files in a load input.
@@ -210,6 +213,26 @@ pub enum LoadOutcome {
 /// with `purgatory` as the embedded object. Checks what must hold of any
 /// plan: every segment inside the memory it may use, no two overlapping,
 /// errors with an errno and a message.
+/// In per-region mode, purgatory's check passes for every checksummed
+/// segment of a planned image: SHA-256 resumed from the segment's prefix
+/// over its data is its digest (the reused digests of IMA's pass included).
+fn check_region_digests(image: &kexec_core::Kimage<'_>) {
+    use kexec_core::purgatory_abi::{RegionPrefix, FLAGS, REGION_DIGESTS, REGION_PREFIXES};
+    use sha2::Digest;
+    if image.purgatory_get_symbol(FLAGS.name, FLAGS.size).is_err() {
+        return;
+    }
+    let digests = image.purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size).expect("per-region digests");
+    let prefixes = image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).expect("region prefixes");
+    for (i, s) in image.segments().iter().enumerate().filter(|(_, s)| s.checksum) {
+        let prefix = RegionPrefix::from_bytes(prefixes[i * RegionPrefix::SIZE..][..RegionPrefix::SIZE].try_into().unwrap());
+        let mut h = prefix.resume();
+        h.update(s.buf.as_slice());
+        let got: [u8; 32] = h.finalize().into();
+        assert_eq!(&got[..], &digests[i * 32..][..32], "segment {} ({}) fails purgatory's check", i, s.label);
+    }
+}
+
 pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory: &[u8]) -> LoadOutcome {
     if input.kernel.is_empty() || input.cmdline.last().is_some_and(|&b| b != 0) {
         return LoadOutcome::Refused;
@@ -249,7 +272,12 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
         Some(rd) if input.flags & load_flags::KNOWN_INITRD_DIGEST != 0 => Some(ima::file_digest(rd)),
         _ => None,
     };
-    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, kexec_core::KnownDigests::initrd(digest), input.cmdline, &m.limits, handover, DigestsAt::Plan) {
+    let kernel_digest = (input.flags & load_flags::KNOWN_KERNEL_DIGEST != 0)
+        .then(|| ops.suffix_offset(input.kernel))
+        .flatten()
+        .and_then(|offset| kexec_core::SuffixDigest::of(input.kernel, offset));
+    let known = kexec_core::KnownDigests { kernel: kernel_digest, initrd: digest };
+    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, known, input.cmdline, &m.limits, handover, DigestsAt::Plan) {
         Ok((image, summary)) => {
             let dests = image.destinations();
             for s in image.segments() {
@@ -269,6 +297,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
             };
             assert!(inside("purgatory", summary.purgatory_entry), "purgatory entry {} outside purgatory", summary.purgatory_entry);
             assert!(inside("kernel", summary.kernel_entry), "kernel entry {} outside the kernel", summary.kernel_entry);
+            check_region_digests(&image);
             if let Some(mem) = check_memory(&image, view) {
                 check_boot_params(&image, &summary, &mem, &m.e820, handover_count);
             }
