@@ -17,7 +17,8 @@ static TOTAL_RAM: AtomicU64 = AtomicU64::new(0);
 pub struct InitCounts {
     /// RAM below 1 MiB (never handed out).
     pub low: u64,
-    /// The boot loader's regions (never handed out).
+    /// What the boot loader's regions still hold after
+    /// `reclaim_loader_regions` (never handed out).
     pub loader: u64,
     /// The bitmap's own frames.
     pub bitmap: u64,

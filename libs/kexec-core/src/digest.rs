@@ -92,7 +92,12 @@ impl Digests {
 /// digest with a prefix, a purgatory that has [`REGION_PREFIXES`].
 pub(crate) fn reusable_digest(image: &Kimage<'_>, data: &[u8], mode: DigestMode) -> Option<(Sha256Digest, RegionPrefix)> {
     let (d, p) = image.known_digest(data).filter(|_| mode == DigestMode::PerRegion)?;
-    (p == RegionPrefix::NONE || image.purgatory_symbol_addr(REGION_PREFIXES.name).is_ok()).then_some((d, p))
+    (p == RegionPrefix::NONE || has_prefix_table(image)).then_some((d, p))
+}
+
+/// Does this purgatory take [`REGION_PREFIXES`] (name and exact size)?
+fn has_prefix_table(image: &Kimage<'_>) -> bool {
+    image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).is_ok()
 }
 
 /// Compute the tables for every checksummed segment, hashing each byte once.
@@ -146,7 +151,7 @@ pub fn store_digests(image: &mut Kimage<'_>, mode: DigestMode, d: &Digests) -> R
     if mode == DigestMode::PerRegion {
         image.purgatory_set_symbol(REGION_DIGESTS.name, &region_digests_to_bytes(&d.segment_digests))?;
         // Optional: a purgatory without it never gets a prefix (reusable_digest).
-        if image.purgatory_symbol_addr(REGION_PREFIXES.name).is_ok() {
+        if has_prefix_table(image) {
             image.purgatory_set_symbol(REGION_PREFIXES.name, &RegionPrefix::table_to_bytes(&d.prefixes))?;
         }
     }

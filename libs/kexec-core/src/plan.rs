@@ -394,7 +394,8 @@ mod tests {
     /// some not. With IMA's digest of the bzImage and its state after the
     /// setup sectors, the kernel segment gets both, and resuming from the
     /// state over the loaded segment gives the digest (what purgatory
-    /// checks); a Linux-style purgatory (total digest) gets no prefix.
+    /// checks); a Linux-style purgatory (total digest) or one without the
+    /// prefix table gets no prefix, and the kernel segment is hashed.
     #[test]
     fn one_pass_copy_and_digest_gives_the_same_memory_as_two() {
         use crate::entry::{kimage_load_segments_digested, SparseMem};
@@ -408,7 +409,12 @@ mod tests {
         let initrd_sha256 = Some(Sha256::digest(&initrd).into());
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
         let knowns = [KnownDigests::NONE, KnownDigests::initrd(initrd_sha256), KnownDigests { kernel: Some(suffix), initrd: initrd_sha256 }];
-        for (purg, per_region) in [(purgatory(), false), (crate::testutil::kexos_style_purgatory(), true)] {
+        let purgatories = [
+            (purgatory(), false),
+            (crate::testutil::kexos_style_purgatory(), true),
+            (crate::testutil::kexos_style_purgatory_without_prefixes(), false),
+        ];
+        for (purg, resumes) in purgatories {
             for known in knowns {
                 let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
                 let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), at);
@@ -431,7 +437,7 @@ mod tests {
                     assert!(a == b, "{} differs", s.label);
                 }
                 let k = two.segments().iter().position(|s| s.label == "kernel").unwrap();
-                if known.kernel.is_none() || !per_region {
+                if known.kernel.is_none() || !resumes {
                     assert_eq!(digests.prefixes[k], RegionPrefix::NONE);
                     continue;
                 }

@@ -39,6 +39,9 @@ enum Style {
     /// Like kexos's purgatory/ object: every patchable symbol, `stack_end`
     /// local (rsp 0 keeps its own stack).
     Kexos,
+    /// A kexos purgatory from before `REGION_PREFIXES` (per-region digests,
+    /// no prefixes).
+    KexosWithoutPrefixes,
 }
 
 /// A purgatory whose contract symbols (names, sizes) come from
@@ -49,7 +52,8 @@ enum Style {
 fn purgatory_source(style: Style) -> String {
     use core::fmt::Write as _;
     use purgatory_abi::{
-        entry_regs_offset, ENTRY64_REGS, ENTRY_SYMBOL, FLAGS, PATCHABLE_SYMBOLS, STACK_END_SYMBOL,
+        entry_regs_offset, ENTRY64_REGS, ENTRY_SYMBOL, FLAGS, PATCHABLE_SYMBOLS, REGION_PREFIXES,
+        STACK_END_SYMBOL,
     };
     let (entry, regs, stack_end) = (ENTRY_SYMBOL, ENTRY64_REGS.name, STACK_END_SYMBOL);
     let rip = entry_regs_offset::RIP;
@@ -69,7 +73,7 @@ verify:
 "
     );
     for sym in PATCHABLE_SYMBOLS {
-        if style == Style::Linux && sym == FLAGS {
+        if (style == Style::Linux && sym == FLAGS) || (style == Style::KexosWithoutPrefixes && sym == REGION_PREFIXES) {
             continue;
         }
         sym.write_gnu_as(&mut s).unwrap();
@@ -129,6 +133,11 @@ pub(crate) fn kexos_style_purgatory() -> Vec<u8> {
     let src = purgatory_source(Style::Kexos);
     assert!(!src.contains(".globl stack_end"));
     assemble("kexos-purgatory", &src)
+}
+
+/// [`kexos_style_purgatory`] without `REGION_PREFIXES`.
+pub(crate) fn kexos_style_purgatory_without_prefixes() -> Vec<u8> {
+    assemble("kexos-purgatory-no-prefixes", &purgatory_source(Style::KexosWithoutPrefixes))
 }
 
 /// boot_params at `at` in `mem` as the next kernel reads it (setup_data followed).

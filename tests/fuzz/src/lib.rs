@@ -223,7 +223,8 @@ fn check_region_digests(image: &kexec_core::Kimage<'_>) {
         return;
     }
     let digests = image.purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size).expect("per-region digests");
-    let prefixes = image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).expect("region prefixes");
+    // A purgatory without the table hashes every region from the start.
+    let prefixes = image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).unwrap_or_else(|_| vec![0; REGION_PREFIXES.size]);
     for (i, s) in image.segments().iter().enumerate().filter(|(_, s)| s.checksum) {
         let prefix = RegionPrefix::from_bytes(prefixes[i * RegionPrefix::SIZE..][..RegionPrefix::SIZE].try_into().unwrap());
         let mut h = prefix.resume();
