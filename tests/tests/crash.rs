@@ -254,6 +254,11 @@ fn crash_capture_on_panic() -> Result<()> {
         false,
         None,
     )?;
+    // Issue 13: before the jump, the dying kernel logged how long its report took.
+    let log = m.transcript();
+    let line = log.lines().find(|l| l.contains(kexec_core::phases::EXEC_PHASES)).unwrap_or("");
+    let names: Vec<String> = kexec_core::phases::parse_phases(line, kexec_core::phases::EXEC_PHASES).into_iter().map(|(n, _)| n).collect();
+    m.check(names == ["report", "total"], format_args!("crash exec phases line: {line:?}"))?;
     // The dying kernel's last words are in its log ring, in the dump. Formatted text: the
     // pieces exist apart in .rodata, but not joined like this.
     m.cmd_timeout = Duration::from_secs(600);

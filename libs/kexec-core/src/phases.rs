@@ -14,7 +14,8 @@ use alloc::vec::Vec;
 /// What precedes the list in a log line.
 pub const LOAD_PHASES: &str = "kexec_file: load phases: ";
 /// The steps of `kexec -e` before relocate_kernel (the jump itself and
-/// purgatory report their own, see purgatory-abi's TIMING).
+/// purgatory report their own, see purgatory-abi's TIMING); after a crash,
+/// the steps from the panic (or fatal exception) to the jump.
 pub const EXEC_PHASES: &str = "kexec: exec phases: ";
 
 /// Durations of named steps, in the order they first ended.
@@ -53,11 +54,25 @@ impl PhaseLog {
 
     /// `read 120 us, ..., total 385115 us` (microseconds, truncated).
     pub fn format(&self) -> String {
-        let mut s = String::new();
-        for (name, ns) in &self.phases {
-            s += &format!("{} {} us, ", name, ns / 1000);
+        format!("{}", PhaseList { phases: &self.phases, total_ns: self.total_ns() })
+    }
+}
+
+/// The list part of a phase line, written without allocating (the crash
+/// path prints it after a panic): `name N us, ..., total N us`.
+pub struct PhaseList<'a> {
+    /// Steps and their nanoseconds, in order.
+    pub phases: &'a [(&'a str, u64)],
+    /// Nanoseconds from the start to the end of the last step.
+    pub total_ns: u64,
+}
+
+impl core::fmt::Display for PhaseList<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (name, ns) in self.phases {
+            write!(f, "{} {} us, ", name, ns / 1000)?;
         }
-        s + &format!("total {} us", self.total_ns() / 1000)
+        write!(f, "total {} us", self.total_ns / 1000)
     }
 }
 
