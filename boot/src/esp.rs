@@ -121,16 +121,21 @@ pub fn fat12_copy(volume: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Rewrites the first partition of the GPT disk image at `image` as FAT12 (see the module
-/// documentation), keeping its size, label and files.
-pub fn reformat_fat12(image: &Path) -> Result<()> {
+/// documentation), keeping its size, label and files. Returns false, and leaves the image as
+/// it is, when the partition is too large for FAT12 (over about 125 MiB: a big `--add`); such
+/// an image still boots, only not in the smallest machines.
+pub fn reformat_fat12(image: &Path) -> Result<bool> {
     let img = fs::read(image).with_context(|| format!("reading {}", image.display()))?;
     let (off, len) = first_partition(&img).with_context(|| image.display().to_string())?;
+    if fat12_cluster_size(len).is_err() {
+        return Ok(false);
+    }
     let new = fat12_copy(&img[off as usize..(off + len) as usize])
         .with_context(|| format!("re-formatting the EFI partition of {}", image.display()))?;
     let mut f = fs::OpenOptions::new().write(true).open(image)?;
     f.seek(SeekFrom::Start(off))?;
     f.write_all(&new)?;
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -188,6 +193,29 @@ mod tests {
         assert_eq!(fat12_cluster_size(6 << 20).unwrap(), 2048);
         assert_eq!(fat12_cluster_size(100 << 20).unwrap(), 32 * 1024);
         assert!(fat12_cluster_size(200 << 20).is_err());
+    }
+
+    #[test]
+    fn a_partition_too_large_for_fat12_is_left_as_it_is() {
+        let dir = std::env::temp_dir().join(format!("kexos-esp-large-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let img = dir.join("disk.img");
+        let sectors = (200u64 << 20) / SECTOR;
+        let f = fs::File::create(&img).unwrap();
+        f.set_len((34 + sectors) * SECTOR).unwrap(); // sparse
+        drop(f);
+        let mut head = vec![0u8; 34 * SECTOR as usize];
+        head[512..520].copy_from_slice(b"EFI PART");
+        head[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
+        head[1024 + 32..1024 + 40].copy_from_slice(&34u64.to_le_bytes());
+        head[1024 + 40..1024 + 48].copy_from_slice(&(34 + sectors - 1).to_le_bytes());
+        let mut f = fs::OpenOptions::new().write(true).open(&img).unwrap();
+        f.write_all(&head).unwrap();
+        drop(f);
+        assert!(!reformat_fat12(&img).unwrap(), "200 MiB cannot be FAT12");
+        let after = fs::read(&img).unwrap();
+        assert!(after[..head.len()] == head[..] && after[head.len()..].iter().all(|&b| b == 0), "the image was changed");
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -444,9 +444,15 @@ impl DiskImages {
         builder.set_boot_config(&boot_config());
         let tmp = out.with_extension("img.tmp");
         match fw {
-            Firmware::Uefi => builder
-                .create_uefi_image(&tmp)
-                .and_then(|()| esp::reformat_fat12(&tmp)),
+            Firmware::Uefi => builder.create_uefi_image(&tmp).and_then(|()| {
+                if !esp::reformat_fat12(&tmp)? {
+                    eprintln!(
+                        "boot: {}: the EFI partition is too large for FAT12 and stays as the bootloader crate made it (OVMF then needs more memory: docs/benchmarks.md, \"The memory floor\")",
+                        out.display()
+                    );
+                }
+                Ok(())
+            }),
             Firmware::Bios => builder.create_bios_image(&tmp),
         }
         .with_context(|| format!("creating {} disk image {}", fw.name(), out.display()))?;
