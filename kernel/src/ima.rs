@@ -92,24 +92,16 @@ fn add(e: Entry) {
 }
 
 /// Measure a file kexec read (KEXEC_KERNEL_CHECK, KEXEC_INITRAMFS_CHECK).
-/// Returns its SHA-256 (the initrd segment's digest reuses it) and the
-/// nanoseconds the measurement took.
-pub fn measure_file(data: &[u8], path: &str) -> ([u8; 32], u64) {
-    let t0 = crate::time::now_ns();
-    let sha256 = ima::file_digest(data);
-    add(Entry::ima_ng(&sha256, path));
-    (sha256, crate::time::now_ns() - t0)
-}
-
-/// measure_file for a kernel image, in the same pass keeping the hash
-/// state at `suffix` (where the loader's last segment starts, see
-/// KexecFileOps::suffix_offset): that segment then reuses this digest.
-pub fn measure_kernel(data: &[u8], path: &str, suffix: Option<usize>) -> (Option<SuffixDigest>, u64) {
+/// Returns its SHA-256 (the initrd segment's digest reuses it), the hash
+/// state kept on the way at `suffix` if given (where the loader's last
+/// segment starts, see KexecFileOps::suffix_offset: that segment reuses the
+/// digest too), and the nanoseconds the measurement took.
+pub fn measure_file(data: &[u8], path: &str, suffix: Option<usize>) -> ([u8; 32], Option<SuffixDigest>, u64) {
     let t0 = crate::time::now_ns();
     let kept = suffix.and_then(|offset| SuffixDigest::of(data, offset));
     let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.sha256);
     add(Entry::ima_ng(&sha256, path));
-    (kept, crate::time::now_ns() - t0)
+    (sha256, kept, crate::time::now_ns() - t0)
 }
 
 /// ima_kexec_cmdline: the command line without its NUL; nothing for an

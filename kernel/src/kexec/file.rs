@@ -54,7 +54,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     // IMA measures what was read, before any check (ima_post_read_file):
     // also a file no loader accepts.
     let suffix = probed.as_ref().ok().and_then(|ops| ops.suffix_offset(&kernel));
-    let (kernel_digest, mut ima_ns) = crate::ima::measure_kernel(&kernel, &kernel_path, suffix);
+    let (_, kernel_digest, mut ima_ns) = crate::ima::measure_file(&kernel, &kernel_path, suffix);
     phases.mark("ima", now_ns());
     let ops = probed.map_err(|(e, why)| fail(e, why))?;
     let signature = super::sig::validate_signature(ops, &kernel, &kernel_path)?;
@@ -64,7 +64,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     } else {
         let (data, path) = read_file_from_fd(initrd_fd as i32, "initrd")?;
         phases.mark("read", now_ns());
-        let (sha256, ns) = crate::ima::measure_file(&data, &path);
+        let (sha256, _, ns) = crate::ima::measure_file(&data, &path, None);
         ima_ns += ns;
         phases.mark("ima", now_ns());
         (Some(data), Some(sha256))

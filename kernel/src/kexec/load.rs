@@ -287,9 +287,9 @@ pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests) {
         .iter()
         .enumerate()
         .filter(|(i, _)| d.reused.get(*i) == Some(&true))
-        .map(|(i, s)| match d.prefixes[i].blocks {
+        .map(|(i, s)| match d.prefixes[i].hashed_bytes() {
             0 => format!("segment[{}] {} (the whole file)", i, s.label),
-            b => format!("segment[{}] {} (the file after its first {} bytes)", i, s.label, b * 64),
+            n => format!("segment[{}] {} (the file after its first {} bytes)", i, s.label, n),
         })
         .collect();
     if reused.is_empty() {

@@ -296,6 +296,11 @@ impl RegionPrefix {
     /// Bytes of one entry.
     pub const SIZE: usize = 40;
 
+    /// Bytes hashed before the region.
+    pub fn hashed_bytes(&self) -> u64 {
+        self.blocks * 64
+    }
+
     /// Little-endian image of one entry.
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut out = [0u8; Self::SIZE];
