@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::{ovmf_path, Firmware, QEMU};
 
@@ -24,6 +25,31 @@ pub enum Console {
 /// same machine.
 const NO_NIC: [&str; 2] = ["-nic", "none"];
 
+/// Whether QEMU populates all guest RAM before the guest starts (`-mem-prealloc`), on every
+/// command line this process builds, kexos's and Linux's alike. Off for tests; `cargo xtask
+/// bench` turns it on. The reason: on a host that backs guest RAM lazily, the guest's first
+/// write to each 4 KiB page costs a host page fault (about 13 us on the 2-core CI machine,
+/// itself a VM). That cost lands in whichever phase first touches the page, not in the phase's
+/// own work: it made kexos's `copy+digest` range 61-295 ms over the same load
+/// (docs/benchmarks.md, "Guest RAM is preallocated").
+static PREALLOC: AtomicBool = AtomicBool::new(false);
+
+/// See [`PREALLOC`]; applies to the commands built after the call.
+pub fn set_mem_prealloc(on: bool) {
+    PREALLOC.store(on, Ordering::Relaxed);
+}
+
+/// The machine both command lines share: TCG, q35, `mem` of RAM (populated up front when
+/// [`set_mem_prealloc`] says so), no display or monitor, no reboot, no NIC.
+fn machine(cmd: &mut Command, mem: &str) {
+    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
+    if PREALLOC.load(Ordering::Relaxed) {
+        cmd.arg("-mem-prealloc");
+    }
+    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
+    cmd.args(NO_NIC);
+}
+
 /// The QEMU command line kexos boots with (shared by xtask and the harness).
 pub fn qemu_command(
     image: &Path,
@@ -33,8 +59,7 @@ pub fn qemu_command(
     extra: &[String],
 ) -> Command {
     let mut cmd = Command::new(QEMU);
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
-    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
+    machine(&mut cmd, mem);
     match console {
         Console::Pipe => cmd.args(["-serial", "stdio"]),
         Console::Interactive => cmd.args([
@@ -45,7 +70,6 @@ pub fn qemu_command(
         ]),
     };
     cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
-    cmd.args(NO_NIC);
     // snapshot=on: the image is never written and several QEMUs may boot the same file.
     cmd.arg("-drive")
         .arg(format!("format=raw,snapshot=on,file={}", image.display()));
@@ -66,11 +90,9 @@ pub fn qemu_linux_command(
     extra: &[String],
 ) -> Command {
     let mut cmd = Command::new(QEMU);
-    cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
-    cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
+    machine(&mut cmd, mem);
     cmd.args(["-serial", "stdio"]);
     cmd.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
-    cmd.args(NO_NIC);
     cmd.arg("-kernel").arg(kernel);
     cmd.arg("-initrd").arg(initrd);
     cmd.arg("-append").arg(append);
@@ -136,5 +158,18 @@ mod tests {
             QemuExit::Signal
         );
         assert!(!QemuExit::Panic.is_success());
+    }
+
+    #[test]
+    fn mem_prealloc_reaches_both_command_lines() {
+        let has = |c: &Command| c.get_args().any(|a| a == "-mem-prealloc");
+        let p = Path::new("x");
+        let kexos = || qemu_command(p, Firmware::Uefi, "512M", Console::Pipe, &[]);
+        let linux = || qemu_linux_command(p, p, "console=ttyS0", "512M", &[]);
+        assert!(!has(&kexos()) && !has(&linux()), "off by default (tests)");
+        set_mem_prealloc(true);
+        let (k, l) = (kexos(), linux());
+        set_mem_prealloc(false);
+        assert!(has(&k) && has(&l), "both sides of a comparison get it");
     }
 }

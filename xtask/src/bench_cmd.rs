@@ -42,6 +42,10 @@ impl Xtask {
         };
         let built = self.build(&o)?;
         self.prerequisites(Firmware::Uefi)?;
+        // Every QEMU of the bench, kexos's and Linux's, starts with its RAM populated, so no
+        // figure carries the host's first-touch page faults (kexos_tests::set_mem_prealloc).
+        kexos_tests::set_mem_prealloc(true);
+        println!("bench: guest RAM populated before each boot (-mem-prealloc), for kexos and Linux alike");
         let no_fixture = "no Linux fixture; see above";
         if opts.only.as_deref() == Some("sig") {
             match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
