@@ -43,7 +43,8 @@ pub extern "C" fn dispatch(f: &mut SyscallFrame) {
         nr::CLOCK_GETTIME => sys::sys_clock_gettime(a0, a1),
         nr::OPENAT => fs::sys_openat(a0, a1, a2, a3),
         nr::NEWFSTATAT => fs::sys_newfstatat(a0, a1, a2, a3),
-        nr::KEXEC_FILE_LOAD => crate::kexec::file::sys_kexec_file_load(a0, a1, a2, a3, a4),
+        // Hundreds of ms of hashing and copying: with interrupts on.
+        nr::KEXEC_FILE_LOAD => crate::arch::with_interrupts(|| crate::kexec::file::sys_kexec_file_load(a0, a1, a2, a3, a4)),
         _ => Err(Errno::ENOSYS),
     };
     f.rax = match result {
