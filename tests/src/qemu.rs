@@ -30,8 +30,8 @@ const NO_NIC: [&str; 2] = ["-nic", "none"];
 /// bench` turns it on. The reason: on a host that backs guest RAM lazily, the guest's first
 /// write to each 4 KiB page costs a host page fault (about 13 us on the 2-core CI machine,
 /// itself a VM). That cost lands in whichever phase first touches the page, not in the phase's
-/// own work: it made kexos's `copy+digest` range 61-295 ms over the same load
-/// (docs/benchmarks.md, "Guest RAM is preallocated").
+/// own work: it made kexos's `copy+digest` range 86-295 ms over three runs of the same load
+/// (docs/benchmarks.md, "Guest RAM is populated before each boot").
 static PREALLOC: AtomicBool = AtomicBool::new(false);
 
 /// See [`PREALLOC`]; applies to the commands built after the call.
