@@ -21,7 +21,8 @@ COMMANDS:
               QEMU scenarios (tests/tests/*.rs)
     bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
               payload with Debian's kexec-tools; print times and sizes side by side; then the
-              self-kexec (issue 4) and crash-dump (issue 5) figures
+              self-kexec (issue 4) and crash-dump (issue 5) figures. Every QEMU it starts,
+              kexos's and Linux's, has its RAM populated up front (-mem-prealloc)
     sign      Sign a kernel image: `cargo xtask sign [--key K --cert C] IN OUT`. A PE/COFF
               file (kexos.bzImage, a Linux bzImage) gets Authenticode in sbsign's layout,
               anything else (kexos.elf) an appended PKCS#7 signature in sign-file's layout
