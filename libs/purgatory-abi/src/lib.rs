@@ -341,7 +341,9 @@ impl RegionPrefix {
     }
 }
 
-#[cfg(feature = "sha2")]
+// Also in this crate's own tests (sha2 is a dev-dependency), so that
+// `cargo test -p purgatory-abi` alone runs the prefix tests.
+#[cfg(any(test, feature = "sha2"))]
 mod prefix_sha2;
 
 const _: () = assert!(core::mem::size_of::<ShaRegion>() == ShaRegion::SIZE);

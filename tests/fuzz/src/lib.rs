@@ -208,11 +208,6 @@ pub enum LoadOutcome {
     Planned(Vec<PhysRange>),
 }
 
-/// kexec_file_load as the kernel runs it, up to the plan (probe with
-/// `loaders`, the plan with the loader that accepted it, over [`machine`]),
-/// with `purgatory` as the embedded object. Checks what must hold of any
-/// plan: every segment inside the memory it may use, no two overlapping,
-/// errors with an errno and a message.
 /// In per-region mode, purgatory's check passes for every checksummed
 /// segment of a planned image: SHA-256 resumed from the segment's prefix
 /// over its data is its digest (the reused digests of IMA's pass included).
@@ -224,16 +219,23 @@ fn check_region_digests(image: &kexec_core::Kimage<'_>) {
     }
     let digests = image.purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size).expect("per-region digests");
     // A purgatory without the table hashes every region from the start.
-    let prefixes = image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).unwrap_or_else(|_| vec![0; REGION_PREFIXES.size]);
+    let prefixes = match image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size) {
+        Ok(table) => RegionPrefix::table_from_bytes(table.as_slice().try_into().expect("REGION_PREFIXES has its exact size")),
+        Err(_) => [RegionPrefix::NONE; kexec_core::purgatory_abi::MAX_REGIONS],
+    };
     for (i, s) in image.segments().iter().enumerate().filter(|(_, s)| s.checksum) {
-        let prefix = RegionPrefix::from_bytes(prefixes[i * RegionPrefix::SIZE..][..RegionPrefix::SIZE].try_into().unwrap());
-        let mut h = prefix.resume();
+        let mut h = prefixes[i].resume();
         h.update(s.buf.as_slice());
         let got: [u8; 32] = h.finalize().into();
         assert_eq!(&got[..], &digests[i * 32..][..32], "segment {} ({}) fails purgatory's check", i, s.label);
     }
 }
 
+/// kexec_file_load as the kernel runs it, up to the plan (probe with
+/// `loaders`, the plan with the loader that accepted it, over [`machine`]),
+/// with `purgatory` as the embedded object. Checks what must hold of any
+/// plan: every segment inside the memory it may use, no two overlapping,
+/// errors with an errno and a message.
 pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory: &[u8]) -> LoadOutcome {
     if input.kernel.is_empty() || input.cmdline.last().is_some_and(|&b| b != 0) {
         return LoadOutcome::Refused;
