@@ -41,7 +41,7 @@ impl CrashImage {
         let view = MemoryView::new([crash_range], &[]);
         let headers = crate::crash::elf_headers();
         let crash = CrashSetup { elf_headers: &headers, memmap: map };
-        let (mut image, summary) = super::load::plan(kexec_core::DigestsAt::Copy, ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
+        let (mut image, summary) = super::load::plan(ops, req, KimageKind::Crash { region: crash_range }, &view, Some(crash), alloc::vec::Vec::new())?;
         // Purgatory's timing line: only its verification (the jump TSC is
         // not written at crash time, which touches nothing it can avoid).
         super::load::set_purgatory_tsc_khz(&mut image);

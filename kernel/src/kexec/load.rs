@@ -104,10 +104,10 @@ pub(super) fn kexec_err(e: KexecError) -> LoadError {
 }
 
 /// The machine-independent part of every load (kexec_core's plan: loader,
-/// sanity checks, digests when `at` says so) over this machine's memory
-/// map, placing segments in `view`; `crash` is set for a crash image.
+/// sanity checks) over this machine's memory map, placing segments in
+/// `view`; `crash` is set for a crash image. Digests are left to the copy
+/// (DigestsAt::Copy): normal and crash loads both hash as they write.
 pub(super) fn plan<'a>(
-    at: DigestsAt,
     ops: &dyn KexecFileOps,
     req: &LoadRequest<'a>,
     kind: KimageKind,
@@ -119,7 +119,7 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, at).map_err(kexec_err)
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -142,8 +142,8 @@ impl LoadedImage {
         // if they do not fit there, anywhere in RAM as Linux places them.
         let busy: Vec<PhysRange> = core::iter::once(low).chain(frame::used_runs(BUSY_RUN).into_iter().map(|(s, e)| PhysRange::new(s, e))).collect();
         let around = MemoryView::from_memmap(map, &busy);
-        let (mut image, summary) = match plan(DigestsAt::Copy, ops, req, KimageKind::Normal, &around, None, handover()?) {
-            Err((Errno::EADDRNOTAVAIL, _)) => plan(DigestsAt::Copy, ops, req, KimageKind::Normal, &MemoryView::from_memmap(map, &[low]), None, handover()?)?,
+        let (mut image, summary) = match plan(ops, req, KimageKind::Normal, &around, None, handover()?) {
+            Err((Errno::EADDRNOTAVAIL, _)) => plan(ops, req, KimageKind::Normal, &MemoryView::from_memmap(map, &[low]), None, handover()?)?,
             other => other?,
         };
         phases.mark("place", now_ns());
