@@ -100,34 +100,53 @@ fn has_prefix_table(image: &Kimage<'_>) -> bool {
     image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).is_ok()
 }
 
-/// Compute the tables for every checksummed segment, hashing each byte once.
+/// Compute the tables for every checksummed segment, hashing each byte once
+/// (the digests of bytes IMA's pass already hashed are reused).
 pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
+    let hash_only = |s: &KexecSegment<'_>, hash: Option<&mut Sha256>| -> Result<(), core::convert::Infallible> {
+        if let Some(h) = hash {
+            h.update(s.buf.as_slice());
+        }
+        Ok(())
+    };
+    let Ok(d) = load_digested(image, mode, hash_only);
+    d
+}
+
+/// Hands every segment but purgatory's to `load`, with the hash its data
+/// goes into (if any), and returns the digests: one per checksummed segment
+/// ([`DigestMode::PerRegion`]; a digest the caller already knows is reused,
+/// [`Kimage::kexec_known_digest`]) or Linux's total. The one walk behind
+/// [`compute_digests`] and the loads that hash as they copy.
+pub(crate) fn load_digested<'k, E>(
+    image: &Kimage<'k>,
+    mode: DigestMode,
+    mut load: impl FnMut(&KexecSegment<'k>, Option<&mut Sha256>) -> Result<(), E>,
+) -> Result<Digests, E> {
+    let purgatory = image.purgatory_segment();
     let mut d = Digests::EMPTY;
-    let mut all = Sha256::new();
-    for (i, s) in image.segments().iter().enumerate().take(KEXEC_SEGMENT_MAX) {
-        if !s.checksum {
+    let mut total = Sha256::new();
+    for (i, s) in image.segments().iter().enumerate() {
+        if Some(i) == purgatory {
             continue;
         }
         let data = s.buf.as_slice();
-        let digest = match mode {
-            // Bytes the caller already hashed (IMA's initramfs measurement)
-            // are not hashed again.
-            DigestMode::PerRegion => {
-                let known = reusable_digest(image, data, mode);
-                d.reused[i] = known.is_some();
-                Some(known.unwrap_or_else(|| (Sha256::digest(data).into(), RegionPrefix::NONE)))
-            }
-            DigestMode::Total => {
-                all.update(data);
-                None
-            }
+        let known = s.checksum.then(|| reusable_digest(image, data, mode)).flatten();
+        let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
+        let hash = match mode {
+            DigestMode::Total if s.checksum => Some(&mut total),
+            _ => own.as_mut(),
         };
-        d.record(i, s, digest);
+        load(s, hash)?;
+        if s.checksum && i < KEXEC_SEGMENT_MAX {
+            d.reused[i] = known.is_some();
+            d.record(i, s, known.or(own.map(|h| (h.finalize().into(), RegionPrefix::NONE))));
+        }
     }
     if mode == DigestMode::Total {
-        d.digest = all.finalize().into();
+        d.digest = total.finalize().into();
     }
-    d
+    Ok(d)
 }
 
 /// How this image's purgatory verifies: per region when it has a `FLAGS`
@@ -160,8 +179,9 @@ pub fn store_digests(image: &mut Kimage<'_>, mode: DigestMode, d: &Digests) -> R
 
 /// Compute the digests and store them in purgatory's symbols. Call after
 /// every segment is final (after the loader and the sanity checks). The
-/// kernel's normal load does not: it hashes while copying
-/// ([`crate::entry::kimage_load_segments_digested`]).
+/// kernel's loads do not: they hash while copying
+/// ([`crate::entry::kimage_load_segments_digested`],
+/// [`crate::entry::kimage_load_crash_segments_digested`]).
 pub fn kexec_calculate_store_digests(image: &mut Kimage<'_>) -> Result<Digests, KexecError> {
     let mode = digest_mode(image)?;
     let d = compute_digests(image, mode);

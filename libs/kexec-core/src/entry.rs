@@ -27,12 +27,11 @@ use alloc::vec::Vec;
 
 use sha2::{Digest, Sha256};
 
-use crate::digest::{digest_mode, reusable_digest, store_digests, DigestMode, Digests};
-use purgatory_abi::RegionPrefix;
+use crate::digest::{digest_mode, load_digested, store_digests, DigestMode, Digests};
 use crate::error::KexecError;
 use crate::kimage::{Kimage, KimageKind};
 use crate::segment::KexecSegment;
-use crate::types::{normalize, PhysAddr, PhysRange, KEXEC_SEGMENT_MAX, PAGE_SIZE};
+use crate::types::{normalize, PhysAddr, PhysRange, PAGE_SIZE};
 pub use crate::walk::{check_entry_list, loaded_page, relocate_simulate, EntryWalk, Step, WalkError};
 
 // The entry kinds; their meaning: kernel/src/kexec/relocate_kernel.s.
@@ -353,8 +352,9 @@ pub fn kimage_load_segments(
 /// computed as the data is copied: each checksummed byte is read once, for
 /// both. The purgatory segment is loaded last, once its digest symbols are
 /// stored; the entry order does not matter to relocate_kernel (no two
-/// segments overlap). An initrd whose digest the caller knows
-/// ([`Kimage::kexec_known_digest`]) is only copied.
+/// segments overlap). A segment whose digest the caller knows
+/// ([`Kimage::kexec_known_digest`]: the initrd, or bzImage64's kernel
+/// segment through its prefix) is only copied.
 pub fn kimage_load_segments_digested(
     image: &mut Kimage<'_>,
     alloc: &mut impl PageAlloc,
@@ -373,41 +373,6 @@ pub fn kimage_load_segments_digested(
         Ok(())
     });
     Ok((b.finish(result)?, d))
-}
-
-/// Loads every segment but purgatory's through `load`, handing it the hash
-/// its data goes into (if any), and returns the digests: one per checksummed
-/// segment ([`DigestMode::PerRegion`]; a digest the caller already knows is
-/// reused, [`Kimage::kexec_known_digest`]) or Linux's total.
-fn load_digested<'k>(
-    image: &Kimage<'k>,
-    mode: DigestMode,
-    mut load: impl FnMut(&KexecSegment<'k>, Option<&mut Sha256>) -> Result<(), KexecError>,
-) -> Result<Digests, KexecError> {
-    let purgatory = image.purgatory_segment();
-    let mut d = Digests::EMPTY;
-    let mut total = Sha256::new();
-    for (i, s) in image.segments().iter().enumerate() {
-        if Some(i) == purgatory {
-            continue;
-        }
-        let data = s.buf.as_slice();
-        let known = s.checksum.then(|| reusable_digest(image, data, mode)).flatten();
-        let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
-        let hash = match mode {
-            DigestMode::Total if s.checksum => Some(&mut total),
-            _ => own.as_mut(),
-        };
-        load(s, hash)?;
-        if s.checksum && i < KEXEC_SEGMENT_MAX {
-            d.reused[i] = known.is_some();
-            d.record(i, s, known.or(own.map(|h| (h.finalize().into(), RegionPrefix::NONE))));
-        }
-    }
-    if mode == DigestMode::Total {
-        d.digest = total.finalize().into();
-    }
-    Ok(d)
 }
 
 impl<'x, A: PageAlloc, M: PhysMem> Builder<'x, A, M> {
@@ -493,10 +458,10 @@ pub fn kimage_load_crash_segments_digested(
     if !matches!(image.kind(), KimageKind::Crash { .. }) {
         return Ok(Digests::EMPTY);
     }
-    let d = load_digested(image, mode, |s, hash| {
+    let Ok(d) = load_digested(image, mode, |s, hash| {
         write_crash_segment(s, mem, hash);
-        Ok(())
-    })?;
+        Ok::<(), core::convert::Infallible>(())
+    });
     store_digests(image, mode, &d)?;
     if let Some(p) = image.purgatory_segment().and_then(|i| image.segments().get(i)) {
         write_crash_segment(p, mem, None);

@@ -14,13 +14,14 @@ use crate::sanity::{sanity_check_segment_list, SanityLimits};
 /// When the segment digests are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestsAt {
-    /// Here, at the end of the plan (kexec_calculate_store_digests): a
-    /// crash image, which is then written into its region, and the host
-    /// tools.
+    /// Here, at the end of the plan (kexec_calculate_store_digests): the
+    /// host tools and tests, which then copy with
+    /// [`crate::kimage_load_segments`] or [`crate::kimage_load_crash_segments`].
     Plan,
     /// Later, while the segments are copied
-    /// ([`crate::kimage_load_segments_digested`]), so each checksummed byte
-    /// is read once: the kernel's normal load.
+    /// ([`crate::kimage_load_segments_digested`],
+    /// [`crate::kimage_load_crash_segments_digested`]), so each checksummed
+    /// byte is read once: the kernel's normal and crash loads.
     Copy,
 }
 
@@ -75,9 +76,11 @@ impl KnownDigests {
 /// Steps 12, 13 and 15 of kexec_file_load (facts section 1): the hand-over
 /// buffers (where Linux adds IMA's, before the loader), `ops.load`,
 /// `sanity_check_segment_list`, and the digests if `at` says so. `known`
-/// digests (IMA's) are reused for the segments that hold those bytes. The caller then builds the entry list
-/// ([`crate::kimage_load_segments`]) or, for a crash image, writes the
-/// segments ([`crate::kimage_load_crash_segments`]).
+/// digests (IMA's) are reused for the segments that hold those bytes. The
+/// caller then builds the entry list ([`crate::kimage_load_segments`], or
+/// [`crate::kimage_load_segments_digested`] with [`DigestsAt::Copy`]) or,
+/// for a crash image, writes the segments
+/// ([`crate::kimage_load_crash_segments`] / `_digested`).
 #[allow(clippy::too_many_arguments)]
 pub fn kexec_file_plan<'a>(
     ops: &dyn KexecFileOps,
