@@ -377,7 +377,7 @@ where
             continue;
         }
         provided += 1;
-        let actual = digest_regions(mem, core::iter::once(region));
+        let actual = region_digest(mem, &p.region_prefixes[i], region);
         if region_check(expected, &actual) == RegionCheck::Mismatch {
             bad += 1;
             write_segment(con, "purgatory: sha256 mismatch in segment ", i, region);
