@@ -6,8 +6,8 @@
 //! and for FAT16 keeps about 1.5 MiB more boot-services memory, which at 48 MiB of RAM leaves
 //! the boot loader unable to allocate the kernel and initramfs (docs/benchmarks.md, "The memory
 //! floor"). The FAT type is decided by the cluster count alone (Microsoft's FAT specification,
-//! section 3.5: fewer than 4085 clusters is FAT12), so any partition size can be FAT12 with
-//! large enough clusters. [`reformat_fat12`] rewrites the partition of a finished image in
+//! section 3.5: fewer than 4085 clusters is FAT12), so a partition of up to about 125 MiB can
+//! be FAT12 with large enough clusters (a larger one is left as the bootloader crate made it). [`reformat_fat12`] rewrites the partition of a finished image in
 //! place: same size, same files, same label, FAT12.
 
 use std::fs;

@@ -492,7 +492,7 @@ pub fn image_path(dir: &Path, fw: Firmware) -> PathBuf {
 }
 
 /// The FAT type ("FAT12", "FAT16", "FAT32") of the first partition of a GPT disk image, as
-/// its boot sector says. [`DiskImages`] makes it FAT12 whatever its size ([`esp`] says why);
+/// its boot sector says. [`DiskImages`] makes it FAT12 up to about 125 MiB ([`esp`] says why);
 /// the bench prints it.
 pub fn uefi_fat_type(image: &Path) -> Result<String> {
     let img = fs::read(image).with_context(|| format!("reading {}", image.display()))?;

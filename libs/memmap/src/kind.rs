@@ -15,8 +15,10 @@ pub enum RegionKind {
     Unusable,
     /// Persistent (NVDIMM) memory.
     Persistent,
-    /// RAM in use by the boot loader (page tables, boot info, the kernel
-    /// image): RAM, but not free for allocation.
+    /// RAM the boot loader reports as its own (page tables, boot info, the
+    /// kernel image): not free at first, but bootloader 0.11 reports a whole
+    /// span this way, so the kernel frees what its page tables do not reach
+    /// (`memmap::boot_tables`).
     Bootloader,
 }
 

@@ -39,7 +39,11 @@
 //! - Per region ([`FLAG_PER_REGION`] set): every non-empty region is checked
 //!   against its own [`REGION_DIGESTS`] entry (one SHA-256 pass on each side,
 //!   and every bad segment is named); [`SHA256_DIGEST`] is ignored. A
-//!   non-empty region without a digest is a refusal.
+//!   non-empty region without a digest is a refusal. A region's SHA-256
+//!   starts from its [`REGION_PREFIXES`] entry when the object has that
+//!   table and the entry is not [`RegionPrefix::NONE`]: the state after
+//!   the bytes of the file that come before the region (the kernel hashed
+//!   the whole file once, for IMA), so the digest is the file's.
 //!
 //! The kernel chooses: when the object defines [`FLAGS`] (kexos's purgatory
 //! does) it sets [`FLAG_PER_REGION`] and fills [`REGION_DIGESTS`], leaving
@@ -110,8 +114,9 @@ pub const SHA256_DIGEST: PatchableSymbol = PatchableSymbol {
     size: SHA256_DIGEST_SIZE,
 };
 
-/// `[[u8; 32]; MAX_REGIONS]` (512 bytes): slot `i` = SHA-256 of region `i`
-/// alone, [`NO_DIGEST`] = not provided. Encoded by [`region_digests_to_bytes`].
+/// `[[u8; 32]; MAX_REGIONS]` (512 bytes): slot `i` = SHA-256 of region `i`,
+/// resumed from its [`REGION_PREFIXES`] entry if it has one (else of the
+/// region alone), [`NO_DIGEST`] = not provided. Encoded by [`region_digests_to_bytes`].
 pub const REGION_DIGESTS: PatchableSymbol = PatchableSymbol {
     name: "purgatory_region_digests",
     size: REGION_DIGEST_TABLE_SIZE,
