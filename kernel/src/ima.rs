@@ -93,9 +93,9 @@ fn add(e: Entry) {
 
 /// Measure a file kexec read (KEXEC_KERNEL_CHECK, KEXEC_INITRAMFS_CHECK).
 /// Returns its SHA-256 (the initrd segment's digest reuses it), the hash
-/// state kept on the way at `suffix` if given (where the loader's last
-/// segment starts, see KexecFileOps::suffix_offset: that segment reuses the
-/// digest too), and the nanoseconds the measurement took.
+/// state kept on the way at `suffix` if given (where the file's tail that
+/// is a whole segment starts, see KexecFileOps::suffix_offset: that segment
+/// reuses the digest too), and the nanoseconds the measurement took.
 pub fn measure_file(data: &[u8], path: &str, suffix: Option<usize>) -> ([u8; 32], Option<SuffixDigest>, u64) {
     let t0 = crate::time::now_ns();
     let kept = suffix.and_then(|offset| SuffixDigest::of(data, offset));

@@ -47,8 +47,9 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     let mut phases = PhaseLog::start(now_ns());
     let (kernel, kernel_path) = read_file_from_fd(kernel_fd as i32, "kernel")?;
     phases.mark("read", now_ns());
-    // The loader first (no side effects): where its last segment starts in
-    // the file, for IMA's pass to keep the hash state there.
+    // The loader first (no side effects): where the part of the file that
+    // is a whole segment starts (KexecFileOps::suffix_offset), for IMA's
+    // pass to keep the hash state there.
     let probed = load::probe(&kernel, &kernel_path);
     phases.mark("probe", now_ns());
     // IMA measures what was read, before any check (ima_post_read_file):
