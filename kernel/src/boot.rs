@@ -73,6 +73,9 @@ pub struct BootContext {
     handover: [Option<(HandoverBuffer, Result<(), HandoverRefusal>)>; MAX_HANDOVER],
     /// Hand-over buffers beyond MAX_HANDOVER (not taken).
     handover_ignored: usize,
+    /// Boot protocol only: the TSC frequency the kexec'ing kernel passed
+    /// (its first SETUP_KEXOS_TSC_KHZ node), in kHz.
+    tsc_khz: Option<u64>,
 }
 
 impl BootContext {
@@ -95,6 +98,7 @@ impl BootContext {
             error: None,
             handover: [None; MAX_HANDOVER],
             handover_ignored: 0,
+            tsc_khz: None,
         }
     }
 
@@ -162,6 +166,12 @@ impl BootContext {
     /// (reserved until kexec::handover frees them).
     pub fn handover_buffers(&self) -> impl Iterator<Item = HandoverBuffer> + '_ {
         self.handover.iter().flatten().filter(|(_, r)| r.is_ok()).map(|&(b, _)| b)
+    }
+
+    /// The TSC frequency (kHz) the kexec'ing kernel passed on, unchecked
+    /// (time::init checks it).
+    pub fn handed_tsc_khz(&self) -> Option<u64> {
+        self.tsc_khz
     }
 
     /// Check the hand-over buffers found in setup_data once the memory map
@@ -343,6 +353,11 @@ pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext
                     Some(slot) => *slot = Some((b, Ok(()))),
                     None => ctx.handover_ignored += 1,
                 },
+                Ok(None) => {}
+                Err(e) => ctx.note_error(e),
+            }
+            match bootparam::tsc::tsc_khz_from_setup_data(&node, read) {
+                Ok(Some(khz)) => _ = ctx.tsc_khz.get_or_insert(khz),
                 Ok(None) => {}
                 Err(e) => ctx.note_error(e),
             }

@@ -73,11 +73,10 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     console::init();
     arch::init_cpu();
     time::mark("console");
-    time::calibrate();
+    let tsc = time::init(ctx.handed_tsc_khz());
     time::mark("tsc");
     info!("kexos {} ({}) booting", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" });
-    let mhz = time::tsc_hz() / 1000;
-    info!("time: TSC {}.{:03} MHz (calibrated against the PIT)", mhz / 1000, mhz % 1000);
+    time::log_frequency(tsc);
     // The crash region right after the heap (parsing allocates), before
     // anything else takes memory: the heap sits low, the crash region is
     // searched top-down.

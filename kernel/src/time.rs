@@ -1,4 +1,6 @@
-//! Time from the TSC, calibrated once against the PIT (8254) channel 2.
+//! Time from the TSC, calibrated once against the PIT (8254) channel 2 on
+//! the first boot; a kexec'd kexos takes the frequency the previous one
+//! passed on.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
@@ -15,10 +17,57 @@ pub fn mark_kernel_entry() {
 const CALIBRATE_MS: u64 = 5;
 const PIT_HZ: u64 = 1_193_182;
 
+/// Where the TSC frequency came from (see [`init`]).
+#[derive(Clone, Copy, Debug)]
+pub enum TscSource {
+    /// Measured against the PIT.
+    Pit,
+    /// The kexec'ing kernel's, from its SETUP_KEXOS_TSC_KHZ node.
+    PreviousKernel,
+    /// The previous kernel passed this many kHz, outside
+    /// bootparam::tsc::PLAUSIBLE_TSC_KHZ; measured against the PIT instead.
+    Implausible(u64),
+}
+
+/// Set the TSC frequency: the one the kexec'ing kernel passed on
+/// (`handed_khz`, from the boot context) if it is plausible, since the
+/// TSC's rate does not change across a kexec; else measured against the
+/// PIT. Log it with [`log_frequency`].
+pub fn init(handed_khz: Option<u64>) -> TscSource {
+    match handed_khz {
+        Some(khz) if bootparam::tsc::PLAUSIBLE_TSC_KHZ.contains(&khz) => {
+            TSC_HZ.store(khz * 1000, Ordering::Relaxed);
+            TscSource::PreviousKernel
+        }
+        Some(khz) => {
+            calibrate();
+            TscSource::Implausible(khz)
+        }
+        None => {
+            calibrate();
+            TscSource::Pit
+        }
+    }
+}
+
+/// The `time:` line of every boot (the bench reads the MHz from it).
+pub fn log_frequency(source: TscSource) {
+    let khz = tsc_hz() / 1000;
+    let (mhz, frac) = (khz / 1000, khz % 1000);
+    match source {
+        TscSource::Pit => info!("time: TSC {mhz}.{frac:03} MHz (calibrated against the PIT)"),
+        TscSource::PreviousKernel => info!("time: TSC {mhz}.{frac:03} MHz (passed on by the previous kernel, not calibrated again)"),
+        TscSource::Implausible(got) => {
+            info!("time: the previous kernel passed a TSC frequency of {got} kHz, outside 1 MHz..100 GHz: ignored");
+            info!("time: TSC {mhz}.{frac:03} MHz (calibrated against the PIT)");
+        }
+    }
+}
+
 /// Measure the TSC frequency by letting PIT channel 2 count down
 /// CALIBRATE_MS milliseconds (mode 0: OUT2, read in port 0x61 bit 5,
 /// goes high at terminal count).
-pub fn calibrate() {
+fn calibrate() {
     let count = PIT_HZ * CALIBRATE_MS / 1000;
     // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate; the
     // speaker output is kept off.
@@ -46,9 +95,15 @@ pub fn calibrate() {
     TSC_HZ.store(hz, Ordering::Relaxed);
 }
 
-/// The calibrated TSC frequency in Hz (purgatory reports TSC cycles).
+/// The TSC frequency in Hz (0 before [`init`]).
 pub fn tsc_hz() -> u64 {
     TSC_HZ.load(Ordering::Relaxed)
+}
+
+/// The TSC frequency in kHz, once known: what purgatory's timing line and
+/// the next kernel (bootparam::tsc) get.
+pub fn tsc_khz() -> Option<u64> {
+    Some(tsc_hz() / 1000).filter(|&khz| khz > 0)
 }
 
 /// Nanoseconds since kernel entry (0 before calibration).

@@ -23,6 +23,12 @@ pub fn find_prompt(hay: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// The MHz figure ("2612.653") of the last TSC frequency line in `log`.
+pub fn last_tsc_mhz(log: &str) -> Option<String> {
+    let rest = &log[log.rfind(markers::TSC)? + markers::TSC.len()..];
+    rest.split_once(" MHz").map(|(mhz, _)| mhz.to_string())
+}
+
 /// First occurrence of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() {
@@ -197,9 +203,11 @@ impl Machine {
     /// through the boot protocol with its .bss zeroed, reached its prompt, and `/proc/cmdline`
     /// is exactly `append`.
     pub fn exec_into_kexos(&mut self, what: &str, append: &str, timeout: Duration) -> Result<()> {
+        let ours = last_tsc_mhz(&self.transcript());
         self.send_line("kexec -e")?;
         self.expect("purgatory: sha256 ok", timeout)?;
-        self.expect("boot: entered via boot protocol", timeout)?;
+        let boot = self.expect("boot: entered via boot protocol", timeout)?;
+        self.check_tsc_passed_on(what, &boot, ours.as_deref())?;
         // The segment's zero tail (.bss) really is zero when the next kernel starts.
         self.expect("boot: .bss arrived zeroed", timeout)?;
         self.expect_prompt(timeout)?;
@@ -207,6 +215,17 @@ impl Machine {
         self.check(
             cmdline.trim_end_matches('\n') == append,
             format_args!("after {what}: /proc/cmdline is {cmdline:?}, expected {append:?}"),
+        )
+    }
+
+    /// Checks that `boot` (a kexec'd kexos's log) runs its TSC clock at `ours`, the MHz of the
+    /// kexos that kexec'd it, taken from it (bootparam::tsc) rather than calibrated again.
+    pub fn check_tsc_passed_on(&mut self, what: &str, boot: &str, ours: Option<&str>) -> Result<()> {
+        let want = ours.map(|mhz| format!("{}{mhz} MHz {}", markers::TSC, markers::TSC_PASSED_ON));
+        let got = boot.lines().find(|l| l.contains(markers::TSC)).unwrap_or("no TSC line");
+        self.check(
+            want.as_deref().is_some_and(|w| got.contains(w)),
+            format_args!("after {what}: {got:?}, expected {want:?}"),
         )
     }
 
@@ -274,5 +293,13 @@ mod tests {
         assert_eq!(find_prompt(b"kexos: /sbin/init (pid 1) exited\n"), None);
         assert_eq!(find_prompt(b"kexos:/\n# "), None);
         assert_eq!(find_prompt(b"kexos:/\nkexos:/# "), Some((8, 17)));
+    }
+
+    #[test]
+    fn the_last_tsc_line_counts() {
+        let log = "[ 0.007] time: TSC 2612.653 MHz (calibrated against the PIT)\n\
+                   [ 0.007] time: TSC 2614.001 MHz (passed on by the previous kernel, not calibrated again)\n";
+        assert_eq!(last_tsc_mhz(log).as_deref(), Some("2614.001"));
+        assert_eq!(last_tsc_mhz("[ 0.1] kexos booting\n"), None);
     }
 }

@@ -35,7 +35,7 @@ mod qemu;
 mod skip;
 pub mod vmcore;
 
-pub use console::{find, find_prompt};
+pub use console::{find, find_prompt, last_tsc_mhz};
 pub use hexdump::parse_hexdump;
 pub use linux::{
     ima_linux_fixture, kexos_host_files, linux_fixture, linux_kexec_fixture, linux_kexec_into,
@@ -74,6 +74,11 @@ pub mod markers {
     pub const RESTART: &str = "kexos: restart";
     /// Logged by the kernel at the first console read by user space (followed by `<N.NNN> ms`).
     pub const BOOT_TO_PROMPT: &str = "kexos: boot to prompt ";
+    /// Start of the kernel's TSC frequency line, `time: TSC <N.NNN> MHz (<source>)`
+    /// (kernel/src/time.rs, log_frequency).
+    pub const TSC: &str = "time: TSC ";
+    /// The source of that line in a kexos that took the frequency the kexos before it passed on.
+    pub const TSC_PASSED_ON: &str = "(passed on by the previous kernel, not calibrated again)";
     /// Start of the shell prompt `kexos:<cwd># ` (cwd is always absolute).
     pub const PROMPT_START: &str = "kexos:/";
     /// End of the shell prompt.

@@ -82,10 +82,15 @@ fn plant_marker(m: &mut Machine) -> Result<(String, u64)> {
 
 /// Waits for the capture kernel's prompt after a crash; returns its boot log (from purgatory's
 /// verdict to the prompt).
+/// The capture kernel runs its clock at the crashed kernel's TSC frequency (bootparam::tsc).
 fn expect_capture(m: &mut Machine) -> Result<String> {
-    m.expect("kexos: crash: starting the capture kernel", HOP)?;
+    const STARTING: &str = "kexos: crash: starting the capture kernel";
+    m.expect(STARTING, HOP)?;
+    let t = m.transcript();
+    let ours = t.rfind(STARTING).and_then(|at| kexos_tests::last_tsc_mhz(&t[..at]));
     m.expect("purgatory: sha256 ok", HOP)?;
     let log = m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
+    m.check_tsc_passed_on("the crash", &log, ours.as_deref())?;
     let rest = m.expect_prompt(HOP)?;
     Ok(log + &rest)
 }

@@ -199,7 +199,9 @@ fn linux_kexecs_kexos() -> Result<()> {
         return Ok(());
     };
     m.expect("kexec_core: Starting new kernel", HOP)?;
-    m.expect("boot: entered via boot protocol", HOP)?;
+    let boot = m.expect("boot: entered via boot protocol", HOP)?;
+    // Linux passes no TSC frequency (a kexos-only setup_data node): kexos measures it.
+    m.check_contains("kexos's boot under Linux's kexec", &boot, "MHz (calibrated against the PIT)")?;
     // Linux's kexec zero-fills the tail beyond the file too.
     m.expect("boot: .bss arrived zeroed", HOP)?;
     m.expect_prompt(HOP)?;

@@ -224,7 +224,7 @@ fn boot_params_block(purgatory: &[u8], kernel: &[u8], ext: bool, handover: bool)
     let map = MemoryMap::from_regions(regions);
     let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
     let e820 = bootparam::e820_from_memmap(&map);
-    let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: Some(0xf_5a40), purgatory, crash: None };
+    let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: Some(0xf_5a40), purgatory, tsc_khz: None, crash: None };
     let mut requests = Vec::new();
     if handover {
         let list = ima::dump(&[ima::Entry::boot_aggregate()], usize::MAX).bytes;

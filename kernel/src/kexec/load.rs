@@ -117,7 +117,7 @@ pub(super) fn plan<'a>(
 ) -> Result<(kexec_core::Kimage<'a>, kexec_core::LoadSummary), LoadError> {
     let map = mm::memory_map();
     let e820 = bootparam::e820_from_memmap(map);
-    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, crash };
+    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, tsc_khz: crate::time::tsc_khz(), crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
     kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy).map_err(kexec_err)
 }
@@ -244,7 +244,7 @@ fn max_steps() -> usize {
 /// Give purgatory the TSC frequency for its timing line; false for a
 /// purgatory without the TIMING symbol (it then prints none).
 pub(super) fn set_purgatory_tsc_khz(image: &mut kexec_core::Kimage<'_>) -> bool {
-    let khz = crate::time::tsc_hz() / 1000;
+    let khz = crate::time::tsc_khz().unwrap_or(0);
     image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok()
 }
 

@@ -6,7 +6,8 @@
 //! - [`BootParams`]: the 4096-byte "zero page" handed to a 64-bit kernel in
 //!   RSI, with typed setters for what a boot loader fills in (kexec).
 //! - [`E820Entry`] and [`e820_from_memmap`]: the firmware memory map.
-//! - [`SetupDataChain`]: the `setup_data` linked list (SETUP_E820_EXT, ...).
+//! - [`SetupDataChain`]: the `setup_data` linked list (SETUP_E820_EXT, ...);
+//!   [`handover`] and [`tsc`] are kexos's own nodes.
 //! - [`ZeroPage`] and [`SetupDataWalk`]: the other direction, for a kernel
 //!   entered through this protocol, read in place without a heap (the
 //!   kernel's boot path); [`parse_boot_params`] is the owning layer over
@@ -30,6 +31,7 @@ mod header;
 mod params;
 mod parse;
 mod setup_data;
+pub mod tsc;
 mod walk;
 mod zero_page;
 
@@ -125,6 +127,8 @@ pub mod setup_type {
     /// u64 size}` ([`crate::handover`]). Far above Linux's types and below
     /// SETUP_INDIRECT; Linux ignores types it does not know.
     pub const SETUP_KEXOS_HANDOVER: u32 = 0x6b78_0001;
+    /// The kexec'ing kexos's TSC frequency: `{u64 khz}` ([`crate::tsc`]).
+    pub const SETUP_KEXOS_TSC_KHZ: u32 = 0x6b78_0002;
 }
 
 /// E820 types (arch/x86/include/asm/e820/types.h).

@@ -428,6 +428,7 @@ mod load_tests {
             e820,
             acpi_rsdp: None,
             purgatory: &purg,
+            tsc_khz: None,
             crash: Some(CrashSetup {
                 elf_headers: b"\x7fELF",
                 memmap: &map,

@@ -136,6 +136,7 @@ pub(crate) mod tests {
             e820: &e820,
             acpi_rsdp: Some(0xf5a40),
             purgatory: &purg,
+            tsc_khz: None,
             crash: with_setup.then_some(CrashSetup {
                 elf_headers: headers,
                 memmap: map,
@@ -268,7 +269,7 @@ pub(crate) mod tests {
         let limits = SanityLimits::from_memmap(&map);
         for purg in [purgatory(), crate::testutil::kexos_style_purgatory()] {
             let crash = Some(CrashSetup { elf_headers: &headers, memmap: &map });
-            let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash };
+            let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash };
             let plan = |at| {
                 let kind = crate::KimageKind::Crash { region: REGION };
                 kexec_file_plan(&BzImage64, kind, &ctx, &kernel, Some(&initrd), KnownDigests::NONE, b"x=1\0", &limits, Vec::new(), at)
@@ -342,6 +343,7 @@ pub(crate) mod tests {
             e820: &[],
             acpi_rsdp: None,
             purgatory: &purg,
+            tsc_khz: None,
             crash: Some(CrashSetup {
                 elf_headers: &headers,
                 memmap: &map,

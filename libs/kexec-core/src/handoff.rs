@@ -90,7 +90,8 @@ fn next_e820<'i>(image: &'i Kimage<'_>, ctx: &'i LoadContext<'_>) -> &'i [E820En
 
 /// Place the boot_params block for a command line of `cmdline_len` bytes
 /// (with its NUL): setup_data nodes for the e820 entries beyond 128
-/// (SETUP_E820_EXT); 16-byte aligned, above 0x3000, top down.
+/// (SETUP_E820_EXT), one per hand-over buffer, one for the TSC frequency;
+/// 16-byte aligned, above 0x3000, top down.
 pub(crate) fn add_params_block(
     image: &mut Kimage<'_>,
     ctx: &LoadContext<'_>,
@@ -107,6 +108,10 @@ pub(crate) fn add_params_block(
     // One node per hand-over buffer (already placed: they come first).
     for b in image.handover_buffers() {
         let (typ, payload) = b.to_setup_data();
+        chain.push(typ, payload);
+    }
+    if let Some(khz) = ctx.tsc_khz {
+        let (typ, payload) = bootparam::tsc::tsc_khz_setup_data(khz);
         chain.push(typ, payload);
     }
     let params_cmdline_sz =
@@ -220,4 +225,56 @@ pub(crate) fn finish_handoff(
     let len = final_cmdline.len() as u64;
     image.cmdline = final_cmdline;
     Ok((PhysAddr(cmdline_pa), len))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec;
+
+    use super::*;
+    use crate::bzimage64::tests::fake_bzimage;
+    use crate::entry::tests::{FakeMem, ListAlloc};
+    use crate::entry::{kimage_load_segments, relocate_simulate};
+    use crate::sanity::SanityLimits;
+    use crate::{kexec_file_plan, BzImage64, DigestsAt, KnownDigests, MemoryView, PhysMem, PhysRange};
+    use bootparam::setup_type::SETUP_KEXOS_TSC_KHZ;
+    use memmap::examples::qemu_512m;
+
+    const MIB: u64 = 1 << 20;
+
+    /// Load a bzImage with `tsc_khz` in the context, relocate it, and read the next kernel's
+    /// boot_params: the TSC frequency it finds in setup_data, if any.
+    fn handed_tsc_khz(tsc_khz: Option<u64>) -> Option<u64> {
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let e820 = bootparam::e820_from_memmap(&map);
+        let purg = crate::testutil::purgatory();
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz, crash: None };
+        let kernel = fake_bzimage(64 * 1024, 4 * MIB as u32);
+        let limits = SanityLimits::from_memmap(&map);
+        let (image, summary) =
+            kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, None, KnownDigests::NONE, b"x\0", &limits, vec![], DigestsAt::Plan).unwrap();
+        let mut alloc = ListAlloc::new((0x100..0x1ffe0).rev().map(|p| p * PAGE_SIZE).collect());
+        let mut mem = FakeMem::default();
+        let list = kimage_load_segments(&image, &mut alloc, &mut mem).unwrap();
+        relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
+        let parsed = crate::testutil::read_boot_params(&mem, summary.boot_params.unwrap());
+        let mut found = parsed.setup_data.iter().filter_map(|n| {
+            bootparam::tsc::tsc_khz_from_setup_data(n, |pa, b| {
+                mem.read(PhysAddr(pa), b);
+                true
+            })
+            .unwrap()
+        });
+        let khz = found.next();
+        assert_eq!(found.next(), None, "one node at most");
+        assert_eq!(khz.is_some(), parsed.setup_data.iter().any(|n| n.typ == SETUP_KEXOS_TSC_KHZ));
+        khz
+    }
+
+    #[test]
+    fn the_tsc_frequency_reaches_the_next_kernel_when_known() {
+        assert_eq!(handed_tsc_khz(Some(2_612_653)), Some(2_612_653));
+        assert_eq!(handed_tsc_khz(None), None);
+    }
 }

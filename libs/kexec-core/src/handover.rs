@@ -242,7 +242,7 @@ mod tests {
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
         let e820 = e820_from_memmap(&map);
         let purg = crate::testutil::purgatory();
-        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
         let kernel = fake_bzimage(64 * 1024, 4 * MIB as u32);
         let limits = SanityLimits::from_memmap(&map);
         let (image, _) =

@@ -47,6 +47,10 @@ pub struct LoadContext<'c> {
     pub acpi_rsdp: Option<u64>,
     /// The purgatory ET_REL object the kernel embeds.
     pub purgatory: &'c [u8],
+    /// The running kernel's TSC frequency in kHz, if it knows it: passed
+    /// on in a SETUP_KEXOS_TSC_KHZ node ([`bootparam::tsc`]) so that the
+    /// next kexos need not calibrate its TSC.
+    pub tsc_khz: Option<u64>,
     /// What a crash (kdump) load needs from the running kernel; required
     /// for a [`crate::KimageKind::Crash`] image, ignored otherwise.
     pub crash: Option<CrashSetup<'c>>,

@@ -145,6 +145,7 @@ mod tests {
             e820: &e820,
             acpi_rsdp: Some(0xf5a40),
             purgatory: &purg,
+            tsc_khz: None,
             crash: None,
         };
         let kernel = fake_bzimage(8 * MIB as usize, 48 << 20);
@@ -304,6 +305,7 @@ mod tests {
             e820: &e820,
             acpi_rsdp: None,
             purgatory: &purg,
+            tsc_khz: None,
             crash: None,
         };
         let kernel = fake_bzimage(4096, 1 << 20);
@@ -356,7 +358,7 @@ mod tests {
         let view = MemoryView::from_memmap(&map, &[]);
         let e820 = e820_from_memmap(&map);
         let purg = crate::testutil::kexos_style_purgatory();
-        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
         let kernel = fake_bzimage(4096, 1 << 20);
         let initrd: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
         let limits = SanityLimits::from_memmap(&map);
@@ -419,7 +421,7 @@ mod tests {
         ];
         for (purg, resumes) in purgatories {
             for known in knowns {
-                let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+                let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
                 let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), at);
                 let (two, _) = plan(DigestsAt::Plan).unwrap();
                 let (mut one, _) = plan(DigestsAt::Copy).unwrap();
@@ -487,7 +489,7 @@ mod tests {
         let view = MemoryView::from_memmap(&map, &[]);
         let e820 = e820_from_memmap(&map);
         let purg = purgatory();
-        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, crash: None };
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
         let mut kernel = fake_bzimage(4096, 1 << 20);
         kernel[bootparam::hdr::RAMDISK_IMAGE..][..4].copy_from_slice(&0xffff_ffffu32.to_le_bytes());
         kernel[bootparam::hdr::RAMDISK_SIZE..][..4].copy_from_slice(&249u32.to_le_bytes());

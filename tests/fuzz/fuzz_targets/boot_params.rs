@@ -1,7 +1,8 @@
 //! boot_params as a kernel entered through the 64-bit boot protocol reads it
 //! (kernel/src/boot.rs): libs/bootparam's ZeroPage (e820 table, command line,
 //! initrd, RSDP), the setup_data walk with its SETUP_E820_EXT entries and
-//! hand-over buffer nodes (each then judged by HandoverBuffer::check), and the
+//! hand-over buffer nodes (each then judged by HandoverBuffer::check), the
+//! TSC frequency node (the first one counts, as in the kernel), and the
 //! owning parse_boot_params over the same memory.
 //! Input: `[u64 LE base][memory]`, the memory at physical `base`, the zero
 //! page at its start (zero-filled to 4096 bytes if shorter, as the page read
@@ -35,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let mut in_use = vec![(mem.base, mem.base.saturating_add(BOOT_PARAMS_SIZE as u64))];
     let mut buffers = Vec::new();
     let mut nodes = 0;
+    let mut tsc_khz = None;
     for node in zp.setup_data(read) {
         let Ok(node) = node else { break };
         nodes += 1;
@@ -43,6 +45,10 @@ fuzz_target!(|data: &[u8]| {
         in_use.push((node.pa, node.end()));
         if let Ok(Some(b)) = HandoverBuffer::from_setup_data(&node, read) {
             buffers.push(b);
+        }
+        if let Ok(Some(khz)) = bootparam::tsc::tsc_khz_from_setup_data(&node, read) {
+            assert_eq!(node.typ, bootparam::setup_type::SETUP_KEXOS_TSC_KHZ);
+            tsc_khz.get_or_insert(khz);
         }
         if node.typ == bootparam::setup_type::SETUP_E820_EXT {
             if let Ok(entries) = node.e820_entries(read) {
@@ -58,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(len == 0 || mem.read(pa, &mut text), "cmdline() counted unreadable bytes");
     }
     let _ = (zp.ramdisk(), zp.acpi_rsdp(), zp.sentinel_set());
+    let _ = tsc_khz.map(|khz| bootparam::tsc::PLAUSIBLE_TSC_KHZ.contains(&khz));
     let in_ram = |s: u64, e: u64| ram.iter().any(|&(a, b)| a <= s && e <= b);
     for b in &buffers {
         if b.check(in_ram, &in_use).is_ok() {

@@ -260,7 +260,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
     } else {
         (KimageKind::Normal, &m.view, None)
     };
-    let ctx = LoadContext { view, e820: &m.e820, acpi_rsdp: Some(0xf_5a40), purgatory, crash: crash_setup };
+    let ctx = LoadContext { view, e820: &m.e820, acpi_rsdp: Some(0xf_5a40), purgatory, tsc_khz: None, crash: crash_setup };
     let handover = if input.flags & load_flags::HANDOVER != 0 && !crash {
         let list = ima::dump(&[ima::Entry::boot_aggregate()], usize::MAX).bytes;
         vec![

@@ -717,6 +717,7 @@ fn ctx_with<'c>(view: &'c MemoryView, e820: &'c [E820Entry], purg: &'c [u8]) -> 
         e820,
         acpi_rsdp: None,
         purgatory: purg,
+        tsc_khz: None,
         crash: None,
     }
 }
@@ -1050,6 +1051,7 @@ fn plan_and_relocate<'a>(
         e820: &e820,
         acpi_rsdp: Some(0xf5a40),
         purgatory: &purg,
+        tsc_khz: None,
         crash: None,
     };
     let loaders: [&dyn KexecFileOps; 2] = [&BzImage64, &Elf64];
