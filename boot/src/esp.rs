@@ -28,7 +28,8 @@ const FAT12_MAX_CLUSTERS: u64 = 4000;
 /// entry's first and last LBA at bytes 32 and 40).
 pub fn first_partition(img: &[u8]) -> Result<(u64, u64)> {
     let at = |off: u64, len: u64| -> Result<&[u8]> {
-        img.get(off as usize..(off + len) as usize)
+        let end = off.checked_add(len).context("a GPT range wraps around")?;
+        img.get(usize::try_from(off)?..usize::try_from(end)?)
             .context("the disk image is shorter than its GPT says")
     };
     let header = at(SECTOR, SECTOR)?;
@@ -42,7 +43,8 @@ pub fn first_partition(img: &[u8]) -> Result<(u64, u64)> {
     if first == 0 || last < first {
         bail!("the first GPT entry is empty");
     }
-    let (off, len) = (first * SECTOR, (last - first + 1) * SECTOR);
+    let off = first.checked_mul(SECTOR).context("bad partition start LBA")?;
+    let len = (last - first + 1).checked_mul(SECTOR).context("bad partition end LBA")?;
     at(off, len)?;
     Ok((off, len))
 }
@@ -230,6 +232,13 @@ mod tests {
         assert!(first_partition(&d).is_err());
         d[1024 + 40..1024 + 48].copy_from_slice(&33u64.to_le_bytes()); // last < first
         assert!(first_partition(&d).is_err());
+        // LBAs whose byte offsets overflow u64: an error, not a wrapped range.
+        d[1024 + 32..1024 + 40].copy_from_slice(&(u64::MAX / 256).to_le_bytes());
+        d[1024 + 40..1024 + 48].copy_from_slice(&(u64::MAX / 256).to_le_bytes());
+        assert!(first_partition(&d).is_err());
+        d[512 + 72..512 + 80].copy_from_slice(&(u64::MAX / 2).to_le_bytes()); // entries LBA
+        assert!(first_partition(&d).is_err());
+        d[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
         d[512] = 0;
         assert!(first_partition(&d).is_err());
     }

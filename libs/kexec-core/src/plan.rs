@@ -27,7 +27,7 @@ pub enum DigestsAt {
 
 /// Digests the caller computed while it read the files (IMA's pass), which
 /// the digest step reuses instead of hashing the segments again.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnownDigests {
     /// The kernel file's SHA-256, and its state after the first `offset`
     /// bytes, where the loader's [`KexecFileOps::suffix_offset`] says a

@@ -12,13 +12,13 @@
 //! kernel can find the frames really in use by walking them
 //! ([`mapped_frames`]) and give back the rest of those regions.
 
-use x86_64::structures::paging::{PageTable, PageTableFlags};
+use x86_64::structures::paging::{PageSize, PageTable, PageTableFlags, Size1GiB, Size2MiB, Size4KiB};
 
 /// Bytes of address space one entry covers at level 1 (PT), 2 (PD), 3 (PDPT)
-/// and 4 (PML4).
-const ENTRY_SPAN: [u64; 4] = [4 << 10, 2 << 20, 1 << 30, 512 << 30];
-/// Size of a page-table frame.
-const TABLE: u64 = 4096;
+/// and 4 (PML4): the page sizes, and 512 PDPT entries for a PML4 entry.
+const ENTRY_SPAN: [u64; 4] = [Size4KiB::SIZE, Size2MiB::SIZE, Size1GiB::SIZE, 512 * Size1GiB::SIZE];
+/// Size of a page-table frame (a 4 KiB page).
+const TABLE: u64 = Size4KiB::SIZE;
 
 /// Calls `used(start, end)` for every frame the 4-level page tables at `cr3`
 /// use: each table, and each frame (4 KiB, 2 MiB or 1 GiB) a present entry
