@@ -208,7 +208,8 @@ fn small_cpio() -> Result<Vec<u8>> {
 
 /// A boot_params block as a kexec load leaves it: a host plan of the small
 /// bzImage on a machine whose map needs SETUP_E820_EXT, with IMA's and a
-/// kexos hand-over buffer (SETUP_IMA, SETUP_KEXOS_HANDOVER nodes).
+/// kexos hand-over buffer (SETUP_IMA, SETUP_KEXOS_HANDOVER nodes) and the
+/// TSC frequency (SETUP_KEXOS_TSC_KHZ).
 /// Returns `[u64 address][the block]`.
 fn boot_params_block(purgatory: &[u8], kernel: &[u8], ext: bool, handover: bool) -> Result<Vec<u8>> {
     use memmap::{MemoryMap, Region, RegionKind};
@@ -224,7 +225,7 @@ fn boot_params_block(purgatory: &[u8], kernel: &[u8], ext: bool, handover: bool)
     let map = MemoryMap::from_regions(regions);
     let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
     let e820 = bootparam::e820_from_memmap(&map);
-    let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: Some(0xf_5a40), purgatory, tsc_khz: None, crash: None };
+    let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: Some(0xf_5a40), purgatory, tsc_khz: handover.then_some(2_612_653), crash: None };
     let mut requests = Vec::new();
     if handover {
         let list = ima::dump(&[ima::Entry::boot_aggregate()], usize::MAX).bytes;

@@ -162,6 +162,8 @@ impl<'a> LoadInput<'a> {
 }
 
 const MIB: u64 = 1 << 20;
+/// The TSC frequency every fuzzed load passes on (bootparam::tsc).
+const TSC_KHZ: u64 = 2_612_653;
 /// The crashkernel= region of a crash load (what `crashkernel=64M` gets on 512 MiB).
 pub const CRASH_REGION: (u64, u64) = (0x1400_0000, 0x1800_0000);
 /// The kernel's direct-map offset (for the ELF core headers' p_vaddr).
@@ -260,7 +262,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
     } else {
         (KimageKind::Normal, &m.view, None)
     };
-    let ctx = LoadContext { view, e820: &m.e820, acpi_rsdp: Some(0xf_5a40), purgatory, tsc_khz: None, crash: crash_setup };
+    let ctx = LoadContext { view, e820: &m.e820, acpi_rsdp: Some(0xf_5a40), purgatory, tsc_khz: Some(TSC_KHZ), crash: crash_setup };
     let handover = if input.flags & load_flags::HANDOVER != 0 && !crash {
         let list = ima::dump(&[ima::Entry::boot_aggregate()], usize::MAX).bytes;
         vec![
@@ -446,4 +448,6 @@ fn check_boot_params(image: &Kimage<'_>, summary: &LoadSummary, mem: &PageMem, e
     for b in &buffers {
         assert!(image.segments().iter().any(|s| s.mem.0 == b.addr && s.memsz == b.size), "hand-over buffer {b:?} is no segment");
     }
+    let tsc: Vec<u64> = p.setup_data.iter().filter_map(|n| bootparam::tsc::tsc_khz_from_setup_data(n, read).expect("TSC node")).collect();
+    assert_eq!(tsc, [TSC_KHZ], "the TSC frequency, once, in setup_data");
 }
