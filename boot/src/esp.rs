@@ -232,13 +232,18 @@ mod tests {
         assert!(first_partition(&d).is_err());
         d[1024 + 40..1024 + 48].copy_from_slice(&33u64.to_le_bytes()); // last < first
         assert!(first_partition(&d).is_err());
-        // LBAs whose byte offsets overflow u64: an error, not a wrapped range.
-        d[1024 + 32..1024 + 40].copy_from_slice(&(u64::MAX / 256).to_le_bytes());
-        d[1024 + 40..1024 + 48].copy_from_slice(&(u64::MAX / 256).to_le_bytes());
+        // LBAs whose byte offsets overflow u64 are errors, not wrapped ranges: 2^55 + 34
+        // sectors is 34 * 512 bytes modulo 2^64, and a partition that ends past 2^64 bytes.
+        let set = |d: &mut Vec<u8>, first: u64, last: u64| {
+            d[1024 + 32..1024 + 40].copy_from_slice(&first.to_le_bytes());
+            d[1024 + 40..1024 + 48].copy_from_slice(&last.to_le_bytes());
+        };
+        set(&mut d, (1 << 55) + 34, (1 << 55) + 39);
         assert!(first_partition(&d).is_err());
-        d[512 + 72..512 + 80].copy_from_slice(&(u64::MAX / 2).to_le_bytes()); // entries LBA
+        set(&mut d, 1, u64::MAX / 512);
         assert!(first_partition(&d).is_err());
-        d[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
+        set(&mut d, 34, 39);
+        assert!(first_partition(&d).is_ok());
         d[512] = 0;
         assert!(first_partition(&d).is_err());
     }

@@ -11,6 +11,7 @@
 use alloc::string::String;
 use bootloader_api::info::{MemoryRegionKind, Optional};
 use bootparam::{BootParamError, E820Entry, HandoverBuffer, HandoverRefusal, ZeroPage, BOOT_PARAMS_SIZE};
+use bootparam::tsc::HandedTsc;
 use memmap::{Region, RegionKind};
 use spin::Once;
 use x86_64::structures::paging::{OffsetPageTable, PageTable, Translate};
@@ -73,9 +74,9 @@ pub struct BootContext {
     handover: [Option<(HandoverBuffer, Result<(), HandoverRefusal>)>; MAX_HANDOVER],
     /// Hand-over buffers beyond MAX_HANDOVER (not taken).
     handover_ignored: usize,
-    /// Boot protocol only: the TSC frequency the kexec'ing kernel passed
-    /// (its first SETUP_KEXOS_TSC_KHZ node), in kHz.
-    tsc_khz: Option<u64>,
+    /// Boot protocol only: the TSC frequency nodes the kexec'ing kernel
+    /// passed (SETUP_KEXOS_TSC_KHZ).
+    tsc: HandedTsc,
 }
 
 impl BootContext {
@@ -98,7 +99,7 @@ impl BootContext {
             error: None,
             handover: [None; MAX_HANDOVER],
             handover_ignored: 0,
-            tsc_khz: None,
+            tsc: HandedTsc::default(),
         }
     }
 
@@ -168,10 +169,10 @@ impl BootContext {
         self.handover.iter().flatten().filter(|(_, r)| r.is_ok()).map(|&(b, _)| b)
     }
 
-    /// The TSC frequency (kHz) the kexec'ing kernel passed on, unchecked
-    /// (time::init checks it).
-    pub fn handed_tsc_khz(&self) -> Option<u64> {
-        self.tsc_khz
+    /// The TSC frequency nodes the kexec'ing kernel passed (time::init
+    /// takes the frequency, or says why not).
+    pub fn handed_tsc(&self) -> HandedTsc {
+        self.tsc
     }
 
     /// Check the hand-over buffers found in setup_data once the memory map
@@ -356,11 +357,7 @@ pub fn from_boot_params(bp: u64, load: u64, mapped: u64) -> &'static BootContext
                 Ok(None) => {}
                 Err(e) => ctx.note_error(e),
             }
-            match bootparam::tsc::tsc_khz_from_setup_data(&node, read) {
-                Ok(Some(khz)) => _ = ctx.tsc_khz.get_or_insert(khz),
-                Ok(None) => {}
-                Err(e) => ctx.note_error(e),
-            }
+            ctx.tsc.note(&node, read);
             if node.typ == bootparam::setup_type::SETUP_E820_EXT {
                 match node.e820_entries(read) {
                     Ok(entries) => add_e820_ext(&mut ctx, entries, mapped),

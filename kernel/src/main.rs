@@ -73,7 +73,7 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     console::init();
     arch::init_cpu();
     time::mark("console");
-    let tsc = time::init(ctx.handed_tsc_khz());
+    let tsc = time::init(ctx.handed_tsc());
     time::mark("tsc");
     info!("kexos {} ({}) booting", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" });
     time::log_frequency(tsc);

@@ -2,6 +2,8 @@
 //! the first boot; a kexec'd kexos takes the frequency the previous one
 //! passed on.
 
+use bootparam::tsc::{HandedTsc, TscRefusal};
+use bootstats::tsc::{TscLine, TscSource};
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
@@ -13,61 +15,56 @@ pub fn mark_kernel_entry() {
     ENTRY_TSC.store(crate::arch::rdtsc(), Ordering::Relaxed);
 }
 
-/// Calibration window. Short, because it is paid on every boot.
+/// Calibration window. Short, because it is paid on every first boot (and
+/// every boot a non-kexos kernel kexec'd).
 const CALIBRATE_MS: u64 = 5;
 const PIT_HZ: u64 = 1_193_182;
 
-/// Where the TSC frequency came from (see [`init`]).
+/// How this boot got its TSC frequency (see [`init`]).
 #[derive(Clone, Copy, Debug)]
-pub enum TscSource {
-    /// Measured against the PIT.
-    Pit,
-    /// The kexec'ing kernel's, from its SETUP_KEXOS_TSC_KHZ node.
-    PreviousKernel,
-    /// The previous kernel passed this many kHz, outside
-    /// bootparam::tsc::PLAUSIBLE_TSC_KHZ; measured against the PIT instead.
-    Implausible(u64),
+pub struct TscInit {
+    source: TscSource,
+    /// The kexec'ing kernel's frequency, refused, and why.
+    refused: Option<TscRefusal>,
+    /// TSC nodes after the first (ignored).
+    later: usize,
 }
 
-/// Set the TSC frequency: the one the kexec'ing kernel passed on
-/// (`handed_khz`, from the boot context) if it is plausible, since the
-/// TSC's rate does not change across a kexec; else measured against the
-/// PIT. Log it with [`log_frequency`].
-pub fn init(handed_khz: Option<u64>) -> TscSource {
-    match handed_khz {
-        Some(khz) if bootparam::tsc::PLAUSIBLE_TSC_KHZ.contains(&khz) => {
+/// Set the TSC frequency: the one the kexec'ing kexos passed on (`handed`,
+/// from the boot context) if it is usable, since the TSC's rate does not
+/// change across a kexec; else measured against the PIT. Log it with
+/// [`log_frequency`].
+pub fn init(handed: HandedTsc) -> TscInit {
+    let (source, refused) = match handed.khz() {
+        Ok(Some(khz)) => {
             TSC_HZ.store(khz * 1000, Ordering::Relaxed);
-            TscSource::PreviousKernel
+            (TscSource::PassedOn, None)
         }
-        Some(khz) => {
-            calibrate();
-            TscSource::Implausible(khz)
-        }
-        None => {
-            calibrate();
-            TscSource::Pit
-        }
-    }
+        Ok(None) => (calibrate(), None),
+        Err(why) => (calibrate(), Some(why)),
+    };
+    TscInit { source, refused, later: handed.later }
 }
 
-/// The `time:` line of every boot (the bench reads the MHz from it).
-pub fn log_frequency(source: TscSource) {
-    let khz = tsc_hz() / 1000;
-    let (mhz, frac) = (khz / 1000, khz % 1000);
-    match source {
-        TscSource::Pit => info!("time: TSC {mhz}.{frac:03} MHz (calibrated against the PIT)"),
-        TscSource::PreviousKernel => info!("time: TSC {mhz}.{frac:03} MHz (passed on by the previous kernel, not calibrated again)"),
-        TscSource::Implausible(got) => {
-            info!("time: the previous kernel passed a TSC frequency of {got} kHz, outside 1 MHz..100 GHz: ignored");
-            info!("time: TSC {mhz}.{frac:03} MHz (calibrated against the PIT)");
-        }
+/// The `time:` lines of every boot: why the previous kernel's frequency
+/// was refused and how many more nodes it passed, if so; then the frequency
+/// and where it came from (the bench and the scenarios read that line,
+/// bootstats::tsc).
+pub fn log_frequency(t: TscInit) {
+    if let Some(why) = t.refused {
+        info!("time: the TSC frequency the previous kernel passed is not used: {why}");
     }
+    if t.later > 0 {
+        info!("time: {} more TSC frequency nodes from the previous kernel ignored (the first one counts)", t.later);
+    }
+    let khz = tsc_hz() / 1000;
+    info!("{}", TscLine { khz, source: t.source });
 }
 
 /// Measure the TSC frequency by letting PIT channel 2 count down
 /// CALIBRATE_MS milliseconds (mode 0: OUT2, read in port 0x61 bit 5,
 /// goes high at terminal count).
-fn calibrate() {
+fn calibrate() -> TscSource {
     let count = PIT_HZ * CALIBRATE_MS / 1000;
     // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate; the
     // speaker output is kept off.
@@ -93,6 +90,7 @@ fn calibrate() {
     };
     let hz = (cycles * 1000 / CALIBRATE_MS).max(1_000_000);
     TSC_HZ.store(hz, Ordering::Relaxed);
+    TscSource::Calibrated
 }
 
 /// The TSC frequency in Hz (0 before [`init`]).
@@ -106,7 +104,7 @@ pub fn tsc_khz() -> Option<u64> {
     Some(tsc_hz() / 1000).filter(|&khz| khz > 0)
 }
 
-/// Nanoseconds since kernel entry (0 before calibration).
+/// Nanoseconds since kernel entry (0 before [`init`]).
 pub fn now_ns() -> u64 {
     let hz = TSC_HZ.load(Ordering::Relaxed);
     if hz == 0 {

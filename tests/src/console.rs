@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
+use bootstats::tsc::{tsc_lines, TscSource};
+
 use crate::{markers, Machine, QemuExit};
 
 /// Finds the first shell prompt (`kexos:/...# `, on one line) in `hay`; returns (start, end).
@@ -25,8 +27,7 @@ pub fn find_prompt(hay: &[u8]) -> Option<(usize, usize)> {
 
 /// The MHz figure ("2612.653") of the last TSC frequency line in `log`.
 pub fn last_tsc_mhz(log: &str) -> Option<String> {
-    let rest = &log[log.rfind(markers::TSC)? + markers::TSC.len()..];
-    rest.split_once(" MHz").map(|(mhz, _)| mhz.to_string())
+    tsc_lines(log).last().map(|(mhz, _)| mhz.to_string())
 }
 
 /// First occurrence of `needle` in `hay`.
@@ -200,8 +201,8 @@ impl Machine {
     }
 
     /// `kexec -e` into a loaded kexos: purgatory verified the segments, the next kexos came in
-    /// through the boot protocol with its .bss zeroed, reached its prompt, and `/proc/cmdline`
-    /// is exactly `append`.
+    /// through the boot protocol with its .bss zeroed and this kexos's TSC frequency, reached
+    /// its prompt, and `/proc/cmdline` is exactly `append`.
     pub fn exec_into_kexos(&mut self, what: &str, append: &str, timeout: Duration) -> Result<()> {
         let ours = last_tsc_mhz(&self.transcript());
         self.send_line("kexec -e")?;
@@ -221,11 +222,13 @@ impl Machine {
     /// Checks that `boot` (a kexec'd kexos's log) runs its TSC clock at `ours`, the MHz of the
     /// kexos that kexec'd it, taken from it (bootparam::tsc) rather than calibrated again.
     pub fn check_tsc_passed_on(&mut self, what: &str, boot: &str, ours: Option<&str>) -> Result<()> {
-        let want = ours.map(|mhz| format!("{}{mhz} MHz {}", markers::TSC, markers::TSC_PASSED_ON));
-        let got = boot.lines().find(|l| l.contains(markers::TSC)).unwrap_or("no TSC line");
+        let Some(ours) = ours else {
+            return self.check(false, format_args!("before {what}: the kexec'ing kexos logged no TSC frequency line"));
+        };
+        let got: Vec<_> = tsc_lines(boot).collect();
         self.check(
-            want.as_deref().is_some_and(|w| got.contains(w)),
-            format_args!("after {what}: {got:?}, expected {want:?}"),
+            got == [(ours, Some(TscSource::PassedOn))],
+            format_args!("after {what}: TSC lines {got:?}, expected [({ours:?}, PassedOn)]"),
         )
     }
 

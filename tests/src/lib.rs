@@ -74,11 +74,8 @@ pub mod markers {
     pub const RESTART: &str = "kexos: restart";
     /// Logged by the kernel at the first console read by user space (followed by `<N.NNN> ms`).
     pub const BOOT_TO_PROMPT: &str = "kexos: boot to prompt ";
-    /// Start of the kernel's TSC frequency line, `time: TSC <N.NNN> MHz (<source>)`
-    /// (kernel/src/time.rs, log_frequency).
-    pub const TSC: &str = "time: TSC ";
-    /// The source of that line in a kexos that took the frequency the kexos before it passed on.
-    pub const TSC_PASSED_ON: &str = "(passed on by the previous kernel, not calibrated again)";
+    /// Logged by a crashing kernel right before it jumps to its capture kernel's purgatory.
+    pub const CAPTURE_START: &str = "kexos: crash: starting the capture kernel";
     /// Start of the shell prompt `kexos:<cwd># ` (cwd is always absolute).
     pub const PROMPT_START: &str = "kexos:/";
     /// End of the shell prompt.

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use goblin::elf::program_header::ProgramHeader;
 use kexos_tests::ima::{boot_aggregate, measurements};
 use kexos_tests::{
-    iomem_line, linux_fixture, random_token, vmcore, Artifacts, BootOptions, Firmware, Machine,
+    iomem_line, linux_fixture, markers, random_token, vmcore, Artifacts, BootOptions, Firmware, Machine,
 };
 
 const BZIMAGE: &str = "/boot/kexos.bzImage";
@@ -82,12 +82,13 @@ fn plant_marker(m: &mut Machine) -> Result<(String, u64)> {
 
 /// Waits for the capture kernel's prompt after a crash; returns its boot log (from purgatory's
 /// verdict to the prompt).
-/// The capture kernel runs its clock at the crashed kernel's TSC frequency (bootparam::tsc).
+///
+/// Checks that the capture kernel runs its clock at the crashed kernel's TSC frequency
+/// (bootparam::tsc).
 fn expect_capture(m: &mut Machine) -> Result<String> {
-    const STARTING: &str = "kexos: crash: starting the capture kernel";
-    m.expect(STARTING, HOP)?;
+    m.expect(markers::CAPTURE_START, HOP)?;
     let t = m.transcript();
-    let ours = t.rfind(STARTING).and_then(|at| kexos_tests::last_tsc_mhz(&t[..at]));
+    let ours = t.rfind(markers::CAPTURE_START).and_then(|at| kexos_tests::last_tsc_mhz(&t[..at]));
     m.expect("purgatory: sha256 ok", HOP)?;
     let log = m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
     m.check_tsc_passed_on("the crash", &log, ours.as_deref())?;
@@ -460,7 +461,7 @@ fn failed_crash_load_keeps_the_armed_image() -> Result<()> {
     )?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
     m.send_line("crash")?;
-    m.expect("kexos: crash: starting the capture kernel", HOP)?;
+    m.expect(markers::CAPTURE_START, HOP)?;
     m.expect("purgatory: sha256 ok", HOP)?;
     // The first image: its command line, and no initramfs, so it says so and powers off.
     m.expect("Command line: elfcorehdr=0x", HOP)?;
@@ -588,7 +589,7 @@ fn crash_capture_linux() -> Result<()> {
         "echo marker {marker} > /sys/kernel/kexec_test_crash"
     ))?;
     m.send_line("crash")?;
-    m.expect("kexos: crash: starting the capture kernel", HOP)?;
+    m.expect(markers::CAPTURE_START, HOP)?;
     m.expect("purgatory: sha256 ok", HOP)?;
     m.expect(
         "KEXOS-LINUX-CMDLINE: elfcorehdr=0x",

@@ -112,6 +112,35 @@ fn self_kexec_refuses_a_bad_entry_list() -> Result<()> {
     m.poweroff()
 }
 
+/// A TSC frequency the next kexos cannot use (bootparam::tsc): it says once why, and measures
+/// its TSC instead. The `kexec_test` hook makes the load pass 5 kHz.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn implausible_tsc_frequency_is_refused() -> Result<()> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = String::from("kexec_test");
+    let mut m = Machine::boot(opts)?;
+    m.run("echo 5 > /sys/kernel/kexec_test_tsc_khz")?;
+    m.run_expect("cat /sys/kernel/kexec_test_tsc_khz", "5")?;
+    let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=tsc")?;
+    m.check(!out.contains("failed"), format_args!("load failed: {out:?}"))?;
+    m.send_line("kexec -e")?;
+    m.expect("purgatory: sha256 ok", HOP)?;
+    let boot = m.expect("boot: entered via boot protocol", HOP)?;
+    let refusal = format!(
+        "time: the TSC frequency the previous kernel passed is not used: {}",
+        bootparam::tsc::TscRefusal::Implausible(5)
+    );
+    m.check(boot.matches(&refusal).count() == 1, format_args!("expected {refusal:?} once in {boot:?}"))?;
+    let tsc: Vec<_> = bootstats::tsc::tsc_lines(&boot).map(|(_, source)| source).collect();
+    m.check(
+        tsc == [Some(bootstats::tsc::TscSource::Calibrated)],
+        format_args!("after the refusal: TSC lines {tsc:?}, expected one, calibrated"),
+    )?;
+    m.expect_prompt(HOP)?;
+    m.poweroff()
+}
+
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn self_kexec_elf() -> Result<()> {
@@ -201,7 +230,11 @@ fn linux_kexecs_kexos() -> Result<()> {
     m.expect("kexec_core: Starting new kernel", HOP)?;
     let boot = m.expect("boot: entered via boot protocol", HOP)?;
     // Linux passes no TSC frequency (a kexos-only setup_data node): kexos measures it.
-    m.check_contains("kexos's boot under Linux's kexec", &boot, "MHz (calibrated against the PIT)")?;
+    let tsc: Vec<_> = bootstats::tsc::tsc_lines(&boot).map(|(_, source)| source).collect();
+    m.check(
+        tsc == [Some(bootstats::tsc::TscSource::Calibrated)],
+        format_args!("kexos under Linux's kexec: TSC lines {tsc:?}, expected one, calibrated"),
+    )?;
     // Linux's kexec zero-fills the tail beyond the file too.
     m.expect("boot: .bss arrived zeroed", HOP)?;
     m.expect_prompt(HOP)?;

@@ -105,14 +105,9 @@ pub fn parse_hashed(line: &str) -> Option<(u64, u64)> {
     Some((bytes, cycles))
 }
 
-/// A TSC frequency in MHz if the kernel logged one (a line with `TSC`/`tsc` and `MHz`).
+/// The TSC frequency in MHz of the first kexos TSC line in `log` (bootstats::tsc).
 pub fn parse_tsc_mhz(log: &str) -> Option<f64> {
-    log.lines()
-        .filter(|l| l.to_ascii_lowercase().contains("tsc") && l.contains("MHz"))
-        .find_map(|l| {
-            let before = l.split("MHz").next()?;
-            before.split_whitespace().last()?.parse().ok()
-        })
+    bootstats::tsc::tsc_lines(log).next()?.0.parse().ok()
 }
 
 /// Loads the fixture with `kexec -s -l`, runs `kexec -e` and times each step until Linux's
@@ -359,10 +354,10 @@ KEXOS-LINUX-KEXEC: trace kexec-85      [000] ...1.     4.216077: sys_kexec_file_
     }
     #[test]
     fn tsc_line() {
-        assert_eq!(
-            parse_tsc_mhz("[ 0.1] kexos: TSC 2994.5 MHz\n"),
-            Some(2994.5)
-        );
+        // The refusal line before it names the TSC but is no frequency.
+        let log = "[ 0.001] time: the TSC frequency the previous kernel passed is not used: 5 kHz is outside 1000..=100000000 kHz\n\
+                   [ 0.006] time: TSC 2994.500 MHz (calibrated against the PIT)\n";
+        assert_eq!(parse_tsc_mhz(log), Some(2994.5));
         assert_eq!(parse_tsc_mhz("nothing\n"), None);
     }
 }

@@ -27,7 +27,7 @@ use crate::bench::{parse_hashed, parse_tsc_mhz, secs};
 /// Makes the first kernel panic (needs `kexec_test` on its command line).
 const PANIC_CMD: &str = "echo panic > /sys/kernel/kexec_test_crash";
 /// Printed by the first kernel's crash path right before it jumps to purgatory.
-const CAPTURE_START: &str = "kexos: crash: starting the capture kernel";
+const CAPTURE_START: &str = kexos_tests::markers::CAPTURE_START;
 /// Printed by purgatory once every segment checked out.
 const SHA_OK: &str = "purgatory: sha256 ok";
 /// Logged by the capture kexos once /proc/vmcore is set up.

@@ -7,6 +7,7 @@ use abi::Errno;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kexec_core::entry::{self, EntryList, PageAlloc, PhysMem, WalkError, IND_ADDR_MASK, IND_SOURCE};
 use kexec_core::{HandoverRequest, KexecError, KexecFileOps, KimageKind, LoadContext, MemoryView, PhysAddr, PhysRange, SegmentInfo};
 
@@ -117,7 +118,7 @@ pub(super) fn plan<'a>(
 ) -> Result<(kexec_core::Kimage<'a>, kexec_core::LoadSummary), LoadError> {
     let map = mm::memory_map();
     let e820 = bootparam::e820_from_memmap(map);
-    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, tsc_khz: crate::time::tsc_khz(), crash };
+    let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, tsc_khz: tsc_khz_to_pass(), crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
     kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy).map_err(kexec_err)
 }
@@ -239,6 +240,18 @@ impl LoadedImage {
 /// has pages.
 fn max_steps() -> usize {
     (frame::total_ram() / PAGE_SIZE) as usize + 1024
+}
+
+/// Test hook (`/sys/kernel/kexec_test_tsc_khz`): the TSC frequency loads
+/// pass to the next kernel instead of this one's; 0 for this one's.
+pub(super) static TEST_TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+
+/// The TSC frequency the next kernel gets (bootparam::tsc).
+fn tsc_khz_to_pass() -> Option<u64> {
+    match TEST_TSC_KHZ.load(Ordering::Relaxed) {
+        0 => crate::time::tsc_khz(),
+        khz => Some(khz),
+    }
 }
 
 /// Give purgatory the TSC frequency for its timing line; false for a

@@ -1,5 +1,5 @@
 //! kexec's /sys/kernel files (Linux's kernel/ksysfs.c), plus kexos's own
-//! kexec diagnostics and, with `kexec_test`, its test hook.
+//! kexec diagnostics and, with `kexec_test`, its test hooks.
 
 use abi::Errno;
 use alloc::format;
@@ -69,6 +69,22 @@ static KEXEC_TEST_FAIL_ALLOC: KernelFile = KernelFile {
     write: Some(write_fail_alloc),
 };
 
+/// Test hook: writing N (kHz) makes later loads pass N to the next kernel
+/// as the TSC frequency instead of this kernel's (0: this kernel's again),
+/// so that a scenario can watch the next kernel refuse an implausible one.
+static KEXEC_TEST_TSC_KHZ: KernelFile = KernelFile {
+    path: "/sys/kernel/kexec_test_tsc_khz",
+    mode: 0o600,
+    read: || text(alloc::format!("{}\n", super::load::TEST_TSC_KHZ.load(core::sync::atomic::Ordering::Relaxed))),
+    write: Some(write_test_tsc_khz),
+};
+
+fn write_test_tsc_khz(data: &[u8]) -> Result<usize, Errno> {
+    let khz = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim().parse::<u64>().map_err(|_| Errno::EINVAL)?;
+    super::load::TEST_TSC_KHZ.store(khz, core::sync::atomic::Ordering::Relaxed);
+    Ok(data.len())
+}
+
 fn write_fail_alloc(data: &[u8]) -> Result<usize, Errno> {
     let n = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim().parse::<u64>().map_err(|_| Errno::EINVAL)?;
     crate::mm::fail::set_pending(n);
@@ -86,7 +102,7 @@ fn write_test_handover(data: &[u8]) -> Result<usize, Errno> {
 pub fn install() {
     register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
     if crate::boot::test_hooks_enabled() {
-        register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER, &KEXEC_TEST_FAIL_ALLOC]);
+        register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER, &KEXEC_TEST_FAIL_ALLOC, &KEXEC_TEST_TSC_KHZ]);
         super::notifier::register_reboot_notifier(super::notifier::TEST_CORRUPT, super::test_corrupt_late);
     }
 }

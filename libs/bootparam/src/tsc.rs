@@ -6,6 +6,8 @@
 //!
 //! The TSC's rate does not change across a kexec (same machine, same
 //! CPU), so the next kernel's clock keeps the first boot's calibration.
+//! [`HandedTsc`] is how the next kernel reads the nodes: the first counts,
+//! and a malformed or implausible one is refused with a [`TscRefusal`].
 
 use alloc::vec::Vec;
 use core::ops::RangeInclusive;
@@ -14,7 +16,7 @@ use crate::setup_type::SETUP_KEXOS_TSC_KHZ;
 use crate::walk::SetupDataInfo;
 use crate::BootParamError;
 
-/// The frequencies a kernel takes from the node, in kHz (1 MHz..100 GHz):
+/// The frequencies a kernel takes from the node, in kHz (1 MHz..=100 GHz):
 /// anything else is a corrupt node, and the kernel calibrates instead.
 pub const PLAUSIBLE_TSC_KHZ: RangeInclusive<u64> = 1_000..=100_000_000;
 
@@ -24,8 +26,7 @@ pub fn tsc_khz_setup_data(khz: u64) -> (u32, Vec<u8>) {
 }
 
 /// The frequency in a SETUP_KEXOS_TSC_KHZ node (None for other types).
-/// A payload shorter than 8 bytes is an error; the range is the caller's
-/// to check against [`PLAUSIBLE_TSC_KHZ`], so that it can say what it got.
+/// A payload shorter than 8 bytes is an error.
 pub fn tsc_khz_from_setup_data(
     node: &SetupDataInfo,
     read: impl FnMut(u64, &mut [u8]) -> bool,
@@ -38,10 +39,69 @@ pub fn tsc_khz_from_setup_data(
     Ok(Some(u64::from_le_bytes(b)))
 }
 
+/// The TSC nodes a kernel found in its setup_data: the first one counts,
+/// readable or not; later ones are only counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HandedTsc {
+    first: Option<Result<u64, BootParamError>>,
+    /// TSC nodes after the first (ignored).
+    pub later: usize,
+}
+
+/// Why a kernel does not use the frequency it was passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TscRefusal {
+    /// Outside [`PLAUSIBLE_TSC_KHZ`] (kHz).
+    Implausible(u64),
+    /// The node could not be read.
+    Malformed(BootParamError),
+}
+
+impl core::fmt::Display for TscRefusal {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TscRefusal::Implausible(khz) => write!(
+                f,
+                "{khz} kHz is outside {}..={} kHz",
+                PLAUSIBLE_TSC_KHZ.start(),
+                PLAUSIBLE_TSC_KHZ.end()
+            ),
+            TscRefusal::Malformed(e) => write!(f, "its node is malformed: {e}"),
+        }
+    }
+}
+
+impl HandedTsc {
+    /// Take `node` into account if it is a TSC node.
+    pub fn note(&mut self, node: &SetupDataInfo, read: impl FnMut(u64, &mut [u8]) -> bool) {
+        let khz = match tsc_khz_from_setup_data(node, read) {
+            Ok(None) => return,
+            Ok(Some(khz)) => Ok(khz),
+            Err(e) => Err(e),
+        };
+        match self.first {
+            None => self.first = Some(khz),
+            Some(_) => self.later += 1,
+        }
+    }
+
+    /// The frequency to use (kHz): None if no node was passed, the refusal
+    /// if the first one is unusable.
+    pub fn khz(&self) -> Result<Option<u64>, TscRefusal> {
+        match self.first {
+            None => Ok(None),
+            Some(Err(e)) => Err(TscRefusal::Malformed(e)),
+            Some(Ok(khz)) if PLAUSIBLE_TSC_KHZ.contains(&khz) => Ok(Some(khz)),
+            Some(Ok(khz)) => Err(TscRefusal::Implausible(khz)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{SetupDataChain, SetupDataWalk};
+    use alloc::string::ToString;
 
     const BASE: u64 = 0x9_0000;
 
@@ -87,7 +147,41 @@ mod tests {
     fn plausible_means_1_mhz_to_100_ghz() {
         assert!(!PLAUSIBLE_TSC_KHZ.contains(&0));
         assert!(!PLAUSIBLE_TSC_KHZ.contains(&999));
+        assert!(PLAUSIBLE_TSC_KHZ.contains(&1_000));
         assert!(PLAUSIBLE_TSC_KHZ.contains(&2_612_653));
+        assert!(PLAUSIBLE_TSC_KHZ.contains(&100_000_000));
         assert!(!PLAUSIBLE_TSC_KHZ.contains(&100_000_001));
+    }
+
+    /// What a kernel makes of the TSC nodes `payloads` (among other nodes).
+    fn handed(payloads: &[Vec<u8>]) -> HandedTsc {
+        let mut chain = SetupDataChain::new();
+        for p in payloads {
+            chain.push(crate::setup_type::SETUP_RNG_SEED, alloc::vec![7; 8]);
+            chain.push(SETUP_KEXOS_TSC_KHZ, p.clone());
+        }
+        let (head, read) = encoded(&chain);
+        let mut h = HandedTsc::default();
+        for n in nodes(head, &read) {
+            h.note(&n, &read);
+        }
+        h
+    }
+
+    #[test]
+    fn the_first_node_counts_and_a_bad_one_is_refused_with_its_reason() {
+        let khz = |k: u64| k.to_le_bytes().to_vec();
+        assert_eq!(handed(&[]).khz(), Ok(None));
+        assert_eq!(handed(&[khz(2_612_653)]).khz(), Ok(Some(2_612_653)));
+        let two = handed(&[khz(2_612_653), khz(1_000_000)]);
+        assert_eq!((two.khz(), two.later), (Ok(Some(2_612_653)), 1));
+        let low = handed(&[khz(5)]).khz().unwrap_err();
+        assert_eq!(low, TscRefusal::Implausible(5));
+        assert_eq!(low.to_string(), "5 kHz is outside 1000..=100000000 kHz");
+        // A short first node is refused, not skipped for the good one after it.
+        let short = handed(&[alloc::vec![1, 2, 3, 4], khz(2_612_653)]);
+        assert!(matches!(short.khz(), Err(TscRefusal::Malformed(BootParamError::BadSetupDataLen { len: 4, .. }))));
+        assert_eq!(short.later, 1);
+        assert!(short.khz().unwrap_err().to_string().starts_with("its node is malformed: setup_data at "));
     }
 }

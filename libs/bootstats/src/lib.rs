@@ -1,4 +1,4 @@
-//! Two log lines every kexos boot writes, and their parsers (the bench and
+//! Three log lines every kexos boot writes, and their parsers (the bench and
 //! the QEMU scenarios read them back):
 //!
 //! - [`MemBreakdown`]: where the machine's memory went, in KiB, from the
@@ -7,9 +7,13 @@
 //!   The parts after `;` add up to `ram` exactly.
 //! - [`Timeline`]: microseconds from kernel entry at each boot step:
 //!   `boot: timeline us: console 12, tsc 5100, mm 5400, ...`
+//!
+//! and the TSC frequency line ([`tsc`]), `time: TSC 2612.653 MHz (...)`.
 #![no_std]
 
 use core::fmt;
+
+pub mod tsc;
 
 /// The prefix of the memory breakdown line.
 pub const MEM_PREFIX: &str = "mm: KiB: ";

@@ -2,13 +2,14 @@
 //! (kernel/src/boot.rs): libs/bootparam's ZeroPage (e820 table, command line,
 //! initrd, RSDP), the setup_data walk with its SETUP_E820_EXT entries and
 //! hand-over buffer nodes (each then judged by HandoverBuffer::check), the
-//! TSC frequency node (the first one counts, as in the kernel), and the
+//! TSC frequency nodes (HandedTsc: the first one counts, as in the kernel), and the
 //! owning parse_boot_params over the same memory.
 //! Input: `[u64 LE base][memory]`, the memory at physical `base`, the zero
 //! page at its start (zero-filled to 4096 bytes if shorter, as the page read
 //! would be).
 #![no_main]
 
+use bootparam::tsc::HandedTsc;
 use bootparam::{parse_boot_params, HandoverBuffer, ZeroPage, BOOT_PARAMS_SIZE, MAX_SETUP_DATA_NODES};
 use kexos_fuzz::FlatMemory;
 use libfuzzer_sys::fuzz_target;
@@ -36,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     let mut in_use = vec![(mem.base, mem.base.saturating_add(BOOT_PARAMS_SIZE as u64))];
     let mut buffers = Vec::new();
     let mut nodes = 0;
-    let mut tsc_khz = None;
+    let mut tsc = HandedTsc::default();
     for node in zp.setup_data(read) {
         let Ok(node) = node else { break };
         nodes += 1;
@@ -46,10 +47,7 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(Some(b)) = HandoverBuffer::from_setup_data(&node, read) {
             buffers.push(b);
         }
-        if let Ok(Some(khz)) = bootparam::tsc::tsc_khz_from_setup_data(&node, read) {
-            assert_eq!(node.typ, bootparam::setup_type::SETUP_KEXOS_TSC_KHZ);
-            tsc_khz.get_or_insert(khz);
-        }
+        tsc.note(&node, read);
         if node.typ == bootparam::setup_type::SETUP_E820_EXT {
             if let Ok(entries) = node.e820_entries(read) {
                 for e in entries.map_while(Result::ok) {
@@ -64,7 +62,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(len == 0 || mem.read(pa, &mut text), "cmdline() counted unreadable bytes");
     }
     let _ = (zp.ramdisk(), zp.acpi_rsdp(), zp.sentinel_set());
-    let _ = tsc_khz.map(|khz| bootparam::tsc::PLAUSIBLE_TSC_KHZ.contains(&khz));
+    // A usable frequency is a plausible one; a refusal names its reason.
+    match tsc.khz() {
+        Ok(Some(khz)) => assert!(bootparam::tsc::PLAUSIBLE_TSC_KHZ.contains(&khz)),
+        Ok(None) => assert_eq!(tsc.later, 0),
+        Err(why) => assert!(!why.to_string().is_empty()),
+    }
     let in_ram = |s: u64, e: u64| ram.iter().any(|&(a, b)| a <= s && e <= b);
     for b in &buffers {
         if b.check(in_ram, &in_use).is_ok() {
@@ -78,6 +81,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(p.setup_data.len(), nodes);
             assert_eq!(p.e820, e820);
             assert_eq!((p.cmdline_pa, p.ramdisk, p.acpi_rsdp), (zp.cmdline_pa(), zp.ramdisk(), zp.acpi_rsdp()));
+            let mut again = HandedTsc::default();
+            for n in &p.setup_data {
+                again.note(n, read);
+            }
+            assert_eq!(again, tsc, "TSC nodes");
             let found = HandoverBuffer::find_all(&p.setup_data, read);
             if kexos_fuzz::verbose() {
                 eprintln!("kexos-fuzz: boot_params: {} e820 entries, setup_data {:?}, hand-over {:?}", p.e820.len(), p.setup_data.iter().map(|n| n.typ).collect::<Vec<_>>(), found);

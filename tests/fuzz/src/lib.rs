@@ -420,7 +420,8 @@ fn check_memory(image: &Kimage<'_>, view: &MemoryView) -> Option<PageMem> {
 /// The boot_params a plan left in memory, read back as the next kernel reads
 /// it (bootparam::parse_boot_params): the command line the image says, the
 /// initrd where it was placed, the memory map it was given (a crash image's
-/// own), the RSDP, kexec's loader type, one setup_data node per hand-over buffer.
+/// own), the RSDP, kexec's loader type, one setup_data node per hand-over buffer,
+/// and one with the TSC frequency.
 fn check_boot_params(image: &Kimage<'_>, summary: &LoadSummary, mem: &PageMem, e820: &[bootparam::E820Entry], handover: usize) {
     let Some(bp) = summary.boot_params else { return };
     let mut zp = vec![0u8; bootparam::BOOT_PARAMS_SIZE];
