@@ -3,7 +3,7 @@
 //! passed on.
 
 use bootparam::tsc::{HandedTsc, TscRefusal};
-use bootstats::tsc::{TscLine, TscSource};
+use bootstats::tsc::{IgnoredNodes, TscLine, TscSource};
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::port::Port;
 
@@ -15,8 +15,8 @@ pub fn mark_kernel_entry() {
     ENTRY_TSC.store(crate::arch::rdtsc(), Ordering::Relaxed);
 }
 
-/// Calibration window. Short, because it is paid on every first boot (and
-/// every boot a non-kexos kernel kexec'd).
+/// Calibration window. Short, because it is paid on every boot that was not
+/// handed a usable frequency: first boots, kexos kexec'd by Linux.
 const CALIBRATE_MS: u64 = 5;
 const PIT_HZ: u64 = 1_193_182;
 
@@ -43,7 +43,7 @@ pub fn init(handed: HandedTsc) -> TscInit {
         Ok(None) => (calibrate(), None),
         Err(why) => (calibrate(), Some(why)),
     };
-    TscInit { source, refused, later: handed.later }
+    TscInit { source, refused, later: handed.later() }
 }
 
 /// The `time:` lines of every boot: why the previous kernel's frequency
@@ -52,10 +52,10 @@ pub fn init(handed: HandedTsc) -> TscInit {
 /// bootstats::tsc).
 pub fn log_frequency(t: TscInit) {
     if let Some(why) = t.refused {
-        info!("time: the TSC frequency the previous kernel passed is not used: {why}");
+        info!("{}{why}", bootstats::tsc::REFUSED_PREFIX);
     }
     if t.later > 0 {
-        info!("time: {} more TSC frequency nodes from the previous kernel ignored (the first one counts)", t.later);
+        info!("{}", IgnoredNodes(t.later));
     }
     let khz = tsc_hz() / 1000;
     info!("{}", TscLine { khz, source: t.source });
@@ -116,7 +116,7 @@ pub fn now_ns() -> u64 {
 
 /// TSC cycles since kernel entry at the end of each boot step
 /// (bootstats::STEPS; 0: not reached). Cycles, not time: the first steps
-/// end before the TSC is calibrated.
+/// end before [`init`] knows the TSC frequency.
 static STEP_CYCLES: [AtomicU64; bootstats::STEPS.len()] = [const { AtomicU64::new(0) }; bootstats::STEPS.len()];
 
 /// The boot step `step` (one of bootstats::STEPS) ends now.

@@ -355,9 +355,11 @@ KEXOS-LINUX-KEXEC: trace kexec-85      [000] ...1.     4.216077: sys_kexec_file_
     #[test]
     fn tsc_line() {
         // The refusal line before it names the TSC but is no frequency.
-        let log = "[ 0.001] time: the TSC frequency the previous kernel passed is not used: 5 kHz is outside 1000..=100000000 kHz\n\
-                   [ 0.006] time: TSC 2994.500 MHz (calibrated against the PIT)\n";
-        assert_eq!(parse_tsc_mhz(log), Some(2994.5));
+        let log = format!(
+            "[ 0.001] {}5 kHz is outside 1000..=100000000 kHz\n[ 0.006] time: TSC 2994.500 MHz (calibrated against the PIT)\n",
+            bootstats::tsc::REFUSED_PREFIX
+        );
+        assert_eq!(parse_tsc_mhz(&log), Some(2994.5));
         assert_eq!(parse_tsc_mhz("nothing\n"), None);
     }
 }

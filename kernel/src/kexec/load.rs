@@ -242,16 +242,30 @@ fn max_steps() -> usize {
     (frame::total_ram() / PAGE_SIZE) as usize + 1024
 }
 
-/// Test hook (`/sys/kernel/kexec_test_tsc_khz`): the TSC frequency loads
-/// pass to the next kernel instead of this one's; 0 for this one's.
-pub(super) static TEST_TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+/// Test hook (`/sys/kernel/kexec_test_tsc_khz`): the TSC frequency (kHz)
+/// later loads pass to the next kernel instead of this one's; NO_TEST_TSC
+/// when not set.
+static TEST_TSC_KHZ: AtomicU64 = AtomicU64::new(NO_TEST_TSC);
+const NO_TEST_TSC: u64 = u64::MAX;
+
+/// Set (Some) or clear (None) the test hook's frequency; EINVAL for the
+/// one value it cannot hold.
+pub(super) fn set_test_tsc_khz(khz: Option<u64>) -> Result<(), Errno> {
+    if khz == Some(NO_TEST_TSC) {
+        return Err(Errno::EINVAL);
+    }
+    TEST_TSC_KHZ.store(khz.unwrap_or(NO_TEST_TSC), Ordering::Relaxed);
+    Ok(())
+}
+
+/// The test hook's frequency, if set.
+pub(super) fn test_tsc_khz() -> Option<u64> {
+    Some(TEST_TSC_KHZ.load(Ordering::Relaxed)).filter(|&khz| khz != NO_TEST_TSC)
+}
 
 /// The TSC frequency the next kernel gets (bootparam::tsc).
 fn tsc_khz_to_pass() -> Option<u64> {
-    match TEST_TSC_KHZ.load(Ordering::Relaxed) {
-        0 => crate::time::tsc_khz(),
-        khz => Some(khz),
-    }
+    test_tsc_khz().or_else(crate::time::tsc_khz)
 }
 
 /// Give purgatory the TSC frequency for its timing line; false for a

@@ -70,18 +70,22 @@ static KEXEC_TEST_FAIL_ALLOC: KernelFile = KernelFile {
 };
 
 /// Test hook: writing N (kHz) makes later loads pass N to the next kernel
-/// as the TSC frequency instead of this kernel's (0: this kernel's again),
-/// so that a scenario can watch the next kernel refuse an implausible one.
+/// as the TSC frequency instead of this kernel's, `off` this kernel's again;
+/// reading says which (so a scenario can watch the next kernel refuse one).
 static KEXEC_TEST_TSC_KHZ: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_test_tsc_khz",
     mode: 0o600,
-    read: || text(alloc::format!("{}\n", super::load::TEST_TSC_KHZ.load(core::sync::atomic::Ordering::Relaxed))),
+    read: || text(super::load::test_tsc_khz().map_or(format!("off\n"), |khz| format!("{khz}\n"))),
     write: Some(write_test_tsc_khz),
 };
 
 fn write_test_tsc_khz(data: &[u8]) -> Result<usize, Errno> {
-    let khz = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim().parse::<u64>().map_err(|_| Errno::EINVAL)?;
-    super::load::TEST_TSC_KHZ.store(khz, core::sync::atomic::Ordering::Relaxed);
+    let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+    let khz = match text {
+        "off" => None,
+        n => Some(n.parse::<u64>().map_err(|_| Errno::EINVAL)?),
+    };
+    super::load::set_test_tsc_khz(khz)?;
     Ok(data.len())
 }
 

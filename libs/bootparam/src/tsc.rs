@@ -44,8 +44,7 @@ pub fn tsc_khz_from_setup_data(
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HandedTsc {
     first: Option<Result<u64, BootParamError>>,
-    /// TSC nodes after the first (ignored).
-    pub later: usize,
+    later: usize,
 }
 
 /// Why a kernel does not use the frequency it was passed.
@@ -74,15 +73,16 @@ impl core::fmt::Display for TscRefusal {
 impl HandedTsc {
     /// Take `node` into account if it is a TSC node.
     pub fn note(&mut self, node: &SetupDataInfo, read: impl FnMut(u64, &mut [u8]) -> bool) {
-        let khz = match tsc_khz_from_setup_data(node, read) {
-            Ok(None) => return,
-            Ok(Some(khz)) => Ok(khz),
-            Err(e) => Err(e),
-        };
+        let Some(khz) = tsc_khz_from_setup_data(node, read).transpose() else { return };
         match self.first {
             None => self.first = Some(khz),
             Some(_) => self.later += 1,
         }
+    }
+
+    /// TSC nodes after the first (ignored).
+    pub fn later(&self) -> usize {
+        self.later
     }
 
     /// The frequency to use (kHz): None if no node was passed, the refusal
@@ -174,14 +174,14 @@ mod tests {
         assert_eq!(handed(&[]).khz(), Ok(None));
         assert_eq!(handed(&[khz(2_612_653)]).khz(), Ok(Some(2_612_653)));
         let two = handed(&[khz(2_612_653), khz(1_000_000)]);
-        assert_eq!((two.khz(), two.later), (Ok(Some(2_612_653)), 1));
+        assert_eq!((two.khz(), two.later()), (Ok(Some(2_612_653)), 1));
         let low = handed(&[khz(5)]).khz().unwrap_err();
         assert_eq!(low, TscRefusal::Implausible(5));
         assert_eq!(low.to_string(), "5 kHz is outside 1000..=100000000 kHz");
         // A short first node is refused, not skipped for the good one after it.
         let short = handed(&[alloc::vec![1, 2, 3, 4], khz(2_612_653)]);
         assert!(matches!(short.khz(), Err(TscRefusal::Malformed(BootParamError::BadSetupDataLen { len: 4, .. }))));
-        assert_eq!(short.later, 1);
+        assert_eq!(short.later(), 1);
         assert!(short.khz().unwrap_err().to_string().starts_with("its node is malformed: setup_data at "));
     }
 }
