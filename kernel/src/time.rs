@@ -5,7 +5,7 @@
 use bootparam::tsc::{HandedTsc, TscRefusal};
 use bootstats::tsc::{IgnoredNodes, TscLine, TscSource};
 use core::sync::atomic::{AtomicU64, Ordering};
-use x86_64::instructions::port::Port;
+use crate::arch::pit::{Channel2, Sample, PIT_HZ};
 
 static ENTRY_TSC: AtomicU64 = AtomicU64::new(0);
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
@@ -18,7 +18,12 @@ pub fn mark_kernel_entry() {
 /// Calibration window. Short, because it is paid on every boot that was not
 /// handed a usable frequency: first boots, kexos kexec'd by Linux.
 const CALIBRATE_MS: u64 = 5;
-const PIT_HZ: u64 = 1_193_182;
+/// Counter readings taken at the start of the window (the narrowest counts).
+const START_SAMPLES: usize = 5;
+/// TSC cycles a reading at the end may be wider than twice the start's.
+const NARROW_SLACK: u64 = 2_000;
+/// Readings before calibration gives up (a PIT that does not count).
+const MAX_SAMPLES: usize = 1_000_000;
 
 /// How this boot got its TSC frequency (see [`init`]).
 #[derive(Clone, Copy, Debug)]
@@ -61,35 +66,46 @@ pub fn log_frequency(t: TscInit) {
     info!("{}", TscLine { khz, source: t.source });
 }
 
-/// Measure the TSC frequency by letting PIT channel 2 count down
-/// CALIBRATE_MS milliseconds (mode 0: OUT2, read in port 0x61 bit 5,
-/// goes high at terminal count).
+/// Measure the TSC frequency against PIT channel 2 over CALIBRATE_MS:
+/// the narrowest of a few counter readings at the start, then the first
+/// reading after the window that is not much wider (a wide one was
+/// interrupted: the host descheduled the vCPU, an SMI), each dated by the
+/// TSC in its middle. Being preempted between two readings costs nothing;
+/// only the readings' widths limit the precision.
 fn calibrate() -> TscSource {
-    let count = PIT_HZ * CALIBRATE_MS / 1000;
-    // SAFETY: ports 0x42/0x43/0x61 are the PIT channel 2 and its gate; the
-    // speaker output is kept off.
-    let cycles = unsafe {
-        let mut ctl = Port::<u8>::new(0x61);
-        let mut cmd = Port::<u8>::new(0x43);
-        let mut ch2 = Port::<u8>::new(0x42);
-        let v = ctl.read();
-        ctl.write((v & !0x02) & !0x01); // gate low, speaker off
-        cmd.write(0b1011_0000); // channel 2, lobyte/hibyte, mode 0, binary
-        ch2.write(count as u8);
-        ch2.write((count >> 8) as u8);
-        let start = crate::arch::rdtsc();
-        ctl.write((v & !0x02) | 0x01); // gate high: start counting
-        let mut spins = 0u64;
-        while ctl.read() & 0x20 == 0 {
-            spins += 1;
-            if spins > 100_000_000 {
-                break;
-            }
+    // SAFETY: calibrate runs once, at boot, before anything else uses the PIT's channel 2.
+    let mut pit = unsafe { Channel2::start() };
+    let mut first = pit.sample();
+    for _ in 1..START_SAMPLES {
+        let s = pit.sample();
+        if s.width < first.width {
+            first = s;
         }
-        crate::arch::rdtsc() - start
-    };
-    let hz = (cycles * 1000 / CALIBRATE_MS).max(1_000_000);
-    TSC_HZ.store(hz, Ordering::Relaxed);
+    }
+    let window = (PIT_HZ * CALIBRATE_MS / 1000) as u16;
+    let narrow = first.width.saturating_mul(2).saturating_add(NARROW_SLACK);
+    let mut best: Option<Sample> = None;
+    for _ in 0..MAX_SAMPLES {
+        let s = pit.sample();
+        let ticks = first.count.wrapping_sub(s.count);
+        if ticks < window {
+            continue;
+        }
+        if best.is_none_or(|b| s.width < b.width) {
+            best = Some(s);
+        }
+        // Narrow enough, or no narrow one before the count nears its wrap.
+        if s.width <= narrow || ticks >= 8 * window {
+            break;
+        }
+    }
+    // Without a counting PIT (none, or gated off) the count never moves:
+    // 1 MHz, the lowest frequency the kernel accepts, keeps time going.
+    let hz = best.map_or(0, |end| {
+        let ticks = u64::from(first.count.wrapping_sub(end.count));
+        ((end.tsc.wrapping_sub(first.tsc) as u128 * PIT_HZ as u128) / ticks as u128) as u64
+    });
+    TSC_HZ.store(hz.max(1_000_000), Ordering::Relaxed);
     TscSource::Calibrated
 }
 

@@ -25,6 +25,20 @@ pub fn find_prompt(hay: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
+/// The host's TSC rate in MHz, timed against the monotonic clock over 100 ms. Under TCG the
+/// guest's TSC is the host's (QEMU reads it with `rdtsc`), so a guest's calibration must find
+/// this.
+#[allow(unsafe_code)] // reading the TSC is an intrinsic, unsafe in core::arch
+pub fn host_tsc_mhz() -> f64 {
+    let t = Instant::now();
+    // SAFETY: rdtsc has no preconditions on x86-64, the only host kexos builds on.
+    let a = unsafe { core::arch::x86_64::_rdtsc() };
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: as above.
+    let b = unsafe { core::arch::x86_64::_rdtsc() };
+    b.wrapping_sub(a) as f64 / t.elapsed().as_nanos() as f64 * 1000.0
+}
+
 /// The MHz figure ("2612.653") of the last TSC frequency line in `log`.
 pub fn last_tsc_mhz(log: &str) -> Option<String> {
     tsc_lines(log).last().map(|(mhz, _)| mhz.to_string())
@@ -230,6 +244,20 @@ impl Machine {
             got == [(ours, Some(TscSource::PassedOn))],
             format_args!("after {what}: TSC lines {got:?}, expected [({ours:?}, PassedOn)]"),
         )
+    }
+
+    /// Checks that the kernel's first TSC line says it calibrated against the PIT, and found
+    /// the host's TSC rate within 1%. Returns the guest's figure (MHz).
+    pub fn check_tsc_calibration(&mut self) -> Result<f64> {
+        let log = self.transcript();
+        let first = tsc_lines(&log).next();
+        let host = host_tsc_mhz();
+        let guest = first.filter(|(_, s)| *s == Some(TscSource::Calibrated)).and_then(|(mhz, _)| mhz.parse::<f64>().ok());
+        self.check(
+            guest.is_some_and(|g| (g - host).abs() <= host / 100.0),
+            format_args!("TSC calibration: the kernel logged {first:?}, the host's TSC runs at {host:.3} MHz (1% allowed)"),
+        )?;
+        Ok(guest.unwrap_or(0.0))
     }
 
     /// Runs `cmd` and checks its output contains `want`. Returns the output.

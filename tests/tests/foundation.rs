@@ -26,6 +26,9 @@ fn uefi_boot_cmdline_uname_dmesg_poweroff() -> Result<()> {
         "no `kexos: starting /sbin/init` before the prompt",
     )?;
 
+    // The TSC frequency the kernel measured is the host's (TCG's TSC is the host's).
+    m.check_tsc_calibration()?;
+
     // /proc/cmdline is exactly the --append text (Linux adds a newline).
     let out = m.run("cat /proc/cmdline")?;
     m.check(
@@ -169,6 +172,7 @@ fn bios_boot_cmdline_rc_poweroff() -> Result<()> {
         add: vec![(rc, "/etc/rc".into())],
         ..BootOptions::new(Firmware::Bios)
     })?;
+    m.check_tsc_calibration()?;
     // /etc/rc ran before the first prompt.
     let log = m.transcript();
     m.check(

@@ -5,6 +5,7 @@ pub mod crash;
 pub mod gdt;
 pub mod idt;
 pub mod pic;
+pub mod pit;
 pub mod qemu;
 pub mod stack;
 pub mod syscall;

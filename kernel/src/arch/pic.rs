@@ -16,7 +16,6 @@ const PIC1_CMD: u16 = 0x20;
 const PIC1_DATA: u16 = 0x21;
 const PIC2_CMD: u16 = 0xa0;
 const PIC2_DATA: u16 = 0xa1;
-const PIT_HZ: u32 = 1_193_182;
 pub const TICK_HZ: u32 = 100;
 
 const IA32_APIC_BASE: u32 = 0x1b;
@@ -66,7 +65,7 @@ pub fn init() {
     outb(PIC1_DATA, !((1 << IRQ_TIMER) | (1 << 2) | (1 << IRQ_COM1)));
     outb(PIC2_DATA, 0xff);
     // PIT channel 0, mode 3 (square wave), lobyte/hibyte.
-    let div = PIT_HZ / TICK_HZ;
+    let div = super::pit::PIT_HZ as u32 / TICK_HZ;
     outb(0x43, 0x36);
     outb(0x40, div as u8);
     outb(0x40, (div >> 8) as u8);
