@@ -25,18 +25,30 @@ pub fn find_prompt(hay: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// The host's TSC rate in MHz, timed against the monotonic clock over 100 ms. Under TCG the
+/// The host's TSC rate in MHz, timed against the monotonic clock over 200 ms. Under TCG the
 /// guest's TSC is the host's (QEMU reads it with `rdtsc`), so a guest's calibration must find
-/// this.
-#[allow(unsafe_code)] // reading the TSC is an intrinsic, unsafe in core::arch
+/// this. Each end is a clock reading between two TSC readings less than 100,000 cycles apart,
+/// so that being descheduled there cannot skew it.
 pub fn host_tsc_mhz() -> f64 {
-    let t = Instant::now();
-    // SAFETY: rdtsc has no preconditions on x86-64, the only host kexos builds on.
-    let a = unsafe { core::arch::x86_64::_rdtsc() };
-    std::thread::sleep(Duration::from_millis(100));
-    // SAFETY: as above.
-    let b = unsafe { core::arch::x86_64::_rdtsc() };
-    b.wrapping_sub(a) as f64 / t.elapsed().as_nanos() as f64 * 1000.0
+    let (t0, a) = tsc_stamp();
+    std::thread::sleep(Duration::from_millis(200));
+    let (t1, b) = tsc_stamp();
+    b.wrapping_sub(a) as f64 / t1.duration_since(t0).as_nanos() as f64 * 1000.0
+}
+
+/// The monotonic clock and the TSC at the same moment (see [`host_tsc_mhz`]).
+#[allow(unsafe_code)] // reading the TSC is an intrinsic, unsafe in core::arch
+fn tsc_stamp() -> (Instant, u64) {
+    loop {
+        // SAFETY: rdtsc has no preconditions on x86-64, the only host kexos builds on.
+        let a = unsafe { core::arch::x86_64::_rdtsc() };
+        let t = Instant::now();
+        // SAFETY: as above.
+        let b = unsafe { core::arch::x86_64::_rdtsc() };
+        if b.wrapping_sub(a) < 100_000 {
+            return (t, a + b.wrapping_sub(a) / 2);
+        }
+    }
 }
 
 /// The MHz figure ("2612.653") of the last TSC frequency line in `log`.
