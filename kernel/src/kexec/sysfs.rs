@@ -75,7 +75,7 @@ static KEXEC_TEST_FAIL_ALLOC: KernelFile = KernelFile {
 static KEXEC_TEST_TSC_KHZ: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_test_tsc_khz",
     mode: 0o600,
-    read: || text(super::load::test_tsc_khz().map_or(format!("off\n"), |khz| format!("{khz}\n"))),
+    read: || text(super::load::test_tsc_khz().map_or_else(|| alloc::string::String::from("off\n"), |khz| format!("{khz}\n"))),
     write: Some(write_test_tsc_khz),
 };
 
