@@ -24,6 +24,7 @@ pub mod bzimage;
 pub mod esp;
 pub mod linux;
 pub mod pe;
+pub mod qemu;
 
 /// Directories every kexos initramfs has (the contract's default layout).
 pub const DEFAULT_DIRS: &[&str] = &["/tmp", "/proc", "/bin", "/etc", "/boot", "/sbin", "/dev"];

@@ -102,10 +102,46 @@ pub extern "C" fn purgatory_main() {
         )
     };
     let mut uart = Uart { port };
-    match pc::verify(&params, &IdentityMapped, &mut uart, rdtsc) {
+    let saved_cr4 = (params.flags & abi::FLAG_SHA_NI != 0 && sha256::cpu_has_sha_ni()).then(enable_sha_ni);
+    let decision = pc::verify(&params, &IdentityMapped, &mut uart, rdtsc);
+    if let Some(cr4) = saved_cr4 {
+        write_cr4(cr4);
+    }
+    match decision {
         pc::Decision::Boot => {}
         pc::Decision::Refuse => halt_forever(),
     }
+}
+
+/// CR4.OSFXSR (bit 9) and OSXMMEXCPT (bit 10): without OSFXSR every SSE
+/// instruction raises #UD (Intel SDM vol. 3A, 2.5). relocate_kernel has
+/// cleared CR0.EM and CR0.TS.
+const CR4_OSFXSR_OSXMMEXCPT: u64 = (1 << 9) | (1 << 10);
+
+/// Enables SSE and makes SHA-NI the block function; returns the CR4 to put
+/// back before the next kernel, which gets the machine as the old kernel
+/// left it.
+fn enable_sha_ni() -> u64 {
+    let cr4 = read_cr4();
+    write_cr4(cr4 | CR4_OSFXSR_OSXMMEXCPT);
+    // SAFETY: SSE is enabled until after the verification, the only hashing,
+    // and nothing here keeps a value in an XMM register (soft-float build).
+    unsafe { sha256::use_sha_ni() };
+    cr4
+}
+
+fn read_cr4() -> u64 {
+    let cr4: u64;
+    // SAFETY: reading CR4 at CPL 0 has no side effect.
+    unsafe { asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack, preserves_flags)) };
+    cr4
+}
+
+fn write_cr4(cr4: u64) {
+    // SAFETY: only the SSE enable bits change between the values written
+    // here (the original CR4 and it with OSFXSR|OSXMMEXCPT); paging, PAE and
+    // PGE stay as relocate_kernel set them.
+    unsafe { asm!("mov cr4, {}", in(reg) cr4, options(nostack, preserves_flags)) };
 }
 
 /// Physical memory through the identity map.

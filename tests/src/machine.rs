@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::{
-    ovmf_path, qemu_command, Artifacts, BootOptions, Console, Firmware, QemuExit, OVMF_ENV, QEMU,
+    ovmf_path, qemu_command, Artifacts, BootOptions, Console, Emulator, Firmware, QemuExit, OVMF_ENV, QEMU,
     VERBOSE_ENV,
 };
 
@@ -99,7 +99,8 @@ impl Machine {
         let log = artifacts
             .target("test-logs")
             .join(format!("{}.log", opts.name));
-        Self::spawn_image(
+        Self::spawn_image_on(
+            &opts.emulator,
             &opts.name,
             &image,
             opts.firmware,
@@ -126,13 +127,26 @@ impl Machine {
         extra: &[String],
         log_path: Option<PathBuf>,
     ) -> Result<Self> {
+        Self::spawn_image_on(&Emulator::System, name, image, fw, mem, extra, log_path)
+    }
+
+    /// [`Machine::spawn_image`] on `emulator`.
+    pub fn spawn_image_on(
+        emulator: &Emulator,
+        name: &str,
+        image: &Path,
+        fw: Firmware,
+        mem: &str,
+        extra: &[String],
+        log_path: Option<PathBuf>,
+    ) -> Result<Self> {
         if fw == Firmware::Uefi && !ovmf_path().is_file() {
             bail!(
                 "OVMF not found at {} (apt-get install ovmf, or set {OVMF_ENV})",
                 ovmf_path().display()
             );
         }
-        let cmd = qemu_command(image, fw, mem, Console::Pipe, extra);
+        let cmd = qemu_command(emulator, image, fw, mem, Console::Pipe, extra);
         Self::spawn_command(name, cmd, log_path)
     }
 

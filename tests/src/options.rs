@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::{AddSpec, Artifacts, Firmware, LinuxFixture};
+use crate::{AddSpec, Artifacts, Emulator, Firmware, LinuxFixture};
 
 /// Everything needed to boot one test machine.
 #[derive(Clone, Debug)]
@@ -27,6 +27,8 @@ pub struct BootOptions {
     pub remove: Vec<String>,
     /// Extra QEMU arguments, appended last.
     pub extra_qemu_args: Vec<String>,
+    /// Which QEMU (and CPU model) runs the machine.
+    pub emulator: Emulator,
     /// Time allowed from QEMU start to the first shell prompt ([`Machine::boot`](crate::Machine::boot)).
     pub timeout: Duration,
 }
@@ -45,6 +47,7 @@ impl Default for BootOptions {
             add: Vec::new(),
             remove: Vec::new(),
             extra_qemu_args: Vec::new(),
+            emulator: Emulator::System,
             timeout: Duration::from_secs(120),
         }
     }

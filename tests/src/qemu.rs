@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use boot::qemu::ShaNiQemu;
+
 use crate::{ovmf_path, Firmware, QEMU};
 
 /// How the serial port is wired to QEMU's stdio.
@@ -50,15 +52,55 @@ fn machine(cmd: &mut Command, mem: &str) {
     cmd.args(NO_NIC);
 }
 
+/// Which QEMU runs a kexos machine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Emulator {
+    /// The machine's `qemu-system-x86_64` (Debian 12: QEMU 7.2) with its default CPU, qemu64:
+    /// no SHA-NI, so kexos hashes with the portable block function.
+    #[default]
+    System,
+    /// The fixture QEMU whose TCG emulates SHA-NI, with `-cpu max` ([`ShaNiQemu`]).
+    ShaNi(ShaNiQemu),
+}
+
+impl Emulator {
+    /// The SHA-NI QEMU of the repository at `repo`, if `cargo xtask` fetched it; else why not
+    /// (the reason xtask recorded).
+    pub fn sha_ni(repo: &Path) -> Result<Emulator, String> {
+        let q = ShaNiQemu::at(repo);
+        if q.is_complete() {
+            return Ok(Emulator::ShaNi(q));
+        }
+        let reason = std::fs::read_to_string(&q.error_file).unwrap_or_default();
+        Err(format!(
+            "the SHA-NI QEMU is missing ({}): {}; `cargo xtask fixtures` fetches it from \
+             bookworm-backports",
+            q.binary().display(),
+            match reason.trim() {
+                "" => "xtask recorded no reason",
+                r => r,
+            }
+        ))
+    }
+
+    fn command(&self) -> Command {
+        match self {
+            Emulator::System => Command::new(QEMU),
+            Emulator::ShaNi(q) => q.command(),
+        }
+    }
+}
+
 /// The QEMU command line kexos boots with (shared by xtask and the harness).
 pub fn qemu_command(
+    emulator: &Emulator,
     image: &Path,
     fw: Firmware,
     mem: &str,
     console: Console,
     extra: &[String],
 ) -> Command {
-    let mut cmd = Command::new(QEMU);
+    let mut cmd = emulator.command();
     machine(&mut cmd, mem);
     match console {
         Console::Pipe => cmd.args(["-serial", "stdio"]),
@@ -164,7 +206,7 @@ mod tests {
     fn mem_prealloc_reaches_both_command_lines() {
         let has = |c: &Command| c.get_args().any(|a| a == "-mem-prealloc");
         let p = Path::new("x");
-        let kexos = || qemu_command(p, Firmware::Uefi, "512M", Console::Pipe, &[]);
+        let kexos = || qemu_command(&Emulator::System, p, Firmware::Uefi, "512M", Console::Pipe, &[]);
         let linux = || qemu_linux_command(p, p, "console=ttyS0", "512M", &[]);
         assert!(!has(&kexos()) && !has(&linux()), "off by default (tests)");
         set_mem_prealloc(true);

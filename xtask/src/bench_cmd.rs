@@ -11,7 +11,7 @@ use kexos_tests::{markers, Machine};
 
 use crate::cli::Opts;
 use crate::{
-    bench, bench_crash, bench_ima, bench_phases, bench_self, bench_sig, file_size, kib, Xtask,
+    bench, bench_crash, bench_ima, bench_phases, bench_self, bench_sha, bench_sig, file_size, kib, Xtask,
 };
 
 impl Xtask {
@@ -27,9 +27,9 @@ impl Xtask {
         if let Some(only) = opts
             .only
             .as_deref()
-            .filter(|o| !matches!(*o, "crash" | "sig" | "ima" | "self" | "phases"))
+            .filter(|o| !matches!(*o, "crash" | "sig" | "ima" | "self" | "phases" | "sha"))
         {
-            bail!("--only takes `crash`, `sig`, `ima`, `self` or `phases`, not `{only}`");
+            bail!("--only takes `crash`, `sig`, `ima`, `self`, `phases` or `sha`, not `{only}`");
         }
         // The release kernel also trusts the Debian Secure Boot CA, for the signed-kexec figures.
         let o = Opts {
@@ -67,6 +67,11 @@ impl Xtask {
                 Some(fx) => bench_phases::phase_figures(&image, self.self_kexec_image().as_deref(), &fx, &self.root),
                 None => println!("kexec phases: n/a ({no_fixture})"),
             }
+            return Ok(ExitCode::SUCCESS);
+        }
+        if opts.only.as_deref() == Some("sha") {
+            self.sha_ni_qemu();
+            bench_sha::sha256_figures(&self.root);
             return Ok(ExitCode::SUCCESS);
         }
         if opts.only.as_deref() == Some("self") {
@@ -214,6 +219,8 @@ impl Xtask {
         bench_self::self_kexec(&self.root, &built.stripped, Some(&figures));
         bench_sig::signature_figures(&self.root, &fx);
         bench_ima::measurement_figures(&self.root, &fx);
+        self.sha_ni_qemu();
+        bench_sha::sha256_figures(&self.root);
         bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
         Ok(ExitCode::SUCCESS)
     }

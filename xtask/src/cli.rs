@@ -82,6 +82,9 @@ OPTIONS (bench):
     --only phases         Only the issue 13 figures, 3 runs each: kexec into Linux, into kexos
                           and into a capture kexos, against Linux -> Linux and Linux kdump in
                           the same run (min/median/max, ratios), kexos's per-phase breakdown
+    --only sha            Only the SHA-256 figures (issue 13): IMA's and purgatory's MiB/s with
+                          the portable code (QEMU 7.2) and with SHA-NI and without it (the
+                          SHA-NI QEMU 10, -cpu max)
 OPTIONS (fuzz):
     TARGET                One target (default: all): bzimage_plan elf64_plan purgatory_reloc
                           cpio_newc initramfs_unpack cmdline boot_params vmcore kexec_sig

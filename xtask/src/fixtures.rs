@@ -28,6 +28,9 @@ pub mod sig;
 #[path = "fixtures_ima.rs"]
 pub mod ima;
 
+#[path = "fixtures_qemu.rs"]
+pub mod qemu;
+
 /// Debian's meta-package whose dependency is the current cloud kernel.
 const KERNEL_META: &str = "linux-image-cloud-amd64";
 /// Overrides the kernel package (e.g. `linux-image-6.12.117+deb12-cloud-amd64`).

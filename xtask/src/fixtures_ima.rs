@@ -218,10 +218,11 @@ pub fn newest_entry<'a>(names: impl Iterator<Item = &'a str>, hash: &str) -> Opt
         .max_by(|a, b| version_cmp(a, b))
 }
 
-/// How to ask apt for [`SOURCE_PACKAGE`]: the machine's configuration, or the private one.
-struct Apt {
+/// How to ask apt for [`SOURCE_PACKAGE`]: the machine's configuration, or the private one
+/// (also the SHA-NI QEMU's source, fixtures_qemu.rs).
+pub(super) struct Apt {
     /// `-o` options (empty: the machine's configuration).
-    opts: Vec<String>,
+    pub(super) opts: Vec<String>,
 }
 
 impl Apt {
@@ -233,7 +234,7 @@ impl Apt {
 
     /// The private configuration in `dir`: [`FALLBACK_SOURCE`] only, its own lists and
     /// archive cache; runs `apt-get update` on it.
-    fn private(dir: &Path, root: bool) -> Result<Apt> {
+    pub(super) fn private(dir: &Path, root: bool) -> Result<Apt> {
         fs::create_dir_all(dir.join("lists/partial"))?;
         fs::create_dir_all(dir.join("cache/archives/partial"))?;
         let list = dir.join("sources.list");

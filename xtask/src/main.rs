@@ -14,6 +14,7 @@ mod bench_crash;
 mod bench_ima;
 mod bench_phases;
 mod bench_self;
+mod bench_sha;
 mod bench_sig;
 mod build;
 mod cli;
@@ -220,6 +221,14 @@ impl Xtask {
             .clone()
     }
 
+    /// The SHA-NI QEMU (`fixtures::qemu`), fetched if missing. When it cannot be had, prints
+    /// one line saying why (the SHA-NI scenario then fails with the recorded reason).
+    pub(crate) fn sha_ni_qemu(&self) {
+        if let Err(e) = fixtures::qemu::ensure(&self.root, false) {
+            eprintln!("xtask: SHA-NI QEMU unavailable ({e:#}): the SHA-NI scenarios FAIL");
+        }
+    }
+
     fn fixtures_cmd(&self, o: &Opts) -> Result<ExitCode> {
         let out = fixtures::ensure(&self.root, o.force)
             .context("fetching the Linux fixture (needs apt-get, Debian/Ubuntu, network)")?;
@@ -277,7 +286,20 @@ impl Xtask {
             }
             Some(e) => println!("  kexec-tools: unavailable ({e})"),
         }
+        let qemu_ok = match fixtures::qemu::ensure(&self.root, o.force) {
+            Ok(q) => {
+                let key = std::fs::read_to_string(&q.key_file).unwrap_or_default();
+                println!("SHA-NI QEMU in {}:", q.dir.display());
+                println!("  {} (-cpu {}; {})", q.binary().display(), boot::qemu::CPU, key.split_whitespace().collect::<Vec<_>>().join(", "));
+                true
+            }
+            Err(e) => {
+                println!("  SHA-NI QEMU: unavailable ({e:#})");
+                false
+            }
+        };
         match fixtures::ima::ensure(&self.root, o.force) {
+            Ok(_) if !qemu_ok => Ok(ExitCode::FAILURE),
             Ok(out) => {
                 let ima = &out.ima;
                 println!("IMA Linux in {}:", ima.dir.display());

@@ -73,6 +73,7 @@ impl Xtask {
             Console::Pipe
         };
         let mut cmd = qemu_command(
+            &kexos_tests::Emulator::System,
             &image,
             fw,
             o.mem.as_deref().unwrap_or("512M"),

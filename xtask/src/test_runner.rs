@@ -30,6 +30,7 @@ impl Xtask {
         // The Linux scenarios need the fixture (build fetched it already unless --no-linux).
         let _ = self.linux_fixture();
         let _ = self.ima_linux();
+        self.sha_ni_qemu();
 
         eprintln!("\nxtask: host unit tests (cargo test --workspace)");
         let mut cmd = self.cargo(&self.root);

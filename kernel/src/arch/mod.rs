@@ -7,6 +7,7 @@ pub mod idt;
 pub mod pic;
 pub mod pit;
 pub mod qemu;
+pub mod simd;
 pub mod stack;
 pub mod syscall;
 

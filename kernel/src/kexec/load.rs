@@ -319,10 +319,11 @@ pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests) {
             n => format!("segment[{}] {} (the file after its first {} bytes)", i, s.label, n),
         })
         .collect();
+    let how = sha256::backend().name();
     if reused.is_empty() {
-        info!("kexec_file: every checksummed segment hashed while copied (SHA-256)");
+        info!("kexec_file: every checksummed segment hashed while copied (SHA-256, {how})");
     } else {
-        info!("kexec_file: SHA-256 taken from IMA's pass for {}; the rest hashed while copied", reused.join(", "));
+        info!("kexec_file: SHA-256 ({how}) taken from IMA's pass for {}; the rest hashed while copied", reused.join(", "));
     }
 }
 

@@ -12,8 +12,13 @@ use crate::arch::syscall::SyscallFrame;
 
 pub type SysResult = Result<u64, Errno>;
 
-/// Called from syscall_entry.s with the saved user registers.
+/// Called from syscall_entry.s with the saved user registers. The user's
+/// XMM registers survive the call, whatever the kernel hashed with SHA-NI.
 pub extern "C" fn dispatch(f: &mut SyscallFrame) {
+    crate::arch::simd::preserving_user_simd(|| syscall(f));
+}
+
+fn syscall(f: &mut SyscallFrame) {
     let (a0, a1, a2, a3, a4, a5) = (f.rdi, f.rsi, f.rdx, f.r10, f.r8, f.r9);
     let result: SysResult = match f.rax {
         nr::READ => fs::sys_read(a0, a1, a2),

@@ -77,6 +77,16 @@ pub fn has_flag(cmdline: &str, key: &str) -> bool {
     }
 }
 
+/// Whether a `clearcpuid=` parameter names CPU feature `name` (Linux's
+/// x86 `clearcpuid=`: a comma-separated list of /proc/cpuinfo flag names,
+/// which may be given several times; every occurrence counts).
+pub fn clears_cpu_feature(cmdline: &str, name: &str) -> bool {
+    params(cmdline)
+        .filter(|p| p.key == "clearcpuid")
+        .filter_map(|p| p.value)
+        .any(|v| v.split(',').any(|f| f == name))
+}
+
 /// kstrtobool's notion of "true".
 fn strtobool(v: &str) -> bool {
     let b = v.as_bytes();
@@ -163,6 +173,17 @@ fn strip_last(s: &str) -> &str {
 mod tests {
     use super::*;
     use alloc::vec::Vec;
+
+    #[test]
+    fn clearcpuid_lists_are_read_like_linux() {
+        assert!(clears_cpu_feature("console=ttyS0 clearcpuid=sha_ni", "sha_ni"));
+        assert!(clears_cpu_feature("clearcpuid=avx2,sha_ni quiet", "sha_ni"));
+        assert!(clears_cpu_feature("clearcpuid=pcid clearcpuid=sha_ni", "sha_ni"));
+        assert!(!clears_cpu_feature("clearcpuid=avx2", "sha_ni"));
+        assert!(!clears_cpu_feature("clearcpuid=sha_nix", "sha_ni"));
+        assert!(!clears_cpu_feature("sha_ni clearcpuid", "sha_ni"));
+        assert!(!clears_cpu_feature("", "sha_ni"));
+    }
 
     fn p<'a>(key: &'a str, value: Option<&'a str>) -> Param<'a> {
         Param { key, value }

@@ -27,10 +27,10 @@
 //! second time either. ELF64's PT_LOADs are middle parts of the file: hashed.
 
 use purgatory_abi::{
-    region_digests_to_bytes, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION, NO_DIGEST,
+    region_digests_to_bytes, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION, FLAG_SHA_NI, NO_DIGEST,
     REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
 };
-use sha2::{Digest, Sha256};
+use sha256::Sha256;
 
 use crate::error::KexecError;
 use crate::kimage::Kimage;
@@ -150,11 +150,13 @@ pub(crate) fn load_digested<'k, E>(
 }
 
 /// How this image's purgatory verifies: per region when it has a `FLAGS`
-/// symbol (kexos's; FLAG_PER_REGION is set in it here), else Linux's total.
+/// symbol (kexos's; FLAG_PER_REGION is set in it here, and FLAG_SHA_NI when
+/// this kernel hashes with SHA-NI), else Linux's total.
 pub fn digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
     match image.purgatory_get_symbol_array::<{ FLAGS.size }>(FLAGS.name) {
         Ok(bytes) => {
-            let flags = u64::from_le_bytes(bytes) | FLAG_PER_REGION;
+            let sha_ni = if sha256::backend() == sha256::Backend::ShaNi { FLAG_SHA_NI } else { 0 };
+            let flags = u64::from_le_bytes(bytes) | FLAG_PER_REGION | sha_ni;
             image.purgatory_set_symbol(FLAGS.name, &flags.to_le_bytes())?;
             Ok(DigestMode::PerRegion)
         }

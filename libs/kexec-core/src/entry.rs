@@ -25,7 +25,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use sha2::{Digest, Sha256};
+use sha256::Sha256;
 
 use crate::digest::{digest_mode, load_digested, store_digests, DigestMode, Digests};
 use crate::error::KexecError;

@@ -53,7 +53,7 @@ impl SuffixDigest {
     /// on the way (one pass): None if `offset` is past the end or not a
     /// multiple of 64.
     pub fn of(file: &[u8], offset: usize) -> Option<SuffixDigest> {
-        use sha2::{Digest, Sha256};
+        use sha256::Sha256;
         let (head, tail) = (file.get(..offset)?, &file[offset..]);
         let mut h = Sha256::new();
         h.update(head);
@@ -125,10 +125,10 @@ mod tests {
     use crate::{BzImage64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
     use bootparam::{e820_from_memmap, LOADER_TYPE_KEXEC};
     use purgatory_abi::{
-        EntryRegs, ShaRegion, ENTRY64_REGS, FLAGS, FLAG_PER_REGION, REGION_DIGESTS, SHA256_DIGEST,
+        EntryRegs, ShaRegion, ENTRY64_REGS, FLAGS, FLAG_PER_REGION, FLAG_SHA_NI, REGION_DIGESTS, SHA256_DIGEST,
         SHA_REGIONS, STACK_END_SYMBOL,
     };
-    use sha2::{Digest, Sha256};
+    use sha256::Sha256;
 
     const MIB: u64 = 1 << 20;
 
@@ -329,6 +329,9 @@ mod tests {
         // per-region verification, no total digest.
         let flags = image.purgatory_get_symbol_array(FLAGS.name).unwrap();
         assert_eq!(u64::from_le_bytes(flags) & FLAG_PER_REGION, FLAG_PER_REGION);
+        // The purgatory hashes as this process does (SHA-NI on a host that has it).
+        let sha_ni = sha256::backend() == sha256::Backend::ShaNi;
+        assert_eq!(u64::from_le_bytes(flags) & FLAG_SHA_NI != 0, sha_ni);
         assert_eq!(
             image
                 .purgatory_get_symbol(SHA256_DIGEST.name, SHA256_DIGEST.size)

@@ -4,7 +4,8 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use const_oid::ObjectIdentifier;
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Digest, Sha384, Sha512};
+use sha256::Sha256;
 
 use crate::{oid, SigError};
 

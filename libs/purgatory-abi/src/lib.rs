@@ -76,9 +76,15 @@ pub const NO_DIGEST: Sha256Digest = [0; SHA256_DIGEST_SIZE];
 /// (kexec-tools' `--no-checks`). Wins over every other bit.
 pub const FLAG_NO_VERIFY: u64 = 1 << 0;
 
-/// [`FLAGS`] bit 1: per-region mode (see the crate documentation). Other
-/// bits are reserved and ignored.
+/// [`FLAGS`] bit 1: per-region mode (see the crate documentation).
 pub const FLAG_PER_REGION: u64 = 1 << 1;
+
+/// [`FLAGS`] bit 2: the loading kernel hashed with SHA-NI (libs/sha256), so
+/// the purgatory may too: it enables SSE itself (CR4.OSFXSR) if CPUID has
+/// SHA-NI, and restores CR4 before entering the next kernel. Clear (the
+/// CPU has no SHA-NI, or `clearcpuid=sha_ni`): the portable block function.
+/// Other bits are reserved and ignored.
+pub const FLAG_SHA_NI: u64 = 1 << 2;
 
 /// The purgatory's entry point: a `STB_GLOBAL` `STT_FUNC` at offset 0 of the
 /// object's first executable section, which is also `e_entry` (0).
@@ -139,7 +145,7 @@ pub const SERIAL_PORT: PatchableSymbol = PatchableSymbol {
     size: 2,
 };
 
-/// `u64`, little endian: [`FLAG_NO_VERIFY`], [`FLAG_PER_REGION`]. Optional
+/// `u64`, little endian: [`FLAG_NO_VERIFY`], [`FLAG_PER_REGION`], [`FLAG_SHA_NI`]. Optional
 /// for the kernel: its presence selects per-region mode.
 pub const FLAGS: PatchableSymbol = PatchableSymbol {
     name: "purgatory_flags",
@@ -346,10 +352,10 @@ impl RegionPrefix {
     }
 }
 
-// Also in this crate's own tests (sha2 is a dev-dependency), so that
+// Also in this crate's own tests (sha256 is a dev-dependency), so that
 // `cargo test -p purgatory-abi` alone runs the prefix tests.
-#[cfg(any(test, feature = "sha2"))]
-mod prefix_sha2;
+#[cfg(any(test, feature = "sha256"))]
+mod prefix_sha256;
 
 const _: () = assert!(core::mem::size_of::<ShaRegion>() == ShaRegion::SIZE);
 const _: () = assert!(core::mem::offset_of!(ShaRegion, start) == 0);

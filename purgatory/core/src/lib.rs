@@ -14,7 +14,7 @@
 // The only unsafe code is one layout check in the tests.
 #![cfg_attr(not(test), forbid(unsafe_code))]
 
-use sha2::{Digest as _, Sha256};
+use sha256::Sha256;
 
 // The contract (names, sizes, layouts, flags) is purgatory-abi's; re-exported
 // so the purgatory binary needs one dependency.
@@ -283,7 +283,9 @@ fn boot_ok<C: Console + ?Sized>(p: &Params, summary: RegionSummary, cycles: u64,
     write_dec(con, summary.total_len);
     con.write_str(" bytes in ");
     write_dec(con, cycles);
-    con.write_str(" cycles\n");
+    con.write_str(" cycles (");
+    con.write_str(sha256::backend().name());
+    con.write_str(")\n");
     write_phases(p, cycles, con);
     con.write_str("purgatory: sha256 ok, entering kernel at ");
     write_hex(con, p.entry_rip);
@@ -629,9 +631,12 @@ mod tests {
         assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
         assert_eq!(
             o.text(),
-            "purgatory: verifying 3 regions (6 KiB)\n\
-             purgatory: hashed 5171 bytes in 500 cycles\n\
-             purgatory: sha256 ok, entering kernel at 0x1000200\n"
+            format!(
+                "purgatory: verifying 3 regions (6 KiB)\n\
+                 purgatory: hashed 5171 bytes in 500 cycles ({})\n\
+                 purgatory: sha256 ok, entering kernel at 0x1000200\n",
+                sha256::backend().name()
+            )
         );
         // One pass, per-region digests untouched.
         assert_eq!(mem.reads.get(), 3);
@@ -646,7 +651,7 @@ mod tests {
         p.entry_tsc = 16_000_000;
         let mut o = Out::default();
         assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
-        assert!(o.text().contains("purgatory: hashed 5171 bytes in 500 cycles\npurgatory: phases: relocate_kernel 3000 us, verify 0 us\npurgatory: sha256 ok"), "{}", o.text());
+        assert!(o.text().contains(&format!("purgatory: hashed 5171 bytes in 500 cycles ({})\npurgatory: phases: relocate_kernel 3000 us, verify 0 us\npurgatory: sha256 ok", sha256::backend().name())), "{}", o.text());
         // No jump TSC (a crash image): only the verification.
         p.timing = [1_000, 0];
         let mut o = Out::default();
@@ -720,9 +725,12 @@ mod tests {
         assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
         assert_eq!(
             o.text(),
-            "purgatory: verifying 3 regions (6 KiB)\n\
-             purgatory: hashed 5171 bytes in 500 cycles\n\
-             purgatory: sha256 ok, entering kernel at 0x1000200\n"
+            format!(
+                "purgatory: verifying 3 regions (6 KiB)\n\
+                 purgatory: hashed 5171 bytes in 500 cycles ({})\n\
+                 purgatory: sha256 ok, entering kernel at 0x1000200\n",
+                sha256::backend().name()
+            )
         );
         assert_eq!(mem.reads.get(), 3);
     }

@@ -1,11 +1,8 @@
-//! [`RegionPrefix`] to and from the `sha2` crate's hasher (feature `sha2`):
+//! [`RegionPrefix`] to and from kexos's SHA-256 hasher (feature `sha256`):
 //! the kernel captures a prefix while it hashes a file, purgatory resumes
-//! from it. Both go through `sha2`'s serialized state (core: `H` then the
-//! block count, little endian, which is [`RegionPrefix`]'s image; then the
-//! partial-block buffer, empty at a block boundary).
+//! from it.
 
-use sha2::digest::common::hazmat::{SerializableState, SerializedState};
-use sha2::Sha256;
+use sha256::Sha256;
 
 use crate::RegionPrefix;
 
@@ -14,38 +11,28 @@ impl RegionPrefix {
     /// of 64 bytes hashed; nothing hashed yet is [`RegionPrefix::NONE`]),
     /// else None.
     pub fn capture(hasher: &Sha256) -> Option<RegionPrefix> {
-        let s = hasher.serialize();
-        let (core, buffer) = s.split_at(Self::SIZE);
-        if buffer.iter().any(|&b| b != 0) {
-            return None;
-        }
-        let p = RegionPrefix::from_bytes(core.try_into().ok()?);
-        Some(if p.blocks == 0 { RegionPrefix::NONE } else { p })
+        let (state, blocks) = hasher.at_block_boundary()?;
+        Some(if blocks == 0 { RegionPrefix::NONE } else { RegionPrefix { state, blocks } })
     }
 
     /// A hasher that continues from this state ([`RegionPrefix::NONE`]:
     /// a fresh one).
     pub fn resume(&self) -> Sha256 {
         if *self == RegionPrefix::NONE {
-            return Sha256::default();
+            return Sha256::new();
         }
-        let mut s = SerializedState::<Sha256>::default();
-        s[..Self::SIZE].copy_from_slice(&self.to_bytes());
-        // The image is 40 bytes of state and an empty buffer: sha2 accepts
-        // every such value (any H, any count).
-        Sha256::deserialize(&s).unwrap_or_default()
+        Sha256::resume(self.state, self.blocks)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sha2::Digest;
 
     #[test]
     fn a_prefix_resumes_to_the_digest_of_the_whole() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
-        let whole: [u8; 32] = Sha256::digest(&data).into();
+        let data: std::vec::Vec<u8> = (0..100_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        let whole = Sha256::digest(&data);
         for cut in [0, 64, 512, 17 * 1024, 99_968] {
             let mut h = Sha256::new();
             h.update(&data[..cut]);
@@ -55,7 +42,7 @@ mod tests {
             let p = RegionPrefix::from_bytes(&p.to_bytes());
             let mut r = p.resume();
             r.update(&data[cut..]);
-            assert_eq!(<[u8; 32]>::from(r.finalize()), whole, "cut at {cut}");
+            assert_eq!(r.finalize(), whole, "cut at {cut}");
         }
     }
 
