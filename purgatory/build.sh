@@ -9,7 +9,8 @@
 # compiler_builtins rebuilt with the same flags: see .cargo/config.toml);
 # rust-lld -r links its members into one object, keeping only what the entry
 # reaches (--gc-sections -e) and merging sections with purgatory.ld; then the
-# disassembly must hold no SSE/AVX/x87/MMX instruction.
+# disassembly must hold no SSE/AVX/x87/MMX instruction outside libs/sha256's
+# SHA-NI block function (kexos_sha256_ni_blocks, run after OSFXSR is set).
 # Prints the object's size, sections, relocation counts and symbols.
 #
 # The contract checks (ELF type, relocation types, undefined/common symbols,

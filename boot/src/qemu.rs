@@ -57,12 +57,18 @@ impl ShaNiQemu {
 
     /// A command running this QEMU: its own modules (`QEMU_MODULE_DIR`: it refuses the
     /// machine's, which come from another build) and firmware directory, then the machine's
-    /// (for the blobs `qemu-system-data` leaves to other packages), and `-cpu max`.
-    pub fn command(&self) -> Command {
+    /// (for the blobs `qemu-system-data` leaves to other packages). No `-cpu`.
+    pub fn base_command(&self) -> Command {
         let mut c = Command::new(self.binary());
         c.env("QEMU_MODULE_DIR", self.root.join("usr/lib/x86_64-linux-gnu/qemu"));
         c.arg("-L").arg(self.root.join("usr/share/qemu"));
         c.args(["-L", "/usr/share/qemu"]);
+        c
+    }
+
+    /// [`ShaNiQemu::base_command`] with `-cpu max`: what the scenarios run.
+    pub fn command(&self) -> Command {
+        let mut c = self.base_command();
         c.args(["-cpu", CPU]);
         c
     }

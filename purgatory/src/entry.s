@@ -10,7 +10,9 @@
 #   - RFLAGS.IF = 0 (interrupts off; there is no IDT the purgatory relies on);
 #   - every GPR, RSP, RFLAGS other than IF, the GDT and all segment registers
 #     undefined: nothing is read from them;
-#   - CR4.OSFXSR may be clear: no SSE/x87 instruction is used anywhere.
+#   - CR4.OSFXSR may be clear: no SSE/x87 instruction is used anywhere, but
+#     for libs/sha256's SHA-NI block function, which runs only after
+#     purgatory_main has set OSFXSR (FLAG_SHA_NI, src/lib.rs).
 # Serial output uses in/out on purgatory_serial_port (CPL 0 is enough).
 #
 # What it does: load our GDT (0x10 = 64-bit code, 0x18 = flat data), reload

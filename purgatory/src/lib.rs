@@ -120,7 +120,9 @@ const CR4_OSFXSR_OSXMMEXCPT: u64 = (1 << 9) | (1 << 10);
 
 /// Enables SSE and makes SHA-NI the block function; returns the CR4 to put
 /// back before the next kernel, which gets the machine as the old kernel
-/// left it.
+/// left it. kexos's kernel keeps OSFXSR set (kernel/src/arch/simd.rs) and
+/// relocate_kernel keeps CR4, so today both writes leave CR4 as it was: they
+/// keep purgatory from depending on that.
 fn enable_sha_ni() -> u64 {
     let cr4 = read_cr4();
     write_cr4(cr4 | CR4_OSFXSR_OSXMMEXCPT);

@@ -113,7 +113,7 @@ fn uefi_shell_files_errors_ls_add() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn uefi_faulttest_syscalls() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
-    for case in ["efault", "enosys", "brk", "mmap", "heap"] {
+    for case in ["efault", "enosys", "brk", "mmap", "heap", "simd"] {
         let out = m.run(&format!("/bin/faulttest {case}"))?;
         m.check_contains(
             &format!("faulttest {case}"),

@@ -7,7 +7,7 @@
 //! agrees with the host's sha2: the signature verifies, IMA's line matches the host's digest
 //! of the file, and purgatory, which continues the kernel segment's hash from the state the
 //! kernel captured, finds every segment intact, also with SHA-NI. `clearcpuid=sha_ni` keeps
-//! the portable code in the kernel and in purgatory.
+//! the portable code in the kernel and in purgatory. A crash kernel is verified with SHA-NI too.
 //!
 //! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
 
@@ -18,8 +18,7 @@ use kexos_tests::ima::{ima_ng_file, measurements};
 use kexos_tests::{random_token, Artifacts, BootOptions, Emulator, Firmware, Machine};
 
 const HOP: Duration = Duration::from_secs(180);
-const CHOSEN_SHA_NI: &str = "sha256: SHA-NI block function (CPUID sha, ssse3, sse4.1)";
-const CHOSEN_PORTABLE: &str = "sha256: portable block function (clearcpuid=sha_ni)";
+use sha256::{Backend, Choice, CLEARCPUID_NAME};
 
 fn boot_on_sha_ni(append: &str, add: Vec<(std::path::PathBuf, String)>) -> Result<(Machine, Artifacts)> {
     let a = Artifacts::from_env()?;
@@ -32,9 +31,14 @@ fn boot_on_sha_ni(append: &str, add: Vec<(std::path::PathBuf, String)>) -> Resul
     Ok((m, a))
 }
 
-/// How many times `line` is in the transcript.
-fn count(m: &Machine, line: &str) -> usize {
-    m.transcript().matches(line).count()
+/// How many times the kernel logged `choice`.
+fn count(m: &Machine, choice: Choice) -> usize {
+    m.transcript().matches(&choice.to_string()).count()
+}
+
+/// Purgatory's `hashed ... cycles (<block function>)` ending.
+fn purgatory_used(b: Backend) -> String {
+    format!(" cycles ({})", b.name())
 }
 
 #[test]
@@ -43,8 +47,8 @@ fn sha_ni_hashes_a_signed_self_kexec_end_to_end() -> Result<()> {
     let a = Artifacts::from_env()?;
     let image = "/boot/signed.bzImage";
     let (mut m, a) = boot_on_sha_ni("lockdown=integrity", vec![(a.signed_bzimage.clone(), image.into())])?;
-    let n = count(&m, CHOSEN_SHA_NI);
-    m.check(n == 1, format_args!("the kernel logged {CHOSEN_SHA_NI:?} {n} times, expected once"))?;
+    let n = count(&m, Choice::ShaNi);
+    m.check(n == 1, format_args!("the kernel logged {:?} {n} times, expected once", Choice::ShaNi.to_string()))?;
 
     let append = format!("lockdown=integrity token={}", random_token("sha-ni-"));
     let cmd = format!("kexec -d -s -l {image} --initrd=/boot/initramfs.cpio --append=\"{append}\"");
@@ -53,7 +57,7 @@ fn sha_ni_hashes_a_signed_self_kexec_end_to_end() -> Result<()> {
     // Authenticode's digest, computed with SHA-NI, matches the one the host signer signed.
     m.check_contains(&cmd, &out, &format!("{image}: Authenticode signature verified in "))?;
     // The kernel segment's digest is IMA's pass, resumed by purgatory after the setup sectors.
-    m.check_contains(&cmd, &out, "kexec_file: SHA-256 (SHA-NI) taken from IMA's pass for segment[")?;
+    m.check_contains(&cmd, &out, &format!("kexec_file: SHA-256 ({}) taken from IMA's pass for segment[", Backend::ShaNi.name()))?;
     m.check_contains(&cmd, &out, "(the file after its first ")?;
     // IMA's digest of the file is the host's.
     let want = ima_ng_file(&std::fs::read(&a.signed_bzimage)?, image);
@@ -63,30 +67,56 @@ fn sha_ni_hashes_a_signed_self_kexec_end_to_end() -> Result<()> {
     m.exec_into_kexos(image, &append, HOP)?;
     let log = m.transcript();
     m.check(
-        log.contains(" cycles (SHA-NI)") && log.contains("purgatory: sha256 ok"),
+        log.contains(&purgatory_used(Backend::ShaNi)) && log.contains("purgatory: sha256 ok"),
         format_args!("purgatory did not verify with SHA-NI"),
     )?;
-    let n = count(&m, CHOSEN_SHA_NI);
-    m.check(n == 2, format_args!("after the hop {CHOSEN_SHA_NI:?} is logged {n} times, expected twice"))?;
+    let n = count(&m, Choice::ShaNi);
+    m.check(n == 2, format_args!("after the hop the SHA-NI choice is logged {n} times, expected twice"))?;
     m.poweroff()
 }
 
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn clearcpuid_sha_ni_keeps_the_portable_block_function() -> Result<()> {
-    let (mut m, _) = boot_on_sha_ni("clearcpuid=sha_ni", Vec::new())?;
-    let n = count(&m, CHOSEN_PORTABLE);
-    m.check(n == 1, format_args!("the kernel logged {CHOSEN_PORTABLE:?} {n} times, expected once"))?;
+    let (mut m, _) = boot_on_sha_ni(&format!("clearcpuid={CLEARCPUID_NAME}"), Vec::new())?;
+    let n = count(&m, Choice::Cleared);
+    m.check(n == 1, format_args!("the kernel logged {:?} {n} times, expected once", Choice::Cleared.to_string()))?;
     let image = "/boot/kexos.bzImage";
     let cmd = format!("kexec -d -s -l {image} --initrd=/boot/initramfs.cpio --append=\"x\"");
     let out = m.run(&cmd)?;
     m.check_lacks(&cmd, &out, "kexec_file_load failed")?;
-    m.check_contains(&cmd, &out, "kexec_file: SHA-256 (portable) taken from IMA's pass for segment[")?;
+    m.check_contains(&cmd, &out, &format!("kexec_file: SHA-256 ({}) taken from IMA's pass for segment[", Backend::Portable.name()))?;
     m.exec_into_kexos(image, "x", HOP)?;
     let log = m.transcript();
     m.check(
-        log.contains(" cycles (portable)") && !log.contains("(SHA-NI)"),
+        log.contains(&purgatory_used(Backend::Portable)) && !log.contains(&purgatory_used(Backend::ShaNi)),
         format_args!("with clearcpuid=sha_ni purgatory still used SHA-NI, or said nothing"),
     )?;
+    m.poweroff()
+}
+
+/// The crash path with SHA-NI: the crash load hashes the segments as it writes them into the
+/// region (SHA-NI), the dying kernel jumps with whatever it had in XMM, and purgatory checks
+/// the capture kernel with SHA-NI before it boots. First, `faulttest simd` checks that the
+/// programs' XMM registers never see the kernel's hashing.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn sha_ni_verifies_the_capture_kernel_after_a_panic() -> Result<()> {
+    let (mut m, _) = boot_on_sha_ni("crashkernel=64M kexec_test", Vec::new())?;
+    // No XMM value of the kernel's reaches a program: not at its start (the kernel hashed with
+    // SHA-NI at boot), not across a kexec_file_load (it hashes in the syscall).
+    m.run_expect("faulttest simd", "faulttest: simd PASS")?;
+    let cmd = "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"kexec_test\"";
+    let out = m.run(cmd)?;
+    m.check_contains(cmd, &out, "(bzImage64) as the crash kernel")?;
+    m.check_lacks(cmd, &out, "failed")?;
+    m.send_line("echo panic > /sys/kernel/kexec_test_crash")?;
+    m.expect("KERNEL PANIC: ", HOP)?;
+    let verdict = m.expect("purgatory: sha256 ok", HOP)?;
+    m.check(verdict.contains(&purgatory_used(Backend::ShaNi)), format_args!("purgatory did not verify the capture kernel with SHA-NI: {verdict:?}"))?;
+    m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
+    m.expect_prompt(HOP)?;
+    let n = count(&m, Choice::ShaNi);
+    m.check(n == 2, format_args!("the SHA-NI choice is logged {n} times, expected by both kernels"))?;
     m.poweroff()
 }

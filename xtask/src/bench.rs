@@ -93,7 +93,7 @@ pub fn parse_load_us(log: &str) -> Option<String> {
     })
 }
 
-/// `purgatory: hashed <bytes> bytes in <cycles> cycles` -> (bytes, cycles).
+/// `purgatory: hashed <bytes> bytes in <cycles> cycles (<block function>)` -> (bytes, cycles).
 pub fn parse_hashed(line: &str) -> Option<(u64, u64)> {
     let rest = line.split("purgatory: hashed ").nth(1)?;
     let mut w = rest.split_whitespace();

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kexos_tests::{Artifacts, BootOptions, Emulator, Firmware, Machine};
+use sha256::{Choice, CLEARCPUID_NAME};
 
 use crate::bench::{parse_hashed, parse_tsc_mhz};
 
@@ -39,7 +40,8 @@ fn measure(root: &Path, name: &str, emulator: Emulator, append: &str) -> Result<
     m.cmd_timeout = Duration::from_secs(300);
     let to = Duration::from_secs(180);
     m.expect_prompt(to).map_err(e)?;
-    let chosen = m.transcript().lines().find(|l| l.contains("sha256: ")).map(|l| l.split("sha256: ").nth(1).unwrap_or("").to_string());
+    let log = m.transcript();
+    let chosen = [Choice::NoCpuSupport, Choice::Cleared, Choice::ShaNi].into_iter().find(|c| log.contains(&c.to_string()));
     let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench").map_err(e)?;
     let (kib, us) = parse_ima_measured(&out).ok_or_else(|| format!("no `ima: measured` line in {out:?}"))?;
     m.send_line("kexec -e").map_err(e)?;
@@ -56,7 +58,7 @@ fn measure(root: &Path, name: &str, emulator: Emulator, append: &str) -> Result<
         kib / 1024.0,
         bytes as f64 / 1048576.0,
         cycles as f64 / bytes.max(1) as f64,
-        chosen.unwrap_or_else(|| "no choice logged".into())
+        chosen.map_or_else(|| "no choice logged".into(), |c| c.to_string())
     ))
 }
 
@@ -64,10 +66,11 @@ fn measure(root: &Path, name: &str, emulator: Emulator, append: &str) -> Result<
 pub fn sha256_figures(root: &Path) {
     println!("SHA-256 block functions (issue 13; release kernel, UEFI, TCG; guest clock, one run each)");
     let sha_ni = Emulator::sha_ni(root);
-    let configs: [(&str, &str, Result<Emulator, String>, &str); 3] = [
-        ("QEMU 7.2, default CPU (no SHA-NI)", "bench-sha-portable", Ok(Emulator::System), ""),
-        ("QEMU 10, -cpu max, SHA-NI", "bench-sha-ni", sha_ni.clone(), ""),
-        ("QEMU 10, -cpu max, clearcpuid=sha_ni", "bench-sha-ni-off", sha_ni, "clearcpuid=sha_ni"),
+    let cleared = format!("clearcpuid={CLEARCPUID_NAME}");
+    let configs: [(String, &str, Result<Emulator, String>, &str); 3] = [
+        ("QEMU 7.2, default CPU (no SHA-NI)".into(), "bench-sha-portable", Ok(Emulator::System), ""),
+        ("QEMU 10, -cpu max, SHA-NI".into(), "bench-sha-ni", sha_ni.clone(), ""),
+        (format!("QEMU 10, -cpu max, {cleared}"), "bench-sha-ni-off", sha_ni, &cleared),
     ];
     for (label, name, emulator, append) in configs {
         let figures = emulator.and_then(|em| measure(root, name, em, append));

@@ -70,7 +70,7 @@ fn fetch(q: &ShaNiQemu) -> Result<()> {
 
 /// QEMU starts a paused q35 machine whose CPU must have SHA-NI, then quits on its monitor.
 fn probe(q: &ShaNiQemu) -> Result<()> {
-    let mut c = q.command();
+    let mut c = q.base_command();
     c.args(["-accel", "tcg", "-M", "q35", "-S", "-display", "none", "-nodefaults", "-monitor", "stdio"]);
     c.args(["-cpu", &format!("{},sha-ni=on,enforce", boot::qemu::CPU)]);
     c.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
@@ -78,6 +78,14 @@ fn probe(q: &ShaNiQemu) -> Result<()> {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(b"quit\n");
     }
+    // Read stderr while QEMU runs, so a full pipe cannot stall it.
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+            s
+        })
+    });
     let deadline = Instant::now() + Duration::from_secs(60);
     let status = loop {
         if let Some(st) = child.try_wait()? {
@@ -89,10 +97,7 @@ fn probe(q: &ShaNiQemu) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
+    let err = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     if !status.success() {
         bail!(
             "{} cannot run a CPU with SHA-NI under TCG ({status}): {}",

@@ -2,16 +2,16 @@
 //! bulk SHA-256 (IMA, Authenticode, segment digests) goes through.
 //!
 //! The kernel is built soft-float, so the compiler never touches an XMM register; only that
-//! assembly function does. Two things make it safe to call:
+//! assembly function does. Three things make it safe to call:
 //! - [`init`] sets CR4.OSFXSR (SSE instructions would raise #UD without it, Intel SDM vol. 3A,
 //!   2.5) and CR4.OSXMMEXCPT, and clears CR0.EM and CR0.TS (#UD / #NM otherwise, 13.1.3);
 //! - [`preserving_user_simd`] saves a user program's x87/SSE state around a syscall and
-//!   restores it after, as Linux's syscalls preserve XMM registers (kernel_fpu_begin/end).
+//!   restores it after, as Linux's syscalls preserve XMM registers (kernel_fpu_begin/end);
+//! - [`reset_user_simd`] starts every program with a clean x87/SSE state, as Linux's exec
+//!   does (fpstate_init), so no hash state the kernel left behind reaches it.
 
+use sha256::Choice;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
-
-/// Linux's name for the feature in `clearcpuid=` and /proc/cpuinfo.
-const SHA_NI_FLAG: &str = "sha_ni";
 
 /// Enables SSE, then makes SHA-NI the SHA-256 block function if the CPU has it and
 /// `clearcpuid=sha_ni` is not on the command line. Logs the choice once.
@@ -23,41 +23,65 @@ pub fn init(cmdline: &str) -> sha256::Backend {
         Cr0::update(|f| f.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED));
         Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
     }
-    if !sha256::cpu_has_sha_ni() {
-        info!("sha256: portable block function (CPUID has no SHA-NI)");
-        sha256::Backend::Portable
-    } else if cmdline::clears_cpu_feature(cmdline, SHA_NI_FLAG) {
-        sha256::use_portable();
-        info!("sha256: portable block function (clearcpuid={})", SHA_NI_FLAG);
-        sha256::Backend::Portable
+    let choice = if !sha256::cpu_has_sha_ni() {
+        Choice::NoCpuSupport
+    } else if cmdline::clears_cpu_feature(cmdline, sha256::CLEARCPUID_NAME) {
+        Choice::Cleared
     } else {
-        // SAFETY: SSE is enabled just above for the rest of the kernel's life, and the only
-        // callers that run with a user's XMM state live (syscalls) go through
-        // `preserving_user_simd`.
-        let b = unsafe { sha256::use_sha_ni() };
-        info!("sha256: {} block function (CPUID sha, ssse3, sse4.1)", b.name());
-        b
+        Choice::ShaNi
+    };
+    if choice == Choice::ShaNi {
+        // SAFETY: SSE is enabled just above for the rest of the kernel's life; every syscall
+        // goes through `preserving_user_simd`, and a new program starts from
+        // `reset_user_simd`, so no user sees what the kernel left in XMM registers.
+        unsafe { sha256::use_sha_ni() };
+    } else {
+        sha256::use_portable();
     }
+    info!("{}", choice);
+    choice.backend()
 }
 
 /// The FXSAVE image: 512 bytes, 16-byte aligned (Intel SDM vol. 1, 10.5.1).
 #[repr(C, align(16))]
 struct FxArea([u8; 512]);
 
+/// The x87/SSE state a program starts with: FCW 0x37f and MXCSR 0x1f80, as after FNINIT and
+/// reset (SDM vol. 1, 8.1.5 and 10.2.3.1), every register zero.
+static CLEAN: FxArea = {
+    let mut a = [0u8; 512];
+    (a[0], a[1]) = (0x7f, 0x03);
+    (a[24], a[25]) = (0x80, 0x1f);
+    FxArea(a)
+};
+
 /// Runs `f` (a syscall) with the user's x87/SSE registers saved before and restored after, so
-/// that whatever the kernel hashes with SHA-NI does not reach the user program.
+/// that whatever the kernel hashed with SHA-NI does not reach the user program.
 pub fn preserving_user_simd<R>(f: impl FnOnce() -> R) -> R {
     if sha256::backend() != sha256::Backend::ShaNi {
         // Nothing in the kernel touches an XMM register.
         return f();
     }
-    let mut area = FxArea([0; 512]);
+    let mut area = core::mem::MaybeUninit::<FxArea>::uninit();
+    let at = area.as_mut_ptr().cast::<u8>();
     // SAFETY: `area` is 512 writable bytes, 16-byte aligned; OSFXSR is set (init), so FXSAVE
     // saves and FXRSTOR restores the XMM registers and MXCSR; the image restored is the one
     // just saved, so it is valid (reserved MXCSR bits clear).
-    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) area.0.as_mut_ptr(), options(nostack, preserves_flags)) };
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) at, options(nostack, preserves_flags)) };
     let r = f();
     // SAFETY: as above.
-    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) area.0.as_ptr(), options(nostack, preserves_flags)) };
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) at, options(nostack, preserves_flags)) };
     r
+}
+
+/// Gives a program about to start the x87/SSE state of a fresh CPU, so that nothing the
+/// kernel hashed (with SHA-NI, at boot or in an exec) is left in its XMM registers.
+pub fn reset_user_simd() {
+    if !Cr4::read().contains(Cr4Flags::OSFXSR) {
+        // Before `init`: FXRSTOR would not load XMM state, and the kernel has used none.
+        return;
+    }
+    // SAFETY: CLEAN is a valid 16-byte aligned FXSAVE image (reserved MXCSR bits clear) and
+    // OSFXSR is set.
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) CLEAN.0.as_ptr(), options(nostack, preserves_flags)) };
 }

@@ -59,6 +59,8 @@ pub fn init() {
 /// kernel stack must hold nothing the kernel still needs.
 pub unsafe fn enter_user(rip: u64, rsp: u64) -> ! {
     let s = super::gdt::selectors();
+    // The general registers are cleared in kexos_enter_user; the SIMD ones here.
+    super::simd::reset_user_simd();
     // SAFETY: forwarded contract.
     unsafe { kexos_enter_user(rip, rsp, s.user_code.0 as u64, s.user_data.0 as u64) }
 }

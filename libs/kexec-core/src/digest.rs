@@ -155,14 +155,20 @@ pub(crate) fn load_digested<'k, E>(
 pub fn digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
     match image.purgatory_get_symbol_array::<{ FLAGS.size }>(FLAGS.name) {
         Ok(bytes) => {
-            let sha_ni = if sha256::backend() == sha256::Backend::ShaNi { FLAG_SHA_NI } else { 0 };
-            let flags = u64::from_le_bytes(bytes) | FLAG_PER_REGION | sha_ni;
+            let flags = per_region_flags(u64::from_le_bytes(bytes), sha256::backend());
             image.purgatory_set_symbol(FLAGS.name, &flags.to_le_bytes())?;
             Ok(DigestMode::PerRegion)
         }
         Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => Ok(DigestMode::Total),
         Err(e) => Err(e),
     }
+}
+
+/// A kexos purgatory's flags for a load by a kernel hashing with `backend`:
+/// per-region mode, and SHA-NI allowed exactly when the kernel uses it.
+pub fn per_region_flags(flags: u64, backend: sha256::Backend) -> u64 {
+    let sha_ni = if backend == sha256::Backend::ShaNi { FLAG_SHA_NI } else { 0 };
+    (flags & !FLAG_SHA_NI) | FLAG_PER_REGION | sha_ni
 }
 
 /// Store `d` in purgatory's symbols.

@@ -332,6 +332,12 @@ mod tests {
         // The purgatory hashes as this process does (SHA-NI on a host that has it).
         let sha_ni = sha256::backend() == sha256::Backend::ShaNi;
         assert_eq!(u64::from_le_bytes(flags) & FLAG_SHA_NI != 0, sha_ni);
+        // Both ways, whatever this host has.
+        use crate::digest::per_region_flags;
+        use sha256::Backend::{Portable, ShaNi};
+        assert_eq!(per_region_flags(0, ShaNi), FLAG_PER_REGION | FLAG_SHA_NI);
+        assert_eq!(per_region_flags(FLAG_SHA_NI, Portable), FLAG_PER_REGION);
+        assert_eq!(per_region_flags(1, Portable), 1 | FLAG_PER_REGION);
         assert_eq!(
             image
                 .purgatory_get_symbol(SHA256_DIGEST.name, SHA256_DIGEST.size)

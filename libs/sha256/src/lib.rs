@@ -4,7 +4,8 @@
 //!
 //! Two block functions compute the same thing (FIPS 180-4, section 6.2.2):
 //! - [`Backend::Portable`]: sha2's `compress256` (its portable code on bare metal);
-//! - [`Backend::ShaNi`]: the x86 SHA extensions (src/ni.rs), about 8x faster on hardware.
+//! - [`Backend::ShaNi`]: the x86 SHA extensions (src/ni.rs), about 4x faster on hardware
+//!   (docs/benchmarks.md), and slower under QEMU's TCG, which emulates each instruction.
 //!
 //! Which one runs is one process-wide choice ([`backend`]). Hosted builds (tests, fuzzers,
 //! tools) take SHA-NI when CPUID has it: the OS has enabled SSE and saves XMM state. A bare
@@ -44,6 +45,42 @@ impl Backend {
         match self {
             Backend::Portable => "portable",
             Backend::ShaNi => "SHA-NI",
+        }
+    }
+}
+
+/// The feature's name in Linux's `clearcpuid=` and /proc/cpuinfo.
+pub const CLEARCPUID_NAME: &str = "sha_ni";
+
+/// A bare-metal environment's choice of block function and its reason. Its `Display` is the
+/// kernel's boot log line, which the scenarios and the bench look for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// CPUID lacks one of the features [`cpu_has_sha_ni`] checks.
+    NoCpuSupport,
+    /// `clearcpuid=sha_ni` on the command line.
+    Cleared,
+    /// SHA-NI.
+    ShaNi,
+}
+
+impl Choice {
+    /// The block function this choice runs.
+    pub const fn backend(self) -> Backend {
+        match self {
+            Choice::ShaNi => Backend::ShaNi,
+            _ => Backend::Portable,
+        }
+    }
+}
+
+impl core::fmt::Display for Choice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "sha256: {} block function (", self.backend().name())?;
+        match self {
+            Choice::NoCpuSupport => write!(f, "CPUID has no SHA-NI)"),
+            Choice::Cleared => write!(f, "clearcpuid={CLEARCPUID_NAME})"),
+            Choice::ShaNi => write!(f, "CPUID sha, ssse3, sse4.1)"),
         }
     }
 }

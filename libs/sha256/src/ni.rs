@@ -7,8 +7,8 @@
 //! lower 128-bit vector values ("Do not know how to split the result of this operator").
 //! The assembler takes the instructions whatever the target's features, and the compiler
 //! never sees an XMM register: the function reads its arguments from RDI, RSI, RDX (SysV)
-//! and clobbers only XMM0-XMM7, RAX, RCX and flags, which the SysV ABI lets a callee
-//! clobber. On bare metal the caller is responsible for the XMM state (see `use_sha_ni`).
+//! and clobbers only XMM0-XMM7, RAX, RCX, RSI, RDX and flags, which the SysV ABI lets a
+//! callee clobber. On bare metal the caller is responsible for the XMM state (see `use_sha_ni`).
 
 use super::BLOCK;
 

@@ -1,5 +1,6 @@
 extern crate std;
 
+use std::string::ToString;
 use std::vec::Vec;
 
 use super::*;
@@ -102,4 +103,12 @@ fn a_hosted_build_hashes_with_sha_ni_when_the_cpu_has_it() {
     assert_eq!(backend(), Backend::ShaNi);
     let d = data(1 << 20, 9);
     assert_eq!(Sha256::digest(&d), reference(&d));
+}
+
+#[test]
+fn the_choice_lines() {
+    assert_eq!(Choice::ShaNi.to_string(), "sha256: SHA-NI block function (CPUID sha, ssse3, sse4.1)");
+    assert_eq!(Choice::Cleared.to_string(), "sha256: portable block function (clearcpuid=sha_ni)");
+    assert_eq!(Choice::NoCpuSupport.to_string(), "sha256: portable block function (CPUID has no SHA-NI)");
+    assert_eq!(Choice::Cleared.backend(), Backend::Portable);
 }

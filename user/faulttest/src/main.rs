@@ -9,6 +9,7 @@ extern crate alloc;
 
 mod checks;
 mod faults;
+mod simd;
 
 use ulib::{println, sys};
 
@@ -25,6 +26,7 @@ const USAGE: &str = "usage: faulttest MODE
   gp         execute cli in ring 3      (must be killed: general protection)
   ud         execute ud2                (must be killed: invalid opcode)
   munmapped  touch a page after munmap  (must be killed: page fault)
+  simd       a fresh program's XMM state is clean, and kexec_file_load keeps it
   exit N     exit with status N";
 
 fn main(args: &[&str]) -> i32 {
@@ -39,6 +41,7 @@ fn main(args: &[&str]) -> i32 {
         ["gp"] => faults::gp(),
         ["ud"] => faults::ud(),
         ["munmapped"] => faults::munmapped(),
+        ["simd"] => simd::simd(),
         ["exit", n] => match n.parse::<i32>() {
             Ok(n) => sys::exit(n),
             Err(_) => {

@@ -1,0 +1,102 @@
+//! `faulttest simd`: the kernel's SHA-NI hashing (libs/sha256) never reaches a program's XMM
+//! registers. This binary is soft-float, so the compiler never uses XMM; only the assembly
+//! here does.
+//!
+//! 1. A program starts with a clean x87/SSE state: XMM0-XMM7 zero and MXCSR 0x1f80. (No
+//!    kernel path hashes between a syscall's return and a program's start today, so this
+//!    guards the invariant kernel/src/arch/simd.rs's reset_user_simd keeps: with the reset
+//!    taken out, the check still passes.)
+//! 2. XMM0-XMM7 survive a kexec_file_load of `/boot/kexos.bzImage` (the kernel hashes the
+//!    file for IMA and the segments while the syscall runs): a pattern goes in before the
+//!    `syscall` instruction and must come out after it, in one assembly block.
+use core::arch::asm;
+
+use ulib::abi::fs::O_RDONLY;
+use ulib::abi::kexec::KEXEC_FILE_NO_INITRAMFS;
+use ulib::abi::nr;
+use ulib::{println, sys};
+
+/// MXCSR after reset: every exception masked (SDM vol. 1, 10.2.3.1).
+const MXCSR_DEFAULT: u32 = 0x1f80;
+const IMAGE: &str = "/boot/kexos.bzImage";
+
+/// XMM0-XMM7 as stored by MOVDQU.
+type Xmm8 = [[u8; 16]; 8];
+
+fn read_xmm() -> (Xmm8, u32) {
+    let mut x: Xmm8 = [[0; 16]; 8];
+    let mut mxcsr = 0u32;
+    let p = x.as_mut_ptr();
+    // SAFETY: stores 8 x 16 bytes into `x` and 4 bytes into `mxcsr`, both ours; the kernel
+    // enables SSE (CR4.OSFXSR) before it starts any program.
+    unsafe {
+        asm!(
+            "movdqu [{p}], xmm0", "movdqu [{p} + 16], xmm1", "movdqu [{p} + 32], xmm2",
+            "movdqu [{p} + 48], xmm3", "movdqu [{p} + 64], xmm4", "movdqu [{p} + 80], xmm5",
+            "movdqu [{p} + 96], xmm6", "movdqu [{p} + 112], xmm7", "stmxcsr [{m}]",
+            p = in(reg) p, m = in(reg) &mut mxcsr as *mut u32, options(nostack),
+        )
+    };
+    (x, mxcsr)
+}
+
+/// Loads `pattern` into XMM0-XMM7, runs kexec_file_load(fd, -1, "x", NO_INITRAMFS) with
+/// the `syscall` instruction, stores XMM0-XMM7; returns them and the syscall's result.
+fn kexec_between(pattern: &Xmm8, fd: i32) -> (Xmm8, i64) {
+    let mut after: Xmm8 = [[0; 16]; 8];
+    let cmdline = b"x\0";
+    let mut ret = nr::KEXEC_FILE_LOAD as i64;
+    // SAFETY: reads `pattern` and writes `after` (8 x 16 bytes each, ours); the syscall
+    // arguments are an fd we opened, -1, a NUL-terminated command line that outlives the
+    // call and its length, and a valid flag; RCX and R11 are clobbered by `syscall`.
+    unsafe {
+        asm!(
+            "movdqu xmm0, [{a}]", "movdqu xmm1, [{a} + 16]", "movdqu xmm2, [{a} + 32]",
+            "movdqu xmm3, [{a} + 48]", "movdqu xmm4, [{a} + 64]", "movdqu xmm5, [{a} + 80]",
+            "movdqu xmm6, [{a} + 96]", "movdqu xmm7, [{a} + 112]",
+            "syscall",
+            "movdqu [{b}], xmm0", "movdqu [{b} + 16], xmm1", "movdqu [{b} + 32], xmm2",
+            "movdqu [{b} + 48], xmm3", "movdqu [{b} + 64], xmm4", "movdqu [{b} + 80], xmm5",
+            "movdqu [{b} + 96], xmm6", "movdqu [{b} + 112], xmm7",
+            a = in(reg) pattern.as_ptr(), b = in(reg) after.as_mut_ptr(),
+            inout("rax") ret, in("rdi") fd as i64, in("rsi") -1i64,
+            in("rdx") cmdline.len(), in("r10") cmdline.as_ptr(), in("r8") KEXEC_FILE_NO_INITRAMFS,
+            out("rcx") _, out("r11") _, options(nostack),
+        )
+    };
+    (after, ret)
+}
+
+pub fn simd() -> i32 {
+    let mut failed = 0;
+    let (x, mxcsr) = read_xmm();
+    let clean = x.iter().all(|r| r.iter().all(|&b| b == 0)) && mxcsr == MXCSR_DEFAULT;
+    println!("faulttest: fresh program: xmm0-7 {}, mxcsr {mxcsr:#x} {}", if x == [[0; 16]; 8] { "zero" } else { "NOT zero" }, if clean { "ok" } else { "FAIL" });
+    failed += u32::from(!clean);
+
+    let fd = match sys::open(IMAGE, O_RDONLY, 0) {
+        Ok(fd) => fd,
+        Err(e) => {
+            println!("faulttest: open {IMAGE}: {e:?} FAIL");
+            return 1;
+        }
+    };
+    let mut pattern: Xmm8 = [[0; 16]; 8];
+    for (i, r) in pattern.iter_mut().enumerate() {
+        for (j, b) in r.iter_mut().enumerate() {
+            *b = (0x5a ^ (i * 16 + j) * 7) as u8;
+        }
+    }
+    let (after, ret) = kexec_between(&pattern, fd);
+    let _ = sys::close(fd);
+    let kept = after == pattern;
+    println!("faulttest: kexec_file_load({IMAGE}) -> {ret}, xmm0-7 {} {}", if kept { "kept" } else { "CHANGED" }, if kept && ret == 0 { "ok" } else { "FAIL" });
+    failed += u32::from(!kept || ret != 0);
+    if failed == 0 {
+        println!("faulttest: simd PASS");
+        0
+    } else {
+        println!("faulttest: simd FAIL ({failed} failed)");
+        1
+    }
+}
