@@ -66,6 +66,9 @@ OPTIONS (run, gdb):
     --mem SIZE            Guest memory, QEMU -m syntax (default: 512M)
     --no-build            Do not run cargo; reuse the built kernel and user programs
                           (the initramfs and images are still refreshed for --append/--add)
+    --sha-ni              Boot on the SHA-NI QEMU (bookworm-backports' QEMU 10, -cpu max,
+                          fetched into target/fixtures/qemu-sha-ni/): the kernel and purgatory
+                          hash with SHA-NI; `clearcpuid=sha_ni` in --append turns it off
 OPTIONS (test):
     --release             Test the release kernel
     --filter TEXT         Only run the QEMU scenarios whose name contains TEXT
@@ -126,6 +129,8 @@ CONSOLE (run):
 pub(crate) struct Opts {
     pub(crate) release: bool,
     pub(crate) bios: bool,
+    /// `run --sha-ni`: the SHA-NI QEMU.
+    pub(crate) sha_ni: bool,
     pub(crate) mem: Option<String>,
     pub(crate) append: String,
     pub(crate) add: Vec<AddSpec>,
@@ -197,6 +202,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             "--bios",
             "--mem",
             "--no-build",
+            "--sha-ni",
             "--no-linux",
             "--linux",
             "--linux-initrd",
@@ -238,6 +244,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         match flag {
             "--release" => o.release = true,
             "--bios" => o.bios = true,
+            "--sha-ni" => o.sha_ni = true,
             "--no-build" => o.no_build = true,
             "--mem" => o.mem = Some(value()?),
             "--append" => o.append = value()?,

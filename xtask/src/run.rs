@@ -72,8 +72,14 @@ impl Xtask {
         } else {
             Console::Pipe
         };
+        let emulator = if o.sha_ni {
+            self.sha_ni_qemu();
+            kexos_tests::Emulator::sha_ni(&self.root).map_err(|e| anyhow::anyhow!(e))?
+        } else {
+            kexos_tests::Emulator::System
+        };
         let mut cmd = qemu_command(
-            &kexos_tests::Emulator::System,
+            &emulator,
             &image,
             fw,
             o.mem.as_deref().unwrap_or("512M"),
