@@ -411,6 +411,12 @@ impl Xtask {
                     add("kexos.signed.elf-4k-and-signature", s);
                 }
             }
+            "sha256" => {
+                add("abc", b"\0\0\0abc".to_vec());
+                // Pieces of 7 bytes, resumed after 1024 bytes, over the small archive.
+                add("cpio-pieces-cut", [&[6u8, 0x00, 0x04][..], &cpio].concat());
+                add("purgatory.o-whole-blocks", [&[63u8, 0xff, 0xff][..], &f.purgatory[..f.purgatory.len().min(60 * 1024)]].concat());
+            }
             "ima_restore" => {
                 let entries = [
                     ima::Entry::boot_aggregate(),

@@ -215,7 +215,6 @@ pub enum LoadOutcome {
 /// over its data is its digest (the reused digests of IMA's pass included).
 fn check_region_digests(image: &kexec_core::Kimage<'_>) {
     use kexec_core::purgatory_abi::{RegionPrefix, FLAGS, REGION_DIGESTS, REGION_PREFIXES};
-    use sha2::Digest;
     if image.purgatory_get_symbol(FLAGS.name, FLAGS.size).is_err() {
         return;
     }
