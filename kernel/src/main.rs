@@ -88,7 +88,7 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     fs::init(ctx);
     time::mark("initramfs");
     boot::init_cmdline(ctx);
-    // Before anything hashes (IMA's restore below, every load).
+    // Before anything hashes with SHA-256 (the keyring below, IMA, every load).
     arch::simd::init(boot::cmdline());
     crash::vmcore::init(boot::cmdline());
     // The kernel's files, each registered by its owner.

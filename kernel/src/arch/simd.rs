@@ -15,7 +15,7 @@ use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
 /// Enables SSE, then makes SHA-NI the SHA-256 block function if the CPU has it and
 /// `clearcpuid=sha_ni` is not on the command line. Logs the choice once.
-pub fn init(cmdline: &str) -> sha256::Backend {
+pub fn init(cmdline: &str) {
     // SAFETY: ring 0 at boot. OSFXSR/OSXMMEXCPT only allow SSE instructions and route SIMD
     // floating-point exceptions to #XM (none of ours raise one: the SHA-NI function does no
     // floating point); clearing EM/TS only stops x87/SSE instructions from faulting.
@@ -39,7 +39,6 @@ pub fn init(cmdline: &str) -> sha256::Backend {
         sha256::use_portable();
     }
     info!("{}", choice);
-    choice.backend()
 }
 
 /// The FXSAVE image: 512 bytes, 16-byte aligned (Intel SDM vol. 1, 10.5.1).
