@@ -69,18 +69,22 @@ pub fn ima_linux_fixture() -> Result<Option<LinuxFixture>> {
     if ima.is_complete() {
         return Ok(Some(ima.fixture(&fx)));
     }
-    let reason = std::fs::read_to_string(&ima.error_file).unwrap_or_default();
     let why = format!(
         "the IMA Linux is missing ({}): {}; `cargo xtask fixtures` builds it from Debian's \
          linux-source package",
         ima.kernel.display(),
-        match reason.trim() {
-            "" => "xtask recorded no reason",
-            r => r,
-        }
+        recorded_reason(&ima.error_file)
     );
     skip_or_fail(&why)?;
     Ok(None)
+}
+
+/// Why xtask could not provide a fixture, as it recorded it in `error_file` (one line).
+pub(crate) fn recorded_reason(error_file: &Path) -> String {
+    match std::fs::read_to_string(error_file).unwrap_or_default().trim() {
+        "" => "xtask recorded no reason".to_string(),
+        r => r.to_string(),
+    }
 }
 
 /// The command line of the first Linux in [`linux_kexec_into`] and `cargo xtask bench`.

@@ -71,15 +71,11 @@ impl Emulator {
         if q.is_complete() {
             return Ok(Emulator::ShaNi(q));
         }
-        let reason = std::fs::read_to_string(&q.error_file).unwrap_or_default();
         Err(format!(
             "the SHA-NI QEMU is missing ({}): {}; `cargo xtask fixtures` fetches it from \
              bookworm-backports",
             q.binary().display(),
-            match reason.trim() {
-                "" => "xtask recorded no reason",
-                r => r,
-            }
+            crate::linux::recorded_reason(&q.error_file)
         ))
     }
 

@@ -105,6 +105,17 @@ pub fn parse_hashed(line: &str) -> Option<(u64, u64)> {
     Some((bytes, cycles))
 }
 
+/// `ima: measured A (N KiB) and the initramfs (M KiB) in T us` -> (KiB in all, us).
+pub fn parse_ima_measured(log: &str) -> Option<(f64, f64)> {
+    let line = log.lines().find(|l| l.contains("ima: measured "))?;
+    let mut kib = 0.0;
+    for part in line.split(" KiB)").take_while(|p| p.contains('(')) {
+        kib += part.rsplit('(').next()?.trim().parse::<f64>().ok()?;
+    }
+    let us = line.rsplit("KiB) in ").next()?.trim().strip_suffix(" us")?.parse().ok()?;
+    Some((kib, us))
+}
+
 /// The TSC frequency in MHz of the first kexos TSC line in `log` (bootstats::tsc).
 pub fn parse_tsc_mhz(log: &str) -> Option<f64> {
     bootstats::tsc::tsc_lines(log).next()?.0.parse().ok()
@@ -317,6 +328,14 @@ pub fn printable(l: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ima_line() {
+        let log = "[    0.244825] ima: measured /boot/signed.bzImage (1579 KiB) and the initramfs (5443 KiB) in 116332 us\n";
+        assert_eq!(parse_ima_measured(log), Some((7022.0, 116332.0)));
+        assert_eq!(parse_ima_measured("ima: measured /x (12 KiB) in 5 us"), Some((12.0, 5.0)));
+        assert_eq!(parse_ima_measured("nothing"), None);
+    }
 
     #[test]
     fn load_line() {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use boot::linux::LinuxFixture;
 use kexos_tests::{Artifacts, BootOptions, Firmware, Machine};
 
-use crate::bench::parse_load_us;
+use crate::bench::{parse_ima_measured, parse_load_us};
 use crate::bench_sig::stats;
 
 const RUNS: usize = 3;
@@ -52,7 +52,7 @@ pub fn measurement_figures(root: &Path, fx: &LinuxFixture) {
         let (mut measure, mut load) = (Vec::new(), Vec::new());
         for _ in 0..RUNS {
             let out = m.run("kexec -s -l /boot/vmlinuz --initrd=/boot/initrd.img --append=console=ttyS0").map_err(e)?;
-            measure.push(number_after(&out, "KiB) in ").ok_or_else(|| format!("no IMA measurement line in {out:?}"))?);
+            measure.push(parse_ima_measured(&out).map(|(_, us)| us).ok_or_else(|| format!("no IMA measurement line in {out:?}"))?);
             load.push(parse_load_us(&out).and_then(|s| s.parse().ok()).ok_or_else(|| format!("no load time in {out:?}"))?);
         }
         let bytes = crate::file_size(&fx.kernel).unwrap_or(0) + crate::file_size(&fx.initrd).unwrap_or(0);

@@ -15,18 +15,7 @@ use std::time::Duration;
 use kexos_tests::{Artifacts, BootOptions, Emulator, Firmware, Machine};
 use sha256::{Choice, CLEARCPUID_NAME};
 
-use crate::bench::{parse_hashed, parse_tsc_mhz};
-
-/// `ima: measured A (N KiB) and the initramfs (M KiB) in T us` -> (KiB in all, us).
-pub fn parse_ima_measured(log: &str) -> Option<(f64, f64)> {
-    let line = log.lines().find(|l| l.contains("ima: measured "))?;
-    let mut kib = 0.0;
-    for part in line.split(" KiB)").take_while(|p| p.contains('(')) {
-        kib += part.rsplit('(').next()?.trim().parse::<f64>().ok()?;
-    }
-    let us = line.rsplit("KiB) in ").next()?.trim().strip_suffix(" us")?.parse().ok()?;
-    Some((kib, us))
-}
+use crate::bench::{parse_hashed, parse_ima_measured, parse_tsc_mhz};
 
 /// One configuration's figures, or why there are none.
 fn measure(root: &Path, name: &str, emulator: Emulator, append: &str) -> Result<String, String> {
@@ -80,17 +69,4 @@ pub fn sha256_figures(root: &Path) {
         }
     }
     println!("  (logs: target/test-logs/bench-sha-*.log; under TCG each SHA-NI instruction is a call into QEMU's C helpers)");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ima_line() {
-        let log = "[    0.244825] ima: measured /boot/signed.bzImage (1579 KiB) and the initramfs (5443 KiB) in 116332 us\n";
-        assert_eq!(parse_ima_measured(log), Some((7022.0, 116332.0)));
-        assert_eq!(parse_ima_measured("ima: measured /x (12 KiB) in 5 us"), Some((12.0, 5.0)));
-        assert_eq!(parse_ima_measured("nothing"), None);
-    }
 }

@@ -315,6 +315,20 @@ fn install(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Records how fetching or building a fixture ended for its scenarios: on failure the reason,
+/// one line, in `error_file` (created with `dir`); on success no such file.
+fn record_outcome<T>(r: &Result<T>, dir: &Path, error_file: &Path) {
+    match r {
+        Ok(_) => {
+            let _ = fs::remove_file(error_file);
+        }
+        Err(e) => {
+            let _ = fs::create_dir_all(dir);
+            let _ = fs::write(error_file, format!("{e:#}\n"));
+        }
+    }
+}
+
 fn write_atomic(to: &Path, data: &[u8]) -> Result<()> {
     let tmp = to.with_extension(format!("tmp.{}", std::process::id()));
     fs::write(&tmp, data)?;

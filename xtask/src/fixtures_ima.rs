@@ -413,15 +413,7 @@ fn current_copy(ima: &ImaLinux, hash: &str) -> Option<String> {
 pub fn ensure(root: &Path, force: bool) -> Result<Outcome> {
     let ima = ImaLinux::at(root);
     let r = ensure_inner(&ima, force);
-    match &r {
-        Ok(_) => {
-            let _ = fs::remove_file(&ima.error_file);
-        }
-        Err(e) => {
-            let _ = fs::create_dir_all(&ima.dir);
-            let _ = fs::write(&ima.error_file, format!("{e:#}\n"));
-        }
-    }
+    super::record_outcome(&r, &ima.dir, &ima.error_file);
     r
 }
 

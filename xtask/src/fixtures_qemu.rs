@@ -25,15 +25,7 @@ pub fn ensure(repo: &Path, force: bool) -> Result<ShaNiQemu> {
         return Ok(q);
     }
     let r = fetch(&q);
-    match &r {
-        Ok(()) => {
-            let _ = fs::remove_file(&q.error_file);
-        }
-        Err(e) => {
-            let _ = fs::create_dir_all(&q.dir);
-            let _ = fs::write(&q.error_file, format!("{e:#}\n"));
-        }
-    }
+    super::record_outcome(&r, &q.dir, &q.error_file);
     r.map(|()| q)
 }
 

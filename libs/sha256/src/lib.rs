@@ -108,16 +108,15 @@ pub fn backend() -> Backend {
     }
 }
 
-/// From now on, SHA-NI if the CPU has it; returns the backend in use.
+/// From now on, SHA-NI if the CPU has it (else the portable block function).
 ///
 /// # Safety
 /// SSE must be usable for the rest of the program (CR4.OSFXSR set), and every caller of
 /// [`compress`] (and so of [`Sha256`]) must accept that XMM0-XMM7 are clobbered: on bare
 /// metal, the kernel saves a user's XMM state around any hashing it does in a syscall.
-pub unsafe fn use_sha_ni() -> Backend {
+pub unsafe fn use_sha_ni() {
     let b = if cpu_has_sha_ni() { SHA_NI } else { PORTABLE };
     BACKEND.store(b, Ordering::Relaxed);
-    backend()
 }
 
 /// From now on, the portable block function (a kernel command line choice, and tests).
