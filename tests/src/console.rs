@@ -1,6 +1,7 @@
 //! Talking to a [`Machine`]'s serial console: waiting for text after the last match, typing
 //! shell commands and reading their output, checks that print the transcript when they fail.
 
+use kexec_core::purgatory_abi::RegionHash;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -230,9 +231,15 @@ impl Machine {
     /// through the boot protocol with its .bss zeroed and this kexos's TSC frequency, reached
     /// its prompt, and `/proc/cmdline` is exactly `append`.
     pub fn exec_into_kexos(&mut self, what: &str, append: &str, timeout: Duration) -> Result<()> {
+        self.exec_into_kexos_checked(what, append, timeout, RegionHash::Sha256)
+    }
+
+    /// [`Machine::exec_into_kexos`] for an image whose purgatory checks with `hash`: its
+    /// `purgatory: <hash> ok` line, nothing else.
+    pub fn exec_into_kexos_checked(&mut self, what: &str, append: &str, timeout: Duration, hash: RegionHash) -> Result<()> {
         let ours = last_tsc_mhz(&self.transcript());
         self.send_line("kexec -e")?;
-        self.expect("purgatory: sha256 ok", timeout)?;
+        self.expect(hash.ok_line(), timeout)?;
         let boot = self.expect("boot: entered via boot protocol", timeout)?;
         self.check_tsc_passed_on(what, &boot, ours.as_deref())?;
         // The segment's zero tail (.bss) really is zero when the next kernel starts.

@@ -18,6 +18,7 @@
 //!
 //! Issue 4 (kexos kexec'ing kexos) is in bench_self.rs.
 
+use kexec_core::purgatory_abi::RegionHash;
 use std::path::Path;
 use std::time::Duration;
 
@@ -121,14 +122,26 @@ pub fn parse_tsc_mhz(log: &str) -> Option<f64> {
     bootstats::tsc::tsc_lines(log).next()?.0.parse().ok()
 }
 
+/// What `kexec -l`/`-p` gets appended for `hash`: nothing for SHA-256 (the default), else
+/// ` --digest=<name>`.
+pub fn digest_option(hash: RegionHash) -> String {
+    match hash {
+        RegionHash::Sha256 => String::new(),
+        other => format!(" --digest={}", other.name()),
+    }
+}
+
 /// Loads the fixture with `kexec -s -l`, runs `kexec -e` and times each step until Linux's
 /// /init runs (the kexos column of [`figures`]). Returns the figures and, if a step failed, why
 /// the rest are n/a.
-pub fn kexec_into_linux(m: &mut Machine) -> (Vec<Figure>, Option<String>) {
+pub fn kexec_into_linux(m: &mut Machine, hash: RegionHash) -> (Vec<Figure>, Option<String>) {
     let mut f = figures();
+    let ok = hash.ok_line();
     let why = (|| -> Result<(), String> {
-        let cmd =
-            format!("kexec -s -l /boot/vmlinuz --initrd=/boot/initrd.img --append=\"{APPEND}\"");
+        let cmd = format!(
+            "kexec -s -l /boot/vmlinuz --initrd=/boot/initrd.img --append=\"{APPEND}\"{}",
+            digest_option(hash)
+        );
         m.send_line(&cmd).map_err(|e| e.to_string())?;
         let (_, t0) = m
             .expect_timed(&format!("{cmd}\n"), Duration::from_secs(30))
@@ -154,11 +167,12 @@ pub fn kexec_into_linux(m: &mut Machine) -> (Vec<Figure>, Option<String>) {
             .expect_line("purgatory: hashed ", Duration::from_secs(120))
             .map_err(|_| "no `purgatory: hashed` line".to_string())?;
         let (_, tok) = m
-            .expect_timed("purgatory: sha256 ok", Duration::from_secs(30))
-            .map_err(|_| "no `purgatory: sha256 ok`".to_string())?;
+            .expect_timed(ok, Duration::from_secs(30))
+            .map_err(|_| format!("no `{ok}`"))?;
         f[row::PURGATORY_HOST].value = Some(format!(
-            "{} (first purgatory line -> sha256 ok)",
-            secs(tok.saturating_sub(tp))
+            "{} (first purgatory line -> {} ok)",
+            secs(tok.saturating_sub(tp)),
+            hash.name()
         ));
         if let Some((bytes, cycles)) = parse_hashed(&format!("purgatory: hashed {line}")) {
             let mib = bytes as f64 / (1024.0 * 1024.0);

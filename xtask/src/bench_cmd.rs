@@ -117,7 +117,7 @@ impl Xtask {
         let memory = stat(bootstats::MEM_PREFIX).and_then(|l| bootstats::MemBreakdown::parse(&l));
         let kexec = if built.with_linux {
             m.print_on_failure = false;
-            let (figures, why) = bench::kexec_into_linux(&mut m);
+            let (figures, why) = bench::kexec_into_linux(&mut m, kexec_core::purgatory_abi::RegionHash::Sha256);
             Some((figures, why))
         } else {
             m.poweroff()?;

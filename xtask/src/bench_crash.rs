@@ -15,6 +15,7 @@
 //! leaves its console log in `target/test-logs/bench-crash*.log`. A figure that cannot be taken
 //! is `n/a` with the reason.
 
+use kexec_core::purgatory_abi::RegionHash;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -369,14 +370,15 @@ fn kexos_capture(artifacts: &Artifacts) {
 /// One kexos -> kexos crash for the issue 13 figures: boot as [`kexos_capture`] does, load
 /// kexos as the crash kernel, panic; host time from 'KERNEL PANIC' to the capture kernel's
 /// prompt, and the whole log (for the phase lines).
-pub(crate) fn panic_to_capture_prompt(artifacts: &Artifacts, name: &str) -> Result<(Duration, String), String> {
+pub(crate) fn panic_to_capture_prompt(artifacts: &Artifacts, name: &str, hash: RegionHash) -> Result<(Duration, String), String> {
     let mut m = spawn(artifacts, name, KEXOS_MEM, KEXOS_CRASHKERNEL, None)?;
     m.cmd_timeout = STEP;
     let r = (|| {
         first_boot(&mut m, STEP)?;
-        load(&mut m, KEXOS_LOAD)?;
+        load(&mut m, &format!("{KEXOS_LOAD}{}", crate::bench::digest_option(hash)))?;
         m.send_line(PANIC_CMD).map_err(|e| e.to_string())?;
         let (_, t0) = m.expect_timed(markers::PANIC, STEP).map_err(|_| "no KERNEL PANIC".to_string())?;
+        m.expect(hash.ok_line(), STEP).map_err(|_| format!("no `{}`", hash.ok_line()))?;
         m.expect(VMCORE_LINE, STEP).map_err(|_| "no /proc/vmcore line from the capture kernel".to_string())?;
         m.expect_prompt(STEP).map_err(|_| "no capture kernel prompt".to_string())?;
         Ok((m.match_time().saturating_sub(t0), m.transcript()))

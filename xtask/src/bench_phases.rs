@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use kexec_core::phases::{parse_phases, EXEC_PHASES, LOAD_PHASES};
 use kexec_core::purgatory_abi::PURGATORY_PHASES;
+use kexec_core::purgatory_abi::RegionHash;
 use kexos_tests::{Firmware, LinuxFixture, Machine};
 
 use crate::bench::{self, row};
@@ -44,15 +45,23 @@ struct KexosRun {
     phases: Vec<(&'static str, Vec<(String, u64)>)>,
 }
 
-fn kexos_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
-    let name = format!("bench-phases-{i}");
+/// Log names: `bench-phases-<what>-N`, with `-xxh64` before N for the XXH64 runs.
+fn run_name(what: &str, hash: RegionHash, i: usize) -> String {
+    match hash {
+        RegionHash::Sha256 => format!("bench-phases{what}-{i}"),
+        other => format!("bench-phases{what}-{}-{i}", other.name()),
+    }
+}
+
+fn kexos_run(image: &Path, logs: &Path, i: usize, hash: RegionHash) -> Result<KexosRun, String> {
+    let name = run_name("", hash, i);
     let log = logs.join(format!("{name}.log"));
     let mut m = Machine::spawn_image(&name, image, Firmware::Uefi, "512M", &[], Some(log))
         .map_err(|e| format!("{e:#}"))?;
     m.print_on_failure = false;
     m.expect_prompt(Duration::from_secs(120))
         .map_err(|_| "no prompt".to_string())?;
-    let (f, why) = bench::kexec_into_linux(&mut m);
+    let (f, why) = bench::kexec_into_linux(&mut m, hash);
     if let Some(why) = why {
         return Err(why);
     }
@@ -80,20 +89,21 @@ fn phase_lines(log: &str) -> Vec<(&'static str, Vec<(String, u64)>)> {
 
 /// One kexos -> kexos run in `image` (the default layout without Linux, as the self-kexec
 /// bench): load kexos.bzImage, `kexec -e`, host time to the next kexos's prompt.
-fn self_run(image: &Path, logs: &Path, i: usize) -> Result<KexosRun, String> {
-    let name = format!("bench-phases-self-{i}");
+fn self_run(image: &Path, logs: &Path, i: usize, hash: RegionHash) -> Result<KexosRun, String> {
+    let name = run_name("-self", hash, i);
     let mut m = Machine::spawn_image(&name, image, Firmware::Uefi, "512M", &[], Some(logs.join(format!("{name}.log"))))
         .map_err(|e| format!("{e:#}"))?;
     m.print_on_failure = false;
     let to = Duration::from_secs(60);
     m.expect_prompt(to).map_err(|_| "no prompt".to_string())?;
-    let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench").map_err(|e| e.to_string())?;
+    let cmd = format!("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench{}", bench::digest_option(hash));
+    let out = m.run(&cmd).map_err(|e| e.to_string())?;
     if !out.contains("(bzImage64) in ") {
         return Err(format!("load: {}", out.trim()));
     }
     m.send_line("kexec -e").map_err(|e| e.to_string())?;
     let (_, te) = m.expect_timed("kexec -e\n", to).map_err(|_| "no echo of kexec -e".to_string())?;
-    let (_, tok) = m.expect_timed("purgatory: sha256 ok", to).map_err(|_| "no `purgatory: sha256 ok`".to_string())?;
+    let (_, tok) = m.expect_timed(hash.ok_line(), to).map_err(|_| format!("no `{}`", hash.ok_line()))?;
     m.expect("boot: entered via boot protocol", to).map_err(|_| "the next kexos did not start".to_string())?;
     m.expect_prompt(to).map_err(|_| "the next kexos reached no prompt".to_string())?;
     let tp = m.match_time();
@@ -159,33 +169,117 @@ fn fmt3((a, b, c): (f64, f64, f64), unit: &str, prec: usize) -> String {
     format!("{a:.prec$} / {b:.prec$} / {c:.prec$} {unit}")
 }
 
-/// Run both sides [`RUNS`] times and print the table and the breakdown.
+/// kexos's runs with one purgatory digest: into Linux, into kexos, panic into a capture kexos.
+#[derive(Default)]
+struct KexosSide {
+    linux: Vec<KexosRun>,
+    selfs: Vec<KexosRun>,
+    crashes: Vec<KexosRun>,
+}
+
+impl KexosSide {
+    /// One run of each, printing why a run stopped.
+    fn run(&mut self, hash: RegionHash, image: &Path, self_image: Option<&Path>, root: &Path, i: usize) {
+        let logs = root.join("target").join("test-logs");
+        let artifacts = kexos_tests::Artifacts::at(root);
+        let tag = match hash {
+            RegionHash::Sha256 => String::new(),
+            other => format!(" ({})", other.name()),
+        };
+        match crate::bench_crash::panic_to_capture_prompt(&artifacts, &run_name("-crash", hash, i), hash) {
+            Ok((d, log)) => self.crashes.push(KexosRun { load_ms: 0.0, exec_s: d.as_secs_f64(), phases: phase_lines(&log) }),
+            Err(e) => println!("  (kexos crash run {i}{tag} stopped: {e})"),
+        }
+        match kexos_run(image, &logs, i, hash) {
+            Ok(r) => self.linux.push(r),
+            Err(e) => println!("  (kexos run {i}{tag} stopped: {e})"),
+        }
+        match self_image.map(|img| self_run(img, &logs, i, hash)) {
+            Some(Ok(r)) => self.selfs.push(r),
+            Some(Err(e)) => println!("  (kexos -> kexos run {i}{tag} stopped: {e})"),
+            None => {}
+        }
+    }
+
+    /// The ratio rows against Linux's runs (`linux`: load ms, exec s) and kdump's.
+    fn print_rows(&self, linux: &[(f64, f64)], kdumps: &[f64]) {
+        let rows: [(&str, Vec<f64>, Vec<f64>, &str, usize, &str); 2] = [
+            (
+                "kexec_file_load syscall (whole)",
+                self.linux.iter().map(|r| r.load_ms).collect(),
+                linux.iter().map(|r| r.0).collect(),
+                "ms",
+                1,
+                "<= 0.25x",
+            ),
+            (
+                "`kexec -e` -> 'Linux version' (host)",
+                self.linux.iter().map(|r| r.exec_s).collect(),
+                linux.iter().map(|r| r.1).collect(),
+                "s",
+                3,
+                "<= 0.40x",
+            ),
+        ];
+        for (label, k, l, unit, prec, goal) in rows {
+            let (Some(k), Some(l)) = (min_median_max(&k), min_median_max(&l)) else {
+                println!("  {label:<40} n/a");
+                continue;
+            };
+            println!(
+                "  {label:<40} kexos {:<28} Linux {:<28} {:.2}x [{goal}]",
+                fmt3(k, unit, prec),
+                fmt3(l, unit, prec),
+                k.1 / l.1
+            );
+        }
+        let l2l = min_median_max(&linux.iter().map(|r| r.1).collect::<Vec<_>>());
+        match (min_median_max(&self.selfs.iter().map(|r| r.exec_s).collect::<Vec<_>>()), l2l) {
+            (Some(k), Some(l)) => println!(
+                "  {:<40} kexos {:<28} Linux -> Linux 'Linux version' {:.3} s: {:.1}% [<= 3%]",
+                "`kexec -e` -> next kexos prompt (host)",
+                fmt3(k, "s", 3),
+                l.1,
+                100.0 * k.1 / l.1
+            ),
+            _ => println!("  `kexec -e` -> next kexos prompt: n/a"),
+        }
+        match (min_median_max(&self.crashes.iter().map(|r| r.exec_s).collect::<Vec<_>>()), min_median_max(kdumps)) {
+            (Some(k), Some(l)) => println!(
+                "  {:<40} kexos {:<28} Linux kdump (sysrq-c -> capture banner) {}: {:.1}% [<= 3%]",
+                "panic -> capture kexos prompt (host)",
+                fmt3(k, "s", 3),
+                fmt3(l, "s", 3),
+                100.0 * k.1 / l.1
+            ),
+            _ => println!("  panic -> capture prompt: n/a"),
+        }
+    }
+
+    fn print_breakdowns(&self) {
+        println!("  where kexos's time goes, kexec into Linux:");
+        print_breakdown(&self.linux);
+        println!("  where kexos's time goes, kexec into kexos:");
+        print_breakdown(&self.selfs);
+        println!("  where kexos's time goes, crash into the capture kexos:");
+        print_breakdown(&self.crashes);
+    }
+}
+
+/// Run both sides [`RUNS`] times and print the table and the breakdown: kexos with
+/// purgatory's default SHA-256, then with `kexec --digest=xxh64`, against the same Linux runs.
 pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture, root: &Path) {
     let target = &root.join("target");
-    let logs = target.join("test-logs");
-    let mut kexos = Vec::new();
-    let mut selfs = Vec::new();
+    let mut sha = KexosSide::default();
+    let mut xxh = KexosSide::default();
     let mut linux = Vec::new();
-    let mut crashes = Vec::new();
     let mut kdumps = Vec::new();
-    let artifacts = kexos_tests::Artifacts::at(root);
     for i in 0..RUNS {
-        match crate::bench_crash::panic_to_capture_prompt(&artifacts, &format!("bench-phases-crash-{i}")) {
-            Ok((d, log)) => crashes.push(KexosRun { load_ms: 0.0, exec_s: d.as_secs_f64(), phases: phase_lines(&log) }),
-            Err(e) => println!("  (kexos crash run {i} stopped: {e})"),
-        }
+        sha.run(RegionHash::Sha256, image, self_image, root, i);
+        xxh.run(RegionHash::Xxh64, image, self_image, root, i);
         match linux_kdump_run(fx, target, i) {
             Ok(s) => kdumps.push(s),
             Err(e) => println!("  (Linux kdump run {i} stopped: {e})"),
-        }
-        match kexos_run(image, &logs, i) {
-            Ok(r) => kexos.push(r),
-            Err(e) => println!("  (kexos run {i} stopped: {e})"),
-        }
-        match self_image.map(|img| self_run(img, &logs, i)) {
-            Some(Ok(r)) => selfs.push(r),
-            Some(Err(e)) => println!("  (kexos -> kexos run {i} stopped: {e})"),
-            None => {}
         }
         match linux_run(fx, target) {
             Ok(r) => linux.push(r),
@@ -194,68 +288,17 @@ pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture,
     }
     println!(
         "kexec into Linux, {} kexos runs and {} Linux runs in this bench run (min / median / max; ratio of medians, goal in brackets)",
-        kexos.len(),
+        sha.linux.len(),
         linux.len()
     );
-    let rows: [(&str, Vec<f64>, Vec<f64>, &str, usize, &str); 2] = [
-        (
-            "kexec_file_load syscall (whole)",
-            kexos.iter().map(|r| r.load_ms).collect(),
-            linux.iter().map(|r| r.0).collect(),
-            "ms",
-            1,
-            "<= 0.25x",
-        ),
-        (
-            "`kexec -e` -> 'Linux version' (host)",
-            kexos.iter().map(|r| r.exec_s).collect(),
-            linux.iter().map(|r| r.1).collect(),
-            "s",
-            3,
-            "<= 0.40x",
-        ),
-    ];
-    for (label, k, l, unit, prec, goal) in rows {
-        let (Some(k), Some(l)) = (min_median_max(&k), min_median_max(&l)) else {
-            println!("  {label:<40} n/a");
-            continue;
-        };
-        println!(
-            "  {label:<40} kexos {:<28} Linux {:<28} {:.2}x [{goal}]",
-            fmt3(k, unit, prec),
-            fmt3(l, unit, prec),
-            k.1 / l.1
-        );
-    }
+    sha.print_rows(&linux, &kdumps);
     println!("  (kexos's syscall includes IMA measuring both files on every load; Linux without an IMA policy measures nothing)");
-    let l2l = min_median_max(&linux.iter().map(|r| r.1).collect::<Vec<_>>());
-    match (min_median_max(&selfs.iter().map(|r| r.exec_s).collect::<Vec<_>>()), l2l) {
-        (Some(k), Some(l)) => println!(
-            "  {:<40} kexos {:<28} Linux -> Linux 'Linux version' {:.3} s: {:.1}% [<= 3%]",
-            "`kexec -e` -> next kexos prompt (host)",
-            fmt3(k, "s", 3),
-            l.1,
-            100.0 * k.1 / l.1
-        ),
-        _ => println!("  `kexec -e` -> next kexos prompt: n/a"),
-    }
-    match (min_median_max(&crashes.iter().map(|r| r.exec_s).collect::<Vec<_>>()), min_median_max(&kdumps)) {
-        (Some(k), Some(l)) => println!(
-            "  {:<40} kexos {:<28} Linux kdump (sysrq-c -> capture banner) {}: {:.1}% [<= 3%]",
-            "panic -> capture kexos prompt (host)",
-            fmt3(k, "s", 3),
-            fmt3(l, "s", 3),
-            100.0 * k.1 / l.1
-        ),
-        _ => println!("  panic -> capture prompt: n/a"),
-    }
-    println!("  where kexos's time goes, kexec into Linux:");
-    print_breakdown(&kexos);
-    println!("  where kexos's time goes, kexec into kexos:");
-    print_breakdown(&selfs);
-    println!("  where kexos's time goes, crash into the capture kexos:");
-    print_breakdown(&crashes);
-    println!("  (logs: target/test-logs/bench-phases-N.log, bench-linux-kexec.log)");
+    println!("  the same with `kexec --digest=xxh64` (KEXEC_FILE_XXH64_DIGEST: purgatory checks XXH64, not SHA-256), same Linux runs:");
+    xxh.print_rows(&linux, &kdumps);
+    sha.print_breakdowns();
+    println!("  where kexos's time goes with --digest=xxh64:");
+    xxh.print_breakdowns();
+    println!("  (logs: target/test-logs/bench-phases-N.log, bench-phases-xxh64-N.log, bench-linux-kexec.log)");
 }
 
 /// Median (min-max) of every phase, in the order the kernel logged them.

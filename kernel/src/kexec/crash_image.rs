@@ -93,9 +93,9 @@ impl CrashImage {
         let us = (crate::time::now_ns() - t0) / 1000;
         if req.debug {
             super::load::report(ops.name(), req, &summary, &segments, &final_cmdline);
-            super::load::digest_report(&segments, &digests);
             info!("kexec_file: control pages [{:#x}-{:#x})", control_range.0, control_range.1);
         }
+        super::load::digest_report(&segments, &digests, req.debug);
         let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments };
         info!("kexec_file: loaded {} ({}) as the crash kernel in {} us; {}", req.kernel_path, ops.name(), us, img.usage());
         info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());

@@ -17,6 +17,7 @@ use crate::proc::with_current;
 use crate::time::now_ns;
 use kexec_core::phases::PhaseLog;
 use kexec_core::{kernel_read_file_check, FdFile, ReadFileError};
+use kexec_core::purgatory_abi::RegionHash;
 
 /// A command line longer than this cannot be copied in (Linux's memdup_user
 /// would fail): ENOMEM. The loader's own cmdline_size limit applies later.
@@ -88,6 +89,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         cmdline: &cmdline,
         signature: &signature,
         debug: flags & KEXEC_FILE_DEBUG != 0,
+        region_hash: if flags & KEXEC_FILE_XXH64_DIGEST != 0 { RegionHash::Xxh64 } else { RegionHash::Sha256 },
     };
     let phases = &mut phases;
     if flags & KEXEC_FILE_ON_CRASH != 0 {

@@ -44,6 +44,8 @@ pub struct LoadRequest<'a> {
     /// What the signature check found, for the debug report.
     pub signature: &'a str,
     pub debug: bool,
+    /// What purgatory checks the segments with (`KEXEC_FILE_XXH64_DIGEST`).
+    pub region_hash: kexec_core::purgatory_abi::RegionHash,
 }
 
 /// A loaded, ready-to-run image (what Linux keeps in kexec_image).
@@ -120,7 +122,9 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, tsc_khz: tsc_khz_to_pass(), crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy).map_err(kexec_err)
+    let (mut image, summary) = kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy).map_err(kexec_err)?;
+    image.region_hash = req.region_hash;
+    Ok((image, summary))
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -166,8 +170,8 @@ impl LoadedImage {
         let us = (now_ns() - t0) / 1000;
         if req.debug {
             debug_report(ops.name(), req, &summary, &segments, &entries, &control, &final_cmdline);
-            digest_report(&segments, &digests);
         }
+        digest_report(&segments, &digests, req.debug);
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
         info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());
         Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments, jump_tsc_at })
@@ -308,8 +312,10 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
     );
 }
 
-/// Which segment digests the load took from IMA's pass instead of hashing.
-pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests) {
+/// Which segment digests the load took from IMA's pass instead of hashing
+/// (`debug` only), and, always, that purgatory will check XXH64 if asked:
+/// the weaker check is never silent.
+pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests, debug: bool) {
     let reused: Vec<String> = segments
         .iter()
         .enumerate()
@@ -319,6 +325,13 @@ pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests) {
             n => format!("segment[{}] {} (the file after its first {} bytes)", i, s.label, n),
         })
         .collect();
+    if d.hash == kexec_core::purgatory_abi::RegionHash::Xxh64 {
+        info!("kexec_file: segment digests are XXH64 (KEXEC_FILE_XXH64_DIGEST): purgatory checks for corruption, not tampering; every checksummed segment hashed while copied");
+        return;
+    }
+    if !debug {
+        return;
+    }
     let how = sha256::backend().name();
     if reused.is_empty() {
         info!("kexec_file: every checksummed segment hashed while copied (SHA-256, {how})");

@@ -25,12 +25,17 @@
 //! state ([`purgatory_abi::REGION_PREFIXES`]) and compares with IMA's digest
 //! ([`Kimage::kexec_known_suffix_digest`]), so the kernel is not hashed a
 //! second time either. ELF64's PT_LOADs are middle parts of the file: hashed.
+//!
+//! The caller may choose XXH64 instead ([`Kimage::region_hash`], from
+//! `KEXEC_FILE_XXH64_DIGEST`; kexos's purgatory only): then every
+//! checksummed segment is hashed while it is copied, IMA's digests are
+//! not reused (they are SHA-256), and purgatory's check costs a small
+//! fraction of SHA-256's (purgatory_abi::FLAG_XXH64).
 
 use purgatory_abi::{
-    region_digests_to_bytes, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION, FLAG_SHA_NI, NO_DIGEST,
-    REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
+    region_digests_to_bytes, RegionHash, RegionHasher, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION,
+    FLAG_SHA_NI, FLAG_XXH64, NO_DIGEST, REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
 };
-use sha256::Sha256;
 
 use crate::error::KexecError;
 use crate::kimage::Kimage;
@@ -54,6 +59,8 @@ pub struct Digests {
     /// Per slot: the digest is one the caller computed (IMA's), not hashed
     /// by the load ([`Kimage::kexec_known_digest`]).
     pub reused: [bool; KEXEC_SEGMENT_MAX],
+    /// The function of `segment_digests` (and of `digest`: SHA-256).
+    pub hash: RegionHash,
 }
 
 /// How purgatory verifies: one digest per segment, or Linux's single total.
@@ -73,6 +80,7 @@ impl Digests {
         digest: NO_DIGEST,
         prefixes: [RegionPrefix::NONE; KEXEC_SEGMENT_MAX],
         reused: [false; KEXEC_SEGMENT_MAX],
+        hash: RegionHash::Sha256,
     };
 
     /// Slot `i` is checksummed segment `s`, whose data hashes to `digest`
@@ -88,10 +96,11 @@ impl Digests {
 }
 
 /// A digest of `data` the image already knows (with the state it starts
-/// from), if this purgatory can check it: per-region mode, and for a
-/// digest with a prefix, a purgatory that has [`REGION_PREFIXES`].
+/// from), if this purgatory can check it: per-region mode with SHA-256,
+/// and for a digest with a prefix, a purgatory that has [`REGION_PREFIXES`].
 pub(crate) fn reusable_digest(image: &Kimage<'_>, data: &[u8], mode: DigestMode) -> Option<(Sha256Digest, RegionPrefix)> {
-    let (d, p) = image.known_digest(data).filter(|_| mode == DigestMode::PerRegion)?;
+    let sha256_slots = mode == DigestMode::PerRegion && image.region_hash == RegionHash::Sha256;
+    let (d, p) = image.known_digest(data).filter(|_| sha256_slots)?;
     (p == RegionPrefix::NONE || has_prefix_table(image)).then_some((d, p))
 }
 
@@ -103,7 +112,7 @@ fn has_prefix_table(image: &Kimage<'_>) -> bool {
 /// Compute the tables for every checksummed segment, hashing each byte once
 /// (the digests of bytes IMA's pass already hashed are reused).
 pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
-    let hash_only = |s: &KexecSegment<'_>, hash: Option<&mut Sha256>| -> Result<(), core::convert::Infallible> {
+    let hash_only = |s: &KexecSegment<'_>, hash: Option<&mut RegionHasher>| -> Result<(), core::convert::Infallible> {
         if let Some(h) = hash {
             h.update(s.buf.as_slice());
         }
@@ -121,18 +130,18 @@ pub fn compute_digests(image: &Kimage<'_>, mode: DigestMode) -> Digests {
 pub(crate) fn load_digested<'k, E>(
     image: &Kimage<'k>,
     mode: DigestMode,
-    mut load: impl FnMut(&KexecSegment<'k>, Option<&mut Sha256>) -> Result<(), E>,
+    mut load: impl FnMut(&KexecSegment<'k>, Option<&mut RegionHasher>) -> Result<(), E>,
 ) -> Result<Digests, E> {
     let purgatory = image.purgatory_segment();
     let mut d = Digests::EMPTY;
-    let mut total = Sha256::new();
+    let mut total = RegionHasher::new(RegionHash::Sha256);
     for (i, s) in image.segments().iter().enumerate() {
         if Some(i) == purgatory {
             continue;
         }
         let data = s.buf.as_slice();
         let known = s.checksum.then(|| reusable_digest(image, data, mode)).flatten();
-        let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(Sha256::new);
+        let mut own = (s.checksum && known.is_none() && mode == DigestMode::PerRegion).then(|| RegionHasher::new(image.region_hash));
         let hash = match mode {
             DigestMode::Total if s.checksum => Some(&mut total),
             _ => own.as_mut(),
@@ -140,35 +149,41 @@ pub(crate) fn load_digested<'k, E>(
         load(s, hash)?;
         if s.checksum && i < KEXEC_SEGMENT_MAX {
             d.reused[i] = known.is_some();
-            d.record(i, s, known.or(own.map(|h| (h.finalize().into(), RegionPrefix::NONE))));
+            d.record(i, s, known.or(own.map(|h| (h.finalize(), RegionPrefix::NONE))));
         }
     }
-    if mode == DigestMode::Total {
-        d.digest = total.finalize().into();
+    match mode {
+        DigestMode::Total => d.digest = total.finalize(),
+        DigestMode::PerRegion => d.hash = image.region_hash,
     }
     Ok(d)
 }
 
 /// How this image's purgatory verifies: per region when it has a `FLAGS`
-/// symbol (kexos's; FLAG_PER_REGION is set in it here, and FLAG_SHA_NI when
-/// this kernel hashes with SHA-NI), else Linux's total.
+/// symbol (kexos's; FLAG_PER_REGION is set in it here, FLAG_SHA_NI when
+/// this kernel hashes with SHA-NI, FLAG_XXH64 when the image asks for
+/// XXH64), else Linux's total, which is SHA-256 only (EINVAL for XXH64).
 pub fn digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
     match image.purgatory_get_symbol_array::<{ FLAGS.size }>(FLAGS.name) {
         Ok(bytes) => {
-            let flags = per_region_flags(u64::from_le_bytes(bytes), sha256::backend());
+            let flags = per_region_flags(u64::from_le_bytes(bytes), sha256::backend(), image.region_hash);
             image.purgatory_set_symbol(FLAGS.name, &flags.to_le_bytes())?;
             Ok(DigestMode::PerRegion)
+        }
+        Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) if image.region_hash != RegionHash::Sha256 => {
+            Err(KexecError::Purgatory(PurgatoryError::CannotCheck { digest: image.region_hash.name() }))
         }
         Err(KexecError::Purgatory(PurgatoryError::SymbolNotFound { .. })) => Ok(DigestMode::Total),
         Err(e) => Err(e),
     }
 }
 
-/// A kexos purgatory's flags for a load by a kernel hashing with `backend`:
-/// per-region mode, and SHA-NI allowed exactly when the kernel uses it.
-pub fn per_region_flags(flags: u64, backend: sha256::Backend) -> u64 {
-    let sha_ni = if backend == sha256::Backend::ShaNi { FLAG_SHA_NI } else { 0 };
-    (flags & !FLAG_SHA_NI) | FLAG_PER_REGION | sha_ni
+/// A kexos purgatory's flags for a load by a kernel hashing with `backend`
+/// and asking for `hash`: per-region mode, SHA-NI allowed exactly when the
+/// kernel uses it and the slots are SHA-256, XXH64 exactly when asked.
+pub fn per_region_flags(flags: u64, backend: sha256::Backend, hash: RegionHash) -> u64 {
+    let sha_ni = if backend == sha256::Backend::ShaNi && hash == RegionHash::Sha256 { FLAG_SHA_NI } else { 0 };
+    (flags & !(FLAG_SHA_NI | FLAG_XXH64)) | FLAG_PER_REGION | sha_ni | hash.flag()
 }
 
 /// Store `d` in purgatory's symbols.

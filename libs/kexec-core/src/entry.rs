@@ -25,7 +25,7 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use sha256::Sha256;
+use purgatory_abi::RegionHasher;
 
 use crate::digest::{digest_mode, load_digested, store_digests, DigestMode, Digests};
 use crate::error::KexecError;
@@ -244,7 +244,7 @@ impl<A: PageAlloc, M: PhysMem> Builder<'_, A, M> {
     /// The entry list only says where relocate_kernel's pointer must be:
     /// an IND_DESTINATION comes before a copy or zero whose page does not
     /// follow the previous one.
-    fn load_segment(&mut self, mem: u64, data: &[u8], memsz: u64, mut hash: Option<&mut Sha256>) -> Result<(), KexecError> {
+    fn load_segment(&mut self, mem: u64, data: &[u8], memsz: u64, mut hash: Option<&mut RegionHasher>) -> Result<(), KexecError> {
         let mut cursor = None;
         let mut dest = mem;
         for chunk in data.chunks(PAGE_SIZE as usize) {
@@ -471,7 +471,7 @@ pub fn kimage_load_crash_segments_digested(
 
 /// One crash segment into the reservation, a page at a time (each page
 /// hashed into `hash` right after it is written), then its zero tail.
-fn write_crash_segment(s: &KexecSegment<'_>, mem: &mut impl PhysMem, mut hash: Option<&mut Sha256>) {
+fn write_crash_segment(s: &KexecSegment<'_>, mem: &mut impl PhysMem, mut hash: Option<&mut RegionHasher>) {
     let data = s.buf.as_slice();
     let mut at = s.mem.0;
     for chunk in data.chunks(PAGE_SIZE as usize) {

@@ -1,6 +1,6 @@
 //! The image being loaded (`struct kimage`) and kexec_add_buffer.
 
-use purgatory_abi::RegionPrefix;
+use purgatory_abi::{RegionHash, RegionPrefix};
 use alloc::vec::Vec;
 
 use bootparam::E820Entry;
@@ -49,6 +49,9 @@ pub struct Kimage<'a> {
     /// state the hash of those bytes starts from: the digest step reuses
     /// them instead of hashing the same bytes again ([`crate::digest`]).
     pub(crate) known_digests: Vec<(&'a [u8], purgatory_abi::Sha256Digest, RegionPrefix)>,
+    /// The function of the per-segment digests purgatory checks: SHA-256
+    /// unless the caller asked for XXH64 (`KEXEC_FILE_XXH64_DIGEST`).
+    pub region_hash: RegionHash,
 }
 
 impl<'a> Kimage<'a> {
@@ -64,6 +67,7 @@ impl<'a> Kimage<'a> {
             purgatory: None,
             handover: Vec::new(),
             known_digests: Vec::new(),
+            region_hash: RegionHash::Sha256,
         }
     }
 

@@ -335,9 +335,13 @@ mod tests {
         // Both ways, whatever this host has.
         use crate::digest::per_region_flags;
         use sha256::Backend::{Portable, ShaNi};
-        assert_eq!(per_region_flags(0, ShaNi), FLAG_PER_REGION | FLAG_SHA_NI);
-        assert_eq!(per_region_flags(FLAG_SHA_NI, Portable), FLAG_PER_REGION);
-        assert_eq!(per_region_flags(1, Portable), 1 | FLAG_PER_REGION);
+        use purgatory_abi::{RegionHash, FLAG_XXH64};
+        let sha = RegionHash::Sha256;
+        assert_eq!(per_region_flags(0, ShaNi, sha), FLAG_PER_REGION | FLAG_SHA_NI);
+        assert_eq!(per_region_flags(FLAG_SHA_NI, Portable, sha), FLAG_PER_REGION);
+        assert_eq!(per_region_flags(1, Portable, sha), 1 | FLAG_PER_REGION);
+        assert_eq!(per_region_flags(FLAG_XXH64, Portable, sha), FLAG_PER_REGION, "a stale XXH64 bit is cleared");
+        assert_eq!(per_region_flags(0, ShaNi, RegionHash::Xxh64), FLAG_PER_REGION | FLAG_XXH64, "no SSE for XXH64");
         assert_eq!(
             image
                 .purgatory_get_symbol(SHA256_DIGEST.name, SHA256_DIGEST.size)
@@ -466,6 +470,56 @@ mod tests {
                 assert!(others.clone().count() >= 2 && others.clone().all(|(i, _)| digests.prefixes[i] == RegionPrefix::NONE));
             }
         }
+    }
+
+    /// `KEXEC_FILE_XXH64_DIGEST`: every checksummed segment gets the XXH64
+    /// slot of its loaded bytes, hashed while copied (IMA's SHA-256 digests
+    /// are not reused, no prefix), and the purgatory is told; a Linux-style
+    /// purgatory, which checks one total SHA-256 only, makes it EINVAL.
+    #[test]
+    fn xxh64_digests_are_of_the_loaded_bytes() {
+        use crate::entry::{kimage_load_segments_digested, SparseMem};
+        use purgatory_abi::{RegionHash, RegionHasher, RegionPrefix, FLAG_XXH64};
+        let map = qemu_512m();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let e820 = e820_from_memmap(&map);
+        let kernel = fake_bzimage(300_000, 2 << 20);
+        let initrd: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+        let limits = SanityLimits::from_memmap(&map);
+        let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
+        let known = KnownDigests { kernel: Some(suffix), initrd: Some(Sha256::digest(&initrd).into()) };
+        let alloc = || ListAlloc::new((0..8192).map(|i| 2 * MIB + i * PAGE_SIZE).collect());
+        let purg = crate::testutil::kexos_style_purgatory();
+        let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
+        let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy).unwrap();
+        image.region_hash = RegionHash::Xxh64;
+        let mut mem = SparseMem::default();
+        let (list, d) = kimage_load_segments_digested(&mut image, &mut alloc(), &mut mem).unwrap();
+        relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
+        assert_eq!(d.hash, RegionHash::Xxh64);
+        let flags = u64::from_le_bytes(image.purgatory_get_symbol_array(purgatory_abi::FLAGS.name).unwrap());
+        assert_eq!(flags & (FLAG_PER_REGION | FLAG_XXH64), FLAG_PER_REGION | FLAG_XXH64);
+        let checked: Vec<usize> = (0..image.segments().len()).filter(|&i| image.segments()[i].checksum && Some(i) != image.purgatory_segment()).collect();
+        assert!(checked.len() >= 3, "kernel, initrd, boot_params at least");
+        for &i in &checked {
+            let s = &image.segments()[i];
+            let mut loaded = vec![0u8; s.bufsz() as usize];
+            mem.read(s.mem, &mut loaded);
+            let mut h = RegionHasher::new(RegionHash::Xxh64);
+            h.update(&loaded);
+            assert_eq!(d.segment_digests[i], h.finalize(), "segment {}", s.label);
+            assert!(!d.reused[i] && d.prefixes[i] == RegionPrefix::NONE, "{}: nothing of IMA's", s.label);
+        }
+        let stored = image.purgatory_get_symbol_array::<{ purgatory_abi::REGION_DIGESTS.size }>(purgatory_abi::REGION_DIGESTS.name).unwrap();
+        assert_eq!(stored, purgatory_abi::region_digests_to_bytes(&d.segment_digests));
+
+        let linux = purgatory();
+        let ctx = LoadContext { purgatory: &linux, ..ctx };
+        let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy).unwrap();
+        image.region_hash = RegionHash::Xxh64;
+        let e = kimage_load_segments_digested(&mut image, &mut alloc(), &mut SparseMem::default()).unwrap_err();
+        assert_eq!(e.errno(), abi::Errno::EINVAL);
+        assert!(e.to_string().contains("cannot check xxh64"), "{e}");
     }
 
     #[test]

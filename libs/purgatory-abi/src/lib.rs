@@ -49,6 +49,16 @@
 //! does) it sets [`FLAG_PER_REGION`] and fills [`REGION_DIGESTS`], leaving
 //! [`SHA256_DIGEST`] zero; a purgatory without [`FLAGS`] (Linux-style) gets
 //! the total digest only.
+//!
+//! # Which digest
+//!
+//! SHA-256 unless [`FLAG_XXH64`] is set (per-region mode only): then every
+//! [`REGION_DIGESTS`] slot is [`RegionHash::Xxh64`]'s image of the region
+//! (see [`xxh64_slot`]) and no slot has a prefix. XXH64 is not
+//! cryptographic: it finds what the check is for (Linux: memory corrupted
+//! between the load and the jump, by DMA or a crashing kernel), not a
+//! forgery by someone who can write the digests too. kexos uses it only when
+//! the caller of kexec_file_load asks (`KEXEC_FILE_XXH64_DIGEST`).
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -83,8 +93,81 @@ pub const FLAG_PER_REGION: u64 = 1 << 1;
 /// the purgatory may too: it enables SSE itself (CR4.OSFXSR) if CPUID has
 /// SHA-NI, and restores CR4 before entering the next kernel. Clear (the
 /// CPU has no SHA-NI, or `clearcpuid=sha_ni`): the portable block function.
-/// Other bits are reserved and ignored.
 pub const FLAG_SHA_NI: u64 = 1 << 2;
+
+/// [`FLAGS`] bit 3, with [`FLAG_PER_REGION`]: the region digests are XXH64,
+/// not SHA-256 ([`RegionHash::Xxh64`]). Other bits are reserved and ignored.
+pub const FLAG_XXH64: u64 = 1 << 3;
+
+/// The function a [`REGION_DIGESTS`] slot holds the value of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RegionHash {
+    /// SHA-256 (FIPS 180-4), the slot is the digest: Linux's, the default.
+    #[default]
+    Sha256,
+    /// XXH64 with seed 0 (the xxHash specification), the slot is
+    /// [`xxh64_slot`]: about 20 times less work per byte, not cryptographic.
+    Xxh64,
+}
+
+impl RegionHash {
+    /// The name purgatory prints (`purgatory: <name> ok`) and `kexec
+    /// --digest=` takes.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RegionHash::Sha256 => "sha256",
+            RegionHash::Xxh64 => "xxh64",
+        }
+    }
+
+    /// Which function a purgatory with these [`FLAGS`] checks: XXH64 only in
+    /// per-region mode.
+    pub const fn from_flags(flags: u64) -> RegionHash {
+        if flags & FLAG_PER_REGION != 0 && flags & FLAG_XXH64 != 0 {
+            RegionHash::Xxh64
+        } else {
+            RegionHash::Sha256
+        }
+    }
+
+    /// The [`FLAG_XXH64`] bit for this function.
+    pub const fn flag(self) -> u64 {
+        match self {
+            RegionHash::Sha256 => 0,
+            RegionHash::Xxh64 => FLAG_XXH64,
+        }
+    }
+
+    /// The line purgatory prints when every region matches, up to `, entering
+    /// kernel at 0x...`.
+    pub const fn ok_line(self) -> &'static str {
+        match self {
+            RegionHash::Sha256 => "purgatory: sha256 ok",
+            RegionHash::Xxh64 => "purgatory: xxh64 ok",
+        }
+    }
+}
+
+/// The tag that fills an XXH64 slot after the value, so that no XXH64 slot
+/// is [`NO_DIGEST`] (whatever the value) and a memory dump says what it is.
+pub const XXH64_SLOT_TAG: [u8; 24] = *b"xxh64 region digest\0\0\0\0\0";
+
+/// A [`REGION_DIGESTS`] slot holding an XXH64 value: the value little
+/// endian, then [`XXH64_SLOT_TAG`].
+pub const fn xxh64_slot(value: u64) -> Sha256Digest {
+    let mut out = [0u8; SHA256_DIGEST_SIZE];
+    let v = value.to_le_bytes();
+    let mut i = 0;
+    while i < 8 {
+        out[i] = v[i];
+        i += 1;
+    }
+    while i < SHA256_DIGEST_SIZE {
+        out[i] = XXH64_SLOT_TAG[i - 8];
+        i += 1;
+    }
+    out
+}
 
 /// The purgatory's entry point: a `STB_GLOBAL` `STT_FUNC` at offset 0 of the
 /// object's first executable section, which is also `e_entry` (0).
@@ -122,7 +205,8 @@ pub const SHA256_DIGEST: PatchableSymbol = PatchableSymbol {
 
 /// `[[u8; 32]; MAX_REGIONS]` (512 bytes): slot `i` = SHA-256 of region `i`,
 /// resumed from its [`REGION_PREFIXES`] entry if it has one (else of the
-/// region alone), [`NO_DIGEST`] = not provided. Encoded by [`region_digests_to_bytes`].
+/// region alone), or with [`FLAG_XXH64`] the [`xxh64_slot`] of region `i`;
+/// [`NO_DIGEST`] = not provided. Encoded by [`region_digests_to_bytes`].
 pub const REGION_DIGESTS: PatchableSymbol = PatchableSymbol {
     name: "purgatory_region_digests",
     size: REGION_DIGEST_TABLE_SIZE,
@@ -145,7 +229,8 @@ pub const SERIAL_PORT: PatchableSymbol = PatchableSymbol {
     size: 2,
 };
 
-/// `u64`, little endian: [`FLAG_NO_VERIFY`], [`FLAG_PER_REGION`], [`FLAG_SHA_NI`]. Optional
+/// `u64`, little endian: [`FLAG_NO_VERIFY`], [`FLAG_PER_REGION`], [`FLAG_SHA_NI`],
+/// [`FLAG_XXH64`]. Optional
 /// for the kernel: its presence selects per-region mode.
 pub const FLAGS: PatchableSymbol = PatchableSymbol {
     name: "purgatory_flags",
@@ -352,10 +437,14 @@ impl RegionPrefix {
     }
 }
 
-// Also in this crate's own tests (sha256 is a dev-dependency), so that
-// `cargo test -p purgatory-abi` alone runs the prefix tests.
-#[cfg(any(test, feature = "sha256"))]
+// Also in this crate's own tests (the hashers are dev-dependencies), so
+// that `cargo test -p purgatory-abi` alone runs their tests.
+#[cfg(any(test, feature = "hash"))]
 mod prefix_sha256;
+#[cfg(any(test, feature = "hash"))]
+mod region_hasher;
+#[cfg(any(test, feature = "hash"))]
+pub use region_hasher::RegionHasher;
 
 const _: () = assert!(core::mem::size_of::<ShaRegion>() == ShaRegion::SIZE);
 const _: () = assert!(core::mem::offset_of!(ShaRegion, start) == 0);

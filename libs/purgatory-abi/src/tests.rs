@@ -140,3 +140,16 @@ fn gnu_as_definition() {
          .size purgatory_flags, 8\npurgatory_flags: .zero 8\n"
     );
 }
+
+#[test]
+fn region_hash_flags_and_names() {
+    assert_eq!(RegionHash::from_flags(0), RegionHash::Sha256);
+    assert_eq!(RegionHash::from_flags(FLAG_XXH64), RegionHash::Sha256, "XXH64 needs per-region mode");
+    assert_eq!(RegionHash::from_flags(FLAG_PER_REGION | FLAG_XXH64), RegionHash::Xxh64);
+    assert_eq!(RegionHash::from_flags(FLAG_PER_REGION | FLAG_SHA_NI), RegionHash::Sha256);
+    for h in [RegionHash::Sha256, RegionHash::Xxh64] {
+        assert_eq!(RegionHash::from_flags(FLAG_PER_REGION | h.flag()), h);
+        assert_eq!(h.ok_line(), format!("purgatory: {} ok", h.name()));
+    }
+    assert_eq!(FLAG_XXH64 & (FLAG_NO_VERIFY | FLAG_PER_REGION | FLAG_SHA_NI), 0);
+}

@@ -14,6 +14,7 @@
 // The only unsafe code is one layout check in the tests.
 #![cfg_attr(not(test), forbid(unsafe_code))]
 
+use purgatory_abi::{RegionHash, RegionHasher};
 use sha256::Sha256;
 
 // The contract (names, sizes, layouts, flags) is purgatory-abi's; re-exported
@@ -177,6 +178,17 @@ pub fn region_digest<M: PhysMemory + ?Sized>(mem: &M, prefix: &RegionPrefix, reg
     digest_from(mem, prefix.resume(), core::iter::once(region))
 }
 
+/// One region's slot image with `hash` (purgatory_abi::FLAG_XXH64): the
+/// SHA-256 of [`region_digest`], or the region's XXH64 slot (no prefix).
+pub fn region_slot<M: PhysMemory + ?Sized>(mem: &M, hash: RegionHash, prefix: &RegionPrefix, region: ShaRegion) -> Sha256Digest {
+    if hash == RegionHash::Sha256 {
+        return region_digest(mem, prefix, region);
+    }
+    let mut h = RegionHasher::new(hash);
+    mem.feed(region, |chunk| h.update(chunk));
+    h.finalize()
+}
+
 fn digest_from<M: PhysMemory + ?Sized>(
     mem: &M,
     mut hasher: Sha256,
@@ -264,7 +276,7 @@ where
     let cycles = clock().wrapping_sub(t0);
 
     if actual == p.digest {
-        boot_ok(p, summary, cycles, con);
+        boot_ok(p, RegionHash::Sha256, summary, cycles, con);
         return Decision::Boot;
     }
 
@@ -278,16 +290,22 @@ where
     Decision::Refuse
 }
 
-fn boot_ok<C: Console + ?Sized>(p: &Params, summary: RegionSummary, cycles: u64, con: &mut C) {
+/// `hashed B bytes in C cycles (F)`, F the SHA-256 block function or
+/// `xxh64`; the phases; `<hash> ok, entering kernel at`.
+fn boot_ok<C: Console + ?Sized>(p: &Params, hash: RegionHash, summary: RegionSummary, cycles: u64, con: &mut C) {
     con.write_str("purgatory: hashed ");
     write_dec(con, summary.total_len);
     con.write_str(" bytes in ");
     write_dec(con, cycles);
     con.write_str(" cycles (");
-    con.write_str(sha256::backend().name());
+    con.write_str(match hash {
+        RegionHash::Sha256 => sha256::backend().name(),
+        RegionHash::Xxh64 => hash.name(),
+    });
     con.write_str(")\n");
     write_phases(p, cycles, con);
-    con.write_str("purgatory: sha256 ok, entering kernel at ");
+    con.write_str(hash.ok_line());
+    con.write_str(", entering kernel at ");
     write_hex(con, p.entry_rip);
     con.write_str("\n");
 }
@@ -311,6 +329,14 @@ fn write_phases<C: Console + ?Sized>(p: &Params, verify_cycles: u64, con: &mut C
     con.write_str(" us\n");
 }
 
+/// `purgatory: <before><hash name><after><i> (start .., len ..)`.
+fn write_what_segment<C: Console + ?Sized>(con: &mut C, before: &str, hash: RegionHash, after: &str, i: usize, region: ShaRegion) {
+    con.write_str("purgatory: ");
+    con.write_str(before);
+    con.write_str(hash.name());
+    write_segment(con, after, i, region);
+}
+
 fn write_segment<C: Console + ?Sized>(con: &mut C, what: &str, i: usize, region: ShaRegion) {
     con.write_str(what);
     write_dec(con, i as u64);
@@ -321,7 +347,8 @@ fn write_segment<C: Console + ?Sized>(con: &mut C, what: &str, i: usize, region:
     con.write_str(")\n");
 }
 
-/// [`FLAG_PER_REGION`]: one pass, each region against its own digest.
+/// [`FLAG_PER_REGION`]: one pass, each region against its own digest, with
+/// the function [`RegionHash::from_flags`] names.
 fn verify_per_region<M, C, T>(
     p: &Params,
     summary: RegionSummary,
@@ -334,11 +361,16 @@ where
     C: Console + ?Sized,
     T: FnMut() -> u64,
 {
+    let hash = RegionHash::from_flags(p.flags);
     let mut missing = 0usize;
     for (i, region) in active_regions(&p.regions) {
         if p.region_digests[i] == NO_DIGEST {
             missing += 1;
-            write_segment(con, "purgatory: no sha256 for segment ", i, region);
+            write_what_segment(con, "no ", hash, " for segment ", i, region);
+        } else if hash != RegionHash::Sha256 && p.region_prefixes[i] != RegionPrefix::NONE {
+            // A prefix is a SHA-256 state: with XXH64 the parameters disagree.
+            missing += 1;
+            write_what_segment(con, "a sha256 prefix with ", hash, " for segment ", i, region);
         }
     }
     if missing != 0 {
@@ -348,15 +380,15 @@ where
     let t0 = clock();
     let mut bad = 0usize;
     for (i, region) in active_regions(&p.regions) {
-        let actual = region_digest(mem, &p.region_prefixes[i], region);
+        let actual = region_slot(mem, hash, &p.region_prefixes[i], region);
         if region_check(&p.region_digests[i], &actual) != RegionCheck::Match {
             bad += 1;
-            write_segment(con, "purgatory: sha256 mismatch in segment ", i, region);
+            write_what_segment(con, "", hash, " mismatch in segment ", i, region);
         }
     }
     let cycles = clock().wrapping_sub(t0);
     if bad == 0 {
-        boot_ok(p, summary, cycles, con);
+        boot_ok(p, hash, summary, cycles, con);
         Decision::Boot
     } else {
         refuse(con);
@@ -791,6 +823,80 @@ mod tests {
              purgatory: no sha256 for segment 2 (start 0x80003000, len 0x400)\n\
              purgatory: digest mismatch, refusing to boot\n"
         );
+    }
+
+    /// FLAG_XXH64: the slots are the regions' XXH64 images; one pass, the
+    /// `xxh64` lines, every bad segment named, SHA-256 slots refused.
+    fn xxh64_setup() -> (FakeMem, Params) {
+        let (mem, mut p) = setup();
+        p.flags = FLAG_PER_REGION | purgatory_abi::FLAG_XXH64;
+        for i in 0..3 {
+            let mut h = RegionHasher::new(RegionHash::Xxh64);
+            h.update(mem.slice(p.regions[i]));
+            p.region_digests[i] = h.finalize();
+        }
+        (mem, p)
+    }
+
+    #[test]
+    fn xxh64_mode_boots_on_one_pass() {
+        let (mem, p) = xxh64_setup();
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: hashed 5171 bytes in 500 cycles (xxh64)\n\
+             purgatory: xxh64 ok, entering kernel at 0x1000200\n"
+        );
+        assert_eq!(mem.reads.get(), 3);
+    }
+
+    #[test]
+    fn xxh64_mode_names_every_bad_segment() {
+        let (mut mem, p) = xxh64_setup();
+        mem.bytes[0x100] ^= 1;
+        mem.bytes[0x3000 + 0x3ff] ^= 0x80;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: xxh64 mismatch in segment 0 (start 0x80000100, len 0x1000)\n\
+             purgatory: xxh64 mismatch in segment 2 (start 0x80003000, len 0x400)\n\
+             purgatory: digest mismatch, refusing to boot\n"
+        );
+    }
+
+    #[test]
+    fn xxh64_mode_refuses_sha256_slots_and_prefixes() {
+        let (mem, mut p) = setup();
+        p.flags = FLAG_PER_REGION | purgatory_abi::FLAG_XXH64;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse, "SHA-256 slots read as XXH64");
+        assert!(o.text().contains("purgatory: xxh64 mismatch in segment 1"), "{}", o.text());
+
+        let (_, mut p) = xxh64_setup();
+        p.region_prefixes[1] = RegionPrefix { state: [1; 8], blocks: 2 };
+        p.region_digests[2] = NO_DIGEST;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Refuse);
+        assert_eq!(
+            o.text(),
+            "purgatory: verifying 3 regions (6 KiB)\n\
+             purgatory: a sha256 prefix with xxh64 for segment 1 (start 0x80002000, len 0x33)\n\
+             purgatory: no xxh64 for segment 2 (start 0x80003000, len 0x400)\n\
+             purgatory: digest mismatch, refusing to boot\n"
+        );
+    }
+
+    #[test]
+    fn xxh64_needs_per_region_mode() {
+        let (mem, mut p) = setup();
+        p.flags = purgatory_abi::FLAG_XXH64;
+        let mut o = Out::default();
+        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot, "total mode: SHA-256");
+        assert!(o.text().contains("purgatory: sha256 ok"), "{}", o.text());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! opens files, reads sysfs and makes the syscalls.
 //!
 //! ```text
-//! kexec [-s] -l IMAGE [--initrd=FILE] [--append=STR | --command-line=STR] [--reuse-cmdline] [-d]
+//! kexec [-s] -l IMAGE [--initrd=FILE] [--append=STR | --command-line=STR] [--reuse-cmdline] [-d] [--digest=xxh64]
 //! kexec -p IMAGE ...         load a crash kernel (KEXEC_FILE_ON_CRASH)
 //! kexec [-f] IMAGE ...       load, then execute at once
 //! kexec -u [-p]              unload
@@ -15,7 +15,7 @@
 
 use crate::opts::{Arg, OptError, Parser};
 use abi::kexec::{
-    KEXEC_FILE_DEBUG, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD,
+    KEXEC_FILE_DEBUG, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_FILE_XXH64_DIGEST,
 };
 use abi::Errno;
 use alloc::format;
@@ -37,7 +37,7 @@ pub const SYS_KEXEC_TEST_CORRUPT: &str = "/sys/kernel/kexec_test_corrupt";
 
 /// Synopsis for the builtin table (one line per form; `help` prints each).
 pub const USAGE: &str =
-    "kexec [-s] -l|-p IMAGE [--initrd=FILE] [--append=STR] [--reuse-cmdline] [-d]\n\
+    "kexec [-s] -l|-p IMAGE [--initrd=FILE] [--append=STR] [--reuse-cmdline] [-d] [--digest=xxh64]\n\
                          kexec -e | -u [-p] | -S [-p]";
 
 /// Printed after a usage error.
@@ -67,6 +67,10 @@ Load a Linux bzImage with kexec_file_load(2) and boot into it.
                          the last one wins)
      --reuse-cmdline     start from /proc/cmdline minus BOOT_IMAGE= (and
                          crashkernel= with -p); --append text is added after it
+     --digest=NAME       what purgatory checks the segments with: sha256
+                         (default, Linux's) or xxh64 (KEXEC_FILE_XXH64_DIGEST,
+                         kexos only: finds corruption, not tampering, in a
+                         small fraction of the time)
      --corrupt-segment=N TEST ONLY: flip a byte of loaded segment N after its
                          digest (kernel booted with kexec_test); purgatory must
                          then refuse to boot
@@ -107,6 +111,8 @@ pub struct Request<'a> {
     pub reuse_cmdline: bool,
     /// `-d`.
     pub debug: bool,
+    /// `--digest=xxh64`.
+    pub xxh64: bool,
 }
 
 /// A bad `kexec` command line (print `kexec: {self}` then [`HINT`]; status 2).
@@ -121,6 +127,8 @@ pub enum UsageError {
     LoadOnly(&'static str),
     /// `--corrupt-segment` with something that is not a decimal number.
     BadSegment(String),
+    /// `--digest` with neither `sha256` nor `xxh64`.
+    BadDigest(String),
 }
 
 impl From<OptError> for UsageError {
@@ -139,6 +147,7 @@ impl fmt::Display for UsageError {
                 write!(f, "option {o} is only valid when loading (-l or -p)")
             }
             UsageError::BadSegment(v) => write!(f, "invalid segment number '{v}'"),
+            UsageError::BadDigest(v) => write!(f, "unknown digest '{v}' (sha256 or xxh64)"),
         }
     }
 }
@@ -202,6 +211,14 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Request<'_>, UsageError> 
                 r.reuse_cmdline = true;
                 load_opt.get_or_insert("--reuse-cmdline");
             }
+            Arg::Long("digest") => {
+                r.xxh64 = match p.value()? {
+                    "sha256" => false,
+                    "xxh64" => true,
+                    v => return Err(UsageError::BadDigest(v.into())),
+                };
+                load_opt.get_or_insert("--digest");
+            }
             Arg::Value(v) if r.image.is_none() => r.image = Some(v),
             other => return Err(other.unexpected().into()),
         }
@@ -249,7 +266,8 @@ fn parse_decimal(s: &str) -> Option<u32> {
 impl Request<'_> {
     /// The kexec_file_load(2) flags for this request: loads get
     /// `NO_INITRAMFS` without `--initrd`, `-u` gets `UNLOAD`, `-p` adds
-    /// `ON_CRASH`, `-d` adds `DEBUG`. 0 for actions that make no such call.
+    /// `ON_CRASH`, `-d` adds `DEBUG`, `--digest=xxh64` adds `XXH64_DIGEST`.
+    /// 0 for actions that make no such call.
     pub fn flags(&self) -> u64 {
         let mut f = match self.action {
             Action::Load | Action::LoadExec if self.initrd.is_none() => KEXEC_FILE_NO_INITRAMFS,
@@ -262,6 +280,9 @@ impl Request<'_> {
         }
         if self.debug {
             f |= KEXEC_FILE_DEBUG;
+        }
+        if self.xxh64 {
+            f |= KEXEC_FILE_XXH64_DIGEST;
         }
         f
     }
@@ -432,11 +453,12 @@ pub fn status_message(loaded: bool, crash: bool) -> &'static str {
 
 /// `NO_INITRAMFS|DEBUG` (`0` for none; unknown bits in hex).
 pub fn flag_names(flags: u64) -> String {
-    const NAMES: [(u64, &str); 4] = [
+    const NAMES: [(u64, &str); 5] = [
         (KEXEC_FILE_UNLOAD, "UNLOAD"),
         (KEXEC_FILE_ON_CRASH, "ON_CRASH"),
         (KEXEC_FILE_NO_INITRAMFS, "NO_INITRAMFS"),
         (KEXEC_FILE_DEBUG, "DEBUG"),
+        (KEXEC_FILE_XXH64_DIGEST, "XXH64_DIGEST"),
     ];
     let mut parts: Vec<String> = NAMES
         .iter()
@@ -505,6 +527,7 @@ mod tests {
                 append: Some("console=ttyS0 token=abc"),
                 reuse_cmdline: false,
                 debug: true,
+                xxh64: false,
             }
         );
         assert_eq!(r.flags(), KEXEC_FILE_DEBUG);
@@ -569,6 +592,12 @@ mod tests {
         assert_eq!(f("kexec K"), KEXEC_FILE_NO_INITRAMFS);
         assert_eq!(f("kexec -e"), 0);
         assert_eq!(f("kexec --status"), 0);
+        assert_eq!(f("kexec -l K --digest=xxh64"), KEXEC_FILE_NO_INITRAMFS | KEXEC_FILE_XXH64_DIGEST);
+        assert_eq!(f("kexec -p K --initrd=I --digest xxh64"), KEXEC_FILE_ON_CRASH | KEXEC_FILE_XXH64_DIGEST);
+        assert_eq!(f("kexec -l K --digest=xxh64 --digest=sha256"), KEXEC_FILE_NO_INITRAMFS, "the last one wins");
+        assert_eq!(parse_args(&["-l", "K", "--digest=md5"]), Err(UsageError::BadDigest("md5".into())));
+        assert_eq!(parse_args(&["-u", "--digest=xxh64"]), Err(UsageError::LoadOnly("--digest")));
+        assert_eq!(UsageError::BadDigest("md5".into()).to_string(), "unknown digest 'md5' (sha256 or xxh64)");
     }
 
     #[test]
@@ -787,6 +816,7 @@ mod tests {
         assert_eq!(flag_names(0xc), "NO_INITRAMFS|DEBUG");
         assert_eq!(flag_names(0x3), "UNLOAD|ON_CRASH");
         assert_eq!(flag_names(0x14), "NO_INITRAMFS|0x10");
+        assert_eq!(flag_names(0x8000_0004), "NO_INITRAMFS|XXH64_DIGEST");
         assert_eq!(
             debug_call(3, -1, Some(b"a \"b\"\0"), 0xc),
             "kexec_file_load(kernel_fd=3, initrd_fd=-1, cmdline_len=6, cmdline=\"a \\\"b\\\"\", flags=0xc NO_INITRAMFS|DEBUG)"

@@ -56,6 +56,10 @@ pub enum PurgatoryError {
     },
     /// The symbol is in a NOBITS section: nothing to get or set (EINVAL).
     SymbolInBss { name: String },
+    /// The caller asked for a region digest this purgatory cannot check: a
+    /// purgatory without `purgatory_flags` checks only Linux's total
+    /// SHA-256 (EINVAL).
+    CannotCheck { digest: &'static str },
 }
 
 impl PurgatoryError {
@@ -66,7 +70,8 @@ impl PurgatoryError {
             | PurgatoryError::NotLoaded
             | PurgatoryError::SymbolNotFound { .. }
             | PurgatoryError::SymbolSize { .. }
-            | PurgatoryError::SymbolInBss { .. } => Errno::EINVAL,
+            | PurgatoryError::SymbolInBss { .. }
+            | PurgatoryError::CannotCheck { .. } => Errno::EINVAL,
             _ => Errno::ENOEXEC,
         }
     }
@@ -129,6 +134,10 @@ impl fmt::Display for PurgatoryError {
                 )
             }
             SymbolInBss { name } => write!(f, "symbol {name} is in a bss section"),
+            CannotCheck { digest } => write!(
+                f,
+                "this purgatory has no purgatory_flags symbol and checks only one total SHA-256: it cannot check {digest} segment digests"
+            ),
         }
     }
 }

@@ -1,0 +1,105 @@
+//! `kexec --digest=xxh64` (KEXEC_FILE_XXH64_DIGEST, issue 13): purgatory checks the segments
+//! with XXH64 instead of SHA-256. The choice is said in the load's log, purgatory names it,
+//! it still catches a flipped byte, and it works for a crash kernel too.
+//!
+//! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use kexec_core::purgatory_abi::RegionHash;
+use kexos_tests::{markers, random_token, BootOptions, Firmware, Machine};
+
+const HOP: Duration = Duration::from_secs(180);
+const IMAGE: &str = "/boot/kexos.bzImage";
+/// What the kernel logs for every load that asked for XXH64, `-d` or not.
+const CHOSEN: &str = "kexec_file: segment digests are XXH64 (KEXEC_FILE_XXH64_DIGEST)";
+
+/// kexos with the test hooks and `append` added.
+fn boot(append: &str) -> Result<Machine> {
+    let mut opts = BootOptions::new(Firmware::Uefi);
+    opts.append = format!("kexec_test {append}").trim_end().to_string();
+    Machine::boot(opts)
+}
+
+/// `kexec -s <how> IMAGE --digest=xxh64 -d` with the running initramfs; the load must succeed
+/// and say XXH64, in the user-space trace and the kernel's log. Returns what was printed.
+fn load_xxh64(m: &mut Machine, how: &str, append: &str) -> Result<String> {
+    let cmd = format!("kexec -s {how} {IMAGE} --initrd=/boot/initramfs.cpio --append=\"{append}\" --digest=xxh64 -d");
+    let out = m.run(&cmd)?;
+    m.check_lacks(&cmd, &out, "failed")?;
+    m.check_contains(&cmd, &out, "DEBUG|XXH64_DIGEST)")?;
+    m.check_contains(&cmd, &out, CHOSEN)?;
+    m.check_lacks(&cmd, &out, "taken from IMA's pass")?;
+    Ok(out)
+}
+
+/// The index of the segment labelled `kernel` in a `-d` segment table.
+fn kernel_segment(debug_out: &str) -> Option<u32> {
+    debug_out.lines().find_map(|l| {
+        let (head, rest) = l.split_once("segment[")?;
+        let (index, rest) = rest.split_once("]: ")?;
+        (head.ends_with("kexec_file: ") && rest.starts_with("kernel ")).then(|| index.parse().ok())?
+    })
+}
+
+/// A self-kexec checked with XXH64: purgatory hashes every checksummed byte with it and says
+/// so, and the next kexos boots with our command line. Without the option, the same boot's
+/// next load is SHA-256 again (the choice is per load) and says nothing of XXH64.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn xxh64_self_kexec_end_to_end() -> Result<()> {
+    let mut m = boot("")?;
+    let cmd = format!("kexec -s -l {IMAGE} --initrd=/boot/initramfs.cpio --append=\"x\"");
+    let out = m.run(&cmd)?;
+    m.check_lacks(&cmd, &out, "XXH64")?;
+    let append = format!("token={}", random_token("xxh64-"));
+    load_xxh64(&mut m, "-l", &append)?;
+    m.exec_into_kexos_checked(IMAGE, &append, HOP, RegionHash::Xxh64)?;
+    let log = m.transcript();
+    let hashed = log
+        .split("purgatory: hashed ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .context("no `purgatory: hashed` line")?;
+    m.check(hashed.ends_with(" cycles (xxh64)"), format_args!("purgatory's line: {hashed:?}"))?;
+    m.assert_absent("purgatory: sha256 ok")?;
+    m.poweroff()
+}
+
+/// A byte flipped in the loaded kernel segment after its XXH64 was taken: purgatory names the
+/// segment and the function, refuses, and no kexos starts.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn xxh64_catches_a_corrupted_segment() -> Result<()> {
+    let mut m = boot("")?;
+    let out = load_xxh64(&mut m, "-l", "never-booted")?;
+    let seg = kernel_segment(&out).with_context(|| format!("no kernel segment in {out:?}"))?;
+    let cmd = format!("kexec --corrupt-segment={seg}");
+    let out = m.run(&cmd)?;
+    m.check_lacks(&cmd, &out, "failed")?;
+    m.send_line("kexec -e")?;
+    m.expect(&format!("purgatory: xxh64 mismatch in segment {seg} "), HOP)?;
+    m.expect("digest mismatch, refusing to boot", Duration::from_secs(30))?;
+    m.expect_none("boot: entered via boot protocol", Duration::from_secs(10))?;
+    m.kill();
+    Ok(())
+}
+
+/// A crash kernel loaded with XXH64: after the panic, its purgatory checks it with XXH64 and
+/// the capture kernel reaches its prompt.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn xxh64_capture_kernel_after_a_panic() -> Result<()> {
+    let mut m = boot("crashkernel=64M")?;
+    let append = format!("token={}", random_token("xxh64-crash-"));
+    let out = load_xxh64(&mut m, "-p", &append)?;
+    m.check_contains("kexec -p", &out, "as the crash kernel")?;
+    m.send_line("crash")?;
+    m.expect(markers::CAPTURE_START, HOP)?;
+    m.expect(RegionHash::Xxh64.ok_line(), HOP)?;
+    m.expect_prompt(HOP)?;
+    m.run_expect("cat /proc/cmdline", &append)?;
+    m.assert_absent("purgatory: sha256 ok")?;
+    m.poweroff()
+}
