@@ -89,7 +89,7 @@ fn expect_capture(m: &mut Machine) -> Result<String> {
     m.expect(markers::CAPTURE_START, HOP)?;
     let t = m.transcript();
     let ours = t.rfind(markers::CAPTURE_START).and_then(|at| kexos_tests::last_tsc_mhz(&t[..at]));
-    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     let log = m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
     m.check_tsc_passed_on("the crash", &log, ours.as_deref())?;
     let rest = m.expect_prompt(HOP)?;
@@ -462,7 +462,7 @@ fn failed_crash_load_keeps_the_armed_image() -> Result<()> {
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
     m.send_line("crash")?;
     m.expect(markers::CAPTURE_START, HOP)?;
-    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     // The first image: its command line, and no initramfs, so it says so and powers off.
     m.expect("Command line: elfcorehdr=0x", HOP)?;
     let rest = m.expect("\n", HOP)?;
@@ -590,7 +590,7 @@ fn crash_capture_linux() -> Result<()> {
     ))?;
     m.send_line("crash")?;
     m.expect(markers::CAPTURE_START, HOP)?;
-    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     m.expect(
         "KEXOS-LINUX-CMDLINE: elfcorehdr=0x",
         Duration::from_secs(300),

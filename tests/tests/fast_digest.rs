@@ -63,7 +63,7 @@ fn xxh64_self_kexec_end_to_end() -> Result<()> {
         .and_then(|r| r.lines().next())
         .context("no `purgatory: hashed` line")?;
     m.check(hashed.ends_with(" cycles (xxh64)"), format_args!("purgatory's line: {hashed:?}"))?;
-    m.assert_absent("purgatory: sha256 ok")?;
+    m.assert_absent(kexos_tests::markers::PURGATORY_SHA256_OK)?;
     m.poweroff()
 }
 
@@ -100,6 +100,6 @@ fn xxh64_capture_kernel_after_a_panic() -> Result<()> {
     m.expect(RegionHash::Xxh64.ok_line(), HOP)?;
     m.expect_prompt(HOP)?;
     m.run_expect("cat /proc/cmdline", &append)?;
-    m.assert_absent("purgatory: sha256 ok")?;
+    m.assert_absent(kexos_tests::markers::PURGATORY_SHA256_OK)?;
     m.poweroff()
 }

@@ -91,7 +91,7 @@ fn measurement_list_survives_every_hop() -> Result<()> {
     m.run_expect(&format!("echo {ima}@exec > /sys/kernel/kexec_test_corrupt"), "will be corrupted")?;
     m.send_line("kexec -e")?;
     m.expect("corrupted one byte of segment", HOP)?;
-    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     m.expect("measurement list at", HOP)?;
     m.expect("was not restored", HOP)?;
     m.expect_prompt(HOP)?;

@@ -84,7 +84,7 @@ fn kexec_into_linux() -> Result<()> {
     // The handover went through purgatory's check.
     let log = m.transcript();
     m.check(
-        log.contains("purgatory: sha256 ok"),
+        log.contains(kexos_tests::markers::PURGATORY_SHA256_OK),
         "no `purgatory: sha256 ok` before Linux",
     )?;
     check_phases(&mut m, &log)

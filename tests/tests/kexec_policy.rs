@@ -137,7 +137,7 @@ fn refusals_keep_the_loaded_image() -> Result<()> {
 
     // kexec -e is not a load: the image kept through every refusal boots.
     m.send_line("kexec -e")?;
-    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     m.expect("boot: entered via boot protocol", HOP)?;
     m.expect_prompt(HOP)?;
     cat_is(&mut m, "/proc/cmdline", "next")?;

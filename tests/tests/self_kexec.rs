@@ -135,7 +135,7 @@ fn implausible_tsc_frequency_is_refused() -> Result<()> {
     m.run_expect("cat /sys/kernel/kexec_test_tsc_khz", "0")?;
     load(&mut m, "/boot/kexos.bzImage", "tsc")?;
     m.send_line("kexec -e")?;
-    m.expect("purgatory: sha256 ok", HOP)?;
+    m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     let boot = m.expect("boot: entered via boot protocol", HOP)?;
     let refusal = format!("{}{}", bootstats::tsc::REFUSED_PREFIX, bootparam::tsc::TscRefusal::Implausible(0));
     m.check(boot.matches(&refusal).count() == 1, format_args!("expected {refusal:?} once in {boot:?}"))?;

@@ -67,7 +67,7 @@ fn sha_ni_hashes_a_signed_self_kexec_end_to_end() -> Result<()> {
     m.exec_into_kexos(image, &append, HOP)?;
     let log = m.transcript();
     m.check(
-        log.contains(&purgatory_used(Backend::ShaNi)) && log.contains("purgatory: sha256 ok"),
+        log.contains(&purgatory_used(Backend::ShaNi)) && log.contains(kexos_tests::markers::PURGATORY_SHA256_OK),
         format_args!("purgatory did not verify with SHA-NI"),
     )?;
     let n = count(&m, Choice::ShaNi);
@@ -112,7 +112,7 @@ fn sha_ni_verifies_the_capture_kernel_after_a_panic() -> Result<()> {
     m.check_lacks(cmd, &out, "failed")?;
     m.send_line("echo panic > /sys/kernel/kexec_test_crash")?;
     m.expect("KERNEL PANIC: ", HOP)?;
-    let verdict = m.expect("purgatory: sha256 ok", HOP)?;
+    let verdict = m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
     m.check(verdict.contains(&purgatory_used(Backend::ShaNi)), format_args!("purgatory did not verify the capture kernel with SHA-NI: {verdict:?}"))?;
     m.expect("crash: capture kernel: /proc/vmcore is", HOP)?;
     m.expect_prompt(HOP)?;

@@ -30,7 +30,7 @@ const PANIC_CMD: &str = "echo panic > /sys/kernel/kexec_test_crash";
 /// Printed by the first kernel's crash path right before it jumps to purgatory.
 const CAPTURE_START: &str = kexos_tests::markers::CAPTURE_START;
 /// Printed by purgatory once every segment checked out.
-const SHA_OK: &str = "purgatory: sha256 ok";
+const SHA_OK: &str = RegionHash::Sha256.ok_line();
 /// Logged by the capture kexos once /proc/vmcore is set up.
 const VMCORE_LINE: &str = "crash: capture kernel: /proc/vmcore is ";
 /// Loads kexos as the crash kernel (the capture kernel's command line is `bench=capture`).

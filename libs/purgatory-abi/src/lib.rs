@@ -111,6 +111,14 @@ pub enum RegionHash {
 }
 
 impl RegionHash {
+    /// Every function, the default first.
+    pub const ALL: [RegionHash; 2] = [RegionHash::Sha256, RegionHash::Xxh64];
+
+    /// The function `kexec --digest=<name>` names.
+    pub fn from_name(name: &str) -> Option<RegionHash> {
+        RegionHash::ALL.into_iter().find(|h| h.name() == name)
+    }
+
     /// The name purgatory prints (`purgatory: <name> ok`) and `kexec
     /// --digest=` takes.
     pub const fn name(self) -> &'static str {

@@ -147,7 +147,9 @@ fn region_hash_flags_and_names() {
     assert_eq!(RegionHash::from_flags(FLAG_XXH64), RegionHash::Sha256, "XXH64 needs per-region mode");
     assert_eq!(RegionHash::from_flags(FLAG_PER_REGION | FLAG_XXH64), RegionHash::Xxh64);
     assert_eq!(RegionHash::from_flags(FLAG_PER_REGION | FLAG_SHA_NI), RegionHash::Sha256);
-    for h in [RegionHash::Sha256, RegionHash::Xxh64] {
+    assert_eq!(RegionHash::from_name("md5"), None);
+    for h in RegionHash::ALL {
+        assert_eq!(RegionHash::from_name(h.name()), Some(h));
         assert_eq!(RegionHash::from_flags(FLAG_PER_REGION | h.flag()), h);
         assert_eq!(h.ok_line(), format!("purgatory: {} ok", h.name()));
     }

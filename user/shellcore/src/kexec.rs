@@ -18,6 +18,7 @@ use abi::kexec::{
     KEXEC_FILE_DEBUG, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH, KEXEC_FILE_UNLOAD, KEXEC_FILE_XXH64_DIGEST,
 };
 use abi::Errno;
+use purgatory_abi::RegionHash;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -111,8 +112,8 @@ pub struct Request<'a> {
     pub reuse_cmdline: bool,
     /// `-d`.
     pub debug: bool,
-    /// `--digest=xxh64`.
-    pub xxh64: bool,
+    /// `--digest=NAME` (the last one given).
+    pub digest: RegionHash,
 }
 
 /// A bad `kexec` command line (print `kexec: {self}` then [`HINT`]; status 2).
@@ -147,7 +148,13 @@ impl fmt::Display for UsageError {
                 write!(f, "option {o} is only valid when loading (-l or -p)")
             }
             UsageError::BadSegment(v) => write!(f, "invalid segment number '{v}'"),
-            UsageError::BadDigest(v) => write!(f, "unknown digest '{v}' (sha256 or xxh64)"),
+            UsageError::BadDigest(v) => {
+                write!(f, "unknown digest '{v}' (")?;
+                for (i, h) in RegionHash::ALL.iter().enumerate() {
+                    write!(f, "{}{}", if i == 0 { "" } else { " or " }, h.name())?;
+                }
+                f.write_str(")")
+            }
         }
     }
 }
@@ -212,11 +219,8 @@ pub fn parse_args<S: AsRef<str>>(args: &[S]) -> Result<Request<'_>, UsageError> 
                 load_opt.get_or_insert("--reuse-cmdline");
             }
             Arg::Long("digest") => {
-                r.xxh64 = match p.value()? {
-                    "sha256" => false,
-                    "xxh64" => true,
-                    v => return Err(UsageError::BadDigest(v.into())),
-                };
+                let v = p.value()?;
+                r.digest = RegionHash::from_name(v).ok_or_else(|| UsageError::BadDigest(v.into()))?;
                 load_opt.get_or_insert("--digest");
             }
             Arg::Value(v) if r.image.is_none() => r.image = Some(v),
@@ -281,7 +285,7 @@ impl Request<'_> {
         if self.debug {
             f |= KEXEC_FILE_DEBUG;
         }
-        if self.xxh64 {
+        if self.digest == RegionHash::Xxh64 {
             f |= KEXEC_FILE_XXH64_DIGEST;
         }
         f
@@ -527,7 +531,7 @@ mod tests {
                 append: Some("console=ttyS0 token=abc"),
                 reuse_cmdline: false,
                 debug: true,
-                xxh64: false,
+                digest: RegionHash::Sha256,
             }
         );
         assert_eq!(r.flags(), KEXEC_FILE_DEBUG);
