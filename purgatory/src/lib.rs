@@ -1,7 +1,7 @@
 //! kexos purgatory, bare-metal half.
 //!
 //! Runs after the old kernel's relocate_kernel copied the new image into
-//! place: checks the SHA-256 of the loaded segments, then enters the next
+//! place: checks the SHA-256 (or XXH64) of the loaded segments, then enters the next
 //! kernel with the registers in `entry64_regs`. Entry and hand-over are in
 //! entry.s; the decisions and messages are in `purgatory_core` (host-tested).
 //! Here: the symbols the kernel patches, physical memory, the UART, the TSC.

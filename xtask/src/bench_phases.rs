@@ -287,8 +287,9 @@ pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture,
         }
     }
     println!(
-        "kexec into Linux, {} kexos runs and {} Linux runs in this bench run (min / median / max; ratio of medians, goal in brackets)",
+        "kexec into Linux, {} kexos runs ({} with --digest=xxh64) and {} Linux runs in this bench run (min / median / max; ratio of medians, goal in brackets)",
         sha.linux.len(),
+        xxh.linux.len(),
         linux.len()
     );
     sha.print_rows(&linux, &kdumps);

@@ -109,7 +109,8 @@ pub(super) fn kexec_err(e: KexecError) -> LoadError {
 /// The machine-independent part of every load (kexec_core's plan: loader,
 /// sanity checks) over this machine's memory map, placing segments in
 /// `view`; `crash` is set for a crash image. Digests are left to the copy
-/// (DigestsAt::Copy): normal and crash loads both hash as they write.
+/// (DigestsAt::Copy, with the function the caller chose): normal and crash
+/// loads both hash as they write.
 pub(super) fn plan<'a>(
     ops: &dyn KexecFileOps,
     req: &LoadRequest<'a>,
@@ -122,9 +123,7 @@ pub(super) fn plan<'a>(
     let e820 = bootparam::e820_from_memmap(map);
     let ctx = LoadContext { view, e820: &e820, acpi_rsdp: crate::boot::rsdp(), purgatory: PURGATORY, tsc_khz: tsc_khz_to_pass(), crash };
     let limits = kexec_core::SanityLimits::from_memmap(map);
-    let (mut image, summary) = kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy).map_err(kexec_err)?;
-    image.region_hash = req.region_hash;
-    Ok((image, summary))
+    kexec_core::kexec_file_plan(ops, kind, &ctx, req.kernel, req.initrd, req.known, req.cmdline, &limits, handover, DigestsAt::Copy(req.region_hash)).map_err(kexec_err)
 }
 
 /// Probe every loader; the first that accepts wins (ENOEXEC if none does,
@@ -326,7 +325,8 @@ pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests, d
         })
         .collect();
     if d.hash == kexec_core::purgatory_abi::RegionHash::Xxh64 {
-        info!("kexec_file: segment digests are XXH64 (KEXEC_FILE_XXH64_DIGEST): purgatory checks for corruption, not tampering; every checksummed segment hashed while copied");
+        // Never reused: IMA's digests are SHA-256 (kexec_core::digest::reusable_digest).
+        info!("{}: purgatory checks for corruption, not tampering; every checksummed segment hashed while copied", kexec_core::digest::XXH64_CHOSEN);
         return;
     }
     if !debug {

@@ -275,7 +275,7 @@ pub(crate) mod tests {
                 kexec_file_plan(&BzImage64, kind, &ctx, &kernel, Some(&initrd), KnownDigests::NONE, b"x=1\0", &limits, Vec::new(), at)
             };
             let (two, _) = plan(DigestsAt::Plan).unwrap();
-            let (mut one, _) = plan(DigestsAt::Copy).unwrap();
+            let (mut one, _) = plan(DigestsAt::Copy(purgatory_abi::RegionHash::Sha256)).unwrap();
             let (mut mem_two, mut mem_one) = (FakeMem::default(), FakeMem::default());
             kimage_load_crash_segments(&two, &mut mem_two);
             let mode = kimage_crash_digest_mode(&mut one).unwrap();

@@ -45,6 +45,10 @@ use crate::types::KEXEC_SEGMENT_MAX;
 
 const _: () = assert!(KEXEC_SEGMENT_MAX == purgatory_abi::MAX_REGIONS);
 
+/// What the kernel logs for every load whose digests are XXH64, `-d` or not
+/// (a weaker check is never silent).
+pub const XXH64_CHOSEN: &str = "kexec_file: segment digests are XXH64 (KEXEC_FILE_XXH64_DIGEST)";
+
 /// What purgatory is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Digests {

@@ -50,8 +50,9 @@ pub struct Kimage<'a> {
     /// them instead of hashing the same bytes again ([`crate::digest`]).
     pub(crate) known_digests: Vec<(&'a [u8], purgatory_abi::Sha256Digest, RegionPrefix)>,
     /// The function of the per-segment digests purgatory checks: SHA-256
-    /// unless the caller asked for XXH64 (`KEXEC_FILE_XXH64_DIGEST`).
-    pub region_hash: RegionHash,
+    /// unless the caller asked for XXH64 (`KEXEC_FILE_XXH64_DIGEST`); set by
+    /// the plan ([`crate::DigestsAt::Copy`]) before any digest exists.
+    pub(crate) region_hash: RegionHash,
 }
 
 impl<'a> Kimage<'a> {
@@ -93,6 +94,11 @@ impl<'a> Kimage<'a> {
     /// The recorded digest of exactly `data` and the state it starts from.
     pub(crate) fn known_digest(&self, data: &[u8]) -> Option<(purgatory_abi::Sha256Digest, RegionPrefix)> {
         self.known_digests.iter().find(|(d, _, _)| core::ptr::eq(*d, data)).map(|&(_, h, p)| (h, p))
+    }
+
+    /// What purgatory checks the segments with.
+    pub fn region_hash(&self) -> RegionHash {
+        self.region_hash
     }
 
     /// Normal or crash.

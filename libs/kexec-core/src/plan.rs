@@ -14,15 +14,17 @@ use crate::sanity::{sanity_check_segment_list, SanityLimits};
 /// When the segment digests are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestsAt {
-    /// Here, at the end of the plan (kexec_calculate_store_digests): the
-    /// host tools and tests, which then copy with
+    /// Here, at the end of the plan (kexec_calculate_store_digests), SHA-256:
+    /// the host tools and tests, which then copy with
     /// [`crate::kimage_load_segments`] or [`crate::kimage_load_crash_segments`].
     Plan,
     /// Later, while the segments are copied
     /// ([`crate::kimage_load_segments_digested`],
     /// [`crate::kimage_load_crash_segments_digested`]), so each checksummed
-    /// byte is read once: the kernel's normal and crash loads.
-    Copy,
+    /// byte is read once: the kernel's normal and crash loads. With the
+    /// function purgatory checks them with (`KEXEC_FILE_XXH64_DIGEST`), fixed
+    /// here, before any digest exists.
+    Copy(purgatory_abi::RegionHash),
 }
 
 /// Digests the caller computed while it read the files (IMA's pass), which
@@ -108,8 +110,11 @@ pub fn kexec_file_plan<'a>(
     }
     let summary = ops.load(&mut image, ctx, kernel, initrd, cmdline)?;
     sanity_check_segment_list(&image, limits)?;
-    if at == DigestsAt::Plan {
-        kexec_calculate_store_digests(&mut image)?;
+    match at {
+        DigestsAt::Plan => {
+            kexec_calculate_store_digests(&mut image)?;
+        }
+        DigestsAt::Copy(hash) => image.region_hash = hash,
     }
     Ok((image, summary))
 }
@@ -437,7 +442,7 @@ mod tests {
                 let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
                 let plan = |at| kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), at);
                 let (two, _) = plan(DigestsAt::Plan).unwrap();
-                let (mut one, _) = plan(DigestsAt::Copy).unwrap();
+                let (mut one, _) = plan(DigestsAt::Copy(purgatory_abi::RegionHash::Sha256)).unwrap();
                 // Every other destination page free; sources from 2 MiB up.
                 let dests: Vec<u64> = two.destinations().iter().flat_map(|r| (r.start / PAGE_SIZE..r.end / PAGE_SIZE).map(|p| p * PAGE_SIZE)).collect();
                 let alloc = || ListAlloc::new((0..4096).map(|i| 2 * MIB + i * PAGE_SIZE).collect()).with_free_at(dests.iter().copied().step_by(2));
@@ -491,8 +496,7 @@ mod tests {
         let alloc = || ListAlloc::new((0..8192).map(|i| 2 * MIB + i * PAGE_SIZE).collect());
         let purg = crate::testutil::kexos_style_purgatory();
         let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
-        let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy).unwrap();
-        image.region_hash = RegionHash::Xxh64;
+        let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy(RegionHash::Xxh64)).unwrap();
         let mut mem = SparseMem::default();
         let (list, d) = kimage_load_segments_digested(&mut image, &mut alloc(), &mut mem).unwrap();
         relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
@@ -515,8 +519,7 @@ mod tests {
 
         let linux = purgatory();
         let ctx = LoadContext { purgatory: &linux, ..ctx };
-        let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy).unwrap();
-        image.region_hash = RegionHash::Xxh64;
+        let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy(RegionHash::Xxh64)).unwrap();
         let e = kimage_load_segments_digested(&mut image, &mut alloc(), &mut SparseMem::default()).unwrap_err();
         assert_eq!(e.errno(), abi::Errno::EINVAL);
         assert!(e.to_string().contains("cannot check xxh64"), "{e}");

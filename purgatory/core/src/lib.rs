@@ -6,7 +6,7 @@
 //! object before loading it; that contract (names, sizes, layouts, byte
 //! encodings) is libs/purgatory-abi's, re-exported here. This crate holds
 //! everything about verification that needs no hardware: which regions are
-//! hashed, the SHA-256 pass, the decision to boot or refuse, and every line
+//! hashed, the SHA-256 (or XXH64) pass, the decision to boot or refuse, and every line
 //! printed on the serial console. The bare-metal crate one directory up only
 //! supplies physical memory, the UART and the clock, so the whole decision
 //! logic is unit-tested on the host.
@@ -175,16 +175,17 @@ pub fn digest_regions<M: PhysMemory + ?Sized>(
 /// One region's digest in per-region mode: SHA-256 continued from
 /// `prefix` (purgatory_abi::REGION_PREFIXES) over the region's bytes.
 pub fn region_digest<M: PhysMemory + ?Sized>(mem: &M, prefix: &RegionPrefix, region: ShaRegion) -> Sha256Digest {
-    digest_from(mem, prefix.resume(), core::iter::once(region))
+    region_slot(mem, RegionHash::Sha256, prefix, region)
 }
 
 /// One region's slot image with `hash` (purgatory_abi::FLAG_XXH64): the
-/// SHA-256 of [`region_digest`], or the region's XXH64 slot (no prefix).
+/// SHA-256 continued from `prefix`, or the region's XXH64 slot (the caller
+/// refuses a prefix with XXH64). The hasher the kernel's copy used too.
 pub fn region_slot<M: PhysMemory + ?Sized>(mem: &M, hash: RegionHash, prefix: &RegionPrefix, region: ShaRegion) -> Sha256Digest {
-    if hash == RegionHash::Sha256 {
-        return region_digest(mem, prefix, region);
-    }
-    let mut h = RegionHasher::new(hash);
+    let mut h = match hash {
+        RegionHash::Sha256 => RegionHasher::sha256_from(prefix),
+        other => RegionHasher::new(other),
+    };
     mem.feed(region, |chunk| h.update(chunk));
     h.finalize()
 }
@@ -370,7 +371,11 @@ where
         } else if hash != RegionHash::Sha256 && p.region_prefixes[i] != RegionPrefix::NONE {
             // A prefix is a SHA-256 state: with XXH64 the parameters disagree.
             missing += 1;
-            write_what_segment(con, "a sha256 prefix with ", hash, " for segment ", i, region);
+            con.write_str("purgatory: a ");
+            con.write_str(RegionHash::Sha256.name());
+            con.write_str(" prefix with ");
+            con.write_str(hash.name());
+            write_segment(con, " for segment ", i, region);
         }
     }
     if missing != 0 {
@@ -414,7 +419,7 @@ where
         let actual = region_digest(mem, &p.region_prefixes[i], region);
         if region_check(expected, &actual) == RegionCheck::Mismatch {
             bad += 1;
-            write_segment(con, "purgatory: sha256 mismatch in segment ", i, region);
+            write_what_segment(con, "", RegionHash::Sha256, " mismatch in segment ", i, region);
         }
     }
     if provided == 0 {
