@@ -25,6 +25,7 @@ const CRASH: u8 = 1;
 const HANDOVER: u8 = 2;
 const KNOWN_INITRD_DIGEST: u8 = 4;
 const KNOWN_KERNEL_DIGEST: u8 = 8;
+const COPY_XXH64: u8 = 16;
 
 fn load_input(flags: u8, cmdline: &[u8], initrd: &[u8], kernel: &[u8]) -> Vec<u8> {
     let mut v = vec![flags];
@@ -333,6 +334,8 @@ impl Xtask {
                 add("small-known-digests", load_input(KNOWN_INITRD_DIGEST | KNOWN_KERNEL_DIGEST, cmdline, &cpio, &small_bz));
                 add("small-crash-known-digests", load_input(CRASH | KNOWN_KERNEL_DIGEST, cmdline, &cpio, &small_bz));
                 add("small-crash", load_input(CRASH, cmdline, &cpio, &small_bz));
+                add("small-copy-xxh64", load_input(HANDOVER | KNOWN_INITRD_DIGEST | KNOWN_KERNEL_DIGEST | COPY_XXH64, cmdline, &cpio, &small_bz));
+                add("small-crash-copy-xxh64", load_input(CRASH | COPY_XXH64, cmdline, &cpio, &small_bz));
                 add("small-signed", load_input(0, b"\0", b"", &kexec_sign::sign(&small_bz, &signer)?));
                 for (name, file, flags) in [
                     ("kexos.bzImage", &f.bzimage, HANDOVER),
@@ -349,6 +352,7 @@ impl Xtask {
                 add("tiny-note-symbol", load_input(HANDOVER, cmdline, &cpio, &small_elf));
                 add("tiny-note", load_input(0, cmdline, b"", &tiny_elf(true, false)));
                 add("tiny-symbol", load_input(CRASH, cmdline, &cpio, &tiny_elf(false, true)));
+                add("tiny-note-symbol-xxh64", load_input(COPY_XXH64, cmdline, &cpio, &small_elf));
                 add("tiny-e_entry", load_input(KNOWN_INITRD_DIGEST, b"\0", &cpio, &tiny_elf(false, false)));
                 add("tiny-signed", load_input(0, cmdline, b"", &kexec_sign::sign(&small_elf, &signer)?));
                 for (name, file, flags) in [("kexos.elf", &f.elf, HANDOVER), ("kexos.signed.elf", &f.signed_elf, CRASH)] {

@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 
+use kexec_core::purgatory_abi::RegionHash;
 use kexec_core::{
-    check_entry_list, kexec_file_plan, DigestsAt, kimage_load_crash_segments, kimage_load_segments,
-    probe_image, relocate_simulate, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
+    check_entry_list, kexec_file_plan, DigestsAt, kimage_crash_digest_mode, kimage_load_crash_segments,
+    kimage_load_crash_segments_digested, kimage_load_segments, kimage_load_segments_digested, probe_image, relocate_simulate, CrashSetup, HandoverKind, HandoverRequest, KexecFileOps,
     Kimage, KimageKind, LoadContext, LoadSummary, MemoryView, PageAlloc, PhysAddr, PhysMem,
     PhysRange, SanityLimits, PAGE_SIZE,
 };
@@ -131,6 +132,10 @@ pub mod load_flags {
     /// The kernel file's SHA-256 and its state where the loader's last
     /// segment starts are passed in (the kernel's IMA pass kept them).
     pub const KNOWN_KERNEL_DIGEST: u8 = 1 << 3;
+    /// `kexec --digest=xxh64`, loaded as the kernel loads (DigestsAt::Copy:
+    /// hashed while copied); purgatory's XXH64 check must pass on the
+    /// memory the copy left.
+    pub const COPY_XXH64: u8 = 1 << 4;
 }
 
 /// Bytes before the files in a load input.
@@ -232,6 +237,24 @@ fn check_region_digests(image: &kexec_core::Kimage<'_>) {
     }
 }
 
+/// With `kexec --digest=xxh64` (DigestsAt::Copy): purgatory is told XXH64,
+/// and every checksummed segment's slot is the XXH64 of what the copy left
+/// in memory (what purgatory will read).
+fn check_xxh64_slots(image: &Kimage<'_>, mem: &PageMem) {
+    use kexec_core::purgatory_abi::{RegionHasher, FLAGS, FLAG_XXH64, REGION_DIGESTS};
+    let flags = image.purgatory_get_symbol(FLAGS.name, FLAGS.size).expect("the real purgatory has flags");
+    assert!(u64::from_le_bytes(flags.try_into().expect("8 bytes")) & FLAG_XXH64 != 0, "purgatory not told XXH64");
+    let digests = image.purgatory_get_symbol(REGION_DIGESTS.name, REGION_DIGESTS.size).expect("per-region digests");
+    let purgatory = image.purgatory_segment();
+    for (i, s) in image.segments().iter().enumerate().filter(|&(i, s)| s.checksum && Some(i) != purgatory) {
+        let mut loaded = vec![0u8; s.buf.len()];
+        mem.read(s.mem, &mut loaded);
+        let mut h = RegionHasher::new(RegionHash::Xxh64);
+        h.update(&loaded);
+        assert_eq!(&h.finalize()[..], &digests[i * 32..][..32], "segment {} ({}) fails purgatory's XXH64 check", i, s.label);
+    }
+}
+
 /// kexec_file_load as the kernel runs it, up to the plan (probe with
 /// `loaders`, the plan with the loader that accepted it, over [`machine`]),
 /// with `purgatory` as the embedded object. Checks what must hold of any
@@ -281,8 +304,9 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
         .flatten()
         .and_then(|offset| kexec_core::SuffixDigest::of(input.kernel, offset));
     let known = kexec_core::KnownDigests { kernel: kernel_digest, initrd: digest };
-    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, known, input.cmdline, &m.limits, handover, DigestsAt::Plan) {
-        Ok((image, summary)) => {
+    let at = if input.flags & load_flags::COPY_XXH64 != 0 { DigestsAt::Copy(RegionHash::Xxh64) } else { DigestsAt::Plan };
+    match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, known, input.cmdline, &m.limits, handover, at) {
+        Ok((mut image, summary)) => {
             let dests = image.destinations();
             for s in image.segments() {
                 let r = s.dest_range();
@@ -301,8 +325,13 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
             };
             assert!(inside("purgatory", summary.purgatory_entry), "purgatory entry {} outside purgatory", summary.purgatory_entry);
             assert!(inside("kernel", summary.kernel_entry), "kernel entry {} outside the kernel", summary.kernel_entry);
-            check_region_digests(&image);
-            if let Some(mem) = check_memory(&image, view) {
+            if at == DigestsAt::Plan {
+                check_region_digests(&image);
+            }
+            if let Some(mem) = check_memory(&mut image, view, at) {
+                if at != DigestsAt::Plan {
+                    check_xxh64_slots(&image, &mem);
+                }
                 check_boot_params(&image, &summary, &mem, &m.e820, handover_count);
             }
             if verbose() {
@@ -386,7 +415,7 @@ const CHECKED_MEMSZ: u64 = 4 << 20;
 /// pre-jump model must accept (check_entry_list) and whose walk
 /// (relocate_simulate) must leave every segment's bytes, zero tail included,
 /// at its destination; a crash image written in place.
-fn check_memory(image: &Kimage<'_>, view: &MemoryView) -> Option<PageMem> {
+fn check_memory(image: &mut Kimage<'_>, view: &MemoryView, digests_at: DigestsAt) -> Option<PageMem> {
     let total: u64 = image.segments().iter().map(|s| s.memsz).sum();
     if total > CHECKED_MEMSZ {
         return None;
@@ -397,13 +426,21 @@ fn check_memory(image: &Kimage<'_>, view: &MemoryView) -> Option<PageMem> {
             let ranges = view.ranges();
             let at = ranges.len().checked_sub(1).map(|i| (i, (ranges[i].end - PAGE_SIZE) & !(PAGE_SIZE - 1)));
             let mut alloc = TopDown { ranges, at, freed: Vec::new() };
-            let list = kimage_load_segments(image, &mut alloc, &mut mem).expect("entry list for a planned image");
+            let list = match digests_at {
+                DigestsAt::Plan => kimage_load_segments(image, &mut alloc, &mut mem),
+                DigestsAt::Copy(_) => kimage_load_segments_digested(image, &mut alloc, &mut mem).map(|(list, _)| list),
+            }
+            .expect("entry list for a planned image");
             let segs: Vec<PhysRange> = image.segments().iter().map(|s| s.dest_range()).collect();
             let pages = check_entry_list(&list, &segs, &mem).expect("the pre-jump check accepts the list");
             let written = relocate_simulate(list.head, &mut mem, 1 << 24).expect("relocate_kernel's walk");
             assert_eq!(pages, written);
         }
-        KimageKind::Crash { .. } => kimage_load_crash_segments(image, &mut mem),
+        KimageKind::Crash { .. } if digests_at == DigestsAt::Plan => kimage_load_crash_segments(image, &mut mem),
+        KimageKind::Crash { .. } => {
+            let mode = kimage_crash_digest_mode(image).expect("the real purgatory takes per-region digests");
+            kimage_load_crash_segments_digested(image, mode, &mut mem).expect("cannot fail after the mode was stored");
+        }
     }
     let mut got = Vec::new();
     for s in image.segments() {
