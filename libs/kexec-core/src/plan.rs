@@ -409,6 +409,27 @@ mod tests {
         assert_eq!(kernel_again, kernel_digest, "and for the initrd segment only");
     }
 
+    /// What the copy-and-digest tests load: QEMU's 512 MiB machine, a 300 KB
+    /// bzImage (2 MiB init_size) and a 200 KB initrd.
+    struct CopyFixture {
+        map: memmap::MemoryMap,
+        e820: Vec<bootparam::E820Entry>,
+        kernel: Vec<u8>,
+        initrd: Vec<u8>,
+        limits: SanityLimits,
+    }
+
+    fn copy_fixture() -> CopyFixture {
+        let map = qemu_512m();
+        CopyFixture {
+            e820: e820_from_memmap(&map),
+            kernel: fake_bzimage(300_000, 2 << 20),
+            initrd: (0..200_000u32).map(|i| (i * 7) as u8).collect(),
+            limits: SanityLimits::from_memmap(&map),
+            map,
+        }
+    }
+
     /// Issue 13: copying and hashing in one pass (place, then
     /// kimage_load_segments_digested) leaves physical memory exactly as
     /// planning the digests first (DigestsAt::Plan) and copying after, for both purgatory
@@ -423,12 +444,8 @@ mod tests {
     fn one_pass_copy_and_digest_gives_the_same_memory_as_two() {
         use crate::entry::{kimage_load_segments_digested, SparseMem};
         use purgatory_abi::RegionPrefix;
-        let map = qemu_512m();
+        let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
-        let e820 = e820_from_memmap(&map);
-        let kernel = fake_bzimage(300_000, 2 << 20);
-        let initrd: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
-        let limits = SanityLimits::from_memmap(&map);
         let initrd_sha256 = Some(Sha256::digest(&initrd).into());
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
         let knowns = [KnownDigests::NONE, KnownDigests::initrd(initrd_sha256), KnownDigests { kernel: Some(suffix), initrd: initrd_sha256 }];
@@ -485,12 +502,8 @@ mod tests {
     fn xxh64_digests_are_of_the_loaded_bytes() {
         use crate::entry::{kimage_load_segments_digested, SparseMem};
         use purgatory_abi::{RegionHash, RegionHasher, RegionPrefix, FLAG_XXH64};
-        let map = qemu_512m();
+        let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
-        let e820 = e820_from_memmap(&map);
-        let kernel = fake_bzimage(300_000, 2 << 20);
-        let initrd: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
-        let limits = SanityLimits::from_memmap(&map);
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
         let known = KnownDigests { kernel: Some(suffix), initrd: Some(Sha256::digest(&initrd).into()) };
         let alloc = || ListAlloc::new((0..8192).map(|i| 2 * MIB + i * PAGE_SIZE).collect());

@@ -798,21 +798,27 @@ mod tests {
         assert!(o.text().contains("purgatory: sha256 mismatch in segment 2"), "{}", o.text());
     }
 
+    /// With either function (SHA-256 slots, or XXH64's with FLAG_XXH64).
     #[test]
     fn per_region_mode_names_every_bad_segment() {
-        let (mut mem, mut p) = setup();
-        p.flags = FLAG_PER_REGION;
-        mem.bytes[0x100] ^= 1;
-        mem.bytes[0x2032] ^= 1;
-        let mut o = Out::default();
-        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
-        assert_eq!(
-            o.text(),
-            "purgatory: verifying 3 regions (6 KiB)\n\
-             purgatory: sha256 mismatch in segment 0 (start 0x80000100, len 0x1000)\n\
-             purgatory: sha256 mismatch in segment 1 (start 0x80002000, len 0x33)\n\
-             purgatory: digest mismatch, refusing to boot\n"
-        );
+        for hash in RegionHash::ALL {
+            let (mut mem, mut p) = if hash == RegionHash::Xxh64 { xxh64_setup() } else { setup() };
+            p.flags |= FLAG_PER_REGION;
+            mem.bytes[0x100] ^= 1;
+            mem.bytes[0x2032] ^= 1;
+            let mut o = Out::default();
+            assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
+            let name = hash.name();
+            assert_eq!(
+                o.text(),
+                format!(
+                    "purgatory: verifying 3 regions (6 KiB)\n\
+                     purgatory: {name} mismatch in segment 0 (start 0x80000100, len 0x1000)\n\
+                     purgatory: {name} mismatch in segment 1 (start 0x80002000, len 0x33)\n\
+                     purgatory: digest mismatch, refusing to boot\n"
+                )
+            );
+        }
     }
 
     #[test]
@@ -831,7 +837,8 @@ mod tests {
     }
 
     /// FLAG_XXH64: the slots are the regions' XXH64 images; one pass, the
-    /// `xxh64` lines, every bad segment named, SHA-256 slots refused.
+    /// `xxh64` lines, every bad segment named (per_region_mode_names_every_bad_segment),
+    /// SHA-256 slots refused.
     fn xxh64_setup() -> (FakeMem, Params) {
         let (mem, mut p) = setup();
         p.flags = FLAG_PER_REGION | purgatory_abi::FLAG_XXH64;
@@ -855,22 +862,6 @@ mod tests {
              purgatory: xxh64 ok, entering kernel at 0x1000200\n"
         );
         assert_eq!(mem.reads.get(), 3);
-    }
-
-    #[test]
-    fn xxh64_mode_names_every_bad_segment() {
-        let (mut mem, p) = xxh64_setup();
-        mem.bytes[0x100] ^= 1;
-        mem.bytes[0x3000 + 0x3ff] ^= 0x80;
-        let mut o = Out::default();
-        assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
-        assert_eq!(
-            o.text(),
-            "purgatory: verifying 3 regions (6 KiB)\n\
-             purgatory: xxh64 mismatch in segment 0 (start 0x80000100, len 0x1000)\n\
-             purgatory: xxh64 mismatch in segment 2 (start 0x80003000, len 0x400)\n\
-             purgatory: digest mismatch, refusing to boot\n"
-        );
     }
 
     #[test]
