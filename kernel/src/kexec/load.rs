@@ -315,6 +315,14 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
 /// (`debug` only), and, always, that purgatory will check XXH64 if asked:
 /// the weaker check is never silent.
 pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests, debug: bool) {
+    if d.hash == kexec_core::purgatory_abi::RegionHash::Xxh64 {
+        // Never reused: IMA's digests are SHA-256 (kexec_core::digest::reusable_digest).
+        info!("{}: purgatory checks for corruption, not tampering; every checksummed segment hashed while copied", kexec_core::digest::XXH64_CHOSEN);
+        return;
+    }
+    if !debug {
+        return;
+    }
     let reused: Vec<String> = segments
         .iter()
         .enumerate()
@@ -324,14 +332,6 @@ pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests, d
             n => format!("segment[{}] {} (the file after its first {} bytes)", i, s.label, n),
         })
         .collect();
-    if d.hash == kexec_core::purgatory_abi::RegionHash::Xxh64 {
-        // Never reused: IMA's digests are SHA-256 (kexec_core::digest::reusable_digest).
-        info!("{}: purgatory checks for corruption, not tampering; every checksummed segment hashed while copied", kexec_core::digest::XXH64_CHOSEN);
-        return;
-    }
-    if !debug {
-        return;
-    }
     let how = sha256::backend().name();
     if reused.is_empty() {
         info!("kexec_file: every checksummed segment hashed while copied (SHA-256, {how})");
