@@ -33,6 +33,23 @@ fn load_xxh64(m: &mut Machine, how: &str, append: &str) -> Result<String> {
     Ok(out)
 }
 
+/// `/sys/kernel/kexec_digest` (or `kexec_crash_digest`).
+fn abi_digest_file(crash: bool) -> &'static str {
+    if crash {
+        abi::kexec::SYS_KEXEC_CRASH_DIGEST
+    } else {
+        abi::kexec::SYS_KEXEC_DIGEST
+    }
+}
+
+/// The armed image's digest, as sysfs and `kexec -S` say it: `name`.
+fn check_armed(m: &mut Machine, crash: bool, name: &str) -> Result<()> {
+    let text = m.run(&format!("cat {}", abi_digest_file(crash)))?;
+    m.check(text.trim() == name, format_args!("{}: {text:?}, expected {name}", abi_digest_file(crash)))?;
+    let status = m.run(if crash { "kexec -S -p" } else { "kexec -S" })?;
+    m.check_contains("kexec -S", &status, &format!("is loaded (purgatory checks it with {name})"))
+}
+
 /// The index of the segment labelled `kernel` in a `-d` segment table.
 fn kernel_segment(debug_out: &str) -> Option<u32> {
     debug_out.lines().find_map(|l| {
@@ -50,11 +67,16 @@ fn kernel_segment(debug_out: &str) -> Option<u32> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn xxh64_self_kexec_end_to_end() -> Result<()> {
     let mut m = boot("")?;
+    // Nothing loaded: the file is empty.
+    let none = m.run(&format!("cat {}", abi_digest_file(false)))?;
+    m.check(none.trim().is_empty(), format_args!("kexec_digest before any load: {none:?}"))?;
     let plain = |append: &str| format!("kexec -s -l {IMAGE} --initrd=/boot/initramfs.cpio --append=\"{append}\"");
     let out = m.run(&plain("x"))?;
     m.check_lacks("a load without --digest", &out, "XXH64")?;
+    check_armed(&mut m, false, "sha256")?;
     let append = format!("token={}", random_token("xxh64-"));
     load_xxh64(&mut m, "-l", &append)?;
+    check_armed(&mut m, false, "xxh64")?;
     m.exec_into_kexos_checked(IMAGE, &append, HOP, RegionHash::Xxh64)?;
     let log = m.transcript();
     let hashed = log
@@ -100,6 +122,7 @@ fn xxh64_capture_kernel_after_a_panic() -> Result<()> {
     let append = format!("token={}", random_token("xxh64-crash-"));
     let out = load_xxh64(&mut m, "-p", &append)?;
     m.check_contains("kexec -p", &out, "as the crash kernel")?;
+    check_armed(&mut m, true, "xxh64")?;
     m.send_line("crash")?;
     m.expect(markers::CAPTURE_START, HOP)?;
     m.expect(RegionHash::Xxh64.ok_line(), HOP)?;

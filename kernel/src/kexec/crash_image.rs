@@ -29,6 +29,8 @@ pub struct CrashImage {
     /// Purgatory's physical entry point.
     start: u64,
     segments: Vec<SegmentInfo>,
+    /// What purgatory checks the segments with (/sys/kernel/kexec_crash_digest).
+    pub(super) region_hash: kexec_core::purgatory_abi::RegionHash,
 }
 
 impl CrashImage {
@@ -96,7 +98,7 @@ impl CrashImage {
             info!("kexec_file: control pages [{:#x}-{:#x})", control_range.0, control_range.1);
         }
         super::load::digest_report(&segments, &digests, req.debug);
-        let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments };
+        let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments, region_hash: digests.hash };
         info!("kexec_file: loaded {} ({}) as the crash kernel in {} us; {}", req.kernel_path, ops.name(), us, img.usage());
         info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());
         Ok(img)

@@ -16,7 +16,7 @@ use crate::mm::{self, frame, phys_to_virt, PAGE_SIZE};
 use crate::time::now_ns;
 use kexec_core::phases::PhaseLog;
 use kexec_core::DigestsAt;
-use kexec_core::purgatory_abi::TIMING;
+use kexec_core::purgatory_abi::{RegionHash, TIMING};
 
 /// The purgatory object, built by purgatory/build.sh.
 pub(super) static PURGATORY: &[u8] = include_bytes!(env!("KEXOS_PURGATORY_OBJ"));
@@ -45,7 +45,7 @@ pub struct LoadRequest<'a> {
     pub signature: &'a str,
     pub debug: bool,
     /// What purgatory checks the segments with (`KEXEC_FILE_XXH64_DIGEST`).
-    pub region_hash: kexec_core::purgatory_abi::RegionHash,
+    pub region_hash: RegionHash,
 }
 
 /// A loaded, ready-to-run image (what Linux keeps in kexec_image).
@@ -58,6 +58,8 @@ pub struct LoadedImage {
     /// Where, until the jump, the purgatory's TIMING jump-TSC field is held
     /// (physical); None for a purgatory without TIMING.
     jump_tsc_at: Option<u64>,
+    /// What purgatory checks the segments with (/sys/kernel/kexec_digest).
+    pub(super) region_hash: RegionHash,
 }
 
 /// The kernel's frame allocator, as the entry-list builder sees it.
@@ -173,7 +175,7 @@ impl LoadedImage {
         digest_report(&segments, &digests, req.debug);
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
         info!("{}{}", kexec_core::phases::LOAD_PHASES, phases.format());
-        Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments, jump_tsc_at })
+        Ok(LoadedImage { entries, control, start: summary.purgatory_entry.0, segments, jump_tsc_at, region_hash: digests.hash })
     }
 
     /// Walk the final entry list as relocate_kernel will, with its model
@@ -315,7 +317,7 @@ fn debug_report(loader: &str, req: &LoadRequest, s: &kexec_core::LoadSummary, se
 /// (`debug` only), and, always, that purgatory will check XXH64 if asked:
 /// the weaker check is never silent.
 pub(super) fn digest_report(segments: &[SegmentInfo], d: &kexec_core::Digests, debug: bool) {
-    if d.hash == kexec_core::purgatory_abi::RegionHash::Xxh64 {
+    if d.hash == RegionHash::Xxh64 {
         // Never reused: IMA's digests are SHA-256 (kexec_core::digest::reusable_digest).
         info!("{}: purgatory checks for corruption, not tampering; every checksummed segment hashed while copied", kexec_core::digest::XXH64_CHOSEN);
         return;

@@ -70,6 +70,15 @@ pub fn loaded() -> bool {
     IMAGE.lock().is_some()
 }
 
+/// What purgatory will check the loaded image (or the crash image) with.
+pub fn loaded_digest(crash: bool) -> Option<kexec_core::purgatory_abi::RegionHash> {
+    if crash {
+        CRASH_IMAGE.lock().as_ref().map(|i| i.region_hash)
+    } else {
+        IMAGE.lock().as_ref().map(|i| i.region_hash)
+    }
+}
+
 /// Whether a crash image occupies the region (armed or being replaced).
 pub fn crash_image_loaded() -> bool {
     CRASH_IMAGE.lock().is_some()

@@ -18,6 +18,25 @@ static KEXEC_CRASH_LOADED: KernelFile = KernelFile {
     read: || text(format!("{}\n", super::crash_loaded() as u8)),
     write: None,
 };
+/// kexos: what purgatory will check the loaded image with (abi::kexec).
+static KEXEC_DIGEST: KernelFile = KernelFile {
+    path: abi::kexec::SYS_KEXEC_DIGEST,
+    mode: 0o444,
+    read: || text(digest_text(false)),
+    write: None,
+};
+static KEXEC_CRASH_DIGEST: KernelFile = KernelFile {
+    path: abi::kexec::SYS_KEXEC_CRASH_DIGEST,
+    mode: 0o444,
+    read: || text(digest_text(true)),
+    write: None,
+};
+
+/// `sha256\n` or `xxh64\n`; empty when no such image is loaded.
+fn digest_text(crash: bool) -> alloc::string::String {
+    super::loaded_digest(crash).map_or_else(alloc::string::String::new, |h| format!("{}\n", h.name()))
+}
+
 /// kexos: why the last load failed, in words.
 static KEXEC_LAST_ERROR: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_last_error",
@@ -104,7 +123,7 @@ fn write_test_handover(data: &[u8]) -> Result<usize, Errno> {
 }
 
 pub fn install() {
-    register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
+    register(&[&KEXEC_LOADED, &KEXEC_CRASH_LOADED, &KEXEC_DIGEST, &KEXEC_CRASH_DIGEST, &KEXEC_LAST_ERROR, &KEXEC_CRASH_SIZE, &KEXEC_LOAD_DISABLED]);
     if crate::boot::test_hooks_enabled() {
         register(&[&KEXEC_TEST_CORRUPT, &KEXEC_TEST_HANDOVER, &KEXEC_TEST_FAIL_ALLOC, &KEXEC_TEST_TSC_KHZ]);
         super::notifier::register_reboot_notifier(super::notifier::TEST_CORRUPT, super::test_corrupt_late);

@@ -310,6 +310,15 @@ impl Request<'_> {
         self.cmdline(proc_cmdline).map(|s| nul_terminated(&s))
     }
 
+    /// The sysfs file naming what purgatory checks the (crash) image with.
+    pub fn digest_file(&self) -> &'static str {
+        if self.crash {
+            abi::kexec::SYS_KEXEC_CRASH_DIGEST
+        } else {
+            abi::kexec::SYS_KEXEC_DIGEST
+        }
+    }
+
     /// The sysfs file telling whether the (crash) image is loaded.
     pub fn loaded_file(&self) -> &'static str {
         if self.crash {
@@ -443,6 +452,16 @@ pub fn corrupt_payload(segment: u32) -> String {
 /// Parse a `kexec_loaded` file: `Some(true)` for a non-zero number.
 pub fn parse_loaded(text: &str) -> Option<bool> {
     text.trim().parse::<u64>().ok().map(|v| v != 0)
+}
+
+/// The `--status` line of a loaded image, with what purgatory checks it
+/// with (the text of [`Request::digest_file`], if it names a function).
+pub fn status_line(crash: bool, digest_text: Option<&str>) -> String {
+    let base = status_message(true, crash);
+    match digest_text.and_then(|t| RegionHash::from_name(t.trim())) {
+        Some(h) => format!("{base} (purgatory checks it with {})", h.name()),
+        None => String::from(base),
+    }
 }
 
 /// The `--status` line.
@@ -804,6 +823,10 @@ mod tests {
         assert_eq!(parse_loaded("0\n"), Some(false));
         assert_eq!(parse_loaded("junk"), None);
         assert_eq!(status_message(true, false), "kexec: an image is loaded");
+        assert_eq!(status_line(false, Some("xxh64\n")), "kexec: an image is loaded (purgatory checks it with xxh64)");
+        assert_eq!(status_line(true, Some("sha256\n")), "kexec: a crash image is loaded (purgatory checks it with sha256)");
+        assert_eq!(status_line(false, None), "kexec: an image is loaded", "an older kernel without the file");
+        assert_eq!(status_line(false, Some("")), "kexec: an image is loaded");
         assert_eq!(status_message(false, false), "kexec: no image is loaded");
         assert_eq!(status_message(true, true), "kexec: a crash image is loaded");
         assert_eq!(

@@ -9,7 +9,7 @@ use alloc::string::String;
 use core::fmt::Write;
 use shellcore::kexec::{
     clean_reason, corrupt_error, corrupt_payload, debug_call, load_error, parse_args, parse_loaded,
-    reboot_error, status_message, Action, Request, HELP, HINT, NOTHING_LOADED, PROC_CMDLINE,
+    reboot_error, status_line, status_message, Action, Request, HELP, HINT, NOTHING_LOADED, PROC_CMDLINE,
     SYS_KEXEC_LAST_ERROR, SYS_KEXEC_LOADED, SYS_KEXEC_TEST_CORRUPT, USAGE,
 };
 use ulib::abi::fs::{O_RDONLY, O_WRONLY};
@@ -142,7 +142,12 @@ fn status(sh: &mut Shell, req: &Request) -> i32 {
         Err(e) => return sh.fail("kexec", path, e),
     };
     let loaded = parse_loaded(&text).unwrap_or(false);
-    let _ = writeln!(sh.out(), "{}", status_message(loaded, req.crash));
+    let line = if loaded {
+        status_line(req.crash, read_file(req.digest_file()).ok().as_deref())
+    } else {
+        String::from(status_message(false, req.crash))
+    };
+    let _ = writeln!(sh.out(), "{}", line);
     if loaded {
         0
     } else {
