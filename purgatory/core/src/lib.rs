@@ -363,14 +363,14 @@ where
     T: FnMut() -> u64,
 {
     let hash = RegionHash::from_flags(p.flags);
-    let mut missing = 0usize;
+    let mut unusable = 0usize;
     for (i, region) in active_regions(&p.regions) {
         if p.region_digests[i] == NO_DIGEST {
-            missing += 1;
+            unusable += 1;
             write_what_segment(con, "no ", hash, " for segment ", i, region);
         } else if hash != RegionHash::Sha256 && p.region_prefixes[i] != RegionPrefix::NONE {
             // A prefix is a SHA-256 state: with XXH64 the parameters disagree.
-            missing += 1;
+            unusable += 1;
             con.write_str("purgatory: a ");
             con.write_str(RegionHash::Sha256.name());
             con.write_str(" prefix with ");
@@ -378,7 +378,7 @@ where
             write_segment(con, " for segment ", i, region);
         }
     }
-    if missing != 0 {
+    if unusable != 0 {
         refuse(con);
         return Decision::Refuse;
     }
