@@ -96,11 +96,6 @@ impl<'a> Kimage<'a> {
         self.known_digests.iter().find(|(d, _, _)| core::ptr::eq(*d, data)).map(|&(_, h, p)| (h, p))
     }
 
-    /// What purgatory checks the segments with.
-    pub fn region_hash(&self) -> RegionHash {
-        self.region_hash
-    }
-
     /// Normal or crash.
     pub fn kind(&self) -> KimageKind {
         self.kind

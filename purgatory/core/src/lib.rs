@@ -172,12 +172,6 @@ pub fn digest_regions<M: PhysMemory + ?Sized>(
     digest_from(mem, Sha256::new(), regions)
 }
 
-/// One region's digest in per-region mode: SHA-256 continued from
-/// `prefix` (purgatory_abi::REGION_PREFIXES) over the region's bytes.
-pub fn region_digest<M: PhysMemory + ?Sized>(mem: &M, prefix: &RegionPrefix, region: ShaRegion) -> Sha256Digest {
-    region_slot(mem, RegionHash::Sha256, prefix, region)
-}
-
 /// One region's slot image with `hash` (purgatory_abi::FLAG_XXH64): the
 /// SHA-256 continued from `prefix`, or the region's XXH64 slot (the caller
 /// refuses a prefix with XXH64). The hasher the kernel's copy used too.
@@ -416,7 +410,7 @@ where
             continue;
         }
         provided += 1;
-        let actual = region_digest(mem, &p.region_prefixes[i], region);
+        let actual = region_slot(mem, RegionHash::Sha256, &p.region_prefixes[i], region);
         if region_check(expected, &actual) == RegionCheck::Mismatch {
             bad += 1;
             write_what_segment(con, "", RegionHash::Sha256, " mismatch in segment ", i, region);
