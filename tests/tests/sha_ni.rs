@@ -103,8 +103,9 @@ fn clearcpuid_sha_ni_keeps_the_portable_block_function() -> Result<()> {
 #[ignore = "boots QEMU: run `cargo xtask test`"]
 fn sha_ni_verifies_the_capture_kernel_after_a_panic() -> Result<()> {
     let (mut m, _) = boot_on_sha_ni("crashkernel=64M kexec_test", Vec::new())?;
-    // No XMM value of the kernel's reaches a program: not at its start (the kernel hashed with
-    // SHA-NI at boot), not across a kexec_file_load (it hashes in the syscall).
+    // No XMM value reaches a program that is not its own: not the kernel's across a
+    // kexec_file_load (it hashes with SHA-NI in the syscall), not the previous program's at
+    // its start.
     m.run_expect("faulttest simd", "faulttest: simd PASS")?;
     let cmd = "kexec -s -p /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=\"kexec_test\"";
     let out = m.run(cmd)?;

@@ -26,7 +26,7 @@ const USAGE: &str = "usage: faulttest MODE
   gp         execute cli in ring 3      (must be killed: general protection)
   ud         execute ud2                (must be killed: invalid opcode)
   munmapped  touch a page after munmap  (must be killed: page fault)
-  simd       a fresh program's XMM state is clean, and kexec_file_load keeps it
+  simd       kexec_file_load keeps XMM state, and the next program starts clean
   exit N     exit with status N";
 
 fn main(args: &[&str]) -> i32 {
@@ -42,6 +42,7 @@ fn main(args: &[&str]) -> i32 {
         ["ud"] => faults::ud(),
         ["munmapped"] => faults::munmapped(),
         ["simd"] => simd::simd(),
+        ["simd-fresh", failed] => simd::simd_fresh(failed),
         ["exit", n] => match n.parse::<i32>() {
             Ok(n) => sys::exit(n),
             Err(_) => {

@@ -1,14 +1,15 @@
 //! `faulttest simd`: the kernel's SHA-NI hashing (libs/sha256) never reaches a program's XMM
-//! registers. This binary is soft-float, so the compiler never uses XMM; only the assembly
-//! here does.
+//! registers, and no program's XMM state reaches the next one. This binary is soft-float, so
+//! the compiler never uses XMM; only the assembly here does.
 //!
-//! 1. A program starts with a clean x87/SSE state: XMM0-XMM7 zero and MXCSR 0x1f80. (No
-//!    kernel path hashes between a syscall's return and a program's start today, so this
-//!    guards the invariant kernel/src/arch/simd.rs's reset_user_simd keeps: with the reset
-//!    taken out, the check still passes.)
-//! 2. XMM0-XMM7 survive a kexec_file_load of `/boot/kexos.bzImage` (the kernel hashes the
+//! 1. XMM0-XMM7 survive a kexec_file_load of `/boot/kexos.bzImage` (the kernel hashes the
 //!    file for IMA and the segments while the syscall runs): a pattern goes in before the
 //!    `syscall` instruction and must come out after it, in one assembly block.
+//! 2. A program starts with a clean x87/SSE state: XMM0-XMM7 zero and MXCSR 0x1f80. The
+//!    program leaves a pattern in XMM0-XMM7 and a non-default MXCSR, then execs itself as
+//!    `faulttest simd-fresh`, which reads them first thing. Without
+//!    kernel/src/arch/simd.rs's reset_user_simd the pattern arrives there (nothing else in
+//!    the kernel clears XMM registers) and the check fails.
 use core::arch::asm;
 
 use ulib::abi::fs::O_RDONLY;
@@ -18,7 +19,12 @@ use ulib::{println, sys};
 
 /// MXCSR after reset: every exception masked (SDM vol. 1, 10.2.3.1).
 const MXCSR_DEFAULT: u32 = 0x1f80;
+/// What the first program leaves in MXCSR for the next: MXCSR_DEFAULT with flush-to-zero
+/// (bit 15) and denormals-are-zero (bit 6) set.
+const MXCSR_DIRTY: u32 = MXCSR_DEFAULT | 1 << 15 | 1 << 6;
 const IMAGE: &str = "/boot/kexos.bzImage";
+/// This program, exec'd for the second half of the check.
+const SELF: &str = "/bin/faulttest";
 
 /// XMM0-XMM7 as stored by MOVDQU.
 type Xmm8 = [[u8; 16]; 8];
@@ -67,13 +73,34 @@ fn kexec_between(pattern: &Xmm8, fd: i32) -> (Xmm8, i64) {
     (after, ret)
 }
 
-pub fn simd() -> i32 {
-    let mut failed = 0;
-    let (x, mxcsr) = read_xmm();
-    let clean = x.iter().all(|r| r.iter().all(|&b| b == 0)) && mxcsr == MXCSR_DEFAULT;
-    println!("faulttest: fresh program: xmm0-7 {}, mxcsr {mxcsr:#x} {}", if x == [[0; 16]; 8] { "zero" } else { "NOT zero" }, if clean { "ok" } else { "FAIL" });
-    failed += u32::from(!clean);
+/// Loads `x` into XMM0-XMM7 and `mxcsr` into MXCSR; they stay there until the next program
+/// starts, since nothing in this soft-float binary uses them.
+fn write_xmm(x: &Xmm8, mxcsr: u32) {
+    // SAFETY: reads 8 x 16 bytes from `x` and 4 bytes from `mxcsr`, both ours; MXCSR_DIRTY
+    // has no reserved bit set (SDM vol. 1, 10.2.3), and masked exceptions stay masked.
+    unsafe {
+        asm!(
+            "movdqu xmm0, [{p}]", "movdqu xmm1, [{p} + 16]", "movdqu xmm2, [{p} + 32]",
+            "movdqu xmm3, [{p} + 48]", "movdqu xmm4, [{p} + 64]", "movdqu xmm5, [{p} + 80]",
+            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "ldmxcsr [{m}]",
+            p = in(reg) x.as_ptr(), m = in(reg) &mxcsr as *const u32, options(nostack),
+        )
+    };
+}
 
+fn pattern() -> Xmm8 {
+    let mut pattern: Xmm8 = [[0; 16]; 8];
+    for (i, r) in pattern.iter_mut().enumerate() {
+        for (j, b) in r.iter_mut().enumerate() {
+            *b = (0x5a ^ (i * 16 + j) * 7) as u8;
+        }
+    }
+    pattern
+}
+
+/// `faulttest simd`: the kexec_file_load check, then the exec into `simd-fresh`, which
+/// prints the verdict of both.
+pub fn simd() -> i32 {
     let fd = match sys::open(IMAGE, O_RDONLY, 0) {
         Ok(fd) => fd,
         Err(e) => {
@@ -81,17 +108,28 @@ pub fn simd() -> i32 {
             return 1;
         }
     };
-    let mut pattern: Xmm8 = [[0; 16]; 8];
-    for (i, r) in pattern.iter_mut().enumerate() {
-        for (j, b) in r.iter_mut().enumerate() {
-            *b = (0x5a ^ (i * 16 + j) * 7) as u8;
-        }
-    }
+    let pattern = pattern();
     let (after, ret) = kexec_between(&pattern, fd);
     let _ = sys::close(fd);
     let kept = after == pattern;
-    println!("faulttest: kexec_file_load({IMAGE}) -> {ret}, xmm0-7 {} {}", if kept { "kept" } else { "CHANGED" }, if kept && ret == 0 { "ok" } else { "FAIL" });
-    failed += u32::from(!kept || ret != 0);
+    let ok = kept && ret == 0;
+    println!("faulttest: kexec_file_load({IMAGE}) -> {ret}, xmm0-7 {} {}", if kept { "kept" } else { "CHANGED" }, if ok { "ok" } else { "FAIL" });
+    write_xmm(&pattern, MXCSR_DIRTY);
+    let failed = if ok { "0" } else { "1" };
+    let e = sys::execve(SELF, &["faulttest", "simd-fresh", failed], &[]);
+    println!("faulttest: exec {SELF}: {e:?} FAIL");
+    1
+}
+
+/// `faulttest simd-fresh FAILED`: this program's x87/SSE state as it started, after a
+/// program that left a pattern in it; FAILED is how many checks the first half failed.
+pub fn simd_fresh(failed: &str) -> i32 {
+    // First, before anything else could touch them (nothing in this binary does).
+    let (x, mxcsr) = read_xmm();
+    let clean = x == [[0; 16]; 8] && mxcsr == MXCSR_DEFAULT;
+    let leaked = if x == pattern() { "the previous program's" } else if x == [[0; 16]; 8] { "zero" } else { "NOT zero" };
+    println!("faulttest: fresh program: xmm0-7 {leaked}, mxcsr {mxcsr:#x} {}", if clean { "ok" } else { "FAIL" });
+    let failed = failed.parse::<u32>().unwrap_or(1) + u32::from(!clean);
     if failed == 0 {
         println!("faulttest: simd PASS");
         0
