@@ -76,6 +76,8 @@ pub mod markers {
     pub const BOOT_TO_PROMPT: &str = "kexos: boot to prompt ";
     /// Printed by purgatory once every segment matched its SHA-256 (the default check).
     pub const PURGATORY_SHA256_OK: &str = kexec_core::purgatory_abi::RegionHash::Sha256.ok_line();
+    /// Purgatory's last line when a segment's digest does not match (then it halts).
+    pub const PURGATORY_REFUSES: &str = kexec_core::purgatory_abi::REFUSE_MISMATCH;
     /// Logged by a crashing kernel right before it jumps to its capture kernel's purgatory.
     pub const CAPTURE_START: &str = "kexos: crash: starting the capture kernel";
     /// Start of the shell prompt `kexos:<cwd># ` (cwd is always absolute).

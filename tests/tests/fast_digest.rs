@@ -107,7 +107,7 @@ fn xxh64_catches_a_corrupted_segment() -> Result<()> {
     m.check_lacks(&cmd, &out, "failed")?;
     m.send_line("kexec -e")?;
     m.expect(&format!("purgatory: xxh64 mismatch in segment {seg} "), HOP)?;
-    m.expect("digest mismatch, refusing to boot", Duration::from_secs(30))?;
+    m.expect(markers::PURGATORY_REFUSES, Duration::from_secs(30))?;
     m.expect_none("boot: entered via boot protocol", Duration::from_secs(10))?;
     m.kill();
     Ok(())

@@ -241,7 +241,7 @@ fn corrupted_segment_is_caught() -> Result<()> {
     m.send_line("kexec -e")?;
     m.expect("kexec -e\n", Duration::from_secs(30))?;
     m.expect("purgatory: sha256 mismatch", LINUX_TIMEOUT)?;
-    m.expect("digest mismatch, refusing to boot", Duration::from_secs(30))?;
+    m.expect(markers::PURGATORY_REFUSES, Duration::from_secs(30))?;
     // Purgatory halts: Linux must never start.
     m.expect_none(linux_markers::BANNER, Duration::from_secs(15))?;
     m.assert_absent(linux_markers::INIT_UP)?;

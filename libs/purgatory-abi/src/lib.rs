@@ -158,6 +158,14 @@ impl RegionHash {
     }
 }
 
+/// Purgatory's last line when a region's digest differs from what is in memory (then it
+/// halts: the next kernel never starts).
+pub const REFUSE_MISMATCH: &str = "purgatory: digest mismatch, refusing to boot";
+
+/// Purgatory's last line when its parameters cannot check every region (a region without a
+/// digest, or a SHA-256 prefix with another function): nothing was hashed, and it halts.
+pub const REFUSE_UNCHECKABLE: &str = "purgatory: these parameters cannot check every segment, refusing to boot";
+
 /// The tag that fills an XXH64 slot after the value, so that no XXH64 slot
 /// is [`NO_DIGEST`] (whatever the value) and a memory dump says what it is.
 pub const XXH64_SLOT_TAG: [u8; 24] = *b"xxh64 region digest\0\0\0\0\0";

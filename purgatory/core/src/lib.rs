@@ -22,7 +22,7 @@ use sha256::Sha256;
 pub use purgatory_abi;
 pub use purgatory_abi::{
     EntryRegs, RegionPrefix, Sha256Digest, ShaRegion, FLAG_NO_VERIFY, FLAG_PER_REGION, MAX_REGIONS,
-    NO_DIGEST,
+    NO_DIGEST, REFUSE_MISMATCH, REFUSE_UNCHECKABLE,
 };
 
 /// Everything the kernel patched in, copied out of the purgatory's `.data`.
@@ -251,7 +251,7 @@ where
             con.write_str(", len ");
             write_hex(con, bad.region.len);
             con.write_str("): beyond the address space\n");
-            refuse(con);
+            refuse(con, REFUSE_UNCHECKABLE);
             return Decision::Refuse;
         }
     };
@@ -281,7 +281,7 @@ where
     write_hex_bytes(con, &actual);
     con.write_str("\n");
     report_bad_regions(p, mem, con);
-    refuse(con);
+    refuse(con, REFUSE_MISMATCH);
     Decision::Refuse
 }
 
@@ -373,7 +373,7 @@ where
         }
     }
     if unusable != 0 {
-        refuse(con);
+        refuse(con, REFUSE_UNCHECKABLE);
         return Decision::Refuse;
     }
     let t0 = clock();
@@ -390,7 +390,7 @@ where
         boot_ok(p, hash, summary, cycles, con);
         Decision::Boot
     } else {
-        refuse(con);
+        refuse(con, REFUSE_MISMATCH);
         Decision::Refuse
     }
 }
@@ -427,8 +427,10 @@ where
     }
 }
 
-fn refuse<C: Console + ?Sized>(con: &mut C) {
-    con.write_str("purgatory: digest mismatch, refusing to boot\n");
+/// The last line before purgatory halts: [`REFUSE_MISMATCH`] or [`REFUSE_UNCHECKABLE`].
+fn refuse<C: Console + ?Sized>(con: &mut C, line: &str) {
+    con.write_str(line);
+    con.write_str("\n");
 }
 
 #[cfg(test)]
@@ -824,9 +826,11 @@ mod tests {
         assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Refuse);
         assert_eq!(
             o.text(),
-            "purgatory: verifying 3 regions (6 KiB)\n\
-             purgatory: no sha256 for segment 2 (start 0x80003000, len 0x400)\n\
-             purgatory: digest mismatch, refusing to boot\n"
+            format!(
+                "purgatory: verifying 3 regions (6 KiB)\n\
+                 purgatory: no sha256 for segment 2 (start 0x80003000, len 0x400)\n\
+                 {REFUSE_UNCHECKABLE}\n"
+            )
         );
     }
 
@@ -873,10 +877,12 @@ mod tests {
         assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Refuse);
         assert_eq!(
             o.text(),
-            "purgatory: verifying 3 regions (6 KiB)\n\
-             purgatory: a sha256 prefix with xxh64 for segment 1 (start 0x80002000, len 0x33)\n\
-             purgatory: no xxh64 for segment 2 (start 0x80003000, len 0x400)\n\
-             purgatory: digest mismatch, refusing to boot\n"
+            format!(
+                "purgatory: verifying 3 regions (6 KiB)\n\
+                 purgatory: a sha256 prefix with xxh64 for segment 1 (start 0x80002000, len 0x33)\n\
+                 purgatory: no xxh64 for segment 2 (start 0x80003000, len 0x400)\n\
+                 {REFUSE_UNCHECKABLE}\n"
+            )
         );
     }
 
@@ -997,8 +1003,10 @@ mod tests {
         assert_eq!(verify(&p, &NoMem, &mut o, clock()), Decision::Refuse);
         assert_eq!(
             o.text(),
-            "purgatory: bad region 4 (start 0xffffffffffffffff, len 0x2): beyond the address space\n\
-             purgatory: digest mismatch, refusing to boot\n"
+            format!(
+                "purgatory: bad region 4 (start 0xffffffffffffffff, len 0x2): beyond the address space\n\
+                 {REFUSE_UNCHECKABLE}\n"
+            )
         );
     }
 
