@@ -3,13 +3,15 @@
 //! the purgatory object, the initramfs, the Debian kernel and its initrd) and
 //! from small files made here with the project's own writers (a boot_params
 //! block from a host plan, ELF core headers, an IMA list dump, signed images).
-//! The input layouts are the fuzz crate's (tests/fuzz/src/lib.rs): a load
+//! The input layouts are libs/fuzz-input's, which the targets read with: a load
 //! input is `[u8 flags][u16 cmdline_len][u32 initrd_len][cmdline][initrd][kernel]`,
 //! a memory input `[u64 base][bytes at base]`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use fuzz_input::load_flags::{COPY_XXH64, CRASH, HANDOVER, KNOWN_INITRD_DIGEST, KNOWN_KERNEL_DIGEST};
+use fuzz_input::{LoadInput, MemoryInput};
 use kexec_core::{
     kexec_file_plan, BzImage64, DigestsAt, HandoverKind, HandoverRequest, KimageKind, LoadContext,
     MemoryView, PhysRange, SanityLimits,
@@ -20,27 +22,14 @@ use crate::Xtask;
 /// A seed: file name and contents.
 pub(crate) type Seed = (String, Vec<u8>);
 
-/// Load-input flags (tests/fuzz/src/lib.rs `load_flags`).
-const CRASH: u8 = 1;
-const HANDOVER: u8 = 2;
-const KNOWN_INITRD_DIGEST: u8 = 4;
-const KNOWN_KERNEL_DIGEST: u8 = 8;
-const COPY_XXH64: u8 = 16;
-
+/// A load input (libs/fuzz-input, the layout the targets read). An empty `initrd` is none.
 fn load_input(flags: u8, cmdline: &[u8], initrd: &[u8], kernel: &[u8]) -> Vec<u8> {
-    let mut v = vec![flags];
-    v.extend_from_slice(&(cmdline.len() as u16).to_le_bytes());
-    v.extend_from_slice(&(initrd.len() as u32).to_le_bytes());
-    v.extend_from_slice(cmdline);
-    v.extend_from_slice(initrd);
-    v.extend_from_slice(kernel);
-    v
+    let input = LoadInput { flags, cmdline, initrd: (!initrd.is_empty()).then_some(initrd), kernel };
+    input.to_bytes().expect("a seed's command line under 64 KiB and initrd under 4 GiB")
 }
 
 fn memory_input(base: u64, bytes: &[u8]) -> Vec<u8> {
-    let mut v = base.to_le_bytes().to_vec();
-    v.extend_from_slice(bytes);
-    v
+    MemoryInput { base, bytes }.to_bytes()
 }
 
 /// The files the build and the fixtures left, read once.

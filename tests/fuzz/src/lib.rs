@@ -94,10 +94,10 @@ pub struct FlatMemory<'a> {
 }
 
 impl<'a> FlatMemory<'a> {
-    /// `[u64 LE base][bytes]`; None if shorter than the base.
+    /// `[u64 LE base][bytes]` (fuzz_input::MemoryInput); None if shorter than the base.
     pub fn from_input(data: &'a [u8]) -> Option<FlatMemory<'a>> {
-        let (b, bytes) = data.split_first_chunk::<8>()?;
-        Some(FlatMemory { base: u64::from_le_bytes(*b), bytes })
+        let m = fuzz_input::MemoryInput::split(data)?;
+        Some(FlatMemory { base: m.base, bytes: m.bytes })
     }
 
     /// Fill `buf` from physical `pa`; false if any byte is outside the memory.
@@ -120,51 +120,8 @@ impl elfcore::OldMemory for FlatMemory<'_> {
     }
 }
 
-/// Flags of a load input (its first byte).
-pub mod load_flags {
-    /// A crash (kdump) load: `kexec -s -p`, into a 64 MiB crashkernel= region.
-    pub const CRASH: u8 = 1 << 0;
-    /// Hand-over buffers requested (IMA's list and a kexos buffer), as every
-    /// normal load of the kernel does.
-    pub const HANDOVER: u8 = 1 << 1;
-    /// The initrd's SHA-256 is passed in (the kernel's IMA hashed it).
-    pub const KNOWN_INITRD_DIGEST: u8 = 1 << 2;
-    /// The kernel file's SHA-256 and its state where the loader's last
-    /// segment starts are passed in (the kernel's IMA pass kept them).
-    pub const KNOWN_KERNEL_DIGEST: u8 = 1 << 3;
-    /// `kexec --digest=xxh64`, loaded as the kernel loads (DigestsAt::Copy:
-    /// hashed while copied); purgatory's XXH64 check must pass on the
-    /// memory the copy left.
-    pub const COPY_XXH64: u8 = 1 << 4;
-}
-
-/// Bytes before the files in a load input.
-pub const LOAD_HEADER: usize = 7;
-
-/// A kexec_file_load call made of the input:
-/// `[u8 flags][u16 LE cmdline_len][u32 LE initrd_len][cmdline][initrd][kernel]`,
-/// lengths cut to what the input holds. The kernel file is the rest.
-#[derive(Clone, Copy, Debug)]
-pub struct LoadInput<'a> {
-    pub flags: u8,
-    /// With its NUL, as the syscall copies it (or empty).
-    pub cmdline: &'a [u8],
-    /// None for an empty one (KEXEC_FILE_NO_INITRAMFS: the kernel refuses
-    /// an empty file with EINVAL before loading).
-    pub initrd: Option<&'a [u8]>,
-    pub kernel: &'a [u8],
-}
-
-impl<'a> LoadInput<'a> {
-    pub fn split(data: &'a [u8]) -> Option<LoadInput<'a>> {
-        let (h, rest) = data.split_first_chunk::<LOAD_HEADER>()?;
-        let cmdline_len = usize::from(u16::from_le_bytes([h[1], h[2]])).min(rest.len());
-        let (cmdline, rest) = rest.split_at(cmdline_len);
-        let initrd_len = (u32::from_le_bytes([h[3], h[4], h[5], h[6]]) as usize).min(rest.len());
-        let (initrd, kernel) = rest.split_at(initrd_len);
-        Some(LoadInput { flags: h[0], cmdline, initrd: (!initrd.is_empty()).then_some(initrd), kernel })
-    }
-}
+// The input layouts are libs/fuzz-input's, shared with the seed maker (xtask).
+pub use fuzz_input::{load_flags, LoadInput, LOAD_HEADER};
 
 const MIB: u64 = 1 << 20;
 /// The TSC frequency every fuzzed load passes on (bootparam::tsc).
