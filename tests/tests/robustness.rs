@@ -1,5 +1,5 @@
 //! Robustness (issue 12): the character devices, and Linux's errno where kexos used to
-//! differ, as the shell can show them. The host tests in libs/kexec-core pin every case
+//! differ, as the shell can show them (kexec loads, and exec of what is not a program). The host tests in libs/kexec-core pin every case
 //! (read_file.rs, bzimage64.rs, elf64/tests.rs); these check that the kernel uses them.
 //!
 //! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
@@ -64,6 +64,18 @@ fn devices_and_linux_errnos() -> Result<()> {
     refused(&mut m, "/tmp/short", "ENOEXEC", "bzImage truncated")?;
     let st = m.run("kexec --status")?;
     m.check_contains("kexec --status", &st, "kexec: no image is loaded")?;
+    // exec of what is not a static x86-64 program: ENOEXEC, and the kernel says why
+    // (libs/elf-exec): a text file, and kexos's own kernel ELF (linked in the upper half).
+    m.run("echo not a program > /tmp/text")?;
+    for (file, why) in [
+        ("/tmp/text", "not an ELF file"),
+        ("/boot/kexos.elf", "is outside the program's part of the address space (ENOEXEC)"),
+    ] {
+        let out = m.run(file)?;
+        m.check_contains(file, &out, &format!("exec: {file}: "))?;
+        m.check_contains(file, &out, why)?;
+        m.check_contains(file, &out, &format!("kexos: {file}: Exec format error"))?;
+    }
     m.poweroff()
 }
 

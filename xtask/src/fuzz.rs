@@ -35,6 +35,7 @@ const KIB: usize = 1024;
 pub(crate) const TARGETS: &[Target] = &[
     Target { name: "bzimage_plan", max_len: 256 * KIB, what: "bzImage64 probe + kexec_file_plan (normal, crash, hand-over)" },
     Target { name: "elf64_plan", max_len: 4096 * KIB, what: "ELF64 probe + kexec_file_plan" },
+    Target { name: "exec_elf", max_len: 256 * KIB, what: "exec's ELF checks and load plan (any file a user execs)" },
     Target { name: "purgatory_reloc", max_len: 128 * KIB, what: "purgatory ET_REL load + relocation + symbols, then a plan" },
     Target { name: "cpio_newc", max_len: 1024 * KIB, what: "cpio newc/crc reader" },
     Target { name: "initramfs_unpack", max_len: 1024 * KIB, what: "initramfs unpack into the VFS + a walk of the tree" },

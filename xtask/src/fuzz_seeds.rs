@@ -351,6 +351,20 @@ impl Xtask {
                 }
             }
             "purgatory_reloc" => add("purgatory.o", f.purgatory.clone()),
+            "exec_elf" => {
+                // kexos's user programs as the initramfs carries them, and kernel-shaped ELFs
+                // (refused: outside user space).
+                if let Some(archive) = &f.initramfs {
+                    for e in cpio::entries(archive).map_while(Result::ok) {
+                        let name = e.name.trim_start_matches("./").trim_start_matches('/');
+                        let program = name.starts_with("bin/") || name.starts_with("sbin/");
+                        if e.is_file() && program && e.data.starts_with(b"\x7fELF") {
+                            add(&name.replace('/', "-"), e.data.to_vec());
+                        }
+                    }
+                }
+                add("tiny-kernel", small_elf.clone());
+            }
             "cpio_newc" | "initramfs_unpack" => {
                 add("small.cpio", cpio.clone());
                 let mut two = cpio.clone();

@@ -1,19 +1,21 @@
-//! Loading a static ELF64 executable into a fresh address space.
+//! Loading a static ELF64 executable into a fresh address space: libs/elf-exec plans it
+//! (the header checks kexec's ELF64 loader uses too), this maps the plan.
 
 use abi::Errno;
-use goblin::elf::{header, program_header, Elf};
+use elf_exec::{exec_plan, UserLimits};
 
 use crate::mm::paging::{AddressSpace, UserPerm};
 use crate::mm::PAGE_SIZE;
 
-/// Lowest address a segment may use (the NULL page stays unmapped).
-const USER_MIN: u64 = 0x1000;
-/// Highest address + 1 a segment may use: well below the stack, and far from
-/// the end of the canonical lower half (a `syscall` in the last page would
-/// make `sysret` fault in ring 0 on a non-canonical RIP).
-pub const USER_IMAGE_LIMIT: u64 = 0x7000_0000_0000;
-/// Refuse images that would take more memory than this.
-const MAX_IMAGE: u64 = 1 << 30;
+/// Where a program's PT_LOADs may go, and how much memory one image may take.
+const LIMITS: UserLimits = UserLimits {
+    // The NULL page stays unmapped.
+    min: 0x1000,
+    // Well below the stack, and far from the end of the canonical lower half (a `syscall`
+    // in the last page would make `sysret` fault in ring 0 on a non-canonical RIP).
+    limit: 0x7000_0000_0000,
+    max_total: 1 << 30,
+};
 
 pub struct Loaded {
     pub entry: u64,
@@ -21,39 +23,20 @@ pub struct Loaded {
     pub brk_start: u64,
 }
 
-/// Parse `data` as an x86_64 static executable and map its PT_LOAD segments.
-/// Format problems are ENOEXEC, like Linux's binfmt_elf.
-pub fn load(data: &[u8], space: &mut AddressSpace) -> Result<Loaded, Errno> {
-    let elf = Elf::parse(data).map_err(|_| Errno::ENOEXEC)?;
-    if !elf.is_64 || !elf.little_endian || elf.header.e_machine != header::EM_X86_64 {
-        return Err(Errno::ENOEXEC);
-    }
-    if elf.header.e_type != header::ET_EXEC {
-        return Err(Errno::ENOEXEC);
-    }
-    let mut top = 0u64;
-    let mut total = 0u64;
-    for ph in elf.program_headers.iter().filter(|p| p.p_type == program_header::PT_LOAD) {
-        let end = ph.p_vaddr.checked_add(ph.p_memsz).ok_or(Errno::ENOEXEC)?;
-        let file_end = ph.p_offset.checked_add(ph.p_filesz).ok_or(Errno::ENOEXEC)?;
-        if ph.p_filesz > ph.p_memsz || file_end > data.len() as u64 || ph.p_vaddr < USER_MIN || end > USER_IMAGE_LIMIT {
-            return Err(Errno::ENOEXEC);
-        }
-        total += ph.p_memsz;
-        if total > MAX_IMAGE {
-            return Err(Errno::ENOMEM);
-        }
-        let perm = UserPerm { write: ph.is_write(), exec: ph.is_executable() };
-        let mut va = ph.p_vaddr & !(PAGE_SIZE - 1);
-        while va < end {
+/// Map `data`'s PT_LOAD segments into `space`. A file that is not a program we can run is
+/// ENOEXEC (ENOMEM if too large), like Linux's binfmt_elf, and the reason is logged.
+pub fn load(path: &str, data: &[u8], space: &mut AddressSpace) -> Result<Loaded, Errno> {
+    let plan = exec_plan(data, &LIMITS).map_err(|e| {
+        info!("exec: {path}: {e} ({})", e.errno().name());
+        e.errno()
+    })?;
+    for s in &plan.segments {
+        let perm = UserPerm { write: s.write, exec: s.exec };
+        let (first, end) = s.pages();
+        for va in (first..end).step_by(PAGE_SIZE as usize) {
             space.map_page(va, perm)?;
-            va += PAGE_SIZE;
         }
-        space.load_bytes(ph.p_vaddr, &data[ph.p_offset as usize..file_end as usize])?;
-        top = top.max(end);
+        space.load_bytes(s.vaddr, s.data(data))?;
     }
-    if top == 0 || elf.entry < USER_MIN || elf.entry >= top {
-        return Err(Errno::ENOEXEC);
-    }
-    Ok(Loaded { entry: elf.entry, brk_start: top.next_multiple_of(PAGE_SIZE) })
+    Ok(Loaded { entry: plan.entry, brk_start: plan.brk_start })
 }

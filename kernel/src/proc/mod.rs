@@ -78,7 +78,7 @@ fn build_image(path: &str, argv: &[String]) -> Result<Image, Errno> {
         if vfs.writers(ino) > 0 {
             return Err(Errno::ETXTBSY);
         }
-        elf::load(vfs.file_data(ino)?, &mut space)
+        elf::load(path, vfs.file_data(ino)?, &mut space)
     })?;
     let rsp = stack::build(&mut space, argv, loaded.entry)?;
     Ok(Image { space, entry: loaded.entry, rsp, brk_start: loaded.brk_start })

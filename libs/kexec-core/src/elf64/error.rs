@@ -4,33 +4,18 @@ use core::fmt;
 
 use abi::Errno;
 
-use super::{EntrySource, EHDR_SIZE, ET_DYN};
+use elf_exec::HeaderError;
+
+use super::EntrySource;
 use crate::handoff;
 
 /// Why a file is not a loadable ELF64 kernel, or its load parameters are bad.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Elf64Error {
-    /// No `\x7fELF` magic.
-    NotElf,
-    /// Shorter than an ELF64 header.
-    TooShort { len: usize },
-    /// EI_CLASS is not ELFCLASS64.
-    NotElf64 { class: u8 },
-    /// EI_DATA is not little endian.
-    NotLittleEndian { data: u8 },
-    /// EI_VERSION / e_version is not EV_CURRENT.
-    BadVersion { version: u32 },
-    /// e_machine is not EM_X86_64.
-    NotX86_64 { machine: u16 },
-    /// e_type is not ET_EXEC.
-    NotExecutable { e_type: u16 },
-    /// The program header table is malformed or outside the file.
-    BadProgramHeaders {
-        phoff: u64,
-        phnum: u16,
-        phentsize: u16,
-    },
+    /// Not an x86-64 ELF64 ET_EXEC, or its program header table is bad (the checks exec
+    /// shares: libs/elf-exec).
+    Header(HeaderError),
     /// No PT_LOAD with memsz > 0.
     NoLoadSegment,
     /// A PT_LOAD's file bytes are outside the file.
@@ -86,6 +71,12 @@ pub enum Elf64Error {
     BelowOneMiB { start: u64 },
 }
 
+impl From<HeaderError> for Elf64Error {
+    fn from(e: HeaderError) -> Self {
+        Elf64Error::Header(e)
+    }
+}
+
 impl Elf64Error {
     /// Format problems ENOEXEC, command line EINVAL, a fixed address that
     /// is not usable EADDRNOTAVAIL (like any other placement failure).
@@ -101,33 +92,7 @@ impl Elf64Error {
 impl fmt::Display for Elf64Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Elf64Error::NotElf => f.write_str("not an ELF file (no \\x7fELF magic)"),
-            Elf64Error::TooShort { len } => write!(
-                f,
-                "file is too short for an ELF64 header ({len} bytes, need {EHDR_SIZE})"
-            ),
-            Elf64Error::NotElf64 { class } => write!(f, "ELF class {class} is not ELFCLASS64"),
-            Elf64Error::NotLittleEndian { data } => {
-                write!(f, "ELF data encoding {data} is not little endian")
-            }
-            Elf64Error::BadVersion { version } => write!(f, "ELF version {version} is not 1"),
-            Elf64Error::NotX86_64 { machine } => {
-                write!(f, "machine {machine:#x} is not x86_64")
-            }
-            Elf64Error::NotExecutable { e_type } => match e_type {
-                ET_DYN => f.write_str(
-                    "ET_DYN (position-independent) kernels are not supported, need ET_EXEC",
-                ),
-                t => write!(f, "ELF type {t} is not ET_EXEC"),
-            },
-            Elf64Error::BadProgramHeaders {
-                phoff,
-                phnum,
-                phentsize,
-            } => write!(
-                f,
-                "bad program header table ({phnum} entries of {phentsize} bytes at {phoff:#x})"
-            ),
+            Elf64Error::Header(e) => e.fmt(f),
             Elf64Error::NoLoadSegment => f.write_str("no PT_LOAD segment"),
             Elf64Error::LoadOutsideFile {
                 index,

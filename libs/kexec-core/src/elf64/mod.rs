@@ -68,7 +68,6 @@
 use alloc::vec::Vec;
 
 use bootparam::{xloadflags, BootParams};
-use goblin::container::{Container, Ctx, Endian};
 
 use crate::crash::crash_load_segments;
 use crate::error::{KexecError, SegmentError};
@@ -83,6 +82,7 @@ mod note;
 mod parse;
 mod sections;
 
+pub use elf_exec::HeaderError;
 pub use error::Elf64Error;
 pub use note::{KEXOS_NOTE_BOOT64, KEXOS_NOTE_FLAG_FIXED, KEXOS_NOTE_NAME};
 pub use parse::{
@@ -100,36 +100,15 @@ pub const ELF64_CMDLINE_SIZE: u32 = 2047;
 /// Boot protocol version written into the made-up setup header (2.15).
 pub const ELF64_BOOT_PROTOCOL: u16 = 0x020f;
 
-const EHDR_SIZE: usize = 64;
-const PHDR_SIZE: usize = 56;
+// The ELF constants and reader exec shares (libs/elf-exec); the section and symbol
+// ones only this loader needs.
+use elf_exec::{slice, CTX, PT_LOAD, PT_NOTE};
 const SHDR_SIZE: usize = 64;
 const SYM_SIZE: usize = 24;
-const ELFCLASS64: u8 = 2;
-const ELFDATA2LSB: u8 = 1;
-const EV_CURRENT: u8 = 1;
-const ET_EXEC: u16 = 2;
-const ET_DYN: u16 = 3;
-const EM_X86_64: u16 = 62;
-const PT_LOAD: u32 = 1;
-const PT_INTERP: u32 = 3;
-const PT_NOTE: u32 = 4;
 const SHT_SYMTAB: u32 = 2;
 const SHT_STRTAB: u32 = 3;
 const SHT_NOTE: u32 = 7;
 const SHN_UNDEF: usize = 0;
-/// goblin reads every table as little-endian ELF64 (EI_CLASS and EI_DATA
-/// are checked first).
-const CTX: Ctx = Ctx {
-    container: Container::Big,
-    le: Endian::Little,
-};
-
-/// `file[off .. off + len]`, if it is inside the file.
-fn slice(file: &[u8], off: u64, len: u64) -> Option<&[u8]> {
-    let start = usize::try_from(off).ok()?;
-    let end = start.checked_add(usize::try_from(len).ok()?)?;
-    file.get(start..end)
-}
 
 /// The probe: [`elf64_parse`] succeeds.
 pub fn elf64_probe(kernel: &[u8]) -> Result<(), Elf64Error> {

@@ -4,15 +4,12 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use goblin::elf::program_header::ProgramHeader;
-use goblin::elf::Elf;
+use elf_exec::{read_exec_header, ExecHeader};
 
 use super::note::{has_kernel_note, kexos_note, KEXOS_NOTE_FLAG_FIXED};
 use super::sections::{find_symbol, section_headers};
-use super::{
-    slice, Elf64Error, CTX, EHDR_SIZE, ELF64_KERNEL_ALIGN, ELFCLASS64, ELFDATA2LSB, EM_X86_64,
-    ET_EXEC, EV_CURRENT, PHDR_SIZE, PT_INTERP, PT_LOAD,
-};
+use super::{slice, Elf64Error, ELF64_KERNEL_ALIGN, PT_LOAD};
+use elf_exec::PT_INTERP;
 
 /// x86-64's largest physical address width (MAXPHYADDR is at most 52).
 const MAX_PHYS: u64 = 1 << 52;
@@ -126,52 +123,9 @@ impl Elf64Info {
 
 /// Parse and check `kernel` (the probe, and everything the load needs).
 pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
-    if kernel.get(..4) != Some(b"\x7fELF") {
-        return Err(Elf64Error::NotElf);
-    }
-    if kernel.len() < EHDR_SIZE {
-        return Err(Elf64Error::TooShort { len: kernel.len() });
-    }
-    if kernel[4] != ELFCLASS64 {
-        return Err(Elf64Error::NotElf64 { class: kernel[4] });
-    }
-    if kernel[5] != ELFDATA2LSB {
-        return Err(Elf64Error::NotLittleEndian { data: kernel[5] });
-    }
-    if kernel[6] != EV_CURRENT {
-        return Err(Elf64Error::BadVersion {
-            version: u32::from(kernel[6]),
-        });
-    }
-    // The identification bytes are checked above; goblin reads the rest.
-    let h = Elf::parse_header(kernel).map_err(|_| Elf64Error::TooShort { len: kernel.len() })?;
-    if h.e_version != u32::from(EV_CURRENT) {
-        return Err(Elf64Error::BadVersion {
-            version: h.e_version,
-        });
-    }
-    if h.e_machine != EM_X86_64 {
-        return Err(Elf64Error::NotX86_64 {
-            machine: h.e_machine,
-        });
-    }
-    if h.e_type != ET_EXEC {
-        return Err(Elf64Error::NotExecutable { e_type: h.e_type });
-    }
+    // The checks exec makes too: x86-64 ELF64 ET_EXEC, the program header table.
+    let ExecHeader { header: h, phdrs } = read_exec_header(kernel)?;
     let e_entry = h.e_entry;
-
-    // Program headers.
-    let (phoff, phentsize, phnum) = (h.e_phoff, h.e_phentsize, h.e_phnum);
-    let bad_ph = Elf64Error::BadProgramHeaders {
-        phoff,
-        phnum,
-        phentsize,
-    };
-    if phnum > 0 && usize::from(phentsize) != PHDR_SIZE {
-        return Err(bad_ph);
-    }
-    let table = slice(kernel, phoff, u64::from(phnum) * PHDR_SIZE as u64).ok_or(bad_ph)?;
-    let phdrs = ProgramHeader::parse(table, 0, usize::from(phnum), CTX).map_err(|_| bad_ph)?;
     let mut loads = Vec::new();
     for (index, ph) in phdrs.iter().enumerate() {
         if ph.p_type == PT_INTERP {

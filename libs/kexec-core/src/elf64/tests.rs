@@ -4,6 +4,7 @@
 //! relocated through the entry list, and the real kexos kernel if built.
 
 use super::*;
+use elf_exec::PT_INTERP;
 use crate::bzimage64::tests::fake_bzimage;
 use crate::entry::tests::{FakeMem, ListAlloc};
 use crate::entry::{kimage_load_segments, relocate_simulate, PhysMem};
@@ -336,66 +337,66 @@ fn every_probe_rejection_has_its_reason() {
     let cases: Vec<(Vec<u8>, Elf64Error, &str)> = vec![
         (
             fake_bzimage(4096, 1 << 20),
-            Elf64Error::NotElf,
+            Elf64Error::Header(HeaderError::NotElf),
             "not an ELF file",
         ),
-        (vec![], Elf64Error::NotElf, "not an ELF file"),
+        (vec![], Elf64Error::Header(HeaderError::NotElf), "not an ELF file"),
         (
             good()[..40].to_vec(),
-            Elf64Error::TooShort { len: 40 },
+            Elf64Error::Header(HeaderError::TooShort { len: 40 }),
             "too short",
         ),
         (
             patch(good(), 4, &[1]),
-            Elf64Error::NotElf64 { class: 1 },
+            Elf64Error::Header(HeaderError::NotElf64 { class: 1 }),
             "ELF class 1 is not ELFCLASS64",
         ),
         (
             patch(good(), 5, &[2]),
-            Elf64Error::NotLittleEndian { data: 2 },
+            Elf64Error::Header(HeaderError::NotLittleEndian { data: 2 }),
             "not little endian",
         ),
         (
             patch(good(), 6, &[0]),
-            Elf64Error::BadVersion { version: 0 },
+            Elf64Error::Header(HeaderError::BadVersion { version: 0 }),
             "ELF version 0",
         ),
         (
             patch(good(), 20, &[7]),
-            Elf64Error::BadVersion { version: 7 },
+            Elf64Error::Header(HeaderError::BadVersion { version: 7 }),
             "ELF version 7",
         ),
         (
             patch(good(), 18, &0x28u16.to_le_bytes()),
-            Elf64Error::NotX86_64 { machine: 0x28 },
+            Elf64Error::Header(HeaderError::NotX86_64 { machine: 0x28 }),
             "machine 0x28 is not x86_64",
         ),
         (
             patch(good(), 16, &3u16.to_le_bytes()),
-            Elf64Error::NotExecutable { e_type: 3 },
+            Elf64Error::Header(HeaderError::NotExecutable { e_type: 3 }),
             "ET_DYN",
         ),
         (
             patch(good(), 16, &1u16.to_le_bytes()),
-            Elf64Error::NotExecutable { e_type: 1 },
+            Elf64Error::Header(HeaderError::NotExecutable { e_type: 1 }),
             "ELF type 1 is not ET_EXEC",
         ),
         (
             patch(good(), 54, &32u16.to_le_bytes()),
-            Elf64Error::BadProgramHeaders {
+            Elf64Error::Header(HeaderError::BadProgramHeaders {
                 phoff: 64,
                 phnum: 3,
                 phentsize: 32,
-            },
+            }),
             "bad program header table",
         ),
         (
             patch(good(), 32, &0xff_ffffu64.to_le_bytes()),
-            Elf64Error::BadProgramHeaders {
+            Elf64Error::Header(HeaderError::BadProgramHeaders {
                 phoff: 0xff_ffff,
                 phnum: 3,
                 phentsize: 56,
-            },
+            }),
             "bad program header table",
         ),
         (
@@ -594,7 +595,7 @@ fn loaders_table_picks_each_format_and_reports_both_reasons() {
     assert_eq!(probe_image(&loaders, &bz).unwrap().name(), "bzImage64");
     assert_eq!(probe_image(&loaders, &elf).unwrap().name(), "elf64");
     // Each format fails the other's probe.
-    assert_eq!(Elf64.probe(&bz), Err(ProbeError::Elf64(Elf64Error::NotElf)));
+    assert_eq!(Elf64.probe(&bz), Err(ProbeError::Elf64(Elf64Error::Header(HeaderError::NotElf))));
     assert!(matches!(
         BzImage64.probe(&elf),
         Err(ProbeError::BzImage(BzImageError::NoMagic { .. }))

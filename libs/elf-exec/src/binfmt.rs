@@ -1,0 +1,166 @@
+//! [`exec_plan`]: what exec maps for a static x86-64 program, as Linux's binfmt_elf
+//! (load_elf_binary) would, without an interpreter.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use abi::Errno;
+
+use crate::header::{read_exec_header, HeaderError, PT_INTERP, PT_LOAD};
+
+const PAGE: u64 = 4096;
+
+/// The part of a user address space a program's PT_LOADs may use, and how much memory one
+/// image may ask for. The kernel owns the values (its address-space layout).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserLimits {
+    /// Lowest address a segment may use (the page at 0 stays unmapped).
+    pub min: u64,
+    /// Highest address + 1 a segment may use.
+    pub limit: u64,
+    /// Most bytes of memory (sum of p_memsz) one image may ask for.
+    pub max_total: u64,
+}
+
+/// One PT_LOAD to map: the pages of `[vaddr, vaddr + memsz)`, the file's
+/// `[offset, offset + filesz)` copied to `vaddr`, the rest zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExecSegment {
+    /// Program header index.
+    pub index: usize,
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    /// PF_W.
+    pub write: bool,
+    /// PF_X.
+    pub exec: bool,
+}
+
+impl ExecSegment {
+    /// The file bytes to copy to `vaddr` (inside the file: checked by [`exec_plan`]).
+    pub fn data<'a>(&self, file: &'a [u8]) -> &'a [u8] {
+        &file[self.offset as usize..(self.offset + self.filesz) as usize]
+    }
+
+    /// The first byte of the first page and the end of the last page of the segment.
+    pub fn pages(&self) -> (u64, u64) {
+        (self.vaddr & !(PAGE - 1), (self.vaddr + self.memsz).next_multiple_of(PAGE))
+    }
+}
+
+/// What exec maps for a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecPlan {
+    /// Every PT_LOAD, in program header order (memsz 0 included: it maps nothing).
+    pub segments: Vec<ExecSegment>,
+    /// e_entry.
+    pub entry: u64,
+    /// The first page after the highest segment: where the heap (brk) starts.
+    pub brk_start: u64,
+}
+
+/// Why a file cannot be exec'd. [`ExecError::errno`] is Linux's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExecError {
+    /// Not an x86-64 ELF64 ET_EXEC.
+    Header(HeaderError),
+    /// A PT_INTERP: a dynamically linked program, and kexos has no program interpreter.
+    HasInterpreter { index: usize },
+    /// A PT_LOAD's file bytes are outside the file, or past its memory size.
+    BadFileData { index: usize, offset: u64, filesz: u64, memsz: u64 },
+    /// A PT_LOAD outside `[min, limit)` of [`UserLimits`] (or wrapping around).
+    OutsideUserSpace { index: usize, vaddr: u64, memsz: u64 },
+    /// The PT_LOADs ask for more memory than [`UserLimits::max_total`].
+    TooLarge { max: u64 },
+    /// No PT_LOAD with memory.
+    NoLoadSegment,
+    /// e_entry is not inside the loaded image.
+    EntryOutside { entry: u64 },
+}
+
+impl ExecError {
+    /// ENOEXEC for a file that is not a program we can run, ENOMEM for one too large.
+    pub fn errno(&self) -> Errno {
+        match self {
+            ExecError::TooLarge { .. } => Errno::ENOMEM,
+            _ => Errno::ENOEXEC,
+        }
+    }
+}
+
+impl From<HeaderError> for ExecError {
+    fn from(e: HeaderError) -> Self {
+        ExecError::Header(e)
+    }
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ExecError::Header(e) => e.fmt(f),
+            ExecError::HasInterpreter { index } => write!(
+                f,
+                "program header {index} is PT_INTERP: a dynamically linked program (kexos runs static programs only)"
+            ),
+            ExecError::BadFileData { index, offset, filesz, memsz } => write!(
+                f,
+                "PT_LOAD {index}: file data [{offset:#x}, +{filesz:#x}) is outside the file or larger than memsz {memsz:#x}"
+            ),
+            ExecError::OutsideUserSpace { index, vaddr, memsz } => {
+                write!(f, "PT_LOAD {index}: [{vaddr:#x}, +{memsz:#x}) is outside the program's part of the address space")
+            }
+            ExecError::TooLarge { max } => write!(f, "the PT_LOADs ask for more than {} MiB", max >> 20),
+            ExecError::NoLoadSegment => f.write_str("no PT_LOAD segment"),
+            ExecError::EntryOutside { entry } => write!(f, "entry {entry:#x} is not inside the loaded image"),
+        }
+    }
+}
+
+/// Checks `file` as a static x86-64 program and says what to map. Only the header and the
+/// program header table are read.
+pub fn exec_plan(file: &[u8], limits: &UserLimits) -> Result<ExecPlan, ExecError> {
+    let h = read_exec_header(file)?;
+    let mut segments = Vec::new();
+    let (mut top, mut total) = (0u64, 0u64);
+    for (index, ph) in h.phdrs.iter().enumerate() {
+        if ph.p_type == PT_INTERP {
+            return Err(ExecError::HasInterpreter { index });
+        }
+        if ph.p_type != PT_LOAD {
+            continue;
+        }
+        let s = ExecSegment {
+            index,
+            vaddr: ph.p_vaddr,
+            memsz: ph.p_memsz,
+            offset: ph.p_offset,
+            filesz: ph.p_filesz,
+            write: ph.is_write(),
+            exec: ph.is_executable(),
+        };
+        let file_end = s.offset.checked_add(s.filesz);
+        if s.filesz > s.memsz || file_end.is_none_or(|e| e > file.len() as u64) {
+            return Err(ExecError::BadFileData { index, offset: s.offset, filesz: s.filesz, memsz: s.memsz });
+        }
+        let end = s.vaddr.checked_add(s.memsz);
+        if s.vaddr < limits.min || end.is_none_or(|e| e > limits.limit) {
+            return Err(ExecError::OutsideUserSpace { index, vaddr: s.vaddr, memsz: s.memsz });
+        }
+        total = total.saturating_add(s.memsz);
+        if total > limits.max_total {
+            return Err(ExecError::TooLarge { max: limits.max_total });
+        }
+        top = top.max(s.vaddr + s.memsz);
+        segments.push(s);
+    }
+    if segments.iter().all(|s| s.memsz == 0) {
+        return Err(ExecError::NoLoadSegment);
+    }
+    let entry = h.header.e_entry;
+    if entry < limits.min || entry >= top {
+        return Err(ExecError::EntryOutside { entry });
+    }
+    Ok(ExecPlan { segments, entry, brk_start: top.next_multiple_of(PAGE) })
+}
