@@ -1,6 +1,7 @@
 //! Robustness (issue 12): the character devices, and Linux's errno where kexos used to
-//! differ, as the shell can show them (kexec loads, and exec of what is not a program). The host tests in libs/kexec-core pin every case
-//! (read_file.rs, bzimage64.rs, elf64/tests.rs); these check that the kernel uses them.
+//! differ, as the shell can show them: kexec loads, and exec of what is not a program. The
+//! host tests pin every case (libs/kexec-core: read_file.rs, bzimage64.rs, elf64/tests.rs;
+//! libs/elf-exec); these check that the kernel uses them.
 //!
 //! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
 

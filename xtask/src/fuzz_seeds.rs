@@ -3,9 +3,8 @@
 //! the purgatory object, the initramfs, the Debian kernel and its initrd) and
 //! from small files made here with the project's own writers (a boot_params
 //! block from a host plan, ELF core headers, an IMA list dump, signed images).
-//! The input layouts are libs/fuzz-input's, which the targets read with: a load
-//! input is `[u8 flags][u16 cmdline_len][u32 initrd_len][cmdline][initrd][kernel]`,
-//! a memory input `[u64 base][bytes at base]`.
+//! The load and memory inputs are written with libs/fuzz-input, which the targets
+//! read them with.
 
 use std::path::Path;
 

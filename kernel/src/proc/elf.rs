@@ -2,20 +2,10 @@
 //! (the header checks kexec's ELF64 loader uses too), this maps the plan.
 
 use abi::Errno;
-use elf_exec::{exec_plan, UserLimits};
+use elf_exec::{exec_plan, KEXOS_USER};
 
 use crate::mm::paging::{AddressSpace, UserPerm};
 use crate::mm::PAGE_SIZE;
-
-/// Where a program's PT_LOADs may go, and how much memory one image may take.
-const LIMITS: UserLimits = UserLimits {
-    // The NULL page stays unmapped.
-    min: 0x1000,
-    // Well below the stack, and far from the end of the canonical lower half (a `syscall`
-    // in the last page would make `sysret` fault in ring 0 on a non-canonical RIP).
-    limit: 0x7000_0000_0000,
-    max_total: 1 << 30,
-};
 
 pub struct Loaded {
     pub entry: u64,
@@ -26,7 +16,7 @@ pub struct Loaded {
 /// Map `data`'s PT_LOAD segments into `space`. A file that is not a program we can run is
 /// ENOEXEC (ENOMEM if too large), like Linux's binfmt_elf, and the reason is logged.
 pub fn load(path: &str, data: &[u8], space: &mut AddressSpace) -> Result<Loaded, Errno> {
-    let plan = exec_plan(data, &LIMITS).map_err(|e| {
+    let plan = exec_plan(data, &KEXOS_USER).map_err(|e| {
         info!("exec: {path}: {e} ({})", e.errno().name());
         e.errno()
     })?;
@@ -36,7 +26,8 @@ pub fn load(path: &str, data: &[u8], space: &mut AddressSpace) -> Result<Loaded,
         for va in (first..end).step_by(PAGE_SIZE as usize) {
             space.map_page(va, perm)?;
         }
-        space.load_bytes(s.vaddr, s.data(data))?;
+        // Inside the file: exec_plan checked it.
+        space.load_bytes(s.vaddr, s.data(data).ok_or(Errno::ENOEXEC)?)?;
     }
     Ok(Loaded { entry: plan.entry, brk_start: plan.brk_start })
 }

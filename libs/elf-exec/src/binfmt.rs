@@ -11,16 +11,43 @@ use crate::header::{read_exec_header, HeaderError, PT_INTERP, PT_LOAD};
 const PAGE: u64 = 4096;
 
 /// The part of a user address space a program's PT_LOADs may use, and how much memory one
-/// image may ask for. The kernel owns the values (its address-space layout).
+/// image may map. Made with [`UserLimits::new`], which checks them at compile time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UserLimits {
-    /// Lowest address a segment may use (the page at 0 stays unmapped).
-    pub min: u64,
-    /// Highest address + 1 a segment may use.
-    pub limit: u64,
-    /// Most bytes of memory (sum of p_memsz) one image may ask for.
-    pub max_total: u64,
+    min: u64,
+    limit: u64,
+    max_total: u64,
 }
+
+impl UserLimits {
+    /// Segments in `[min, limit)` (both page aligned, `min` above 0), at most `max_total`
+    /// bytes of pages in all. Panics (at compile time in a `const`) otherwise.
+    pub const fn new(min: u64, limit: u64, max_total: u64) -> UserLimits {
+        assert!(min > 0 && min % PAGE == 0 && limit % PAGE == 0 && min < limit);
+        UserLimits { min, limit, max_total }
+    }
+
+    /// Lowest address a segment may use.
+    pub const fn min(&self) -> u64 {
+        self.min
+    }
+
+    /// Highest address + 1 a segment may use.
+    pub const fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Most bytes of pages (each segment's [`ExecSegment::pages`]) one image may map.
+    pub const fn max_total(&self) -> u64 {
+        self.max_total
+    }
+}
+
+/// kexos's user address space (kernel/src/proc): the page at 0 stays unmapped; programs end
+/// well below the stack and far from the end of the canonical lower half (a `syscall` in the
+/// last page would make `sysret` fault in ring 0 on a non-canonical RIP); 1 GiB of pages at
+/// most.
+pub const KEXOS_USER: UserLimits = UserLimits::new(0x1000, 0x7000_0000_0000, 1 << 30);
 
 /// One PT_LOAD to map: the pages of `[vaddr, vaddr + memsz)`, the file's
 /// `[offset, offset + filesz)` copied to `vaddr`, the rest zero.
@@ -39,21 +66,23 @@ pub struct ExecSegment {
 }
 
 impl ExecSegment {
-    /// The file bytes to copy to `vaddr` (inside the file: checked by [`exec_plan`]).
-    pub fn data<'a>(&self, file: &'a [u8]) -> &'a [u8] {
-        &file[self.offset as usize..(self.offset + self.filesz) as usize]
+    /// The file bytes to copy to `vaddr`: always Some for a segment [`exec_plan`] returned.
+    pub fn data<'a>(&self, file: &'a [u8]) -> Option<&'a [u8]> {
+        crate::header::slice(file, self.offset, self.filesz)
     }
 
-    /// The first byte of the first page and the end of the last page of the segment.
+    /// The first byte of the first page and the end of the last page the segment touches
+    /// (one page for memsz 0 at an address that is not page aligned, as the kernel maps it).
     pub fn pages(&self) -> (u64, u64) {
-        (self.vaddr & !(PAGE - 1), (self.vaddr + self.memsz).next_multiple_of(PAGE))
+        let end = self.vaddr.saturating_add(self.memsz);
+        (self.vaddr & !(PAGE - 1), end.checked_next_multiple_of(PAGE).unwrap_or(u64::MAX & !(PAGE - 1)))
     }
 }
 
 /// What exec maps for a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecPlan {
-    /// Every PT_LOAD, in program header order (memsz 0 included: it maps nothing).
+    /// Every PT_LOAD, in program header order (memsz 0 included).
     pub segments: Vec<ExecSegment>,
     /// e_entry.
     pub entry: u64,
@@ -72,11 +101,11 @@ pub enum ExecError {
     BadFileData { index: usize, offset: u64, filesz: u64, memsz: u64 },
     /// A PT_LOAD outside `[min, limit)` of [`UserLimits`] (or wrapping around).
     OutsideUserSpace { index: usize, vaddr: u64, memsz: u64 },
-    /// The PT_LOADs ask for more memory than [`UserLimits::max_total`].
+    /// The PT_LOADs' pages add up to more than [`UserLimits::max_total`].
     TooLarge { max: u64 },
     /// No PT_LOAD with memory.
     NoLoadSegment,
-    /// e_entry is not inside the loaded image.
+    /// e_entry is below the lowest user address or at or above the image's end.
     EntryOutside { entry: u64 },
 }
 
@@ -111,9 +140,9 @@ impl fmt::Display for ExecError {
             ExecError::OutsideUserSpace { index, vaddr, memsz } => {
                 write!(f, "PT_LOAD {index}: [{vaddr:#x}, +{memsz:#x}) is outside the program's part of the address space")
             }
-            ExecError::TooLarge { max } => write!(f, "the PT_LOADs ask for more than {} MiB", max >> 20),
+            ExecError::TooLarge { max } => write!(f, "the PT_LOADs' pages add up to more than {} MiB", max >> 20),
             ExecError::NoLoadSegment => f.write_str("no PT_LOAD segment"),
-            ExecError::EntryOutside { entry } => write!(f, "entry {entry:#x} is not inside the loaded image"),
+            ExecError::EntryOutside { entry } => write!(f, "entry {entry:#x} is outside the image (below its lowest address or past its end)"),
         }
     }
 }
@@ -148,7 +177,10 @@ pub fn exec_plan(file: &[u8], limits: &UserLimits) -> Result<ExecPlan, ExecError
         if s.vaddr < limits.min || end.is_none_or(|e| e > limits.limit) {
             return Err(ExecError::OutsideUserSpace { index, vaddr: s.vaddr, memsz: s.memsz });
         }
-        total = total.saturating_add(s.memsz);
+        // Pages, not p_memsz: that is what the kernel maps (many tiny PT_LOADs each
+        // crossing a page boundary would map far more than their memsz).
+        let (first, end) = s.pages();
+        total = total.saturating_add(end - first);
         if total > limits.max_total {
             return Err(ExecError::TooLarge { max: limits.max_total });
         }

@@ -7,8 +7,8 @@
 //!   pages, permissions and file bytes, the entry and where brk starts. The kernel only maps
 //!   the plan (kernel/src/proc/elf.rs).
 //!
-//! goblin reads the header and the program header table (zero-copy, bounds-checked); the
-//! section headers and symbols are not read here: exec needs none of them.
+//! goblin reads the header and the program header table (bounds-checked); the section
+//! headers and symbols are not read here: exec needs none of them.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -17,7 +17,7 @@ extern crate alloc;
 mod binfmt;
 mod header;
 
-pub use binfmt::{exec_plan, ExecError, ExecPlan, ExecSegment, UserLimits};
+pub use binfmt::{exec_plan, ExecError, ExecPlan, ExecSegment, UserLimits, KEXOS_USER};
 pub use header::{
     read_exec_header, slice, ExecHeader, HeaderError, CTX, EHDR_SIZE, ELFCLASS64, ELFDATA2LSB,
     EM_X86_64, ET_DYN, ET_EXEC, EV_CURRENT, PHDR_SIZE, PT_INTERP, PT_LOAD, PT_NOTE,

@@ -5,7 +5,7 @@ use abi::Errno;
 
 use crate::*;
 
-const LIMITS: UserLimits = UserLimits { min: 0x1000, limit: 0x7000_0000_0000, max_total: 1 << 30 };
+const LIMITS: UserLimits = KEXOS_USER;
 
 /// One program header: (p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz).
 type Ph = (u32, u32, u64, u64, u64, u64);
@@ -51,7 +51,7 @@ fn a_static_program_is_planned_as_its_program_headers_say() {
     let (text, data) = (p.segments[0], p.segments[1]);
     assert_eq!((text.write, text.exec, text.pages()), (false, true, (0x40_1000, 0x40_2000)));
     assert_eq!((data.write, data.exec, data.pages()), (true, false, (0x40_3000, 0x40_6000)));
-    assert_eq!(data.data(&program()).len(), 0x100);
+    assert_eq!(data.data(&program()).map(<[u8]>::len), Some(0x100));
 }
 
 #[test]
@@ -98,7 +98,7 @@ fn segments_must_lie_in_the_file_and_in_user_space() {
         ExecError::BadFileData { index: 0, offset: u64::MAX, filesz: 2, memsz: 2 }
     );
     assert_eq!(one((PT_LOAD, PF_R, 0, 0, 0x10, 0x10)), ExecError::OutsideUserSpace { index: 0, vaddr: 0, memsz: 0x10 });
-    let top = LIMITS.limit - 0x1000;
+    let top = LIMITS.limit() - 0x1000;
     assert_eq!(one((PT_LOAD, PF_R, 0, top, 0x10, 0x2000)), ExecError::OutsideUserSpace { index: 0, vaddr: top, memsz: 0x2000 });
     assert_eq!(
         one((PT_LOAD, PF_R, 0, 0x40_1000, 0, u64::MAX)),
@@ -114,6 +114,22 @@ fn too_much_memory_is_enomem_and_an_interpreter_enoexec() {
     let dynamic = elf(0x40_1000, &[(PT_INTERP, PF_R, 0x100, 0, 0x10, 0x10), (PT_LOAD, PF_R | PF_X, 0, 0x40_0000, 0x10, 0x2000)], 0x200);
     let e = exec_plan(&dynamic, &LIMITS).unwrap_err();
     assert_eq!((e, e.errno()), (ExecError::HasInterpreter { index: 0 }, Errno::ENOEXEC));
+}
+
+/// max_total counts the pages the kernel maps, not p_memsz: 300 two-byte PT_LOADs that
+/// each cross a page boundary map 600 pages.
+#[test]
+fn the_memory_limit_counts_pages() {
+    let ph: Vec<Ph> = (0..300).map(|i| (PT_LOAD, PF_R, 0, 0x40_0fff + i * 0x2000, 0, 2)).collect();
+    let small = UserLimits::new(0x1000, 0x7000_0000_0000, 599 * 4096);
+    assert_eq!(exec_plan(&elf(0x40_0fff, &ph, 0x10), &small), Err(ExecError::TooLarge { max: 599 * 4096 }));
+    let enough = UserLimits::new(0x1000, 0x7000_0000_0000, 600 * 4096);
+    let plan = exec_plan(&elf(0x40_0fff, &ph, 0x10), &enough).unwrap();
+    assert_eq!(plan.segments[0].pages(), (0x40_0000, 0x40_2000));
+    // memsz 0 at an address that is not page aligned: the page the kernel maps.
+    let s = ExecSegment { memsz: 0, vaddr: 0x40_0800, ..plan.segments[0] };
+    assert_eq!(s.pages(), (0x40_0000, 0x40_1000));
+    assert_eq!(ExecSegment { offset: u64::MAX, filesz: 2, ..s }.data(&[0; 8]), None);
 }
 
 #[test]

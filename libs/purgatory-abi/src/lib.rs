@@ -162,8 +162,9 @@ impl RegionHash {
 /// halts: the next kernel never starts).
 pub const REFUSE_MISMATCH: &str = "purgatory: digest mismatch, refusing to boot";
 
-/// Purgatory's last line when its parameters cannot check every region (a region without a
-/// digest, or a SHA-256 prefix with another function): nothing was hashed, and it halts.
+/// Purgatory's last line when its parameters cannot check every region (a region beyond the
+/// address space, a region without a digest, or a SHA-256 prefix with another function):
+/// nothing was hashed, and it halts.
 pub const REFUSE_UNCHECKABLE: &str = "purgatory: these parameters cannot check every segment, refusing to boot";
 
 /// The tag that fills an XXH64 slot after the value, so that no XXH64 slot

@@ -811,7 +811,7 @@ mod tests {
                     "purgatory: verifying 3 regions (6 KiB)\n\
                      purgatory: {name} mismatch in segment 0 (start 0x80000100, len 0x1000)\n\
                      purgatory: {name} mismatch in segment 1 (start 0x80002000, len 0x33)\n\
-                     purgatory: digest mismatch, refusing to boot\n"
+                     {REFUSE_MISMATCH}\n"
                 )
             );
         }
@@ -921,7 +921,7 @@ mod tests {
             &lines[3..],
             [
                 "purgatory: sha256 mismatch in segment 1 (start 0x80002000, len 0x33)",
-                "purgatory: digest mismatch, refusing to boot",
+                REFUSE_MISMATCH,
             ]
         );
         assert!(!text.contains("entering kernel"));
@@ -938,7 +938,7 @@ mod tests {
         assert!(text.contains("mismatch in segment 0 (start 0x80000100, len 0x1000)\n"));
         assert!(!text.contains("segment 1 "));
         assert!(text.contains("mismatch in segment 2 (start 0x80003000, len 0x400)\n"));
-        assert!(text.ends_with("purgatory: digest mismatch, refusing to boot\n"));
+        assert!(text.ends_with(&format!("{REFUSE_MISMATCH}\n")));
     }
 
     #[test]
@@ -951,7 +951,7 @@ mod tests {
         let text = o.text();
         assert!(!text.contains("mismatch in segment"));
         assert!(text.contains("every provided per-segment digest matches"));
-        assert!(text.ends_with("refusing to boot\n"));
+        assert!(text.ends_with(&format!("{REFUSE_MISMATCH}\n")));
     }
 
     #[test]
@@ -965,7 +965,7 @@ mod tests {
         assert!(
             text.contains("no per-segment digests provided, cannot tell which segment is bad\n")
         );
-        assert!(text.ends_with("purgatory: digest mismatch, refusing to boot\n"));
+        assert!(text.ends_with(&format!("{REFUSE_MISMATCH}\n")));
     }
 
     #[test]

@@ -85,8 +85,8 @@ pub fn keyring() -> &'static kexec_sig::Keyring {
 }
 
 /// Physical memory made of the input: `bytes` at physical `base`, nothing
-/// else readable. The layout of the boot_params and vmcore inputs is
-/// `[u64 LE base][bytes]`.
+/// else readable. The boot_params and vmcore inputs are
+/// `fuzz_input::MemoryInput`s.
 #[derive(Clone, Copy, Debug)]
 pub struct FlatMemory<'a> {
     pub base: u64,
@@ -94,7 +94,7 @@ pub struct FlatMemory<'a> {
 }
 
 impl<'a> FlatMemory<'a> {
-    /// `[u64 LE base][bytes]` (fuzz_input::MemoryInput); None if shorter than the base.
+    /// The input split by `fuzz_input::MemoryInput`; None if shorter than the base.
     pub fn from_input(data: &'a [u8]) -> Option<FlatMemory<'a>> {
         let m = fuzz_input::MemoryInput::split(data)?;
         Some(FlatMemory { base: m.base, bytes: m.bytes })

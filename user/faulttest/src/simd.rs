@@ -24,7 +24,7 @@ const MXCSR_DEFAULT: u32 = 0x1f80;
 const MXCSR_DIRTY: u32 = MXCSR_DEFAULT | 1 << 15 | 1 << 6;
 const IMAGE: &str = "/boot/kexos.bzImage";
 /// This program, exec'd for the second half of the check.
-const SELF: &str = "/bin/faulttest";
+const SELF: &core::ffi::CStr = c"/bin/faulttest";
 
 /// XMM0-XMM7 as stored by MOVDQU.
 type Xmm8 = [[u8; 16]; 8];
@@ -73,19 +73,34 @@ fn kexec_between(pattern: &Xmm8, fd: i32) -> (Xmm8, i64) {
     (after, ret)
 }
 
-/// Loads `x` into XMM0-XMM7 and `mxcsr` into MXCSR; they stay there until the next program
-/// starts, since nothing in this soft-float binary uses them.
-fn write_xmm(x: &Xmm8, mxcsr: u32) {
-    // SAFETY: reads 8 x 16 bytes from `x` and 4 bytes from `mxcsr`, both ours; MXCSR_DIRTY
-    // has no reserved bit set (SDM vol. 1, 10.2.3), and masked exceptions stay masked.
+/// execve(SELF, ["faulttest", "simd-fresh", failed]) with `x` in XMM0-XMM7 and MXCSR_DIRTY
+/// in MXCSR, set in the same assembly block as the `syscall`, so no compiled code runs with
+/// them. Returns only if the exec fails (the raw result), with MXCSR back to its default.
+fn exec_with_dirty_simd(x: &Xmm8, failed: bool) -> i64 {
+    let arg2 = if failed { c"1" } else { c"0" };
+    let argv = [c"faulttest".as_ptr(), c"simd-fresh".as_ptr(), arg2.as_ptr(), core::ptr::null()];
+    let envp = [core::ptr::null::<core::ffi::c_char>()];
+    let (dirty, clean) = (MXCSR_DIRTY, MXCSR_DEFAULT);
+    let mut ret = nr::EXECVE as i64;
+    // SAFETY: reads 8 x 16 bytes from `x` and the two MXCSR words, all ours; MXCSR_DIRTY and
+    // MXCSR_DEFAULT have no reserved bit set (SDM vol. 1, 10.2.3). The path and the
+    // NUL-terminated argv and envp arrays outlive the call. XMM0-7 cannot be declared as
+    // clobbers on this soft-float target, and need not be: the compiler never uses them. The
+    // non-default MXCSR lives only inside this block: on success the exec replaces the
+    // program, on failure the block restores MXCSR_DEFAULT before returning.
     unsafe {
         asm!(
             "movdqu xmm0, [{p}]", "movdqu xmm1, [{p} + 16]", "movdqu xmm2, [{p} + 32]",
             "movdqu xmm3, [{p} + 48]", "movdqu xmm4, [{p} + 64]", "movdqu xmm5, [{p} + 80]",
-            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "ldmxcsr [{m}]",
-            p = in(reg) x.as_ptr(), m = in(reg) &mxcsr as *const u32, options(nostack),
+            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "ldmxcsr [{d}]",
+            "syscall",
+            "ldmxcsr [{c}]",
+            p = in(reg) x.as_ptr(), d = in(reg) &dirty as *const u32, c = in(reg) &clean as *const u32,
+            inout("rax") ret, in("rdi") SELF.as_ptr(), in("rsi") argv.as_ptr(), in("rdx") envp.as_ptr(),
+            out("rcx") _, out("r11") _, options(nostack),
         )
     };
+    ret
 }
 
 fn pattern() -> Xmm8 {
@@ -114,10 +129,8 @@ pub fn simd() -> i32 {
     let kept = after == pattern;
     let ok = kept && ret == 0;
     println!("faulttest: kexec_file_load({IMAGE}) -> {ret}, xmm0-7 {} {}", if kept { "kept" } else { "CHANGED" }, if ok { "ok" } else { "FAIL" });
-    write_xmm(&pattern, MXCSR_DIRTY);
-    let failed = if ok { "0" } else { "1" };
-    let e = sys::execve(SELF, &["faulttest", "simd-fresh", failed], &[]);
-    println!("faulttest: exec {SELF}: {e:?} FAIL");
+    let ret = exec_with_dirty_simd(&pattern, !ok);
+    println!("faulttest: exec {SELF:?}: {:?} FAIL", sys::check(ret).err());
     1
 }
 
