@@ -203,7 +203,9 @@ impl KexosSide {
 
     /// The ratio rows against Linux's runs (`linux`: load ms, exec s) and kdump's.
     fn print_rows(&self, linux: &[(f64, f64)], kdumps: &[f64]) {
-        let rows: [(&str, Vec<f64>, Vec<f64>, &str, usize, &str); 2] = [
+        // (figure, kexos's values, Linux's, unit, decimals, goal)
+        type Row<'a> = (&'a str, Vec<f64>, Vec<f64>, &'a str, usize, &'a str);
+        let rows: [Row; 2] = [
             (
                 "kexec_file_load syscall (whole)",
                 self.linux.iter().map(|r| r.load_ms).collect(),

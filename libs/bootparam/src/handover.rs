@@ -122,7 +122,7 @@ impl HandoverBuffer {
         if self.size == 0 {
             return Err(HandoverRefusal::Empty);
         }
-        if self.addr % PAGE != 0 || self.size % PAGE != 0 {
+        if !self.addr.is_multiple_of(PAGE) || !self.size.is_multiple_of(PAGE) {
             return Err(HandoverRefusal::Unaligned);
         }
         if !in_ram(self.addr, end) {

@@ -23,7 +23,7 @@ impl UserLimits {
     /// Segments in `[min, limit)` (both page aligned, `min` above 0), at most `max_total`
     /// bytes of pages in all. Panics (at compile time in a `const`) otherwise.
     pub const fn new(min: u64, limit: u64, max_total: u64) -> UserLimits {
-        assert!(min > 0 && min % PAGE == 0 && limit % PAGE == 0 && min < limit);
+        assert!(min > 0 && min.is_multiple_of(PAGE) && limit.is_multiple_of(PAGE) && min < limit);
         UserLimits { min, limit, max_total }
     }
 
@@ -75,7 +75,7 @@ impl ExecSegment {
     /// (one page for memsz 0 at an address that is not page aligned, as the kernel maps it).
     pub fn pages(&self) -> (u64, u64) {
         let end = self.vaddr.saturating_add(self.memsz);
-        (self.vaddr & !(PAGE - 1), end.checked_next_multiple_of(PAGE).unwrap_or(u64::MAX & !(PAGE - 1)))
+        (self.vaddr & !(PAGE - 1), end.checked_next_multiple_of(PAGE).unwrap_or(!(PAGE - 1)))
     }
 }
 

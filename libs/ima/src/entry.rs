@@ -56,7 +56,7 @@ pub struct Entry {
 /// A `d-ng` field for a SHA-256 digest.
 /// The file hash IMA records (SHA-256 of the contents).
 pub fn file_digest(data: &[u8]) -> [u8; 32] {
-    sha256::Sha256::digest(data).into()
+    sha256::Sha256::digest(data)
 }
 
 fn digest_ng(sha256: &[u8; 32]) -> Vec<u8> {
@@ -105,7 +105,7 @@ impl Entry {
     /// A buffer measurement, template ima-buf (process_buffer_measurement):
     /// the event name and the bytes themselves, e.g. "kexec-cmdline".
     pub fn ima_buf(event: &str, buf: &[u8]) -> Entry {
-        let digest: [u8; 32] = sha256::Sha256::digest(buf).into();
+        let digest: [u8; 32] = sha256::Sha256::digest(buf);
         Entry::new("ima-buf", alloc::vec![digest_ng(&digest), name_ng(event), buf.to_vec()])
     }
 

@@ -2,6 +2,7 @@
 //! Linux's kexec_file_load returns for it (`.errno()`), and printable with
 //! the reason a user needs.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -44,8 +45,9 @@ pub enum KexecError {
         /// What is wrong.
         reason: SegmentError,
     },
-    /// No memory hole (EADDRNOTAVAIL).
-    NoHole(HoleError),
+    /// No memory hole (EADDRNOTAVAIL). Boxed: the diagnosis is the largest error by far,
+    /// and every `Result<_, KexecError>` on the load path would otherwise carry its size.
+    NoHole(Box<HoleError>),
     /// sanity_check_segment_list (EINVAL or EADDRNOTAVAIL).
     Sanity(SanityError),
     /// No loader accepted the image (ENOEXEC); each loader's reason.
@@ -136,8 +138,8 @@ impl fmt::Display for KexecError {
     }
 }
 
-impl From<HoleError> for KexecError {
-    fn from(e: HoleError) -> Self {
+impl From<Box<HoleError>> for KexecError {
+    fn from(e: Box<HoleError>) -> Self {
         KexecError::NoHole(e)
     }
 }

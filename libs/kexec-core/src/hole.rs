@@ -7,6 +7,7 @@
 //! says WHY (the constraint, the largest free gap, the sizes): Linux's bare
 //! EADDRNOTAVAIL is a known complaint.
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use crate::segment::KexecBuf;
@@ -88,12 +89,14 @@ impl fmt::Display for HoleError {
 /// `buf_align` are taken as given: [`Kimage::add_buffer`] rounds them to
 /// pages first; `req.mem` and `req.buffer` are not looked at.
 ///
+/// The diagnosis is boxed: it is by far the largest error on the load path.
+///
 /// [`Kimage::add_buffer`]: crate::Kimage::add_buffer
 pub fn locate_mem_hole(
     candidates: &[PhysRange],
     taken: &[PhysRange],
     req: &KexecBuf<'_>,
-) -> Result<PhysAddr, HoleError> {
+) -> Result<PhysAddr, Box<HoleError>> {
     let align = req.buf_align.max(1);
     let free = subtract(candidates, taken);
     // Each free gap clamped to the window, as inclusive [lo, hi].
@@ -151,13 +154,13 @@ pub fn locate_mem_hole(
         (_, Some(g)) if g.len() < req.memsz => HoleReason::TooLarge,
         _ => HoleReason::Alignment,
     };
-    Err(HoleError {
+    Err(Box::new(HoleError {
         req: req.placement(),
         reason,
         largest_gap: largest,
         free_in_window: total,
         crash_region: None,
-    })
+    }))
 }
 
 #[cfg(test)]

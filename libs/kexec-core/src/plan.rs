@@ -61,7 +61,7 @@ impl SuffixDigest {
         h.update(head);
         let prefix = purgatory_abi::RegionPrefix::capture(&h)?;
         h.update(tail);
-        Some(SuffixDigest { sha256: h.finalize().into(), offset, prefix })
+        Some(SuffixDigest { sha256: h.finalize(), offset, prefix })
     }
 }
 
@@ -400,7 +400,7 @@ mod tests {
             };
             (at("initrd"), at("kernel"))
         };
-        let real: [u8; 32] = Sha256::digest(&initrd).into();
+        let real: [u8; 32] = Sha256::digest(&initrd);
         let (computed, kernel_digest) = slot_digest(None);
         assert_eq!(computed, real);
         assert_eq!(slot_digest(Some(real)), (real.to_vec(), kernel_digest.clone()));
@@ -446,7 +446,7 @@ mod tests {
         use purgatory_abi::RegionPrefix;
         let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
-        let initrd_sha256 = Some(Sha256::digest(&initrd).into());
+        let initrd_sha256 = Some(Sha256::digest(&initrd));
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
         let knowns = [KnownDigests::NONE, KnownDigests::initrd(initrd_sha256), KnownDigests { kernel: Some(suffix), initrd: initrd_sha256 }];
         let purgatories = [
@@ -487,7 +487,7 @@ mod tests {
                 mem_one.read(s.mem, &mut loaded);
                 let mut r = digests.prefixes[k].resume();
                 r.update(&loaded);
-                assert_eq!(<[u8; 32]>::from(r.finalize()), suffix.sha256, "purgatory's check of the kernel segment");
+                assert_eq!(r.finalize(), suffix.sha256, "purgatory's check of the kernel segment");
                 let others = two.segments().iter().enumerate().filter(|(i, t)| *i != k && t.checksum);
                 assert!(others.clone().count() >= 2 && others.clone().all(|(i, _)| digests.prefixes[i] == RegionPrefix::NONE));
             }
@@ -505,7 +505,7 @@ mod tests {
         let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
-        let known = KnownDigests { kernel: Some(suffix), initrd: Some(Sha256::digest(&initrd).into()) };
+        let known = KnownDigests { kernel: Some(suffix), initrd: Some(Sha256::digest(&initrd)) };
         let alloc = || ListAlloc::new((0..8192).map(|i| 2 * MIB + i * PAGE_SIZE).collect());
         let purg = crate::testutil::kexos_style_purgatory();
         let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
@@ -541,7 +541,7 @@ mod tests {
     #[test]
     fn a_suffix_digest_is_the_files_sha256() {
         let file: Vec<u8> = (0..70_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
-        let whole: [u8; 32] = Sha256::digest(&file).into();
+        let whole: [u8; 32] = Sha256::digest(&file);
         let k = SuffixDigest::of(&file, 17 * 1024).unwrap();
         assert_eq!((k.sha256, k.offset, k.prefix.blocks), (whole, 17 * 1024, 17 * 1024 / 64));
         assert_eq!(SuffixDigest::of(&file, 0).unwrap().sha256, whole);

@@ -125,5 +125,5 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of `data` as an array (certificate fingerprints).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
+    Sha256::digest(data)
 }

@@ -243,7 +243,7 @@ impl Sha256 {
         let (blocks, _) = tail[..len].as_chunks::<BLOCK>();
         compress(&mut self.state, blocks);
         let mut out = [0u8; 32];
-        for (o, w) in out.chunks_exact_mut(4).zip(self.state) {
+        for (o, w) in out.as_chunks_mut::<4>().0.iter_mut().zip(self.state) {
             o.copy_from_slice(&w.to_be_bytes());
         }
         out

@@ -192,7 +192,7 @@ fn digest_from<M: PhysMemory + ?Sized>(
     for region in regions {
         mem.feed(region, |chunk| hasher.update(chunk));
     }
-    hasher.finalize().into()
+    hasher.finalize()
 }
 
 /// What a provided per-region digest says about one region.
@@ -493,7 +493,7 @@ mod tests {
     }
 
     fn sha(data: &[u8]) -> Sha256Digest {
-        Sha256::digest(data).into()
+        Sha256::digest(data)
     }
 
     fn clock() -> impl FnMut() -> u64 {
@@ -781,7 +781,7 @@ mod tests {
         h.update(&header);
         p.region_prefixes[2] = RegionPrefix::capture(&h).unwrap();
         h.update(mem.slice(p.regions[2]));
-        p.region_digests[2] = h.finalize().into();
+        p.region_digests[2] = h.finalize();
         let mut o = Out::default();
         assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot, "{}", o.text());
         // Without the prefix the same digest is a mismatch.

@@ -42,7 +42,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -52,7 +52,7 @@ impl Rng {
 
     /// Uniform in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 
     pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
@@ -199,7 +199,7 @@ impl Env {
             0 => 0,
             1 => u64::MAX,
             2 => 1 << r.below(64),
-            _ => r.next() & 0xffff_ffff,
+            _ => r.next_u64() & 0xffff_ffff,
         }
     }
 
@@ -213,7 +213,7 @@ pub fn next_call(r: &mut Rng, env: &Env) -> Call {
     let nr = if r.one_in(12) { r.pick(&UNIMPLEMENTED) } else { r.pick(&IMPLEMENTED) };
     let mut a = [0u64; 6];
     for x in a.iter_mut() {
-        *x = r.next();
+        *x = r.next_u64();
     }
     // Never leave the run: exit becomes getpid.
     if matches!(nr, nr::EXIT | nr::EXIT_GROUP) {
@@ -269,13 +269,13 @@ pub fn next_call(r: &mut Rng, env: &Env) -> Call {
             a[5] = env.offset(r);
         }
         nr::MUNMAP => {
-            a[0] = if r.one_in(2) { env.playground + r.below(env.playground_len / PAGE) * PAGE } else { r.pick(&[0, 1, KERNEL, NON_CANONICAL, HIGH_USER, u64::MAX & !(PAGE - 1)]) };
+            a[0] = if r.one_in(2) { env.playground + r.below(env.playground_len / PAGE) * PAGE } else { r.pick(&[0, 1, KERNEL, NON_CANONICAL, HIGH_USER, !(PAGE - 1)]) };
             a[1] = env.len(r);
         }
         nr::BRK => a[0] = r.pick(&[0, KERNEL, NON_CANONICAL, u64::MAX, HIGH_USER]),
         nr::IOCTL => {
             a[0] = env.fd(r);
-            a[1] = r.next() & 0xffff_ffff;
+            a[1] = r.next_u64() & 0xffff_ffff;
             a[2] = env.out_ptr(r);
         }
         nr::EXECVE => {
@@ -299,9 +299,9 @@ pub fn next_call(r: &mut Rng, env: &Env) -> Call {
             a[2] = env.len(r);
         }
         nr::REBOOT => {
-            a[0] = if r.one_in(2) { 0xfee1_dead } else { r.next() };
-            a[1] = if r.one_in(2) { 672_274_793 } else { r.next() };
-            let any = r.next();
+            a[0] = if r.one_in(2) { 0xfee1_dead } else { r.next_u64() };
+            a[1] = if r.one_in(2) { 672_274_793 } else { r.next_u64() };
+            let any = r.next_u64();
             a[2] = r.pick(&[0x0123_4567, 0x4321_fedc, 0xcdef_0123, 0x4558_4543, 0x89ab_cdef, any]);
             a[3] = env.in_ptr(r);
         }
