@@ -21,7 +21,7 @@ use ulib::{println, sys};
 const MXCSR_DEFAULT: u32 = 0x1f80;
 /// What the first program leaves in MXCSR for the next: MXCSR_DEFAULT with flush-to-zero
 /// (bit 15) and denormals-are-zero (bit 6) set.
-const MXCSR_DIRTY: u32 = MXCSR_DEFAULT | 1 << 15 | 1 << 6;
+const MXCSR_DIRTY: u32 = MXCSR_DEFAULT | (1 << 15) | (1 << 6);
 const IMAGE: &str = "/boot/kexos.bzImage";
 /// This program, exec'd for the second half of the check.
 const SELF: &core::ffi::CStr = c"/bin/faulttest";
@@ -107,7 +107,7 @@ fn pattern() -> Xmm8 {
     let mut pattern: Xmm8 = [[0; 16]; 8];
     for (i, r) in pattern.iter_mut().enumerate() {
         for (j, b) in r.iter_mut().enumerate() {
-            *b = (0x5a ^ (i * 16 + j) * 7) as u8;
+            *b = (0x5a ^ ((i * 16 + j) * 7)) as u8;
         }
     }
     pattern
