@@ -17,8 +17,10 @@ COMMANDS:
               kexos.bzImage,kexos.signed.elf,kexos.signed.bzImage})
     run       Build, then boot in QEMU with the serial console on this terminal
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
-    test      Build, run the host unit tests, the fuzz smoke run (fuzz --smoke), then the
-              QEMU scenarios (tests/tests/*.rs)
+    test      Build, run clippy (lint), the host unit tests, the fuzz smoke run (fuzz --smoke),
+              then the QEMU scenarios (tests/tests/*.rs)
+    lint      clippy with warnings as errors over the host, kernel, purgatory and user
+              workspaces, each built as `build` builds it
     bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
               payload with Debian's kexec-tools; print times and sizes side by side; then the
               self-kexec (issue 4) and crash-dump (issue 5) figures. Every QEMU it starts,
@@ -212,6 +214,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         "fixtures" => &["--force"],
         "sign" => &["--key", "--cert", "--hash", "--no-certs"],
         "fuzz" => &["--seconds", "--smoke"],
+        "lint" => &["--release"],
         _ => bail!("unknown command `{cmd}` (see `cargo xtask --help`)"),
     };
     let mut o = Opts::default();

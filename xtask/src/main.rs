@@ -22,6 +22,7 @@ mod fixtures;
 mod fuzz;
 mod fuzz_seeds;
 mod keys;
+mod lint;
 mod purgatory;
 mod run;
 mod sign;
@@ -61,6 +62,7 @@ fn real_main() -> Result<ExitCode> {
         "fixtures" => x.fixtures_cmd(&opts),
         "sign" => x.sign_cmd(&opts),
         "fuzz" => x.fuzz(&opts),
+        "lint" => x.lint_cmd(&opts),
         _ => unreachable!(),
     }
 }

@@ -32,6 +32,20 @@ impl Xtask {
         let _ = self.ima_linux();
         self.sha_ni_qemu();
 
+        // clippy over every workspace, warnings denied; not when --filter asks for some
+        // scenarios only.
+        if o.filter.is_none() {
+            eprintln!("\nxtask: lint (clippy, warnings denied)");
+            match self.lint(&bo) {
+                Ok(dirty) if dirty.is_empty() => results.record("clippy (host, kernel, purgatory, user)", true, true),
+                Ok(dirty) => results.record(&format!("clippy (warnings in: {})", dirty.join(", ")), false, true),
+                Err(e) => {
+                    eprintln!("xtask: lint could not run: {e:#}");
+                    results.record("clippy (could not run)", false, true);
+                }
+            }
+        }
+
         eprintln!("\nxtask: host unit tests (cargo test --workspace)");
         let mut cmd = self.cargo(&self.root);
         // --no-fail-fast: report every failing test binary, not just the first.
