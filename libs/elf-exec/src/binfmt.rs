@@ -169,8 +169,7 @@ pub fn exec_plan(file: &[u8], limits: &UserLimits) -> Result<ExecPlan, ExecError
             write: ph.is_write(),
             exec: ph.is_executable(),
         };
-        let file_end = s.offset.checked_add(s.filesz);
-        if s.filesz > s.memsz || file_end.is_none_or(|e| e > file.len() as u64) {
+        if s.filesz > s.memsz || s.data(file).is_none() {
             return Err(ExecError::BadFileData { index, offset: s.offset, filesz: s.filesz, memsz: s.memsz });
         }
         let end = s.vaddr.checked_add(s.memsz);
