@@ -6,7 +6,7 @@ use core::fmt;
 
 use abi::Errno;
 
-use crate::header::{read_exec_header, HeaderError, PT_INTERP, PT_LOAD};
+use crate::header::{load_headers, read_exec_header, HeaderError};
 
 const PAGE: u64 = 4096;
 
@@ -153,13 +153,8 @@ pub fn exec_plan(file: &[u8], limits: &UserLimits) -> Result<ExecPlan, ExecError
     let h = read_exec_header(file)?;
     let mut segments = Vec::new();
     let (mut top, mut total) = (0u64, 0u64);
-    for (index, ph) in h.phdrs.iter().enumerate() {
-        if ph.p_type == PT_INTERP {
-            return Err(ExecError::HasInterpreter { index });
-        }
-        if ph.p_type != PT_LOAD {
-            continue;
-        }
+    for load in load_headers(&h.phdrs) {
+        let (index, ph) = load.map_err(|index| ExecError::HasInterpreter { index })?;
         let s = ExecSegment {
             index,
             vaddr: ph.p_vaddr,

@@ -76,6 +76,18 @@ impl fmt::Display for HeaderError {
     }
 }
 
+/// The PT_LOAD program headers with their indices, in file order; `Err(index)` where a
+/// PT_INTERP comes, which exec and kexec both refuse (a dynamically linked program: neither
+/// has an interpreter to run, and no kernel has one). In order, so that each caller still
+/// reports the first bad header first.
+pub fn load_headers(phdrs: &[ProgramHeader]) -> impl Iterator<Item = Result<(usize, &ProgramHeader), usize>> {
+    phdrs.iter().enumerate().filter_map(|(i, ph)| match ph.p_type {
+        PT_INTERP => Some(Err(i)),
+        PT_LOAD => Some(Ok((i, ph))),
+        _ => None,
+    })
+}
+
 /// What [`read_exec_header`] read: the header and every program header, in file order.
 #[derive(Clone, Debug)]
 pub struct ExecHeader {

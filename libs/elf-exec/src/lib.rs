@@ -19,7 +19,7 @@ mod header;
 
 pub use binfmt::{exec_plan, ExecError, ExecPlan, ExecSegment, UserLimits, KEXOS_USER};
 pub use header::{
-    read_exec_header, slice, ExecHeader, HeaderError, CTX, EHDR_SIZE, ELFCLASS64, ELFDATA2LSB,
+    load_headers, read_exec_header, slice, ExecHeader, HeaderError, CTX, EHDR_SIZE, ELFCLASS64, ELFDATA2LSB,
     EM_X86_64, ET_DYN, ET_EXEC, EV_CURRENT, PHDR_SIZE, PT_INTERP, PT_LOAD, PT_NOTE,
 };
 

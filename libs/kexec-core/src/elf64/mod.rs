@@ -102,7 +102,7 @@ pub const ELF64_BOOT_PROTOCOL: u16 = 0x020f;
 
 // The ELF constants and reader exec shares (libs/elf-exec); the section and symbol
 // ones only this loader needs.
-use elf_exec::{slice, CTX, PT_LOAD, PT_NOTE};
+use elf_exec::{slice, CTX, PT_NOTE};
 const SHDR_SIZE: usize = 64;
 const SYM_SIZE: usize = 24;
 const SHT_SYMTAB: u32 = 2;

@@ -4,12 +4,11 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use elf_exec::{read_exec_header, ExecHeader};
+use elf_exec::{load_headers, read_exec_header, ExecHeader};
 
 use super::note::{has_kernel_note, kexos_note, KEXOS_NOTE_FLAG_FIXED};
 use super::sections::{find_symbol, section_headers};
-use super::{slice, Elf64Error, ELF64_KERNEL_ALIGN, PT_LOAD};
-use elf_exec::PT_INTERP;
+use super::{slice, Elf64Error, ELF64_KERNEL_ALIGN};
 
 /// x86-64's largest physical address width (MAXPHYADDR is at most 52).
 const MAX_PHYS: u64 = 1 << 52;
@@ -127,13 +126,8 @@ pub fn elf64_parse(kernel: &[u8]) -> Result<Elf64Info, Elf64Error> {
     let ExecHeader { header: h, phdrs } = read_exec_header(kernel)?;
     let e_entry = h.e_entry;
     let mut loads = Vec::new();
-    for (index, ph) in phdrs.iter().enumerate() {
-        if ph.p_type == PT_INTERP {
-            return Err(Elf64Error::HasInterpreter { index });
-        }
-        if ph.p_type != PT_LOAD {
-            continue;
-        }
+    for load in load_headers(&phdrs) {
+        let (index, ph) = load.map_err(|index| Elf64Error::HasInterpreter { index })?;
         let l = LoadSegment {
             index,
             offset: ph.p_offset,
