@@ -14,8 +14,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use sha1::Digest as _;
-
 /// IMA's PCR (CONFIG_IMA_MEASURE_PCR_IDX).
 pub const IMA_PCR: u32 = 10;
 /// The template hash's size (TPM_DIGEST_SIZE, the SHA-1 slot).
@@ -87,7 +85,7 @@ impl Entry {
     /// An entry from its fields, hashed as Linux hashes them.
     pub fn new(template: &str, fields: Vec<Vec<u8>>) -> Entry {
         let mut e = Entry { pcr: IMA_PCR, template_hash: [0; TPM_DIGEST_SIZE], template: template.into(), fields };
-        e.template_hash = sha1::Sha1::digest(e.template_data()).into();
+        e.template_hash = crate::sha1::sha1(&e.template_data());
         e
     }
 

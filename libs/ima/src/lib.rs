@@ -18,6 +18,7 @@ extern crate alloc;
 pub mod entry;
 pub mod kexec;
 pub mod list;
+pub mod sha1;
 
 pub use entry::{file_digest, Entry, IMA_PCR, TPM_DIGEST_SIZE};
 pub use kexec::{dump, kexec_buffer_size, restore, Dump, KexecHeader, RestoreError, KEXEC_HDR_SIZE};

@@ -15,6 +15,20 @@ fn list() -> MeasurementList {
     l
 }
 
+/// src/sha1.rs against the sha1 crate: every length across the one- and
+/// two-block padding cases and several blocks, and FIPS 180-2's examples.
+#[test]
+fn sha1_matches_the_sha1_crate() {
+    let data: Vec<u8> = (0..300u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    for n in 0..data.len() {
+        let want: [u8; 20] = sha1::Sha1::digest(&data[..n]).into();
+        assert_eq!(crate::sha1::sha1(&data[..n]), want, "length {n}");
+    }
+    assert_eq!(crate::entry::hex(&crate::sha1::sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    let two = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    assert_eq!(crate::entry::hex(&crate::sha1::sha1(two)), "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
+}
+
 #[test]
 fn ima_ng_layout_and_hash_are_linuxs() {
     let e = Entry::ima_ng(&[0xab; 32], "/bin/x");
