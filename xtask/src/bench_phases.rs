@@ -301,7 +301,10 @@ pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture,
     sha.print_breakdowns();
     println!("  where kexos's time goes with --digest=xxh64:");
     xxh.print_breakdowns();
-    println!("  (logs: target/test-logs/bench-phases-N.log, bench-phases-xxh64-N.log, bench-linux-kexec.log)");
+    if let Some(self_image) = self_image {
+        crate::bench_translate::print(self_image, &target.join("test-logs"));
+    }
+    println!("  (logs: target/test-logs/bench-phases-N.log, bench-phases-xxh64-N.log, bench-translate*.log, bench-linux-kexec.log)");
 }
 
 /// Median (min-max) of every phase, in the order the kernel logged them.

@@ -16,6 +16,7 @@ mod bench_phases;
 mod bench_self;
 mod bench_sha;
 mod bench_sig;
+mod bench_translate;
 mod build;
 mod cli;
 mod fixtures;
