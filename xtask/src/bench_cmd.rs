@@ -46,6 +46,10 @@ impl Xtask {
         // figure carries the host's first-touch page faults (kexos_tests::set_mem_prealloc).
         kexos_tests::set_mem_prealloc(true);
         println!("bench: guest RAM populated before each boot (-mem-prealloc), for kexos and Linux alike");
+        match no_thp_for_qemu() {
+            Ok(()) => println!("bench: QEMU's code buffer in 4 KiB pages, not transparent huge pages (PR_SET_THP_DISABLE), for kexos and Linux alike"),
+            Err(e) => println!("bench: PR_SET_THP_DISABLE failed ({e}): QEMU's code buffer may take 2 MiB page faults inside short figures"),
+        }
         let no_fixture = "no Linux fixture; see above";
         if opts.only.as_deref() == Some("sig") {
             match built.with_linux.then(|| LinuxFixture::at(&self.root)) {
@@ -223,5 +227,22 @@ impl Xtask {
         bench_sha::sha256_figures(&self.root);
         bench_crash::crash_dumps(&self.root, Some(&fx), no_fixture);
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Every QEMU the bench starts, kexos's and Linux's, inherits this. QEMU asks for transparent
+/// huge pages for its TCG code buffer (`madvise(MADV_HUGEPAGE)`), and then the host fills each
+/// new 2 MiB of it at once, when translation first reaches it: a 4-12 ms stall on the CI
+/// machine (a VM whose host backs memory lazily), which lands inside a 25 ms kexec'd kexos
+/// boot in some runs and not in others (docs/benchmarks.md, "Boot to prompt"). Without THP
+/// the buffer is faulted in 4 KiB at a time, spread over the run.
+fn no_thp_for_qemu() -> std::io::Result<()> {
+    // SAFETY: PR_SET_THP_DISABLE takes no pointers; it only sets this process's (and its
+    // future children's) transparent huge page policy.
+    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
