@@ -47,7 +47,7 @@ impl Xtask {
         kexos_tests::set_mem_prealloc(true);
         println!("bench: guest RAM populated before each boot (-mem-prealloc), for kexos and Linux alike");
         match no_thp_for_qemu() {
-            Ok(()) => println!("bench: QEMU's code buffer in 4 KiB pages, not transparent huge pages (PR_SET_THP_DISABLE), for kexos and Linux alike"),
+            Ok(()) => println!("bench: QEMU's memory (TCG code buffer, guest RAM) in 4 KiB pages, no transparent huge pages (PR_SET_THP_DISABLE), for kexos and Linux alike"),
             Err(e) => println!("bench: PR_SET_THP_DISABLE failed ({e}): QEMU's code buffer may take 2 MiB page faults inside short figures"),
         }
         let no_fixture = "no Linux fixture; see above";
@@ -230,16 +230,17 @@ impl Xtask {
     }
 }
 
-/// Every QEMU the bench starts, kexos's and Linux's, inherits this. QEMU asks for transparent
-/// huge pages for its TCG code buffer (`madvise(MADV_HUGEPAGE)`), and then the host fills each
-/// new 2 MiB of it at once, when translation first reaches it: a 4-12 ms stall on the CI
-/// machine (a VM whose host backs memory lazily), which lands inside a 25 ms kexec'd kexos
-/// boot in some runs and not in others (docs/benchmarks.md, "Boot to prompt"). Without THP
-/// the buffer is faulted in 4 KiB at a time, spread over the run.
+/// Every QEMU the bench starts, kexos's and Linux's, inherits this: no transparent huge pages
+/// for any of its memory. QEMU madvises its TCG code buffer (and guest RAM) for THP, and the
+/// host then fills each new 2 MiB of the code buffer at once when translation first reaches it,
+/// a stall of several ms that lands inside a short figure in some runs and not in others.
+/// Figures and trade-offs: docs/benchmarks.md, "QEMU's memory without transparent huge pages".
 fn no_thp_for_qemu() -> std::io::Result<()> {
+    // prctl is variadic and the kernel reads each argument as an unsigned long.
+    let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
     // SAFETY: PR_SET_THP_DISABLE takes no pointers; it only sets this process's (and its
     // future children's) transparent huge page policy.
-    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, on, unused, unused, unused) };
     if r == 0 {
         Ok(())
     } else {

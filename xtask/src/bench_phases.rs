@@ -94,18 +94,8 @@ fn self_run(image: &Path, logs: &Path, i: usize, hash: RegionHash) -> Result<Kex
     let mut m = Machine::spawn_image(&name, image, Firmware::Uefi, "512M", &[], Some(logs.join(format!("{name}.log"))))
         .map_err(|e| format!("{e:#}"))?;
     m.print_on_failure = false;
-    let to = Duration::from_secs(60);
-    m.expect_prompt(to).map_err(|_| "no prompt".to_string())?;
-    let cmd = format!("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench{}", bench::digest_option(hash));
-    let out = m.run(&cmd).map_err(|e| e.to_string())?;
-    if !out.contains("(bzImage64) in ") {
-        return Err(format!("load: {}", out.trim()));
-    }
-    m.send_line("kexec -e").map_err(|e| e.to_string())?;
-    let (_, te) = m.expect_timed("kexec -e\n", to).map_err(|_| "no echo of kexec -e".to_string())?;
-    let (_, tok) = m.expect_timed(hash.ok_line(), to).map_err(|_| format!("no `{}`", hash.ok_line()))?;
-    m.expect("boot: entered via boot protocol", to).map_err(|_| "the next kexos did not start".to_string())?;
-    m.expect_prompt(to).map_err(|_| "the next kexos reached no prompt".to_string())?;
+    load_self(&mut m, hash)?;
+    let (te, tok) = exec_self(&mut m, hash)?;
     let tp = m.match_time();
     let exec_s = tp.saturating_sub(te).as_secs_f64();
     let mut phases = phase_lines(&m.transcript());
@@ -114,6 +104,33 @@ fn self_run(image: &Path, logs: &Path, i: usize, hash: RegionHash) -> Result<Kex
     m.kill();
     let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
     Ok(KexosRun { load_ms: total / 1000.0, exec_s, phases })
+}
+
+/// How long each step of a self-kexec run may take.
+const SELF_STEP: Duration = Duration::from_secs(60);
+
+/// A self-kexec run's first half: the first prompt, then kexos.bzImage loaded with the image's
+/// initramfs and purgatory's `hash`.
+pub(crate) fn load_self(m: &mut Machine, hash: RegionHash) -> Result<(), String> {
+    m.expect_prompt(SELF_STEP).map_err(|_| "no prompt".to_string())?;
+    let cmd = format!("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench{}", bench::digest_option(hash));
+    let out = m.run(&cmd).map_err(|e| e.to_string())?;
+    if !out.contains("(bzImage64) in ") {
+        return Err(format!("load: {}", out.trim()));
+    }
+    Ok(())
+}
+
+/// The second half: `kexec -e`, then the next kexos's prompt. Returns when (since QEMU
+/// started) the echo of `kexec -e` and purgatory's ok line arrived; the prompt's is
+/// `m.match_time()`.
+pub(crate) fn exec_self(m: &mut Machine, hash: RegionHash) -> Result<(Duration, Duration), String> {
+    m.send_line("kexec -e").map_err(|e| e.to_string())?;
+    let (_, te) = m.expect_timed("kexec -e\n", SELF_STEP).map_err(|_| "no echo of kexec -e".to_string())?;
+    let (_, tok) = m.expect_timed(hash.ok_line(), SELF_STEP).map_err(|_| format!("no `{}`", hash.ok_line()))?;
+    m.expect("boot: entered via boot protocol", SELF_STEP).map_err(|_| "the next kexos did not start".to_string())?;
+    m.expect_prompt(SELF_STEP).map_err(|_| "the next kexos reached no prompt".to_string())?;
+    Ok((te, tok))
 }
 
 /// The capture kernel's command line in the Linux kdump run (as bench_crash's).
