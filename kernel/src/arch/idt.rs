@@ -5,7 +5,6 @@
 //! boots the crash kernel if one is loaded, else panics.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use spin::Lazy;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
@@ -262,8 +261,14 @@ fn addr(stub: unsafe extern "C" fn()) -> x86_64::VirtAddr {
     x86_64::VirtAddr::new(stub as usize as u64)
 }
 
-static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
-    let mut idt = InterruptDescriptorTable::new();
+/// The IDT, filled in place by [`init`]. Its initial value is in the image (`new` is a
+/// `const fn`), so boot does not build 4 KiB on the stack and copy it: under TCG the unrolled
+/// construction was code QEMU translates at every boot (docs/benchmarks.md, "What is left of a
+/// kexec'd boot: translation").
+static mut IDT: InterruptDescriptorTable = InterruptDescriptorTable::new();
+
+/// Sets every vector's handler.
+fn fill(idt: &mut InterruptDescriptorTable) {
     for vector in pic::IRQ_BASE..=255 {
         idt[vector].set_handler_fn(unexpected_interrupt);
     }
@@ -300,9 +305,17 @@ static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     idt[pic::IRQ_BASE + 7].set_handler_fn(spurious);
     idt[pic::IRQ_BASE + 15].set_handler_fn(spurious);
     idt[pic::SPURIOUS_VECTOR].set_handler_fn(spurious);
-    idt
-});
+}
 
+/// Fills and loads the IDT. Once, on the boot CPU, before interrupts are enabled.
 pub fn init() {
-    IDT.load();
+    // This runs once (arch::init_cpu), on the only CPU, with interrupts disabled and before
+    // any exception can be taken through the IDT: nothing else reads or writes IDT while it
+    // is filled, and nothing writes it after `load`.
+    let idt: *mut InterruptDescriptorTable = &raw mut IDT;
+    // SAFETY: as above; the pointer is the static's own, valid and aligned for 'static.
+    let idt: &'static mut InterruptDescriptorTable = unsafe { &mut *idt };
+    fill(idt);
+    let idt: &'static InterruptDescriptorTable = idt;
+    idt.load();
 }
