@@ -81,9 +81,9 @@ const _: () = {
 /// passes through an empty `asm!`, so the optimiser cannot tell which static
 /// it points to and cannot fold that static's zero initialiser into the
 /// read. The read itself is an ordinary copy (a `memcpy` for the tables): a
-/// volatile read of an array is one load per word, unrolled, and was 870 of
-/// the instructions QEMU translates at every kexec (about 0.6 us each under
-/// TCG, docs/benchmarks.md).
+/// volatile read of an array is one load per word, unrolled, which QEMU has
+/// to translate at every kexec (docs/benchmarks.md, "What is left of a
+/// kexec'd boot: translation").
 ///
 /// # Safety
 /// `p` is one of this file's patched statics: aligned, initialised, and

@@ -2,12 +2,12 @@
 //! its 80 rounds as a loop.
 //!
 //! Why not the sha1 crate: its only portable block function has the 80
-//! rounds unrolled, 1,436 instructions, and IMA hashes a few dozen bytes per
-//! measurement. Under TCG each instruction a boot runs for the first time
-//! costs about 0.6 us to translate, and every boot hashes its
-//! boot_aggregate: the crate's block function took 0.9 ms of each boot's 25
-//! (docs/benchmarks.md, "What a kexec'd boot translates"). The crate stays a
-//! dev-dependency, and the tests check this code against it.
+//! rounds unrolled, and IMA hashes a few dozen bytes per measurement. Under
+//! TCG every instruction a boot runs for the first time is translated once,
+//! and every boot hashes its boot_aggregate, so the unrolled rounds cost each
+//! boot far more than hashing does (docs/benchmarks.md, "What is left of a
+//! kexec'd boot: translation"). The crate stays a dev-dependency, and the
+//! tests check this code against it.
 
 /// The initial hash value (5.3.1).
 const H0: [u32; 5] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476, 0xc3d2_e1f0];
