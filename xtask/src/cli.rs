@@ -5,6 +5,25 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use boot::AddSpec;
 
+/// [`HELP`] with the fuzz targets filled in from [`crate::fuzz::TARGETS`], the one list.
+pub(crate) fn help() -> String {
+    // The first line follows "One target (default: all): "; the others start at column 26.
+    let mut lines: Vec<String> = vec![String::new()];
+    for t in crate::fuzz::TARGETS {
+        let width = if lines.len() == 1 { 44 } else { 70 };
+        let line = lines.last_mut().expect("one line at least");
+        if !line.is_empty() && line.len() + 1 + t.name.len() > width {
+            lines.push(t.name.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(t.name);
+        }
+    }
+    HELP.replace("@FUZZ_TARGETS@", &lines.join(&format!("\n{:26}", "")))
+}
+
 pub(crate) const HELP: &str = "\
 cargo xtask: build, run, debug, test and benchmark kexos
 
@@ -86,14 +105,14 @@ OPTIONS (bench):
                           the reboot-time update of lists of 10, 1000 and 10000 events
     --only phases         Only the issue 13 figures, 3 runs each: kexec into Linux, into kexos
                           and into a capture kexos, against Linux -> Linux and Linux kdump in
-                          the same run (min/median/max, ratios), kexos's per-phase breakdown
+                          the same run (min/median/max, ratios), kexos's per-phase breakdown,
+                          and the guest instructions QEMU translates from `kexec -e` to the
+                          next kexos's prompt
     --only sha            Only the SHA-256 figures (issue 13): IMA's and purgatory's MiB/s with
                           the portable code (QEMU 7.2) and with SHA-NI and without it (the
                           SHA-NI QEMU 10, -cpu max)
 OPTIONS (fuzz):
-    TARGET                One target (default: all): bzimage_plan elf64_plan purgatory_reloc
-                          cpio_newc initramfs_unpack cmdline boot_params vmcore kexec_sig
-                          ima_restore
+    TARGET                One target (default: all): @FUZZ_TARGETS@
     --seconds N           Fuzz each target N seconds (default 60; --smoke: 5)
     --smoke               A few seconds per target on the seeds only (a fresh corpus); exit
                           status 1 if any target crashes, hangs (-timeout) or runs out of
@@ -225,7 +244,7 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
             _ => (arg.as_str(), None),
         };
         if flag == "-h" || flag == "--help" {
-            print!("{HELP}");
+            print!("{}", help());
             std::process::exit(0);
         }
         if (cmd == "sign" || cmd == "fuzz") && !arg.starts_with('-') {
@@ -292,4 +311,16 @@ pub(crate) fn parse(cmd: &str, args: &[String]) -> Result<Opts> {
         bail!("--key and --cert go together");
     }
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_lists_every_fuzz_target() {
+        let help = super::help();
+        assert!(!help.contains("@FUZZ_TARGETS@"));
+        for t in crate::fuzz::TARGETS {
+            assert!(help.contains(t.name), "{} missing from --help", t.name);
+        }
+    }
 }

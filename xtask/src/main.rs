@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 use boot::linux::{ImaLinux, LinuxFixture};
 
-use crate::cli::{parse, Opts, HELP};
+use crate::cli::{help, parse, Opts};
 
 mod bench;
 mod bench_cmd;
@@ -42,11 +42,11 @@ fn main() -> ExitCode {
 fn real_main() -> Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
-        print!("{HELP}");
+        print!("{}", help());
         return Ok(ExitCode::FAILURE);
     };
     if matches!(cmd.as_str(), "help" | "-h" | "--help") {
-        print!("{HELP}");
+        print!("{}", help());
         return Ok(ExitCode::SUCCESS);
     }
     let opts = parse(cmd, &args[1..])?;
