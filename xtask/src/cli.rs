@@ -318,9 +318,14 @@ mod tests {
     #[test]
     fn help_lists_every_fuzz_target() {
         let help = super::help();
-        assert!(!help.contains("@FUZZ_TARGETS@"));
-        for t in crate::fuzz::TARGETS {
-            assert!(help.contains(t.name), "{} missing from --help", t.name);
-        }
+        // Only the fuzz TARGET entry counts: some names (sha256) appear elsewhere in the help.
+        let entry = help
+            .split_once("One target (default: all):")
+            .and_then(|(_, rest)| rest.split_once("--seconds"))
+            .map(|(list, _)| list)
+            .expect("the fuzz TARGET entry");
+        let listed: Vec<&str> = entry.split_whitespace().collect();
+        let names: Vec<&str> = crate::fuzz::TARGETS.iter().map(|t| t.name).collect();
+        assert_eq!(listed, names, "--help's fuzz targets");
     }
 }
