@@ -27,8 +27,9 @@ pub struct Translated {
     pub blocks: u64,
     pub instructions: u64,
     /// Instructions in blocks in the higher half: the old kernel's `kexec -e` and the next
-    /// kernel once it runs at its link address. The rest is identity-mapped or user code:
-    /// relocate_kernel, purgatory, the next kernel's entry, init and the shell.
+    /// kernel once it runs at its link address. The rest is identity-mapped or user code: the
+    /// old shell's `kexec -e`, relocate_kernel, purgatory, the next kernel's entry, init and
+    /// the new shell.
     pub kernel: u64,
 }
 

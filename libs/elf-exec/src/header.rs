@@ -124,9 +124,9 @@ pub fn read_exec_header(file: &[u8]) -> Result<ExecHeader, HeaderError> {
         return Err(HeaderError::BadVersion { version: u32::from(file[6]) });
     }
     // The identification bytes are checked above. goblin's ELF64 types are read with one copy
-    // each, not field by field: scroll's per-field reads were about 530 of the instructions
-    // QEMU translates at a kexec'd boot's first exec (docs/benchmarks.md, "What is left of a
-    // kexec'd boot: translation").
+    // each, not field by field: scroll's per-field reads were code QEMU translates at a
+    // kexec'd boot's first exec (docs/benchmarks.md, "What is left of a kexec'd boot:
+    // translation").
     let mut raw = AlignedHeader([0; EHDR_SIZE]);
     raw.0.copy_from_slice(&file[..EHDR_SIZE]);
     let header = Header::from(*Header64::from_bytes(&raw.0));
