@@ -15,9 +15,9 @@ const KERNEL_TARGET: &str = "x86_64-unknown-none";
 
 /// What `build` produced.
 pub(crate) struct Built {
-    /// Kernel ELF with debug info (for gdb).
+    /// Kernel ELF with its symbols, and debug info in a debug build (for gdb).
     pub(crate) kernel: PathBuf,
-    /// Stripped copy: /boot/kexos.elf and the ELF the bootloader loads.
+    /// Stripped copy (only `kexos_boot64` kept): /boot/kexos.elf and the ELF the bootloader loads.
     pub(crate) stripped: PathBuf,
     pub(crate) initramfs: PathBuf,
     /// The initramfs has /boot/vmlinuz.
@@ -226,9 +226,13 @@ impl Xtask {
             status_ok(&mut cmd)?;
             std::fs::create_dir_all(&images)?;
             let tmp = images.join("kexos.elf.tmp");
+            // Everything but the one symbol our ELF64 loader looks the entry up by: the
+            // symbol table was an eighth of the release image, and every self-kexec
+            // hashes /boot/kexos.elf with the rest of the initramfs.
             status_ok(
                 Command::new(self.llvm_objcopy()?)
-                    .arg("--strip-debug")
+                    .arg("--strip-all")
+                    .arg(format!("--keep-symbol={}", kexec_core::elf64::KEXOS_BOOT64_SYMBOL))
                     .arg(&kernel)
                     .arg(&tmp),
             )?;
