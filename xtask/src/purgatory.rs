@@ -157,7 +157,6 @@ fn check_kernel_loads_it(obj: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
 
     /// A minimal purgatory following the ABI, with `edit` applied to its
     /// source, assembled with the system `as`.
@@ -169,27 +168,7 @@ mod tests {
         for s in abi::PATCHABLE_SYMBOLS {
             s.write_gnu_as(&mut src).unwrap();
         }
-        let src = edit(src);
-        let dir = std::env::temp_dir().join(format!("xtask-purgatory-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let base = dir.join(format!("p{n}"));
-        let (s, o) = (base.with_extension("s"), base.with_extension("o"));
-        std::fs::write(&s, &src).unwrap();
-        let out = Command::new("as")
-            .arg("--64")
-            .arg("-o")
-            .arg(&o)
-            .arg(&s)
-            .output()
-            .expect("run as");
-        assert!(
-            out.status.success(),
-            "as: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::fs::read(&o).unwrap()
+        kexec_core::assemble::assemble("xtask-purgatory", &edit(src))
     }
 
     fn err(edit: impl Fn(String) -> String) -> String {

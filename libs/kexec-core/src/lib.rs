@@ -77,3 +77,5 @@ pub use types::{
 
 #[cfg(test)]
 mod testutil;
+#[cfg(any(test, feature = "assemble"))]
+pub mod assemble;

@@ -1,35 +1,6 @@
-//! Test helpers: assemble purgatory objects with the system assembler.
+//! Test helpers: purgatory objects (assembled with [`crate::assemble`]) and boot_params reads.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Assemble x86_64 GNU `as` source into an ET_REL object.
-pub(crate) fn assemble(name: &str, src: &str) -> Vec<u8> {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("kexec-core-{}-{name}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let s = dir.join("p.s");
-    let o = dir.join("p.o");
-    std::fs::write(&s, src).unwrap();
-    let out = Command::new("as")
-        .arg("--64")
-        .arg("-o")
-        .arg(&o)
-        .arg(&s)
-        .output()
-        .expect("run as");
-    assert!(
-        out.status.success(),
-        "as failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let obj = std::fs::read(&o).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    obj
-}
+pub(crate) use crate::assemble::assemble;
 
 /// Which contract symbols a test purgatory defines.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1268,13 +1268,8 @@ fn run(cmd: &mut Command) {
 /// Link KEXOS_LIKE_S with KEXOS_LIKE_LD using `linker` (+ args).
 fn link_kexos_like(linker: &Path, pre_args: &[&str]) -> Vec<u8> {
     let dir = tmpdir("ld");
-    std::fs::write(dir.join("k.s"), KEXOS_LIKE_S).unwrap();
+    std::fs::write(dir.join("k.o"), crate::assemble::assemble("kexos-like", KEXOS_LIKE_S)).unwrap();
     std::fs::write(dir.join("k.ld"), KEXOS_LIKE_LD).unwrap();
-    run(Command::new("as")
-        .arg("--64")
-        .arg("-o")
-        .arg(dir.join("k.o"))
-        .arg(dir.join("k.s")));
     run(Command::new(linker)
         .args(pre_args)
         .args([
