@@ -150,7 +150,7 @@ impl Xtask {
             t_prompt.as_secs_f64()
         );
         println!(
-            "  kernel ELF (release, unstripped):         {} ({} bytes; target < 1 MiB: {})",
+            "  kernel ELF (release, unstripped):          {} ({} bytes; target < 1 MiB: {})",
             kib(kernel),
             kernel,
             if kernel < 1 << 20 { "yes" } else { "NO" }

@@ -226,9 +226,8 @@ impl Xtask {
             status_ok(&mut cmd)?;
             std::fs::create_dir_all(&images)?;
             let tmp = images.join("kexos.elf.tmp");
-            // Everything but the one symbol our ELF64 loader looks the entry up by: the
-            // symbol table was an eighth of the release image, and every self-kexec
-            // hashes /boot/kexos.elf with the rest of the initramfs.
+            // Everything but the one symbol our ELF64 loader looks the entry up by: every
+            // self-kexec carries and hashes /boot/kexos.elf with the rest of the initramfs.
             status_ok(
                 Command::new(self.llvm_objcopy()?)
                     .arg("--strip-all")

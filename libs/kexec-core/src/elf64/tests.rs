@@ -1350,21 +1350,17 @@ fn toolchain_built_kexos_style_elf_loads_relocatably() {
 // The real kexos kernel ELF (built by `cargo xtask build`, which
 // `cargo xtask test` runs before the host tests; fails if it is missing).
 
-/// The kernel xtask built (debug, or release after `--release`).
+/// /boot/kexos.elf as xtask built it (debug, or release after `--release`): the stripped file
+/// kexec loads, which keeps one symbol, kexos_boot64.
 fn built_kexos_kernel() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/kernel/x86_64-unknown-none");
-    let paths = ["debug", "release"].map(|p| dir.join(p).join("kexos"));
-    paths
-        .iter()
-        .find_map(|p| std::fs::read(p).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "the kexos kernel is not built ({} and {} are missing): run `cargo xtask build` \
-             first (`cargo xtask test` builds it before the host tests)",
-                paths[0].display(),
-                paths[1].display()
-            )
-        })
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/images/kexos.elf");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "the kexos kernel is not built ({}: {e}): run `cargo xtask build` first \
+             (`cargo xtask test` builds it before the host tests)",
+            path.display()
+        )
+    })
 }
 
 #[test]
@@ -1384,10 +1380,11 @@ fn real_kexos_kernel_elf() {
         BzImage64.probe(&file),
         Err(ProbeError::BzImage(_))
     ));
-    // The built kernel has kexos_boot64 (and the kexos note): never the
-    // generic-ELF path.
-    assert!(
-        info.is_kexos(),
+    // The stripped kernel kept kexos_boot64 (it has no kexos note): never
+    // the generic-ELF path.
+    assert_eq!(
+        info.entry_source,
+        EntrySource::Symbol,
         "the built kernel lost its kexos_boot64 entry"
     );
     // The kernel promises the entry at +0x200 too.
