@@ -1,6 +1,6 @@
 //! Test helpers: purgatory objects (assembled with [`crate::assemble`]) and boot_params reads.
 
-pub(crate) use crate::assemble::assemble;
+use crate::assemble::assemble;
 
 /// Which contract symbols a test purgatory defines.
 #[derive(Clone, Copy, PartialEq, Eq)]

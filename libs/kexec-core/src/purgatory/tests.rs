@@ -2,7 +2,8 @@
 //! get/set rules, rejections and malformed objects.
 
 use super::*;
-use crate::testutil::{assemble, purgatory};
+use crate::assemble::assemble;
+use crate::testutil::purgatory;
 use crate::{KimageKind, PhysRange};
 use abi::Errno;
 use purgatory_abi::{EntryRegs, ENTRY64_REGS, STACK_END_SYMBOL};
