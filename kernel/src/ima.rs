@@ -91,17 +91,23 @@ fn add(e: Entry) {
     LIST.lock().add(e);
 }
 
-/// Measure a file kexec read (KEXEC_KERNEL_CHECK, KEXEC_INITRAMFS_CHECK).
-/// Returns its SHA-256 (the initrd segment's digest reuses it), the hash
-/// state kept on the way at `suffix` if given (where the file's tail that
-/// is a whole segment starts, see KexecFileOps::suffix_offset: that segment
-/// reuses the digest too), and the nanoseconds the measurement took.
-pub fn measure_file(data: &[u8], path: &str, suffix: Option<usize>) -> ([u8; 32], Option<SuffixDigest>, u64) {
+/// The hash half of measuring a file kexec read (KEXEC_KERNEL_CHECK,
+/// KEXEC_INITRAMFS_CHECK): its SHA-256 (the initrd segment's
+/// digest reuses it), the hash state kept on the way at `suffix` if given
+/// (where the file's tail that is a whole segment starts, see
+/// KexecFileOps::suffix_offset: that segment reuses the digest too), and the
+/// nanoseconds it took. Touches nothing but `data`: kexec_file_load runs it
+/// on the helper CPU (arch::smp).
+pub fn digest_file(data: &[u8], suffix: Option<usize>) -> ([u8; 32], Option<SuffixDigest>, u64) {
     let t0 = crate::time::now_ns();
     let kept = suffix.and_then(|offset| SuffixDigest::of(data, offset));
     let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.sha256);
-    add(Entry::ima_ng(&sha256, path));
     (sha256, kept, crate::time::now_ns() - t0)
+}
+
+/// The list half of a file's measurement: its ima-ng entry.
+pub fn record(sha256: &[u8; 32], path: &str) {
+    add(Entry::ima_ng(sha256, path));
 }
 
 /// ima_kexec_cmdline: the command line without its NUL; nothing for an

@@ -91,6 +91,8 @@ fn kmain(ctx: &'static boot::BootContext) -> ! {
     // Before anything hashes with SHA-256 (the keyring below, IMA, every load).
     arch::simd::init(boot::cmdline());
     crash::vmcore::init(boot::cmdline());
+    // After the SIMD set-up, whose CR4 the helper CPU copies.
+    arch::smp::init(boot::cmdline(), crash::vmcore::is_capture_kernel(boot::cmdline()));
     // The kernel's files, each registered by its owner.
     fs::install_kernel_files();
     security::init(boot::cmdline());

@@ -12,6 +12,11 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
+    if crate::arch::smp::on_helper() {
+        // The boot CPU panics in turn (arch::smp::join) and takes the crash path.
+        klog::emergency_print(format_args!("\nKERNEL PANIC on the helper CPU: {}\n", info));
+        crate::arch::smp::helper_died()
+    }
     crate::kexec::save_crash_regs(&crate::arch::crash::current_regs());
     let nested = PANICKING.swap(true, Ordering::SeqCst);
     // The console lock may be held by the code that panicked: bypass it.

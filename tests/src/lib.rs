@@ -43,7 +43,7 @@ pub use linux::{
 };
 pub use machine::Machine;
 pub use options::BootOptions;
-pub use qemu::{qemu_command, qemu_linux_command, set_mem_prealloc, Console, Emulator, QemuExit};
+pub use qemu::{qemu_command, qemu_linux_command, set_mem_prealloc, Console, Emulator, QemuExit, CPUS};
 
 /// Environment variable naming the repository root whose `target/` holds the built artifacts.
 pub const ROOT_ENV: &str = "KEXOS_ROOT";

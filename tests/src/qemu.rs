@@ -41,10 +41,15 @@ pub fn set_mem_prealloc(on: bool) {
     PREALLOC.store(on, Ordering::Relaxed);
 }
 
-/// The machine both command lines share: TCG, q35, `mem` of RAM (populated up front when
-/// [`set_mem_prealloc`] says so), no display or monitor, no reboot, no NIC.
+/// CPUs in every machine, kexos's and Linux's alike: kexos hashes on the second one while the
+/// first checks a signature (kernel/src/arch/smp.rs).
+pub const CPUS: usize = 2;
+
+/// The machine both command lines share: TCG, q35, [`CPUS`] CPUs, `mem` of RAM (populated up
+/// front when [`set_mem_prealloc`] says so), no display or monitor, no reboot, no NIC.
 fn machine(cmd: &mut Command, mem: &str) {
     cmd.args(["-accel", "tcg", "-machine", "q35", "-m", mem]);
+    cmd.arg("-smp").arg(CPUS.to_string());
     if PREALLOC.load(Ordering::Relaxed) {
         cmd.arg("-mem-prealloc");
     }

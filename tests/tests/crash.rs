@@ -333,6 +333,41 @@ fn crash_capture_on_general_protection() -> Result<()> {
     .poweroff()
 }
 
+/// A panic on the helper CPU (kernel/src/arch/smp.rs): the helper reports it and stops, the
+/// boot CPU panics in turn and boots the capture kernel, which runs on one CPU.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_helper_cpu_panic() -> Result<()> {
+    helper_cpu_crash("helper-panic", "KERNEL PANIC on the helper CPU: panicked at src/crash/test.rs")
+}
+
+/// A NULL write on the helper CPU: its page fault is reported as the helper's, then as above.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn crash_capture_on_helper_cpu_fault() -> Result<()> {
+    helper_cpu_crash("helper-oops", "exception 14 (page fault) on the helper CPU: error=0x2")
+}
+
+fn helper_cpu_crash(kind: &str, report: &str) -> Result<()> {
+    let mut m = kexos_capture(
+        BZIMAGE,
+        "256M",
+        &format!("echo {kind} > /sys/kernel/kexec_test_crash"),
+        report,
+        false,
+        None,
+    )?;
+    let log = m.transcript();
+    m.check_contains("first boot", &log, "smp: helper CPU online")?;
+    m.check_contains("first kernel", &log, "the helper CPU died running a job")?;
+    m.check_contains(
+        "capture boot",
+        &log,
+        "smp: one CPU (a capture kernel leaves the crashed kernel's CPUs alone)",
+    )?;
+    m.poweroff()
+}
+
 /// The heap is scribbled over, then allocated from: the crash path allocates nothing.
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]

@@ -27,9 +27,9 @@ const KEXOS_BZIMAGE: &str = "/boot/kexos.bzImage";
 const KEXOS_INITRAMFS: &str = "/boot/kexos-initramfs.cpio";
 /// Prefix of the test script's own console lines.
 const TAG: &str = "KEXOS-CRASH: ";
-/// The first Linux's CPUs (`-smp`): Linux writes one crash note per CPU, the crashing CPU's
-/// and those it stopped with an NMI.
-const CPUS: usize = 2;
+/// The first Linux's CPUs (every machine's, kexos_tests::CPUS): Linux writes one crash
+/// note per CPU, the crashing CPU's and those it stopped with an NMI.
+const CPUS: usize = kexos_tests::CPUS;
 /// x86-64 Linux's kernel text mapping (__START_KERNEL_map, 1 GiB with KASLR).
 const LINUX_TEXT: std::ops::Range<u64> = 0xffff_ffff_8000_0000..0xffff_ffff_c000_0000;
 /// _text without KASLR: __START_KERNEL_map + CONFIG_PHYSICAL_START (16 MiB).
@@ -119,7 +119,7 @@ fn linux_crash_into_kexos(crash_cpu: u32) -> Result<()> {
         &linux_initrd,
         LINUX_APPEND,
         "512M",
-        &["-smp".into(), CPUS.to_string()],
+        &[],
     );
     let log = artifacts.target("test-logs").join(format!("{name}.log"));
     let mut m = Machine::spawn_command(&name, cmd, Some(log))?;

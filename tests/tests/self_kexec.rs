@@ -90,9 +90,18 @@ fn self_kexec_chain_in_48m() -> Result<()> {
         b.loader < (1 << 20) && b.free > (16 << 20),
         format_args!("48M first boot: boot loader {} KiB, free {} KiB", b.loader >> 10, b.free >> 10),
     )?;
-    for i in 1..=2 {
-        let (total, free) = hop(&mut m, "/boot/kexos.bzImage", "bzImage64", &format!("hop={i}"))?;
+    // The middle kexos runs on one CPU (`nosmp`): its load hashes both passes itself, and the
+    // kexos after it starts the helper CPU again (kernel/src/arch/smp.rs).
+    for (i, append) in [(1, "hop=1 nosmp"), (2, "hop=2")] {
+        let out = load(&mut m, "/boot/kexos.bzImage", append)?;
+        let helped = out.contains("on the helper CPU, verify_sig");
+        m.check(helped == (i == 1), format_args!("load {i}: IMA's passes on the helper CPU: {helped}: {out:?}"))?;
+        m.exec_into_kexos("/boot/kexos.bzImage", append, HOP)?;
+        let (total, free) = meminfo(&mut m)?;
         m.check(free > 16 << 10, format_args!("hop {i}: MemTotal {total} kB, MemFree {free} kB"))?;
+        let smp = if i == 1 { "smp: one CPU (nosmp on the command line)" } else { "smp: helper CPU online" };
+        let dmesg = m.run("dmesg")?;
+        m.check_contains(&format!("kexos after hop {i}"), &dmesg, smp)?;
     }
     m.poweroff()
 }

@@ -44,7 +44,36 @@ pub fn selectors() -> &'static Selectors {
 }
 
 pub fn init() {
-    GDT.0.load();
+    load(&GDT.0);
+}
+
+/// The helper CPU's TSS: its own double-fault stack (a TSS is busy while
+/// loaded, so each CPU needs one). It never enters ring 3, so RSP0 is unused.
+static HELPER_TSS: Lazy<TaskStateSegment> = Lazy::new(|| {
+    let mut tss = TaskStateSegment::new();
+    tss.interrupt_stack_table[DOUBLE_FAULT_IST as usize] = VirtAddr::new(super::smp::HELPER_FAULT_STACK.top());
+    tss
+});
+
+/// The helper CPU's GDT: the boot CPU's descriptors in the same order (the
+/// same selectors), with [`HELPER_TSS`].
+static HELPER_GDT: Lazy<GlobalDescriptorTable> = Lazy::new(|| {
+    let mut gdt = GlobalDescriptorTable::new();
+    gdt.append(Descriptor::kernel_code_segment());
+    gdt.append(Descriptor::kernel_data_segment());
+    gdt.append(Descriptor::user_data_segment());
+    gdt.append(Descriptor::user_code_segment());
+    gdt.append(Descriptor::tss_segment(&HELPER_TSS));
+    gdt
+});
+
+/// On the helper CPU.
+pub fn init_helper() {
+    load(&HELPER_GDT);
+}
+
+fn load(gdt: &'static GlobalDescriptorTable) {
+    gdt.load();
     let s = selectors();
     // SAFETY: the selectors index valid descriptors of the GDT just loaded.
     unsafe {

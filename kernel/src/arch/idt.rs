@@ -97,6 +97,20 @@ fn handle(f: Fault) {
 /// An exception in the kernel itself: report everything we know, then boot
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
+    if super::smp::on_helper() {
+        // The boot CPU panics in turn (arch::smp::join) and takes the crash path.
+        crate::klog::emergency_print(format_args!(
+            "\nkexos: exception {} ({}) on the helper CPU: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
+            f.vector,
+            f.name,
+            f.error.unwrap_or(0),
+            f.rip,
+            f.rsp,
+            f.cr2.unwrap_or(0)
+        ));
+        super::backtrace::print(f.rip, f.rbp);
+        super::smp::helper_died()
+    }
     // The registers first: printing may fault again. (Cycle forced by the
     // hardware: a kernel exception enters here and must reach kexec's crash path.)
     crate::kexec::save_crash_regs(&super::crash::fault_regs(&f));
@@ -305,6 +319,13 @@ fn fill(idt: &mut InterruptDescriptorTable) {
     idt[pic::IRQ_BASE + 7].set_handler_fn(spurious);
     idt[pic::IRQ_BASE + 15].set_handler_fn(spurious);
     idt[pic::SPURIOUS_VECTOR].set_handler_fn(spurious);
+    idt[super::smp::IPI_VECTOR].set_handler_fn(smp_ipi);
+}
+
+/// "A job is posted" / "a job is done" (arch::smp): waking the CPU from
+/// `hlt` was the point; acknowledge it.
+extern "x86-interrupt" fn smp_ipi(_frame: InterruptStackFrame) {
+    pic::lapic_eoi();
 }
 
 /// Fills and loads the IDT. Once, on the boot CPU, before interrupts are enabled.
@@ -316,6 +337,15 @@ pub fn init() {
     // SAFETY: as above; the pointer is the static's own, valid and aligned for 'static.
     let idt: &'static mut InterruptDescriptorTable = unsafe { &mut *idt };
     fill(idt);
-    let idt: &'static InterruptDescriptorTable = idt;
+    let _ = idt;
+    load();
+}
+
+/// Load the IDT on this CPU: the boot CPU from [`init`], the helper CPU
+/// (arch::smp) once it runs kernel code.
+pub fn load() {
+    let idt: *const InterruptDescriptorTable = &raw const IDT;
+    // SAFETY: after `init`, nothing writes IDT; a shared reference to the static is sound.
+    let idt: &'static InterruptDescriptorTable = unsafe { &*idt };
     idt.load();
 }

@@ -8,6 +8,7 @@ pub mod pic;
 pub mod pit;
 pub mod qemu;
 pub mod simd;
+pub mod smp;
 pub mod stack;
 pub mod syscall;
 

@@ -117,3 +117,53 @@ fn lapic_virtual_wire() {
         lapic_eoi();
     }
 }
+
+/// Whether the LAPIC is enabled and mapped (set by [`init`]).
+pub fn lapic_enabled() -> bool {
+    LAPIC.load(Ordering::Relaxed) != 0
+}
+
+/// This CPU's local APIC ID (ID register, bits 31:24 in xAPIC mode).
+pub fn lapic_id() -> u32 {
+    lapic_read(0x20) >> 24
+}
+
+/// The inter-processor interrupts kexos sends (Intel SDM vol. 3A, 10.6.1,
+/// "Interrupt Command Register").
+#[derive(Clone, Copy, Debug)]
+pub enum Ipi {
+    /// INIT, level assert, to every CPU but this one.
+    InitAllButSelf,
+    /// Start-up at page `vector` (real-mode CS = vector << 8), every CPU but this one.
+    StartupAllButSelf(u8),
+    /// A fixed interrupt on `vector` for the CPU whose APIC ID is `dest`.
+    Fixed { dest: u32, vector: u8 },
+}
+
+/// Send `ipi` and wait until the LAPIC has delivered it (delivery status,
+/// ICR bit 12). Takes no lock: the crash path parks CPUs with it.
+pub fn send_ipi(ipi: Ipi) {
+    const ALL_BUT_SELF: u32 = 0b11 << 18;
+    const ASSERT: u32 = 1 << 14;
+    let (dest, low) = match ipi {
+        Ipi::InitAllButSelf => (0, ALL_BUT_SELF | ASSERT | 0b101 << 8),
+        Ipi::StartupAllButSelf(v) => (0, ALL_BUT_SELF | ASSERT | 0b110 << 8 | v as u32),
+        Ipi::Fixed { dest, vector } => (dest, ASSERT | vector as u32),
+    };
+    lapic_write(0x310, dest << 24);
+    lapic_write(0x300, low);
+    while lapic_enabled() && lapic_read(0x300) & (1 << 12) != 0 {
+        core::hint::spin_loop();
+    }
+}
+
+/// The helper CPU's LAPIC after its INIT: software-enabled (SVR), so that
+/// it accepts fixed IPIs, with every local interrupt source masked. It
+/// takes no device interrupt: LINT0 stays masked (the PIC is the boot CPU's).
+pub fn enable_helper_lapic() {
+    lapic_write(0x80, 0); // TPR: accept everything
+    for lvt in [0x320, 0x340, 0x350, 0x360, 0x370] {
+        lapic_write(lvt, 1 << 16);
+    }
+    lapic_write(0xf0, 0x100 | SPURIOUS_VECTOR as u32);
+}

@@ -21,7 +21,7 @@ pub struct GuardedStack<const N: usize> {
 unsafe impl<const N: usize> Sync for GuardedStack<N> {}
 
 impl<const N: usize> GuardedStack<N> {
-    const fn new() -> Self {
+    pub const fn new() -> Self {
         Self { guard: [0; 4096], stack: UnsafeCell::new([0; N]) }
     }
     /// The initial stack pointer (16-byte aligned, the highest address).

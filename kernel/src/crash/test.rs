@@ -20,7 +20,8 @@ pub const GP_R12: u64 = u64::from_le_bytes(*b"KEXOS-GP");
 /// NULL), `wp` (write into the write-protected crash kernel region), `gp`
 /// (non-canonical address), `stack` (kernel stack overflow: a double fault),
 /// `heap` (scribble over the whole heap, then allocate: the crash path must
-/// get by without it).
+/// get by without it), `helper-panic` and `helper-oops` (a panic and a NULL
+/// write on the helper CPU, arch::smp: the boot CPU must take the crash path).
 pub fn command(text: &str) -> Result<(), Errno> {
     let text = text.trim_end_matches(['\n', '\0']);
     if let Some(m) = text.strip_prefix("marker ") {
@@ -41,6 +42,12 @@ pub fn command(text: &str) -> Result<(), Errno> {
             let (start, _) = super::region().ok_or(Errno::ENXIO)?;
             let va = crate::mm::phys_to_virt(start + 0x1000);
             unsafe { core::arch::asm!("mov byte ptr [{0}], 1", in(reg) va) }
+        }
+        "helper-panic" => {
+            crate::arch::smp::join(|| (), || panic!("crash test: panic on the helper CPU"));
+        }
+        "helper-oops" => {
+            crate::arch::smp::join(|| (), crate::fs::procfs::crash_by_null_write);
         }
         "stack" => {
             recurse(0);

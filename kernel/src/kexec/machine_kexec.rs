@@ -239,6 +239,8 @@ pub fn jump(code: u64, pml4: u64, head: u64, entry: u64) -> ! {
     // will set up itself. The LAPIC stays in virtual-wire mode, the state
     // Linux expects to inherit.
     crate::arch::pic::mask_all();
+    // The other CPUs back to wait-for-SIPI, where the next kernel expects them.
+    crate::arch::smp::park_others();
     // SAFETY: the identity tables map all memory and the kernel half, so
     // execution continues here after the switch; the control page holds
     // relocate_kernel, whose register contract (relocate_kernel.s) is met

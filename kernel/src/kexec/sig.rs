@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::string::String;
 use core::sync::atomic::{AtomicBool, Ordering};
 use kexec_core::kexec_sig::{hash::hex, Keyring};
-use kexec_core::{KexecFileOps, SigPolicy, SigVerdict};
+use kexec_core::{KexecFileOps, SigError, SigPolicy, SigVerdict, Verified};
 use spin::Once;
 
 use super::fail;
@@ -78,12 +78,21 @@ fn policy() -> SigPolicy {
     SigPolicy { sig_enforce: SIG_ENFORCE.load(Ordering::Acquire), lockdown: crate::security::lockdown() }
 }
 
-/// After the probe, before the initrd is read (Linux's order). Returns the
-/// line `kexec -d` prints about the signature.
-pub fn validate_signature(ops: &dyn KexecFileOps, kernel: &[u8], path: &str) -> Result<String, Errno> {
+/// The loader's verify_sig against the keyring, timed: the work half of
+/// [`validate_signature`], which kexec_file_load runs while the helper CPU
+/// hashes the file for IMA (arch::smp::join).
+pub fn check(ops: &dyn KexecFileOps, kernel: &[u8]) -> (Result<Verified, SigError>, u64) {
     let t0 = crate::time::now_ns();
     let result = ops.verify_sig(kernel, keyring());
-    let us = (crate::time::now_ns() - t0) / 1000;
+    (result, crate::time::now_ns() - t0)
+}
+
+/// After the probe, before the initrd is read (Linux's order): the policy's
+/// verdict on [`check`]'s result. Returns the line `kexec -d` prints about
+/// the signature.
+pub fn validate_signature(checked: (Result<Verified, SigError>, u64), path: &str) -> Result<String, Errno> {
+    let (result, ns) = checked;
+    let us = ns / 1000;
     match policy().decide(result) {
         SigVerdict::Verified(v) => {
             info!(

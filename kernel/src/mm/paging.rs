@@ -21,6 +21,7 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use super::frame::{self, KernelFrames};
 use super::{phys_to_virt, PAGE_SIZE};
+use crate::arch::smp::{HELPER_FAULT_STACK, HELPER_STACK};
 use crate::arch::stack::{CRASH_STACK, FAULT_STACK, KERNEL_STACK};
 use crate::PHYS_OFFSET;
 
@@ -153,7 +154,13 @@ fn map_kernel_image(m: &mut OffsetPageTable, boot_cr3: u64) {
     // SAFETY: only the addresses of linker symbols are taken.
     let (start, text_end, rodata_end, end) =
         unsafe { (sym(&__kernel_start), sym(&__text_end), sym(&__rodata_end), sym(&__kernel_end)) };
-    let guards = [KERNEL_STACK.guard_page(), FAULT_STACK.guard_page(), CRASH_STACK.guard_page()];
+    let guards = [
+        KERNEL_STACK.guard_page(),
+        FAULT_STACK.guard_page(),
+        CRASH_STACK.guard_page(),
+        HELPER_STACK.guard_page(),
+        HELPER_FAULT_STACK.guard_page(),
+    ];
     let mut va = start;
     while va < end {
         let flags = if va < text_end {

@@ -1,0 +1,328 @@
+//! One helper CPU for the kernel's two long passes over a kernel file.
+//!
+//! kexec_file_load hashes the kernel file twice with SHA-256: IMA over the
+//! file, Authenticode over the PE image less its checksum and signature.
+//! The two byte strings differ from the first block on, so the passes share
+//! nothing; [`join`] runs one of them on a second CPU while the boot CPU
+//! runs the other. Nothing else runs there: the helper has no process, takes
+//! no device interrupt and waits in `hlt` for the next job.
+//!
+//! Bring-up (Intel SDM vol. 3A, 9.4.4 "MP Initialization Example"): a
+//! broadcast INIT, then two start-up IPIs with the page of [`ap_boot.s`]
+//! below 1 MiB. No ACPI MADT: the first AP to reach the trampoline claims it
+//! and the others halt there. Like Linux on CPUs of family 6 and later
+//! (`init_udelay` = 0 in arch/x86/kernel/smpboot.c), kexos does not wait
+//! the 10 ms the MP specification asks for after INIT; the boot does not
+//! wait for the helper either: [`join`] uses it once it has checked in.
+//!
+//! Every kexec and every crash (machine_kexec::jump) parks the APs with an
+//! INIT, the wait-for-SIPI state the next kernel starts them from, as it
+//! would after firmware. A capture kernel, or `nosmp` on the command line,
+//! runs on one CPU (kdump kernels boot with `nr_cpus=1` for the same reason:
+//! the crashed kernel's CPUs are not in a known state).
+
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use x86_64::instructions::interrupts;
+use x86_64::registers::control::{Cr0, Cr3, Cr3Flags, Cr4};
+use x86_64::structures::paging::PhysFrame;
+use x86_64::PhysAddr;
+
+use super::pic;
+use super::stack::{GuardedStack, FAULT_STACK_SIZE};
+
+core::arch::global_asm!(include_str!("ap_boot.s"), options(att_syntax));
+
+extern "C" {
+    static kexos_ap_boot: u8;
+    static kexos_ap_boot_end: u8;
+    static kexos_ap_gdt: u8;
+    static kexos_ap_gdtr: u8;
+    static kexos_ap_long: u8;
+    static kexos_ap_far: u8;
+    static kexos_ap_params: u8;
+}
+
+/// The vector of the IPIs between the two CPUs ("a job is posted", "a job is
+/// done"); their handler only acknowledges them.
+pub const IPI_VECTOR: u8 = 0xf0;
+
+/// The helper's stack: its jobs are hash passes, which need little.
+const HELPER_STACK_SIZE: usize = 16 * 1024;
+
+/// The helper's stack and its double-fault stack (guard pages unmapped by
+/// mm::paging like the boot CPU's).
+pub static HELPER_STACK: GuardedStack<HELPER_STACK_SIZE> = GuardedStack::new();
+pub static HELPER_FAULT_STACK: GuardedStack<FAULT_STACK_SIZE> = GuardedStack::new();
+
+/// APs were sent INIT/SIPI: they must be parked before a kexec.
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// The helper checked in and waits for jobs.
+static ONLINE: AtomicBool = AtomicBool::new(false);
+/// A join is in progress (one at a time; a nested one runs inline).
+static BUSY: AtomicBool = AtomicBool::new(false);
+static BOOT_APIC_ID: AtomicU32 = AtomicU32::new(0);
+static HELPER_APIC_ID: AtomicU32 = AtomicU32::new(0);
+/// The posted job, taken by the helper.
+static JOB: AtomicPtr<Job> = AtomicPtr::new(core::ptr::null_mut());
+/// The job the helper runs, for its panic path.
+static RUNNING: AtomicPtr<Job> = AtomicPtr::new(core::ptr::null_mut());
+
+const PENDING: u8 = 0;
+const DONE: u8 = 1;
+const DIED: u8 = 2;
+
+/// A closure on the boot CPU's stack, run once by the helper.
+struct Job {
+    run: unsafe fn(*mut ()),
+    data: *mut (),
+    state: AtomicU8,
+}
+
+/// smp.rs's half of ap_boot.s's parameter block (its order).
+#[repr(C)]
+struct ApParams {
+    pml4: u64,
+    cr4: u64,
+    cr0: u64,
+    stack: u64,
+    entry: u64,
+}
+
+/// Whether `join` has a second CPU.
+pub fn helper_online() -> bool {
+    ONLINE.load(Ordering::Acquire)
+}
+
+/// Start the helper CPU, unless told not to. Once, on the boot CPU, after
+/// the kernel page tables, the LAPIC (arch::init_interrupts) and the SIMD
+/// set-up, whose CR4 the helper copies.
+pub fn init(cmdline: &str, capture_kernel: bool) {
+    if cmdline.split_whitespace().any(|a| a == "nosmp" || a == "nr_cpus=1" || a == "maxcpus=0") {
+        info!("smp: one CPU (nosmp on the command line)");
+        return;
+    }
+    if capture_kernel {
+        info!("smp: one CPU (a capture kernel leaves the crashed kernel's CPUs alone)");
+        return;
+    }
+    if !pic::lapic_enabled() {
+        info!("smp: one CPU (the local APIC is disabled)");
+        return;
+    }
+    let Some(page) = trampoline_page() else {
+        info!("smp: one CPU (no free RAM page below 1 MiB for the AP start-up code)");
+        return;
+    };
+    let Some(pml4) = boot_tables() else {
+        info!("smp: one CPU (no page-table frames below 4 GiB for the AP start-up code)");
+        return;
+    };
+    BOOT_APIC_ID.store(pic::lapic_id(), Ordering::Relaxed);
+    // Stop whatever the APs run (firmware's parking loop, the previous
+    // kernel's halt loop) before their code's page may be overwritten.
+    pic::send_ipi(pic::Ipi::InitAllButSelf);
+    STARTED.store(true, Ordering::Release);
+    install_trampoline(page, pml4);
+    info!("smp: starting a helper CPU (start-up code at {:#x}); used once it checks in", page);
+    // Two start-up IPIs (9.4.4); an AP that is already running ignores the second.
+    let vector = (page >> 12) as u8;
+    pic::send_ipi(pic::Ipi::StartupAllButSelf(vector));
+    pic::send_ipi(pic::Ipi::StartupAllButSelf(vector));
+}
+
+/// The highest RAM page below 1 MiB (not page 0: the real-mode IVT and BIOS
+/// data) that nothing the boot context reserves overlaps.
+fn trampoline_page() -> Option<u64> {
+    let map = crate::mm::memory_map();
+    let reserved = crate::boot::reserved();
+    (1..0x9f_u64).rev().map(|n| n << 12).find(|&pa| {
+        let end = pa + 0x1000;
+        map.regions().iter().any(|r| r.kind == memmap::RegionKind::Ram && r.start <= pa && end <= r.end)
+            && !reserved.iter().any(|&(s, e)| s < end && pa < e)
+    })
+}
+
+/// Page tables for the way into long mode: the first 2 MiB identity-mapped
+/// (one large page) and the kernel half shared with the kernel's tables.
+/// Three frames below 4 GiB (CR3 is loaded in 32-bit form), kept for good:
+/// an AP that lost the claim halts in the trampoline and may run it again.
+fn boot_tables() -> Option<u64> {
+    let mut frames = [0u64; 3];
+    for f in frames.iter_mut() {
+        *f = crate::mm::frame::alloc_zeroed().filter(|&pa| pa < (1 << 32))?;
+    }
+    let [pml4, pdpt, pd] = frames;
+    let table = |pa: u64| crate::mm::phys_to_virt(pa) as *mut u64;
+    let kernel = table(crate::mm::paging::kernel_pml4());
+    // SAFETY: the three frames are ours, zeroed, and in the direct map; the
+    // kernel PML4 is only read.
+    unsafe {
+        table(pd).write(0x83); // 2 MiB page at 0: present, writable, PS
+        table(pdpt).write(pd | 0x3);
+        table(pml4).write(pdpt | 0x3);
+        for i in 256..512 {
+            table(pml4).add(i).write(kernel.add(i).read());
+        }
+    }
+    Some(pml4)
+}
+
+/// Copy ap_boot.s to `page` and fill in its addresses and parameters.
+fn install_trampoline(page: u64, pml4: u64) {
+    // Only the addresses of the linker symbols are taken.
+    let (start, end, gdt, gdtr, long, far, params) = {
+        (
+            &raw const kexos_ap_boot as u64,
+            &raw const kexos_ap_boot_end as u64,
+            &raw const kexos_ap_gdt as u64,
+            &raw const kexos_ap_gdtr as u64,
+            &raw const kexos_ap_long as u64,
+            &raw const kexos_ap_far as u64,
+            &raw const kexos_ap_params as u64,
+        )
+    };
+    let len = (end - start) as usize;
+    let dst = crate::mm::phys_to_virt(page);
+    let p = ApParams {
+        pml4,
+        cr4: Cr4::read_raw(),
+        cr0: Cr0::read_raw(),
+        stack: HELPER_STACK.top(),
+        entry: kexos_ap_main as *const () as u64,
+    };
+    // SAFETY: `page` is RAM below 1 MiB that nothing uses (trampoline_page)
+    // and is in the direct map; every offset is inside the copied bytes;
+    // the gdtr's base and the far pointer's offset are unaligned u32s.
+    unsafe {
+        core::ptr::copy_nonoverlapping(start as *const u8, dst as *mut u8, len);
+        ((dst + (gdtr - start) + 2) as *mut u32).write_unaligned((page + (gdt - start)) as u32);
+        ((dst + (far - start)) as *mut u32).write_unaligned((page + (long - start)) as u32);
+        ((dst + (params - start)) as *mut ApParams).write_unaligned(p);
+    }
+}
+
+/// The helper's first Rust code, on HELPER_STACK, under the trampoline's
+/// page tables.
+extern "C" fn kexos_ap_main() -> ! {
+    // SAFETY: the kernel's tables map everything this CPU runs from now on
+    // (the kernel half is the same as the trampoline tables').
+    unsafe {
+        Cr3::write(PhysFrame::containing_address(PhysAddr::new(crate::mm::paging::kernel_pml4())), Cr3Flags::empty());
+    }
+    super::gdt::init_helper();
+    super::idt::load();
+    pic::enable_helper_lapic();
+    HELPER_APIC_ID.store(pic::lapic_id(), Ordering::Relaxed);
+    ONLINE.store(true, Ordering::Release);
+    info!("smp: helper CPU online (APIC ID {})", pic::lapic_id());
+    loop {
+        interrupts::disable();
+        let job = JOB.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if job.is_null() {
+            // sti; hlt: an IPI between the check and the hlt still wakes it.
+            interrupts::enable_and_hlt();
+            continue;
+        }
+        interrupts::enable();
+        RUNNING.store(job, Ordering::Relaxed);
+        // SAFETY: `job` is the boot CPU's, which waits for its state to
+        // leave PENDING before it drops it: run once, then touched no more.
+        unsafe {
+            ((*job).run)((*job).data);
+            (*job).state.store(DONE, Ordering::Release);
+        }
+        RUNNING.store(core::ptr::null_mut(), Ordering::Relaxed);
+        pic::send_ipi(pic::Ipi::Fixed { dest: BOOT_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
+    }
+}
+
+/// Run `a` here and `b` on the helper CPU at the same time, and return both
+/// results; both run here, one after the other, without a helper. `b` must
+/// not need the current process (the helper has none) or a lock that `a`
+/// holds until it returns.
+pub fn join<RA, RB, B>(a: impl FnOnce() -> RA, b: B) -> (RA, RB)
+where
+    B: FnOnce() -> RB + Send,
+    RB: Send,
+{
+    if !helper_online() || BUSY.swap(true, Ordering::Acquire) {
+        let ra = a();
+        return (ra, b());
+    }
+    let mut slot = Slot { f: Some(b), out: None };
+    let job = Job { run: run_slot::<B, RB>, data: (&raw mut slot).cast(), state: AtomicU8::new(PENDING) };
+    JOB.store((&raw const job).cast_mut(), Ordering::Release);
+    pic::send_ipi(pic::Ipi::Fixed { dest: HELPER_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
+    let ra = a();
+    let state = wait(&job.state);
+    BUSY.store(false, Ordering::Release);
+    if state == DIED {
+        panic!("the helper CPU died running a job (its report is above)");
+    }
+    (ra, slot.out.take().expect("the helper ran the job"))
+}
+
+struct Slot<F, R> {
+    f: Option<F>,
+    out: Option<R>,
+}
+
+/// # Safety
+/// `data` points at a live `Slot<F, R>` that nothing else touches.
+unsafe fn run_slot<F: FnOnce() -> R, R>(data: *mut ()) {
+    // SAFETY: forwarded.
+    let slot = unsafe { &mut *data.cast::<Slot<F, R>>() };
+    if let Some(f) = slot.f.take() {
+        slot.out = Some(f());
+    }
+}
+
+/// Wait in `hlt` until the helper marks the job: its IPI (or any interrupt)
+/// wakes this CPU, which then looks again.
+fn wait(state: &AtomicU8) -> u8 {
+    let was_enabled = interrupts::are_enabled();
+    let s = loop {
+        interrupts::disable();
+        let s = state.load(Ordering::Acquire);
+        if s != PENDING {
+            break s;
+        }
+        interrupts::enable_and_hlt();
+    };
+    if was_enabled {
+        interrupts::enable();
+    }
+    s
+}
+
+/// Whether this code runs on the helper CPU (its stacks are its own).
+pub fn on_helper() -> bool {
+    let rsp: u64;
+    // SAFETY: reads the stack pointer only.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags)) };
+    let within = |s: u64, size: usize| rsp > s && rsp <= s + 4096 + size as u64;
+    within(HELPER_STACK.guard_page(), HELPER_STACK_SIZE) || within(HELPER_FAULT_STACK.guard_page(), FAULT_STACK_SIZE)
+}
+
+/// A panic or kernel fault on the helper (already reported): tell the boot
+/// CPU, which panics in `join` and takes the crash path from there, and stop.
+pub fn helper_died() -> ! {
+    interrupts::disable();
+    let job = RUNNING.load(Ordering::Relaxed);
+    if !job.is_null() {
+        // SAFETY: the running job's owner waits for this store.
+        unsafe { (*job).state.store(DIED, Ordering::Release) };
+        pic::send_ipi(pic::Ipi::Fixed { dest: BOOT_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
+    }
+    super::halt_forever()
+}
+
+/// Put every other CPU back in wait-for-SIPI (an INIT IPI), the state a
+/// kernel starts its APs from. Before every jump to another kernel, crash
+/// or not: allocates nothing and takes no lock.
+pub fn park_others() {
+    if STARTED.load(Ordering::Acquire) && !on_helper() {
+        ONLINE.store(false, Ordering::Release);
+        pic::send_ipi(pic::Ipi::InitAllButSelf);
+    }
+}
