@@ -26,6 +26,10 @@
     .code16
 kexos_ap_boot:
     cli
+    # After INIT the caches may be on with CR0.CD/NW set and hold this
+    # page's lines from an earlier run (the claim): write them back and
+    # drop them first, as Linux's trampoline_start does.
+    wbinvd
     cld
     movw %cs, %ax
     movw %ax, %ds
@@ -57,12 +61,13 @@ kexos_ap_long:
     movl %eax, %ds
     movl %eax, %es
     movl %eax, %ss
-    # The boot CPU's CR0 (caching on, WP, no x87 emulation) and CR4 (PGE,
-    # OSFXSR, ...): this CPU runs the same kernel code.
-    movq (kexos_ap_params + 8)(%rip), %rax
-    movq %rax, %cr4
+    # The boot CPU's CR0 (caching on, WP, no x87 emulation), then its CR4
+    # (PGE, OSFXSR, ...; CR0 first: CR4.CET requires CR0.WP): this CPU
+    # runs the same kernel code.
     movq (kexos_ap_params + 16)(%rip), %rax
     movq %rax, %cr0
+    movq (kexos_ap_params + 8)(%rip), %rax
+    movq %rax, %cr4
     movq (kexos_ap_params + 24)(%rip), %rsp
     xorl %ebp, %ebp
     movq (kexos_ap_params + 32)(%rip), %rax

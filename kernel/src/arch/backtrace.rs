@@ -1,6 +1,7 @@
 //! Frame-pointer backtraces (the kernel is built with force-frame-pointers).
 //! Addresses only: resolve them with `addr2line -e target/kernel/.../kexos`.
 
+use super::smp::{HELPER_FAULT_STACK, HELPER_STACK};
 use super::stack::{CRASH_STACK, FAULT_STACK, KERNEL_STACK};
 
 const MAX_FRAMES: usize = 24;
@@ -12,6 +13,8 @@ fn on_a_stack(addr: u64) -> bool {
         (KERNEL_STACK.guard_page() + 4096, KERNEL_STACK.top()),
         (FAULT_STACK.guard_page() + 4096, FAULT_STACK.top()),
         (CRASH_STACK.guard_page() + 4096, CRASH_STACK.top()),
+        (HELPER_STACK.guard_page() + 4096, HELPER_STACK.top()),
+        (HELPER_FAULT_STACK.guard_page() + 4096, HELPER_FAULT_STACK.top()),
     ];
     addr.is_multiple_of(8) && stacks.iter().any(|&(lo, hi)| addr >= lo && addr.saturating_add(16) <= hi)
 }

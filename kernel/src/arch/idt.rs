@@ -82,7 +82,8 @@ fn fault(vector: u8, name: &'static str, frame: &InterruptStackFrame, error: Opt
         cr2,
         rbp,
         // Copied now, before anything can fault again and overwrite them.
-        gprs: matches!(vector, 0 | 6 | 8 | 12 | 13 | 14).then(exception_gprs),
+        // Not on the helper CPU: its IDT has no stubs (load_helper).
+        gprs: (matches!(vector, 0 | 6 | 8 | 12 | 13 | 14) && !super::smp::on_helper()).then(exception_gprs),
     }
 }
 
@@ -97,7 +98,7 @@ fn handle(f: Fault) {
 /// An exception in the kernel itself: report everything we know, then boot
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
-    if super::smp::on_helper() {
+    if super::smp::on_helper() && super::smp::helper_dying() {
         // The boot CPU panics in turn (arch::smp::join) and takes the crash path.
         crate::klog::emergency_print(format_args!(
             "\nkexos: exception {} ({}) on the helper CPU: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
@@ -220,7 +221,8 @@ static mut KEXOS_EXCEPTION_GPRS: [u64; 15] = [0; 15];
 
 /// A copy of [`KEXOS_EXCEPTION_GPRS`].
 pub fn exception_gprs() -> [u64; 15] {
-    // SAFETY: a plain read of a static only the entry stubs write; one CPU.
+    // SAFETY: a plain read of a static only the entry stubs write, on the
+    // boot CPU only (the helper CPU's IDT has no stubs).
     unsafe { core::ptr::read_volatile(&raw const KEXOS_EXCEPTION_GPRS) }
 }
 
@@ -328,7 +330,23 @@ extern "x86-interrupt" fn smp_ipi(_frame: InterruptStackFrame) {
     pic::lapic_eoi();
 }
 
-/// Fills and loads the IDT. Once, on the boot CPU, before interrupts are enabled.
+/// The helper CPU's IDT (arch::smp): the same handlers, but without the
+/// entry stubs, which store into the one [`KEXOS_EXCEPTION_GPRS`] that the
+/// boot CPU's crash notes read.
+static mut HELPER_IDT: InterruptDescriptorTable = InterruptDescriptorTable::new();
+
+fn fill_helper(idt: &mut InterruptDescriptorTable) {
+    fill(idt);
+    idt.divide_error.set_handler_fn(divide_error);
+    idt.invalid_opcode.set_handler_fn(invalid_opcode);
+    // SAFETY: the IST index names a stack set up in gdt::HELPER_TSS.
+    unsafe { idt.double_fault.set_handler_fn(double_fault).set_stack_index(super::gdt::DOUBLE_FAULT_IST) };
+    idt.stack_segment_fault.set_handler_fn(stack_segment);
+    idt.general_protection_fault.set_handler_fn(general_protection);
+    idt.page_fault.set_handler_fn(page_fault);
+}
+
+/// Fills both IDTs and loads the boot CPU's. Once, on the boot CPU, before interrupts are enabled.
 pub fn init() {
     // This runs once (arch::init_cpu), on the only CPU, with interrupts disabled and before
     // any exception can be taken through the IDT: nothing else reads or writes IDT while it
@@ -338,12 +356,22 @@ pub fn init() {
     let idt: &'static mut InterruptDescriptorTable = unsafe { &mut *idt };
     fill(idt);
     let _ = idt;
+    let helper: *mut InterruptDescriptorTable = &raw mut HELPER_IDT;
+    // SAFETY: as above; the helper CPU loads it only after this (arch::smp::init runs later).
+    fill_helper(unsafe { &mut *helper });
     load();
 }
 
-/// Load the IDT on this CPU: the boot CPU from [`init`], the helper CPU
-/// (arch::smp) once it runs kernel code.
-pub fn load() {
+/// Load the helper CPU's IDT, on the helper CPU.
+pub fn load_helper() {
+    let idt: *const InterruptDescriptorTable = &raw const HELPER_IDT;
+    // SAFETY: filled once by `init`, before the helper starts; never written after.
+    let idt: &'static InterruptDescriptorTable = unsafe { &*idt };
+    idt.load();
+}
+
+/// Load the boot CPU's IDT (from [`init`]).
+fn load() {
     let idt: *const InterruptDescriptorTable = &raw const IDT;
     // SAFETY: after `init`, nothing writes IDT; a shared reference to the static is sound.
     let idt: &'static InterruptDescriptorTable = unsafe { &*idt };

@@ -123,6 +123,14 @@ pub fn lapic_enabled() -> bool {
     LAPIC.load(Ordering::Relaxed) != 0
 }
 
+/// IA32_APIC_BASE: (this CPU is the bootstrap processor, the LAPIC is in
+/// x2APIC mode, where its MMIO registers do not work).
+pub fn apic_base_flags() -> (bool, bool) {
+    // SAFETY: reading the APIC base MSR has no side effects.
+    let base = unsafe { x86_64::registers::model_specific::Msr::new(IA32_APIC_BASE).read() };
+    (base & (1 << 8) != 0, base & (1 << 10) != 0)
+}
+
 /// This CPU's local APIC ID (ID register, bits 31:24 in xAPIC mode).
 pub fn lapic_id() -> u32 {
     lapic_read(0x20) >> 24
@@ -141,8 +149,14 @@ pub enum Ipi {
 }
 
 /// Send `ipi` and wait until the LAPIC has delivered it (delivery status,
-/// ICR bit 12). Takes no lock: the crash path parks CPUs with it.
+/// ICR bit 12; at most about a million reads: a LAPIC that never clears it
+/// must not hang the crash path). Takes no lock: the crash path parks CPUs
+/// with it.
 pub fn send_ipi(ipi: Ipi) {
+    // Whatever the IPI announces (a posted job, its result) is visible
+    // before the ICR write: the compiler may not move the volatile store
+    // above an atomic one.
+    core::sync::atomic::fence(Ordering::SeqCst);
     const ALL_BUT_SELF: u32 = 0b11 << 18;
     const ASSERT: u32 = 1 << 14;
     let (dest, low) = match ipi {
@@ -152,7 +166,10 @@ pub fn send_ipi(ipi: Ipi) {
     };
     lapic_write(0x310, dest << 24);
     lapic_write(0x300, low);
-    while lapic_enabled() && lapic_read(0x300) & (1 << 12) != 0 {
+    for _ in 0..1_000_000 {
+        if !lapic_enabled() || lapic_read(0x300) & (1 << 12) == 0 {
+            break;
+        }
         core::hint::spin_loop();
     }
 }

@@ -8,20 +8,27 @@
 //! no device interrupt and waits in `hlt` for the next job.
 //!
 //! Bring-up (Intel SDM vol. 3A, 9.4.4 "MP Initialization Example"): a
-//! broadcast INIT, then two start-up IPIs with the page of [`ap_boot.s`]
+//! broadcast INIT, then two start-up IPIs with the page of `ap_boot.s`
 //! below 1 MiB. No ACPI MADT: the first AP to reach the trampoline claims it
 //! and the others halt there. Like Linux on CPUs of family 6 and later
 //! (`init_udelay` = 0 in arch/x86/kernel/smpboot.c), kexos does not wait
-//! the 10 ms the MP specification asks for after INIT; the boot does not
-//! wait for the helper either: [`join`] uses it once it has checked in.
+//! the 10 ms the MP specification asks for after INIT, only 10 us after
+//! each start-up IPI; the boot does not wait for the helper either: the
+//! first [`join`] waits for it a little, then runs without it.
 //!
 //! Every kexec and every crash (machine_kexec::jump) parks the APs with an
 //! INIT, the wait-for-SIPI state the next kernel starts them from, as it
 //! would after firmware. A capture kernel, or `nosmp` on the command line,
 //! runs on one CPU (kdump kernels boot with `nr_cpus=1` for the same reason:
-//! the crashed kernel's CPUs are not in a known state).
+//! the crashed kernel's CPUs are not in a known state), and so does a kexos
+//! that is not running on the bootstrap processor (an INIT sent to the BSP
+//! resets the machine, SDM 9.4.1) or finds its LAPIC in x2APIC mode.
+//!
+//! Page tables change only between jobs (the crash region's protection,
+//! mm::protect): the helper flushes its TLB before each job instead of
+//! taking shootdown IPIs.
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use x86_64::instructions::interrupts;
 use x86_64::registers::control::{Cr0, Cr3, Cr3Flags, Cr4};
 use x86_64::structures::paging::PhysFrame;
@@ -60,6 +67,12 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 static ONLINE: AtomicBool = AtomicBool::new(false);
 /// A join is in progress (one at a time; a nested one runs inline).
 static BUSY: AtomicBool = AtomicBool::new(false);
+/// When the start-up IPIs went out (TSC), for the first join's wait.
+static STARTED_TSC: AtomicU64 = AtomicU64::new(0);
+/// The first join waited for the helper already.
+static WAITED: AtomicBool = AtomicBool::new(false);
+/// The helper is reporting its own death (a second one just stops).
+static DYING: AtomicBool = AtomicBool::new(false);
 static BOOT_APIC_ID: AtomicU32 = AtomicU32::new(0);
 static HELPER_APIC_ID: AtomicU32 = AtomicU32::new(0);
 /// The posted job, taken by the helper.
@@ -97,7 +110,7 @@ pub fn helper_online() -> bool {
 /// the kernel page tables, the LAPIC (arch::init_interrupts) and the SIMD
 /// set-up, whose CR4 the helper copies.
 pub fn init(cmdline: &str, capture_kernel: bool) {
-    if cmdline.split_whitespace().any(|a| a == "nosmp" || a == "nr_cpus=1" || a == "maxcpus=0") {
+    if cmdline.split_whitespace().any(|a| matches!(a, "nosmp" | "nr_cpus=1" | "maxcpus=0" | "maxcpus=1")) {
         info!("smp: one CPU (nosmp on the command line)");
         return;
     }
@@ -107,6 +120,15 @@ pub fn init(cmdline: &str, capture_kernel: bool) {
     }
     if !pic::lapic_enabled() {
         info!("smp: one CPU (the local APIC is disabled)");
+        return;
+    }
+    let (bsp, x2apic) = pic::apic_base_flags();
+    if !bsp {
+        info!("smp: one CPU (this is not the bootstrap processor: an INIT would reset the machine)");
+        return;
+    }
+    if x2apic {
+        info!("smp: one CPU (the local APIC is in x2APIC mode, which kexos does not drive)");
         return;
     }
     let Some(page) = trampoline_page() else {
@@ -124,10 +146,22 @@ pub fn init(cmdline: &str, capture_kernel: bool) {
     STARTED.store(true, Ordering::Release);
     install_trampoline(page, pml4);
     info!("smp: starting a helper CPU (start-up code at {:#x}); used once it checks in", page);
-    // Two start-up IPIs (9.4.4); an AP that is already running ignores the second.
+    STARTED_TSC.store(super::rdtsc(), Ordering::Relaxed);
+    // Two start-up IPIs (9.4.4), each followed by 10 us, as Linux waits on
+    // modern CPUs; an AP that is already running ignores the second.
     let vector = (page >> 12) as u8;
-    pic::send_ipi(pic::Ipi::StartupAllButSelf(vector));
-    pic::send_ipi(pic::Ipi::StartupAllButSelf(vector));
+    for _ in 0..2 {
+        pic::send_ipi(pic::Ipi::StartupAllButSelf(vector));
+        delay_us(10);
+    }
+}
+
+/// Busy-wait `us` microseconds on the TSC.
+fn delay_us(us: u64) {
+    let end = super::rdtsc() + crate::time::tsc_hz() / 1_000_000 * us;
+    while super::rdtsc() < end {
+        core::hint::spin_loop();
+    }
 }
 
 /// The highest RAM page below 1 MiB (not page 0: the real-mode IVT and BIOS
@@ -192,7 +226,7 @@ fn install_trampoline(page: u64, pml4: u64) {
     };
     // SAFETY: `page` is RAM below 1 MiB that nothing uses (trampoline_page)
     // and is in the direct map; every offset is inside the copied bytes;
-    // the gdtr's base and the far pointer's offset are unaligned u32s.
+    // the gdtr's base (at +2) is unaligned, so all three are written so.
     unsafe {
         core::ptr::copy_nonoverlapping(start as *const u8, dst as *mut u8, len);
         ((dst + (gdtr - start) + 2) as *mut u32).write_unaligned((page + (gdt - start)) as u32);
@@ -201,16 +235,30 @@ fn install_trampoline(page: u64, pml4: u64) {
     }
 }
 
+/// Toggle CR4.PGE, which flushes the whole TLB, global entries included
+/// (SDM 4.10.4.1).
+fn flush_tlb() {
+    let cr4 = Cr4::read_raw();
+    // SAFETY: only PGE changes, and back; the mappings stay the same.
+    unsafe {
+        Cr4::write_raw(cr4 & !(1 << 7));
+        Cr4::write_raw(cr4);
+    }
+}
+
 /// The helper's first Rust code, on HELPER_STACK, under the trampoline's
 /// page tables.
 extern "C" fn kexos_ap_main() -> ! {
     // SAFETY: the kernel's tables map everything this CPU runs from now on
-    // (the kernel half is the same as the trampoline tables').
+    // (the kernel half is the same as the trampoline tables'). Until the
+    // GDT and IDT loads below, GDTR and IDTR still name the trampoline's
+    // GDT and the real-mode IVT: an NMI in that window would triple-fault
+    // (nothing sends one).
     unsafe {
         Cr3::write(PhysFrame::containing_address(PhysAddr::new(crate::mm::paging::kernel_pml4())), Cr3Flags::empty());
     }
     super::gdt::init_helper();
-    super::idt::load();
+    super::idt::load_helper();
     pic::enable_helper_lapic();
     HELPER_APIC_ID.store(pic::lapic_id(), Ordering::Relaxed);
     ONLINE.store(true, Ordering::Release);
@@ -224,14 +272,18 @@ extern "C" fn kexos_ap_main() -> ! {
             continue;
         }
         interrupts::enable();
+        // The boot CPU may have changed the kernel's mappings since the
+        // last job (mm::protect): drop every TLB entry, global ones too.
+        flush_tlb();
         RUNNING.store(job, Ordering::Relaxed);
         // SAFETY: `job` is the boot CPU's, which waits for its state to
-        // leave PENDING before it drops it: run once, then touched no more.
+        // leave PENDING before it drops it: run once, then touched no more
+        // (RUNNING is cleared before the state says DONE).
         unsafe {
             ((*job).run)((*job).data);
+            RUNNING.store(core::ptr::null_mut(), Ordering::Relaxed);
             (*job).state.store(DONE, Ordering::Release);
         }
-        RUNNING.store(core::ptr::null_mut(), Ordering::Relaxed);
         pic::send_ipi(pic::Ipi::Fixed { dest: BOOT_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
     }
 }
@@ -245,21 +297,46 @@ where
     B: FnOnce() -> RB + Send,
     RB: Send,
 {
+    wait_for_helper_once();
     if !helper_online() || BUSY.swap(true, Ordering::Acquire) {
         let ra = a();
         return (ra, b());
     }
     let mut slot = Slot { f: Some(b), out: None };
     let job = Job { run: run_slot::<B, RB>, data: (&raw mut slot).cast(), state: AtomicU8::new(PENDING) };
-    JOB.store((&raw const job).cast_mut(), Ordering::Release);
+    let posted = (&raw const job).cast_mut();
+    JOB.store(posted, Ordering::Release);
     pic::send_ipi(pic::Ipi::Fixed { dest: HELPER_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
     let ra = a();
-    let state = wait(&job.state);
+    // Not taken yet (the helper died, or is slow to wake): run it here.
+    let state = if JOB.compare_exchange(posted, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        // SAFETY: the job was never taken, so nothing else touches `slot`.
+        unsafe { run_slot::<B, RB>(job.data) };
+        DONE
+    } else {
+        wait(&job.state)
+    };
     BUSY.store(false, Ordering::Release);
     if state == DIED {
         panic!("the helper CPU died running a job (its report is above)");
     }
-    (ra, slot.out.take().expect("the helper ran the job"))
+    (ra, slot.out.take().expect("the job ran"))
+}
+
+/// The boot does not wait for the helper to check in (under 1 ms after the
+/// start-up IPIs, under TCG): the first join waits for it, up to 50 ms
+/// after the IPIs, and says so if it never came. Later joins do not wait.
+fn wait_for_helper_once() {
+    if !STARTED.load(Ordering::Acquire) || WAITED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let deadline = STARTED_TSC.load(Ordering::Relaxed) + crate::time::tsc_hz() / 20;
+    while !helper_online() && super::rdtsc() < deadline {
+        core::hint::spin_loop();
+    }
+    if !helper_online() {
+        info!("smp: no helper CPU checked in within 50 ms of the start-up IPIs: one CPU until one does");
+    }
 }
 
 struct Slot<F, R> {
@@ -277,10 +354,19 @@ unsafe fn run_slot<F: FnOnce() -> R, R>(data: *mut ()) {
     }
 }
 
-/// Wait in `hlt` until the helper marks the job: its IPI (or any interrupt)
-/// wakes this CPU, which then looks again.
+/// Wait until the helper marks the job: in `hlt`, which its IPI (or any
+/// interrupt) ends, when the caller runs with interrupts on; else spinning,
+/// so that no interrupt handler runs where the caller did not expect one.
 fn wait(state: &AtomicU8) -> u8 {
-    let was_enabled = interrupts::are_enabled();
+    if !interrupts::are_enabled() {
+        loop {
+            let s = state.load(Ordering::Acquire);
+            if s != PENDING {
+                return s;
+            }
+            core::hint::spin_loop();
+        }
+    }
     let s = loop {
         interrupts::disable();
         let s = state.load(Ordering::Acquire);
@@ -289,9 +375,7 @@ fn wait(state: &AtomicU8) -> u8 {
         }
         interrupts::enable_and_hlt();
     };
-    if was_enabled {
-        interrupts::enable();
-    }
+    interrupts::enable();
     s
 }
 
@@ -304,13 +388,26 @@ pub fn on_helper() -> bool {
     within(HELPER_STACK.guard_page(), HELPER_STACK_SIZE) || within(HELPER_FAULT_STACK.guard_page(), FAULT_STACK_SIZE)
 }
 
-/// A panic or kernel fault on the helper (already reported): tell the boot
-/// CPU, which panics in `join` and takes the crash path from there, and stop.
+/// A panic or fault on the helper: the first returns true (report it, then
+/// call [`helper_died`]); a second one, while reporting, just stops.
+pub fn helper_dying() -> bool {
+    if DYING.swap(true, Ordering::SeqCst) {
+        super::halt_forever()
+    }
+    true
+}
+
+/// After a panic or fault on the helper (already reported): the helper is
+/// gone for later joins; if it was running a job, the boot CPU is told and
+/// panics in `join`, and takes the crash path from there (a job posted but
+/// not taken, the boot CPU runs itself).
 pub fn helper_died() -> ! {
     interrupts::disable();
+    ONLINE.store(false, Ordering::Release);
     let job = RUNNING.load(Ordering::Relaxed);
     if !job.is_null() {
-        // SAFETY: the running job's owner waits for this store.
+        // SAFETY: RUNNING is set only while the job's owner waits for its
+        // state to leave PENDING, which this store ends.
         unsafe { (*job).state.store(DIED, Ordering::Release) };
         pic::send_ipi(pic::Ipi::Fixed { dest: BOOT_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
     }

@@ -87,8 +87,9 @@ pub fn check(ops: &dyn KexecFileOps, kernel: &[u8]) -> (Result<Verified, SigErro
     (result, crate::time::now_ns() - t0)
 }
 
-/// After the probe, before the initrd is read (Linux's order): the policy's
-/// verdict on [`check`]'s result. Returns the line `kexec -d` prints about
+/// After the probe, before the initrd counts as read (Linux's order; its
+/// fd is looked up earlier, its errors reported only after this): the
+/// policy's verdict on [`check`]'s result. Returns the line `kexec -d` prints about
 /// the signature.
 pub fn validate_signature(checked: (Result<Verified, SigError>, u64), path: &str) -> Result<String, Errno> {
     let (result, ns) = checked;
