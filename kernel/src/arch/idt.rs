@@ -333,10 +333,11 @@ extern "x86-interrupt" fn smp_ipi(_frame: InterruptStackFrame) {
 /// The helper CPU's IDT (arch::smp): the same handlers, but without the
 /// entry stubs, which store into the one [`KEXOS_EXCEPTION_GPRS`] that the
 /// boot CPU's crash notes read.
-static mut HELPER_IDT: InterruptDescriptorTable = InterruptDescriptorTable::new();
+/// In .bss (uninitialised): `init` copies the boot CPU's table into it.
+static mut HELPER_IDT: core::mem::MaybeUninit<InterruptDescriptorTable> = core::mem::MaybeUninit::uninit();
 
+/// The boot CPU's table with the stubbed vectors pointing at their handlers.
 fn fill_helper(idt: &mut InterruptDescriptorTable) {
-    fill(idt);
     idt.divide_error.set_handler_fn(divide_error);
     idt.invalid_opcode.set_handler_fn(invalid_opcode);
     // SAFETY: the IST index names a stack set up in gdt::HELPER_TSS.
@@ -355,17 +356,20 @@ pub fn init() {
     // SAFETY: as above; the pointer is the static's own, valid and aligned for 'static.
     let idt: &'static mut InterruptDescriptorTable = unsafe { &mut *idt };
     fill(idt);
-    let _ = idt;
-    let helper: *mut InterruptDescriptorTable = &raw mut HELPER_IDT;
-    // SAFETY: as above; the helper CPU loads it only after this (arch::smp::init runs later).
-    fill_helper(unsafe { &mut *helper });
+    let helper: *mut InterruptDescriptorTable = (&raw mut HELPER_IDT).cast();
+    // SAFETY: as above; the helper CPU loads it only after this (arch::smp::init
+    // runs later). The copy initialises it; the type is plain data.
+    unsafe {
+        core::ptr::copy_nonoverlapping(idt as *const InterruptDescriptorTable, helper, 1);
+        fill_helper(&mut *helper);
+    }
     load();
 }
 
 /// Load the helper CPU's IDT, on the helper CPU.
 pub fn load_helper() {
-    let idt: *const InterruptDescriptorTable = &raw const HELPER_IDT;
-    // SAFETY: filled once by `init`, before the helper starts; never written after.
+    let idt: *const InterruptDescriptorTable = (&raw const HELPER_IDT).cast();
+    // SAFETY: initialised by `init`, before the helper starts; never written after.
     let idt: &'static InterruptDescriptorTable = unsafe { &*idt };
     idt.load();
 }
