@@ -39,7 +39,7 @@ pub use console::{find, find_prompt, last_tsc_mhz};
 pub use hexdump::parse_hexdump;
 pub use linux::{
     ima_linux_fixture, kexos_host_files, linux_fixture, linux_kexec_fixture, linux_kexec_into,
-    linux_kexec_into_with, LINUX_KEXEC_FIRST_APPEND,
+    linux_kexec_into_with, LINUX_KEXEC_FIRST_APPEND, LINUX_ONE_CPU,
 };
 pub use machine::Machine;
 pub use options::BootOptions;

@@ -45,7 +45,7 @@ fn linux_restores_the_list_kexos_hands_over() -> Result<()> {
         ..opts
     })?;
     m.cmd_timeout = HOP;
-    let append = format!("console=ttyS0 token={}", random_token("k2l-ima-"));
+    let append = format!("console=ttyS0 {} token={}", kexos_tests::LINUX_ONE_CPU, random_token("k2l-ima-"));
     let out = m.run(&format!(
         "kexec -s -l {kernel_guest} --initrd={initrd_guest} --append=\"{append}\""
     ))?;

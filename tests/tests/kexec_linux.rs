@@ -62,9 +62,10 @@ fn exec_into_linux(m: &mut Machine, cmdline: &str, version: &str) -> Result<()> 
     m.assert_absent("purgatory: digest mismatch")
 }
 
-/// A fresh Linux command line with a random token.
+/// A fresh Linux command line with a random token, for a Linux on one CPU
+/// ([`kexos_tests::LINUX_ONE_CPU`]).
 fn linux_cmdline(prefix: &str) -> String {
-    format!("console=ttyS0 kexos_token={}", random_token(prefix))
+    format!("console=ttyS0 {} kexos_token={}", kexos_tests::LINUX_ONE_CPU, random_token(prefix))
 }
 
 /// (a) The heart of issue 3: load the Debian bzImage with our initrd and command line from the
@@ -78,7 +79,8 @@ fn kexec_into_linux() -> Result<()> {
     };
     let version = fx.version()?;
     let mut m = boot_with_linux(&fx, "")?;
-    let cmdline = linux_cmdline("kexec-");
+    // Both CPUs: Linux starts the one kexos parked (kernel/src/arch/smp.rs).
+    let cmdline = format!("console=ttyS0 kexos_token={}", random_token("kexec-"));
     load_linux(&mut m, &cmdline, "")?;
     exec_into_linux(&mut m, &cmdline, &version)?;
     // The handover went through purgatory's check.
@@ -87,6 +89,7 @@ fn kexec_into_linux() -> Result<()> {
         log.contains(kexos_tests::markers::PURGATORY_SHA256_OK),
         "no `purgatory: sha256 ok` before Linux",
     )?;
+    m.check_contains("Linux", &log, &format!("smp: Brought up 1 node, {} CPUs", kexos_tests::CPUS))?;
     check_phases(&mut m, &log)
 }
 

@@ -219,7 +219,7 @@ fn self_kexec_chain_then_linux() -> Result<()> {
         }
         previous = Some(totals);
     }
-    let append = format!("console=ttyS0 kexos_token={}", random_token("chain-linux-"));
+    let append = format!("console=ttyS0 {} kexos_token={}", kexos_tests::LINUX_ONE_CPU, random_token("chain-linux-"));
     let out = m.run(&format!(
         "kexec -s -l /boot/vmlinuz --initrd=/boot/initrd.img --append=\"{append}\""
     ))?;

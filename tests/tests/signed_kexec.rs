@@ -86,7 +86,7 @@ fn debian_signed_kernel_boots_under_lockdown() -> Result<()> {
     let keys = m.run("cat /sys/kernel/security/kexec_keys")?;
     m.check_contains("kexec_keys", &keys, &format!("subject=\"{DEBIAN_CA}\" issuer=\"{DEBIAN_CA}\""))?;
 
-    let cmdline = format!("console=ttyS0 kexos_token={}", random_token("sig-"));
+    let cmdline = format!("console=ttyS0 {} kexos_token={}", kexos_tests::LINUX_ONE_CPU, random_token("sig-"));
     let load = format!("{} -d", load_linux_cmd("/boot/vmlinuz", &cmdline));
     let out = m.run(&load)?;
     m.check_lacks(&load, &out, LOAD_FAILED)?;
