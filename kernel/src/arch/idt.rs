@@ -100,15 +100,7 @@ fn handle(f: Fault) {
 pub fn kernel_fault(f: Fault) -> ! {
     if super::smp::on_helper() && super::smp::helper_dying() {
         // The boot CPU panics in turn (arch::smp::join) and takes the crash path.
-        crate::klog::emergency_print(format_args!(
-            "\nkexos: exception {} ({}) on the helper CPU: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
-            f.vector,
-            f.name,
-            f.error.unwrap_or(0),
-            f.rip,
-            f.rsp,
-            f.cr2.unwrap_or(0)
-        ));
+        report(&f, "on the helper CPU");
         super::backtrace::print(f.rip, f.rbp);
         super::smp::helper_died()
     }
@@ -116,15 +108,7 @@ pub fn kernel_fault(f: Fault) -> ! {
     // hardware: a kernel exception enters here and must reach kexec's crash path.)
     crate::kexec::save_crash_regs(&super::crash::fault_regs(&f));
     let nested = IN_KERNEL_FAULT.swap(true, Ordering::SeqCst);
-    crate::klog::emergency_print(format_args!(
-        "\nkexos: exception {} ({}) in kernel: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
-        f.vector,
-        f.name,
-        f.error.unwrap_or(0),
-        f.rip,
-        f.rsp,
-        f.cr2.unwrap_or(0)
-    ));
+    report(&f, "in kernel");
     if nested {
         // Faulted while reporting a fault: straight to the crash kernel.
         crate::klog::emergency_print(format_args!("kexos: fault while handling a kernel fault\n"));
@@ -133,6 +117,20 @@ pub fn kernel_fault(f: Fault) -> ! {
     }
     crate::kexec::crash_kexec();
     panic!("fatal exception {} ({}) at {:#x}", f.vector, f.name, f.rip)
+}
+
+/// `kexos: exception N (name) <where>: error=.. rip=.. rsp=.. cr2=..`, past the console lock.
+fn report(f: &Fault, place: &str) {
+    crate::klog::emergency_print(format_args!(
+        "\nkexos: exception {} ({}) {}: error={:#x} rip={:#x} rsp={:#x} cr2={:#x}\n",
+        f.vector,
+        f.name,
+        place,
+        f.error.unwrap_or(0),
+        f.rip,
+        f.rsp,
+        f.cr2.unwrap_or(0)
+    ));
 }
 
 macro_rules! handlers {
