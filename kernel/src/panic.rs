@@ -12,10 +12,9 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 #[panic_handler]
 fn panic(info: &PanicInfo) -> ! {
     x86_64::instructions::interrupts::disable();
-    if crate::arch::smp::on_helper() && crate::arch::smp::helper_dying() {
-        // The boot CPU panics in turn (arch::smp::join) and takes the crash path.
-        klog::emergency_print(format_args!("\nKERNEL PANIC on the helper CPU: {}\n", info));
-        crate::arch::smp::helper_died()
+    if crate::arch::smp::on_helper() {
+        // If it was running a job, the boot CPU panics in turn (arch::smp::join).
+        crate::arch::smp::helper_fault(|| klog::emergency_print(format_args!("\nKERNEL PANIC on the helper CPU: {}\n", info)))
     }
     crate::kexec::save_crash_regs(&crate::arch::crash::current_regs());
     let nested = PANICKING.swap(true, Ordering::SeqCst);

@@ -26,9 +26,8 @@
     .code16
 kexos_ap_boot:
     cli
-    # After INIT the caches may be on with CR0.CD/NW set and hold this
-    # page's lines from an earlier run (the claim): write them back and
-    # drop them first, as Linux's trampoline_start does.
+    # Write back and drop what the caches hold (this page's lines from an
+    # earlier run, the claim among them), as Linux's trampoline_start does.
     wbinvd
     cld
     movw %cs, %ax

@@ -98,11 +98,12 @@ fn handle(f: Fault) {
 /// An exception in the kernel itself: report everything we know, then boot
 /// the crash kernel if one is loaded, else panic.
 pub fn kernel_fault(f: Fault) -> ! {
-    if super::smp::on_helper() && super::smp::helper_dying() {
-        // The boot CPU panics in turn (arch::smp::join) and takes the crash path.
-        report(&f, "on the helper CPU");
-        super::backtrace::print(f.rip, f.rbp);
-        super::smp::helper_died()
+    if super::smp::on_helper() {
+        // If it was running a job, the boot CPU panics in turn (arch::smp::join).
+        super::smp::helper_fault(|| {
+            report(&f, "on the helper CPU");
+            super::backtrace::print(f.rip, f.rbp);
+        })
     }
     // The registers first: printing may fault again. (Cycle forced by the
     // hardware: a kernel exception enters here and must reach kexec's crash path.)

@@ -153,9 +153,9 @@ pub enum Ipi {
 /// must not hang the crash path). Takes no lock: the crash path parks CPUs
 /// with it.
 pub fn send_ipi(ipi: Ipi) {
-    // Whatever the IPI announces (a posted job, its result) is visible
-    // before the ICR write: the compiler may not move the volatile store
-    // above an atomic one.
+    // Whatever the IPI announces (a posted job, its result) must be visible
+    // before the ICR write: this fence keeps the compiler from moving the
+    // volatile store above the atomic ones before it.
     core::sync::atomic::fence(Ordering::SeqCst);
     const ALL_BUT_SELF: u32 = 0b11 << 18;
     const ASSERT: u32 = 1 << 14;

@@ -71,8 +71,8 @@ static BUSY: AtomicBool = AtomicBool::new(false);
 static STARTED_TSC: AtomicU64 = AtomicU64::new(0);
 /// The first join waited for the helper already.
 static WAITED: AtomicBool = AtomicBool::new(false);
-/// The helper is reporting its own death (a second one just stops).
-static DYING: AtomicBool = AtomicBool::new(false);
+/// Panics and faults on the helper so far (see helper_fault).
+static DYING: AtomicU32 = AtomicU32::new(0);
 static BOOT_APIC_ID: AtomicU32 = AtomicU32::new(0);
 static HELPER_APIC_ID: AtomicU32 = AtomicU32::new(0);
 /// The posted job, taken by the helper.
@@ -110,8 +110,8 @@ pub fn helper_online() -> bool {
 /// the kernel page tables, the LAPIC (arch::init_interrupts) and the SIMD
 /// set-up, whose CR4 the helper copies.
 pub fn init(cmdline: &str, capture_kernel: bool) {
-    if cmdline.split_whitespace().any(|a| matches!(a, "nosmp" | "nr_cpus=1" | "maxcpus=0" | "maxcpus=1")) {
-        info!("smp: one CPU (nosmp on the command line)");
+    if let Some(arg) = cmdline.split_whitespace().find(|a| matches!(*a, "nosmp" | "nr_cpus=1" | "maxcpus=0" | "maxcpus=1")) {
+        info!("smp: one CPU ({} on the command line)", arg);
         return;
     }
     if capture_kernel {
@@ -235,17 +235,6 @@ fn install_trampoline(page: u64, pml4: u64) {
     }
 }
 
-/// Toggle CR4.PGE, which flushes the whole TLB, global entries included
-/// (SDM 4.10.4.1).
-fn flush_tlb() {
-    let cr4 = Cr4::read_raw();
-    // SAFETY: only PGE changes, and back; the mappings stay the same.
-    unsafe {
-        Cr4::write_raw(cr4 & !(1 << 7));
-        Cr4::write_raw(cr4);
-    }
-}
-
 /// The helper's first Rust code, on HELPER_STACK, under the trampoline's
 /// page tables.
 extern "C" fn kexos_ap_main() -> ! {
@@ -271,16 +260,18 @@ extern "C" fn kexos_ap_main() -> ! {
             interrupts::enable_and_hlt();
             continue;
         }
+        // From the swap on, a death reports the job (helper_died).
+        RUNNING.store(job, Ordering::Relaxed);
         interrupts::enable();
         // The boot CPU may have changed the kernel's mappings since the
         // last job (mm::protect): drop every TLB entry, global ones too.
-        flush_tlb();
-        RUNNING.store(job, Ordering::Relaxed);
+        crate::mm::protect::flush_global_tlb();
         // SAFETY: `job` is the boot CPU's, which waits for its state to
         // leave PENDING before it drops it: run once, then touched no more
-        // (RUNNING is cleared before the state says DONE).
+        // (RUNNING is cleared, with interrupts off, before the state says DONE).
         unsafe {
             ((*job).run)((*job).data);
+            interrupts::disable();
             RUNNING.store(core::ptr::null_mut(), Ordering::Relaxed);
             (*job).state.store(DONE, Ordering::Release);
         }
@@ -308,14 +299,7 @@ where
     JOB.store(posted, Ordering::Release);
     pic::send_ipi(pic::Ipi::Fixed { dest: HELPER_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
     let ra = a();
-    // Not taken yet (the helper died, or is slow to wake): run it here.
-    let state = if JOB.compare_exchange(posted, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
-        // SAFETY: the job was never taken, so nothing else touches `slot`.
-        unsafe { run_slot::<B, RB>(job.data) };
-        DONE
-    } else {
-        wait(&job.state)
-    };
+    let state = wait(&job);
     BUSY.store(false, Ordering::Release);
     if state == DIED {
         panic!("the helper CPU died running a job (its report is above)");
@@ -355,29 +339,47 @@ unsafe fn run_slot<F: FnOnce() -> R, R>(data: *mut ()) {
 }
 
 /// Wait until the helper marks the job: in `hlt`, which its IPI (or any
-/// interrupt) ends, when the caller runs with interrupts on; else spinning,
-/// so that no interrupt handler runs where the caller did not expect one.
-fn wait(state: &AtomicU8) -> u8 {
-    if !interrupts::are_enabled() {
-        loop {
-            let s = state.load(Ordering::Acquire);
-            if s != PENDING {
-                return s;
+/// interrupt, the 100 Hz tick at the latest) ends, when the caller runs with
+/// interrupts on; else spinning, so that no interrupt handler runs where the
+/// caller did not expect one.
+fn wait(job: &Job) -> u8 {
+    let enabled = interrupts::are_enabled();
+    loop {
+        interrupts::disable();
+        if let Some(s) = outcome(job) {
+            if enabled {
+                interrupts::enable();
             }
+            return s;
+        }
+        if enabled {
+            interrupts::enable_and_hlt();
+        } else {
             core::hint::spin_loop();
         }
     }
-    let s = loop {
-        interrupts::disable();
-        let s = state.load(Ordering::Acquire);
-        if s != PENDING {
-            break s;
-        }
-        interrupts::enable_and_hlt();
-    };
-    interrupts::enable();
-    s
 }
+
+/// The job's end, if it has one: DONE or DIED as the helper marked it; else,
+/// once the helper went offline (helper_died), the job runs here if the
+/// helper never took it, or counts as DIED if it did.
+fn outcome(job: &Job) -> Option<u8> {
+    let s = job.state.load(Ordering::Acquire);
+    if s != PENDING {
+        return Some(s);
+    }
+    if helper_online() {
+        return None;
+    }
+    let posted = (job as *const Job).cast_mut();
+    if JOB.compare_exchange(posted, core::ptr::null_mut(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        // SAFETY: the job was never taken, so nothing else touches its data.
+        unsafe { (job.run)(job.data) };
+        return Some(DONE);
+    }
+    Some(DIED)
+}
+
 
 /// Whether this code runs on the helper CPU (its stacks are its own).
 pub fn on_helper() -> bool {
@@ -388,20 +390,23 @@ pub fn on_helper() -> bool {
     within(HELPER_STACK.guard_page(), HELPER_STACK_SIZE) || within(HELPER_FAULT_STACK.guard_page(), FAULT_STACK_SIZE)
 }
 
-/// A panic or fault on the helper: the first returns true (report it, then
-/// call [`helper_died`]); a second one, while reporting, just stops.
-pub fn helper_dying() -> bool {
-    if DYING.swap(true, Ordering::SeqCst) {
-        super::halt_forever()
+/// A panic or fault on the helper CPU: `report` prints it, the first time
+/// only (a fault while reporting skips straight on; a third entry just
+/// stops), then [`helper_died`].
+pub fn helper_fault(report: impl FnOnce()) -> ! {
+    match DYING.fetch_add(1, Ordering::SeqCst) {
+        0 => report(),
+        1 => {}
+        _ => super::halt_forever(),
     }
-    true
+    helper_died()
 }
 
-/// After a panic or fault on the helper (already reported): the helper is
-/// gone for later joins; if it was running a job, the boot CPU is told and
-/// panics in `join`, and takes the crash path from there (a job posted but
-/// not taken, the boot CPU runs itself).
-pub fn helper_died() -> ! {
+/// After a panic or fault on the helper: it is gone for later joins. If it
+/// was running a job, the boot CPU is told and panics in `join` (and takes
+/// the crash path from there); a job posted but not taken, the boot CPU
+/// runs itself.
+fn helper_died() -> ! {
     interrupts::disable();
     ONLINE.store(false, Ordering::Release);
     let job = RUNNING.load(Ordering::Relaxed);
@@ -409,8 +414,9 @@ pub fn helper_died() -> ! {
         // SAFETY: RUNNING is set only while the job's owner waits for its
         // state to leave PENDING, which this store ends.
         unsafe { (*job).state.store(DIED, Ordering::Release) };
-        pic::send_ipi(pic::Ipi::Fixed { dest: BOOT_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
     }
+    // Wake a boot CPU waiting in hlt (outcome() sees the helper offline).
+    pic::send_ipi(pic::Ipi::Fixed { dest: BOOT_APIC_ID.load(Ordering::Relaxed), vector: IPI_VECTOR });
     super::halt_forever()
 }
 

@@ -46,8 +46,9 @@ pub fn ranges() -> Vec<NoteRange> {
 }
 
 /// The crash path's write: NT_PRSTATUS for the boot CPU, the only one that
-/// takes the crash path (a panic or fault on the helper CPU, arch::smp, makes
-/// the boot CPU panic; the helper's own registers are only printed).
+/// takes the crash path (a panic or fault on the helper CPU, arch::smp, while
+/// it runs a job makes the boot CPU panic; the helper's registers are only
+/// printed).
 pub fn save_prstatus(regs: &CoreRegs, pid: u32) {
     // SAFETY: see NoteBuf's Sync; nothing else writes this buffer.
     elfcore::write_prstatus_note(unsafe { &mut *CRASH_NOTES.0.get() }, regs, pid);

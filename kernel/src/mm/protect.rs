@@ -126,7 +126,7 @@ fn update(start: u64, end: u64, change: impl Fn(F) -> F, split_partial: bool) ->
 }
 
 /// The direct map is global: only toggling CR4.PGE drops its TLB entries.
-fn flush_global_tlb() {
+pub(crate) fn flush_global_tlb() {
     // SAFETY: clearing and restoring PGE only flushes the TLB.
     unsafe {
         Cr4::update(|f| f.remove(Cr4Flags::PAGE_GLOBAL));
