@@ -91,6 +91,9 @@ fn add(e: Entry) {
     LIST.lock().add(e);
 }
 
+/// A file's SHA-256, the hash state kept at a suffix, and the nanoseconds it took.
+pub type FileDigest = ([u8; 32], Option<SuffixDigest>, u64);
+
 /// The hash half of measuring a file kexec read (KEXEC_KERNEL_CHECK,
 /// KEXEC_INITRAMFS_CHECK): its SHA-256 (the initrd segment's
 /// digest reuses it), the hash state kept on the way at `suffix` if given
@@ -98,7 +101,7 @@ fn add(e: Entry) {
 /// KexecFileOps::suffix_offset: that segment reuses the digest too), and the
 /// nanoseconds it took. Touches nothing but `data`: kexec_file_load runs it
 /// on the helper CPU (arch::smp).
-pub fn digest_file(data: &[u8], suffix: Option<usize>) -> ([u8; 32], Option<SuffixDigest>, u64) {
+pub fn digest_file(data: &[u8], suffix: Option<usize>) -> FileDigest {
     let t0 = crate::time::now_ns();
     let kept = suffix.and_then(|offset| SuffixDigest::of(data, offset));
     let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.sha256);

@@ -154,8 +154,7 @@ pub fn kexec_into_linux(m: &mut Machine, hash: RegionHash) -> (Vec<Figure>, Opti
         // The whole syscall, as Linux's column (ftrace enter/exit): the load phases' total.
         // (`loaded ... in N us` starts after IMA and verify_sig.)
         let total = out.lines().find_map(|l| {
-            let phases = kexec_core::phases::parse_phases(l, kexec_core::phases::LOAD_PHASES);
-            phases.into_iter().find(|(n, _)| n == "total").map(|(_, us)| us)
+            kexec_core::phases::total_us(&kexec_core::phases::parse_phases(l, kexec_core::phases::LOAD_PHASES))
         });
         f[row::LOAD].value = total.map(|us| format!("{us} us (kernel log, load phases' total)"));
         if let Some(l) = out.lines().find(|l| l.contains("kexec_file_load failed")) {

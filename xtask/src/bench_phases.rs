@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use kexec_core::phases::{parse_phases, EXEC_PHASES, LOAD_PHASES};
+use kexec_core::phases::{parse_phases, total_us, EXEC_PHASES, LOAD_PHASES};
 use kexec_core::purgatory_abi::PURGATORY_PHASES;
 use kexec_core::purgatory_abi::RegionHash;
 use kexos_tests::{Firmware, LinuxFixture, Machine};
@@ -69,7 +69,7 @@ fn kexos_run(image: &Path, logs: &Path, i: usize, hash: RegionHash) -> Result<Ke
     let phases = phase_lines(&log);
     // The whole syscall, as Linux's ftrace enter/exit span: the load phases' total (the
     // `loaded ... in N us` figure covers only place -> control).
-    let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
+    let total = total_us(&phases[0].1).map(|us| us as f64).ok_or("no load phases line")?;
     let exec_s = number(f[row::EXEC_TO_BANNER].value.as_deref()).ok_or("no exec figure")?;
     // The next kernel to its first line: what is left of `kexec -e` -> banner after
     // `kexec -e` -> purgatory's first line and purgatory's lines (all host time).
@@ -102,7 +102,7 @@ fn self_run(image: &Path, logs: &Path, i: usize, hash: RegionHash) -> Result<Kex
     phases.push(("next", vec![(String::from("to prompt (host)"), tp.saturating_sub(tok).as_micros() as u64)]));
     let _ = m.poweroff();
     m.kill();
-    let total = phases[0].1.iter().find(|(n, _)| n == "total").map(|p| p.1 as f64).ok_or("no load phases line")?;
+    let total = total_us(&phases[0].1).map(|us| us as f64).ok_or("no load phases line")?;
     Ok(KexosRun { load_ms: total / 1000.0, exec_s, phases })
 }
 

@@ -29,15 +29,19 @@ static TSS: Lazy<TaskStateSegment> = Lazy::new(|| {
     tss
 });
 
-static GDT: Lazy<(GlobalDescriptorTable, Selectors)> = Lazy::new(|| {
+/// The descriptors, in the order SYSRET fixes, with `tss` last: every CPU's
+/// GDT is built here, so the selectors are the same on all of them.
+fn build(tss: &'static TaskStateSegment) -> (GlobalDescriptorTable, Selectors) {
     let mut gdt = GlobalDescriptorTable::new();
     let kernel_code = gdt.append(Descriptor::kernel_code_segment());
     let kernel_data = gdt.append(Descriptor::kernel_data_segment());
     let user_data = gdt.append(Descriptor::user_data_segment());
     let user_code = gdt.append(Descriptor::user_code_segment());
-    let tss = gdt.append(Descriptor::tss_segment(&TSS));
+    let tss = gdt.append(Descriptor::tss_segment(tss));
     (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
-});
+}
+
+static GDT: Lazy<(GlobalDescriptorTable, Selectors)> = Lazy::new(|| build(&TSS));
 
 pub fn selectors() -> &'static Selectors {
     &GDT.1
@@ -55,21 +59,12 @@ static HELPER_TSS: Lazy<TaskStateSegment> = Lazy::new(|| {
     tss
 });
 
-/// The helper CPU's GDT: the boot CPU's descriptors in the same order (the
-/// same selectors), with [`HELPER_TSS`].
-static HELPER_GDT: Lazy<GlobalDescriptorTable> = Lazy::new(|| {
-    let mut gdt = GlobalDescriptorTable::new();
-    gdt.append(Descriptor::kernel_code_segment());
-    gdt.append(Descriptor::kernel_data_segment());
-    gdt.append(Descriptor::user_data_segment());
-    gdt.append(Descriptor::user_code_segment());
-    gdt.append(Descriptor::tss_segment(&HELPER_TSS));
-    gdt
-});
+/// The helper CPU's GDT: the boot CPU's layout with [`HELPER_TSS`].
+static HELPER_GDT: Lazy<(GlobalDescriptorTable, Selectors)> = Lazy::new(|| build(&HELPER_TSS));
 
 /// On the helper CPU.
 pub fn init_helper() {
-    load(&HELPER_GDT);
+    load(&HELPER_GDT.0);
 }
 
 fn load(gdt: &'static GlobalDescriptorTable) {

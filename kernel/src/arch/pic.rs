@@ -94,8 +94,7 @@ pub fn mask_all() {
 /// (If the APIC is globally disabled in the MSR, the PIC is wired straight
 /// to the CPU and there is nothing to do.)
 fn lapic_virtual_wire() {
-    // SAFETY: reading the APIC base MSR has no side effects.
-    let base = unsafe { x86_64::registers::model_specific::Msr::new(IA32_APIC_BASE).read() };
+    let base = apic_base();
     if base & (1 << 11) == 0 {
         return;
     }
@@ -126,9 +125,15 @@ pub fn lapic_enabled() -> bool {
 /// IA32_APIC_BASE: (this CPU is the bootstrap processor, the LAPIC is in
 /// x2APIC mode, where its MMIO registers do not work).
 pub fn apic_base_flags() -> (bool, bool) {
-    // SAFETY: reading the APIC base MSR has no side effects.
-    let base = unsafe { x86_64::registers::model_specific::Msr::new(IA32_APIC_BASE).read() };
+    let base = apic_base();
     (base & (1 << 8) != 0, base & (1 << 10) != 0)
+}
+
+/// IA32_APIC_BASE (SDM vol. 3A, 10.4.4): bit 8 BSP, bit 10 x2APIC, bit 11
+/// enabled, bits 12.. the register page.
+fn apic_base() -> u64 {
+    // SAFETY: reading the APIC base MSR has no side effects.
+    unsafe { x86_64::registers::model_specific::Msr::new(IA32_APIC_BASE).read() }
 }
 
 /// This CPU's local APIC ID (ID register, bits 31:24 in xAPIC mode).

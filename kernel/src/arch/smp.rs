@@ -102,7 +102,7 @@ struct ApParams {
 }
 
 /// Whether `join` has a second CPU.
-pub fn helper_online() -> bool {
+fn helper_online() -> bool {
     ONLINE.load(Ordering::Acquire)
 }
 

@@ -58,38 +58,17 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     let probed = load::probe(&kernel, &kernel_path);
     phases.mark("probe", now_ns());
     // IMA measures what was read, before any check (ima_post_read_file):
-    // also a file no loader accepts. Its SHA-256 passes and the signature
-    // check's (Authenticode hashes other bytes: nothing to share) run side
-    // by side, IMA's on the helper CPU (arch::smp); each measurement is
-    // recorded where Linux takes it, the kernel's before the policy decides.
-    let suffix = probed.as_ref().ok().and_then(|ops| ops.suffix_offset(&kernel));
+    // also a file no loader accepts. Each measurement is recorded where
+    // Linux takes it, the kernel's before the policy decides.
     let ops = probed.as_ref().ok().copied();
-    let kernel_bytes: &[u8] = &kernel;
     let initrd_bytes: Option<&[u8]> = match &initrd_read {
         Some(Ok((data, _))) if ops.is_some() => Some(data),
         _ => None,
     };
-    let (checked, (kernel_ima, initrd_ima, on_helper)) = crate::arch::smp::join(
-        || ops.map(|ops| super::sig::check(ops, kernel_bytes)),
-        || {
-            let kernel = crate::ima::digest_file(kernel_bytes, suffix);
-            let initrd = initrd_bytes.map(|d| crate::ima::digest_file(d, None));
-            (kernel, initrd, crate::arch::smp::on_helper())
-        },
-    );
+    let (checked, kernel_ima, initrd_ima) = hash_side_by_side(ops, &kernel, initrd_bytes);
     let (kernel_sha256, kernel_digest, mut ima_ns) = kernel_ima;
     crate::ima::record(&kernel_sha256, &kernel_path);
     phases.mark("ima|verify_sig", now_ns());
-    if on_helper {
-        let sig_us = checked.as_ref().map_or(0, |(_, ns)| ns / 1000);
-        let initrd_us = initrd_ima.as_ref().map_or(0, |(_, _, ns)| ns / 1000);
-        info!(
-            "smp: IMA's passes took {} us (kernel) and {} us (initramfs) on the helper CPU, verify_sig {} us on this one",
-            ima_ns / 1000,
-            initrd_us,
-            sig_us
-        );
-    }
     let ops = probed.map_err(|(e, why)| fail(e, why))?;
     let checked = checked.expect("the signature is checked whenever a loader accepted the file");
     let signature = super::sig::validate_signature(checked, &kernel_path)?;
@@ -134,6 +113,36 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
     Ok(0)
 }
 
+/// The SHA-256 passes of a load, side by side: the loader's verify_sig (if a
+/// loader accepted the kernel) here, IMA's over the kernel and the initrd on
+/// the helper CPU (arch::smp). Authenticode hashes other bytes than IMA, so
+/// the passes share nothing. IMA's pass over the kernel keeps the hash state
+/// where the loader's last segment starts (KexecFileOps::suffix_offset).
+fn hash_side_by_side(
+    ops: Option<&dyn kexec_core::KexecFileOps>,
+    kernel: &[u8],
+    initrd: Option<&[u8]>,
+) -> (Option<super::sig::Checked>, crate::ima::FileDigest, Option<crate::ima::FileDigest>) {
+    let suffix = ops.and_then(|ops| ops.suffix_offset(kernel));
+    let (checked, (kernel_ima, initrd_ima, on_helper)) = crate::arch::smp::join(
+        || ops.map(|ops| super::sig::check(ops, kernel)),
+        || {
+            let k = crate::ima::digest_file(kernel, suffix);
+            let i = initrd.map(|d| crate::ima::digest_file(d, None));
+            (k, i, crate::arch::smp::on_helper())
+        },
+    );
+    if on_helper {
+        info!(
+            "smp: IMA's passes took {} us (kernel) and {} us (initramfs) on the helper CPU, verify_sig {} us on this one",
+            kernel_ima.2 / 1000,
+            initrd_ima.as_ref().map_or(0, |d| d.2 / 1000),
+            checked.as_ref().map_or(0, |c| c.1 / 1000)
+        );
+    }
+    (checked, kernel_ima, initrd_ima)
+}
+
 /// A crash image goes into the crashkernel= region. Without one the loader
 /// still runs, as in Linux, so its own checks (command line length, ...)
 /// come first; placement then fails with EADDRNOTAVAIL, and we say why.
@@ -175,6 +184,7 @@ fn unload_crash() {
 /// caller reports ([`fail`]) when its turn in Linux's order comes.
 fn read_file_from_fd(fd: i32, what: &str) -> Result<(FileBytes, String), (Errno, String)> {
     let refuse = |e: ReadFileError| (e.errno(), format!("cannot read the {} fd {}: {}", what, fd, e));
+    let io = |e: Errno| (e, format!("cannot read the {} fd {}", what, fd));
     with_current(|p| {
         let (f, path) = match p.fds.get(fd).map_err(|e| (e, format!("{} fd {} is not open", what, fd)))? {
             File::Node(f, path) => (f, path),
@@ -182,10 +192,10 @@ fn read_file_from_fd(fd: i32, what: &str) -> Result<(FileBytes, String), (Errno,
         };
         let data = crate::fs::with(|vfs| -> Result<FileBytes, (Errno, String)> {
             let regular = vfs.kind(f.ino) == vfs::NodeKind::File;
-            let size = if regular { vfs.file_data(f.ino).map_err(|e| (e, format!("cannot read the {} fd {}", what, fd)))?.len() as u64 } else { 0 };
+            let size = if regular { vfs.file_data(f.ino).map_err(io)?.len() as u64 } else { 0 };
             let facts = FdFile { readable: f.readable, regular, writers: vfs.writers(f.ino), size };
             kernel_read_file_check(&facts).map_err(refuse)?;
-            vfs.file_bytes(f.ino).map_err(|e| (e, format!("cannot read the {} fd {}", what, fd)))
+            vfs.file_bytes(f.ino).map_err(io)
         })?;
         Ok((data, path.clone()))
     })

@@ -78,10 +78,13 @@ fn policy() -> SigPolicy {
     SigPolicy { sig_enforce: SIG_ENFORCE.load(Ordering::Acquire), lockdown: crate::security::lockdown() }
 }
 
+/// verify_sig's result and the nanoseconds it took.
+pub type Checked = (Result<Verified, SigError>, u64);
+
 /// The loader's verify_sig against the keyring, timed: the work half of
 /// [`validate_signature`], which kexec_file_load runs while the helper CPU
 /// hashes the file for IMA (arch::smp::join).
-pub fn check(ops: &dyn KexecFileOps, kernel: &[u8]) -> (Result<Verified, SigError>, u64) {
+pub fn check(ops: &dyn KexecFileOps, kernel: &[u8]) -> Checked {
     let t0 = crate::time::now_ns();
     let result = ops.verify_sig(kernel, keyring());
     (result, crate::time::now_ns() - t0)
@@ -91,7 +94,7 @@ pub fn check(ops: &dyn KexecFileOps, kernel: &[u8]) -> (Result<Verified, SigErro
 /// fd is looked up earlier, its errors reported only after this): the
 /// policy's verdict on [`check`]'s result. Returns the line `kexec -d` prints about
 /// the signature.
-pub fn validate_signature(checked: (Result<Verified, SigError>, u64), path: &str) -> Result<String, Errno> {
+pub fn validate_signature(checked: Checked, path: &str) -> Result<String, Errno> {
     let (result, ns) = checked;
     let us = ns / 1000;
     match policy().decide(result) {

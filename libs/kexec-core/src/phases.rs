@@ -90,6 +90,11 @@ pub fn parse_phases(line: &str, prefix: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// The `total` of a list [`parse_phases`] returned, in microseconds.
+pub fn total_us(phases: &[(String, u64)]) -> Option<u64> {
+    phases.iter().find(|(n, _)| n == "total").map(|(_, us)| *us)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +113,7 @@ mod tests {
         let want: Vec<(String, u64)> =
             [("read", 15), ("ima", 2000), ("copy+digest", 1000), ("total", 3015)].iter().map(|(n, v)| (String::from(*n), *v)).collect();
         assert_eq!(got, want);
+        assert_eq!(total_us(&got), Some(3015));
         assert!(parse_phases("kexec_file: loaded x in 5 us", LOAD_PHASES).is_empty());
     }
 
