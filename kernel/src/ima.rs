@@ -91,19 +91,21 @@ fn add(e: Entry) {
     LIST.lock().add(e);
 }
 
-/// A file's SHA-256, the hash state kept at a suffix, and the nanoseconds it took.
+/// A file's SHA-256, the hash states kept at a suffix and a cut, and the
+/// nanoseconds it took.
 pub type FileDigest = ([u8; 32], Option<SuffixDigest>, u64);
 
 /// The hash half of measuring a file kexec read (KEXEC_KERNEL_CHECK,
-/// KEXEC_INITRAMFS_CHECK): its SHA-256 (the initrd segment's
-/// digest reuses it), the hash state kept on the way at `suffix` if given
-/// (where the file's tail that is a whole segment starts, see
-/// KexecFileOps::suffix_offset: that segment reuses the digest too), and the
-/// nanoseconds it took. Touches nothing but `data`: kexec_file_load runs it
-/// on the helper CPU (arch::smp).
-pub fn digest_file(data: &[u8], suffix: Option<usize>) -> FileDigest {
+/// KEXEC_INITRAMFS_CHECK): its SHA-256, the hash state kept on the way at
+/// `suffix` (where the file's tail that is a whole segment starts, see
+/// KexecFileOps::suffix_offset; 0 for the initrd, which is a whole segment)
+/// and at `cut` (where purgatory's two CPUs split that segment's check,
+/// kexec_core::cuts_for_two_cpus), so that the segment reuses the digest,
+/// and the nanoseconds it took. Touches nothing but `data`: kexec_file_load
+/// runs it on the helper CPU (arch::smp).
+pub fn digest_file(data: &[u8], suffix: Option<usize>, cut: Option<usize>) -> FileDigest {
     let t0 = crate::time::now_ns();
-    let kept = suffix.and_then(|offset| SuffixDigest::of(data, offset));
+    let kept = suffix.and_then(|offset| SuffixDigest::of_cut(data, offset, cut));
     let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.sha256);
     (sha256, kept, crate::time::now_ns() - t0)
 }

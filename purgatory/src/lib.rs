@@ -21,6 +21,8 @@ use core::arch::{asm, global_asm};
 use purgatory_core::purgatory_abi::{self as abi, entry_regs_offset as off};
 use purgatory_core::{self as pc, Console, EntryRegs, PhysMemory, ShaRegion, MAX_REGIONS};
 
+mod second_cpu;
+
 // The entry64_regs field offsets come from the ABI crate.
 global_asm!(
     include_str!("entry.s"),
@@ -49,6 +51,15 @@ pub static mut purgatory_region_digests: [[u8; 32]; MAX_REGIONS] = [[0; 32]; MAX
 #[link_section = ".data.purgatory_params"]
 pub static mut purgatory_region_prefixes: [u8; abi::REGION_PREFIXES.size] = [0; abi::REGION_PREFIXES.size];
 
+/// purgatory_abi::REGION_CUTS, the same encoding as the prefixes.
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_region_cuts: [u8; abi::REGION_CUTS.size] = [0; abi::REGION_CUTS.size];
+
+#[no_mangle]
+#[link_section = ".data.purgatory_params"]
+pub static mut purgatory_second_cpu: u64 = 0;
+
 #[no_mangle]
 #[link_section = ".data.purgatory_params"]
 pub static mut entry64_regs: EntryRegs = EntryRegs::ZERO;
@@ -75,6 +86,7 @@ const _: () = {
     assert!(size_of::<u16>() == abi::SERIAL_PORT.size);
     assert!(size_of::<u64>() == abi::FLAGS.size);
     assert!(size_of::<[u64; 2]>() == abi::TIMING.size);
+    assert!(size_of::<u64>() == abi::SECOND_CPU.size);
 };
 
 /// The value the kernel patched into one of the statics above. The pointer
@@ -102,9 +114,10 @@ unsafe fn patched<T: Copy>(mut p: *const T) -> T {
 #[no_mangle]
 pub extern "C" fn purgatory_main() {
     let entry_tsc = rdtsc();
-    // SAFETY: single CPU, nothing else runs; the kernel patched these before
-    // entering us and nobody writes them any more.
-    let (params, port) = unsafe {
+    // SAFETY: nothing else runs yet (a second CPU starts in verify_on);
+    // the kernel patched these before entering us and nobody writes them
+    // any more.
+    let (params, port, second_page) = unsafe {
         let regs = patched(&raw const entry64_regs);
         (
             pc::Params {
@@ -112,17 +125,36 @@ pub extern "C" fn purgatory_main() {
                 digest: patched(&raw const purgatory_sha256_digest),
                 region_digests: patched(&raw const purgatory_region_digests),
                 region_prefixes: pc::RegionPrefix::table_from_bytes(&patched(&raw const purgatory_region_prefixes)),
+                region_cuts: pc::RegionPrefix::table_from_bytes(&patched(&raw const purgatory_region_cuts)),
                 flags: patched(&raw const purgatory_flags),
                 entry_rip: regs.rip,
                 timing: patched(&raw const purgatory_timing),
                 entry_tsc,
             },
             patched(&raw const purgatory_serial_port),
+            patched(&raw const purgatory_second_cpu),
         )
     };
     let mut uart = Uart { port };
+    // SSE first: the second CPU copies this CR4.
     let saved_cr4 = (params.flags & abi::FLAG_SHA_NI != 0 && sha256::cpu_has_sha_ni()).then(enable_sha_ni);
-    let decision = pc::verify(&params, &IdentityMapped, &mut uart, rdtsc);
+    let (mut one, mut ap);
+    let cpus: &mut dyn pc::SecondCpu = match second_cpu::Ap::new(second_page, params.timing[0]) {
+        Ok(second) => {
+            ap = second;
+            &mut ap
+        }
+        Err(why) => {
+            if let Some(why) = why {
+                uart.write_str("purgatory: one CPU (");
+                uart.write_str(why);
+                uart.write_str(")\n");
+            }
+            one = pc::OneCpu;
+            &mut one
+        }
+    };
+    let decision = pc::verify_on(&params, &IdentityMapped, &mut uart, rdtsc, cpus);
     if let Some(cr4) = saved_cr4 {
         write_cr4(cr4);
     }
@@ -151,7 +183,7 @@ fn enable_sha_ni() -> u64 {
     cr4
 }
 
-fn read_cr4() -> u64 {
+pub(crate) fn read_cr4() -> u64 {
     let cr4: u64;
     // SAFETY: reading CR4 at CPL 0 has no side effect.
     unsafe { asm!("mov {}, cr4", out(reg) cr4, options(nomem, nostack, preserves_flags)) };
@@ -250,7 +282,7 @@ fn outb(port: u16, value: u8) {
     };
 }
 
-fn rdtsc() -> u64 {
+pub(crate) fn rdtsc() -> u64 {
     let (lo, hi): (u32, u32);
     // SAFETY: reads the TSC (CR4.TSD does not matter at CPL 0).
     unsafe {
@@ -259,7 +291,7 @@ fn rdtsc() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
-fn halt_forever() -> ! {
+pub(crate) fn halt_forever() -> ! {
     loop {
         // SAFETY: stops this CPU; with IF = 0 only an NMI wakes it, and the
         // loop puts it back to sleep.

@@ -365,6 +365,8 @@ fn helper_cpu_crash(kind: &str, report: &str) -> Result<()> {
         &log,
         "smp: one CPU (a capture kernel leaves the crashed kernel's CPUs alone)",
     )?;
+    // A crash image's purgatory checks on one CPU: the crashed kernel's are left alone.
+    m.check_lacks("the crash kexec", &log, kexec_core::purgatory_abi::SECOND_CPU_LINE)?;
     m.poweroff()
 }
 

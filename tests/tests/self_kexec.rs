@@ -97,6 +97,9 @@ fn self_kexec_chain_in_48m() -> Result<()> {
         let helped = out.contains("on the helper CPU, verify_sig");
         m.check(helped == (i == 1), format_args!("load {i}: IMA's passes on the helper CPU: {helped}: {out:?}"))?;
         m.exec_into_kexos("/boot/kexos.bzImage", append, HOP)?;
+        // Purgatory shares its check with the second CPU only after the kexos that has one.
+        let shared = m.transcript().matches(kexec_core::purgatory_abi::SECOND_CPU_LINE).count();
+        m.check(shared == 1, format_args!("hop {i}: {shared} purgatory runs on two CPUs so far, expected 1"))?;
         let (total, free) = meminfo(&mut m)?;
         m.check(free > 16 << 10, format_args!("hop {i}: MemTotal {total} kB, MemFree {free} kB"))?;
         let smp = if i == 1 { "smp: one CPU (nosmp on the command line)" } else { "smp: helper CPU online" };

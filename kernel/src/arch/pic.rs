@@ -18,8 +18,6 @@ const PIC2_CMD: u16 = 0xa0;
 const PIC2_DATA: u16 = 0xa1;
 pub const TICK_HZ: u32 = 100;
 
-const IA32_APIC_BASE: u32 = 0x1b;
-
 /// Direct-map address of the LAPIC registers, 0 when the APIC is disabled.
 static LAPIC: AtomicU64 = AtomicU64::new(0);
 
@@ -95,11 +93,11 @@ pub fn mask_all() {
 /// to the CPU and there is nothing to do.)
 fn lapic_virtual_wire() {
     let base = apic_base();
-    if base & (1 << 11) == 0 {
+    if !base.enabled() {
         return;
     }
     // Through the direct map (main.rs's PHYS_OFFSET); arch sits below mm.
-    LAPIC.store(crate::PHYS_OFFSET + (base & 0xffff_f000), Ordering::Relaxed);
+    LAPIC.store(crate::PHYS_OFFSET + base.registers(), Ordering::Relaxed);
     lapic_write(0x80, 0); // TPR: accept everything
     lapic_write(0x320, 1 << 16); // LVT timer: masked
     lapic_write(0x340, 1 << 16); // LVT perf counters: masked
@@ -122,18 +120,10 @@ pub fn lapic_enabled() -> bool {
     LAPIC.load(Ordering::Relaxed) != 0
 }
 
-/// IA32_APIC_BASE: (this CPU is the bootstrap processor, the LAPIC is in
-/// x2APIC mode, where its MMIO registers do not work).
-pub fn apic_base_flags() -> (bool, bool) {
-    let base = apic_base();
-    (base & (1 << 8) != 0, base & (1 << 10) != 0)
-}
-
-/// IA32_APIC_BASE (SDM vol. 3A, 10.4.4): bit 8 BSP, bit 10 x2APIC, bit 11
-/// enabled, bits 12.. the register page.
-fn apic_base() -> u64 {
+/// IA32_APIC_BASE (libs/ap-boot reads its bits).
+pub fn apic_base() -> ap_boot::ApicBase {
     // SAFETY: reading the APIC base MSR has no side effects.
-    unsafe { x86_64::registers::model_specific::Msr::new(IA32_APIC_BASE).read() }
+    ap_boot::ApicBase(unsafe { x86_64::registers::model_specific::Msr::new(ap_boot::ApicBase::MSR).read() })
 }
 
 /// This CPU's local APIC ID (ID register, bits 31:24 in xAPIC mode).
@@ -141,17 +131,9 @@ pub fn lapic_id() -> u32 {
     lapic_read(0x20) >> 24
 }
 
-/// The inter-processor interrupts kexos sends (Intel SDM vol. 3A, 10.6.1,
-/// "Interrupt Command Register").
-#[derive(Clone, Copy, Debug)]
-pub enum Ipi {
-    /// INIT, level assert, to every CPU but this one.
-    InitAllButSelf,
-    /// Start-up at page `vector` (real-mode CS = vector << 8), every CPU but this one.
-    StartupAllButSelf(u8),
-    /// A fixed interrupt on `vector` for the CPU whose APIC ID is `dest`.
-    Fixed { dest: u32, vector: u8 },
-}
+/// The inter-processor interrupts kexos sends (libs/ap-boot owns their
+/// encodings: purgatory sends them too).
+pub use ap_boot::Ipi;
 
 /// Send `ipi` and wait until the LAPIC has delivered it (delivery status,
 /// ICR bit 12; at most about a million reads: a LAPIC that never clears it
@@ -162,17 +144,11 @@ pub fn send_ipi(ipi: Ipi) {
     // before the ICR write: this fence keeps the compiler from moving the
     // volatile store above the atomic ones before it.
     core::sync::atomic::fence(Ordering::SeqCst);
-    const ALL_BUT_SELF: u32 = 0b11 << 18;
-    const ASSERT: u32 = 1 << 14;
-    let (dest, low) = match ipi {
-        Ipi::InitAllButSelf => (0, ALL_BUT_SELF | ASSERT | 0b101 << 8),
-        Ipi::StartupAllButSelf(v) => (0, ALL_BUT_SELF | ASSERT | 0b110 << 8 | v as u32),
-        Ipi::Fixed { dest, vector } => (dest, ASSERT | vector as u32),
-    };
-    lapic_write(0x310, dest << 24);
-    lapic_write(0x300, low);
+    let (high, low) = ipi.icr();
+    lapic_write(ap_boot::reg::ICR_HIGH, high);
+    lapic_write(ap_boot::reg::ICR_LOW, low);
     for _ in 0..1_000_000 {
-        if !lapic_enabled() || lapic_read(0x300) & (1 << 12) == 0 {
+        if !lapic_enabled() || lapic_read(ap_boot::reg::ICR_LOW) & ap_boot::reg::ICR_PENDING == 0 {
             break;
         }
         core::hint::spin_loop();

@@ -37,18 +37,6 @@ use x86_64::PhysAddr;
 use super::pic;
 use super::stack::{GuardedStack, FAULT_STACK_SIZE};
 
-core::arch::global_asm!(include_str!("ap_boot.s"), options(att_syntax));
-
-extern "C" {
-    static kexos_ap_boot: u8;
-    static kexos_ap_boot_end: u8;
-    static kexos_ap_gdt: u8;
-    static kexos_ap_gdtr: u8;
-    static kexos_ap_long: u8;
-    static kexos_ap_far: u8;
-    static kexos_ap_params: u8;
-}
-
 /// The vector of the IPIs between the two CPUs ("a job is posted", "a job is
 /// done"); their handler only acknowledges them.
 pub const IPI_VECTOR: u8 = 0xf0;
@@ -69,6 +57,8 @@ static ONLINE: AtomicBool = AtomicBool::new(false);
 static BUSY: AtomicBool = AtomicBool::new(false);
 /// When the start-up IPIs went out (TSC), for the first join's wait.
 static STARTED_TSC: AtomicU64 = AtomicU64::new(0);
+/// The page the start-up code is in (0: not installed).
+static TRAMPOLINE: AtomicU64 = AtomicU64::new(0);
 /// The first join waited for the helper already.
 static WAITED: AtomicBool = AtomicBool::new(false);
 /// Panics and faults on the helper so far (see helper_fault).
@@ -89,16 +79,6 @@ struct Job {
     run: unsafe fn(*mut ()),
     data: *mut (),
     state: AtomicU8,
-}
-
-/// smp.rs's half of ap_boot.s's parameter block (its order).
-#[repr(C)]
-struct ApParams {
-    pml4: u64,
-    cr4: u64,
-    cr0: u64,
-    stack: u64,
-    entry: u64,
 }
 
 /// Whether `join` has a second CPU.
@@ -122,12 +102,12 @@ pub fn init(cmdline: &str, capture_kernel: bool) {
         info!("smp: one CPU (the local APIC is disabled)");
         return;
     }
-    let (bsp, x2apic) = pic::apic_base_flags();
-    if !bsp {
+    let base = pic::apic_base();
+    if !base.bsp() {
         info!("smp: one CPU (this is not the bootstrap processor: an INIT would reset the machine)");
         return;
     }
-    if x2apic {
+    if base.x2apic() {
         info!("smp: one CPU (the local APIC is in x2APIC mode, which kexos does not drive)");
         return;
     }
@@ -147,12 +127,12 @@ pub fn init(cmdline: &str, capture_kernel: bool) {
     install_trampoline(page, pml4);
     info!("smp: starting a helper CPU (start-up code at {:#x}); used once it checks in", page);
     STARTED_TSC.store(super::rdtsc(), Ordering::Relaxed);
-    // Two start-up IPIs (9.4.4), each followed by 10 us, as Linux waits on
-    // modern CPUs; an AP that is already running ignores the second.
+    // Two start-up IPIs (9.4.4), each followed by a short wait; an AP that
+    // is already running ignores the second.
     let vector = (page >> 12) as u8;
     for _ in 0..2 {
         pic::send_ipi(pic::Ipi::StartupAllButSelf(vector));
-        delay_us(10);
+        delay_us(ap_boot::SIPI_DELAY_US);
     }
 }
 
@@ -201,23 +181,9 @@ fn boot_tables() -> Option<u64> {
     Some(pml4)
 }
 
-/// Copy ap_boot.s to `page` and fill in its addresses and parameters.
+/// Copy libs/ap-boot's start-up code to `page` for the helper.
 fn install_trampoline(page: u64, pml4: u64) {
-    // Only the addresses of the linker symbols are taken.
-    let (start, end, gdt, gdtr, long, far, params) = {
-        (
-            &raw const kexos_ap_boot as u64,
-            &raw const kexos_ap_boot_end as u64,
-            &raw const kexos_ap_gdt as u64,
-            &raw const kexos_ap_gdtr as u64,
-            &raw const kexos_ap_long as u64,
-            &raw const kexos_ap_far as u64,
-            &raw const kexos_ap_params as u64,
-        )
-    };
-    let len = (end - start) as usize;
-    let dst = crate::mm::phys_to_virt(page);
-    let p = ApParams {
+    let p = ap_boot::ApParams {
         pml4,
         cr4: Cr4::read_raw(),
         cr0: Cr0::read_raw(),
@@ -225,14 +191,9 @@ fn install_trampoline(page: u64, pml4: u64) {
         entry: kexos_ap_main as *const () as u64,
     };
     // SAFETY: `page` is RAM below 1 MiB that nothing uses (trampoline_page)
-    // and is in the direct map; every offset is inside the copied bytes;
-    // the gdtr's base (at +2) is unaligned, so all three are written so.
-    unsafe {
-        core::ptr::copy_nonoverlapping(start as *const u8, dst as *mut u8, len);
-        ((dst + (gdtr - start) + 2) as *mut u32).write_unaligned((page + (gdt - start)) as u32);
-        ((dst + (far - start)) as *mut u32).write_unaligned((page + (long - start)) as u32);
-        ((dst + (params - start)) as *mut ApParams).write_unaligned(p);
-    }
+    // and is in the direct map.
+    unsafe { ap_boot::install(crate::mm::phys_to_virt(page) as *mut u8, page, &p) };
+    TRAMPOLINE.store(page, Ordering::Relaxed);
 }
 
 /// The helper's first Rust code, on HELPER_STACK, under the trampoline's
@@ -380,6 +341,15 @@ fn outcome(job: &Job) -> Option<u8> {
     Some(DIED)
 }
 
+
+/// The page below 1 MiB a purgatory may start the second CPU from, when
+/// one answered there: this kernel's start-up page, which the frame
+/// allocator never hands out (it is below 1 MiB) and which no kernel data
+/// lives in. None with one CPU, or while the helper is offline.
+pub fn startup_page() -> Option<u64> {
+    let page = TRAMPOLINE.load(Ordering::Relaxed);
+    (helper_online() && page != 0).then_some(page)
+}
 
 /// Whether this code runs on the helper CPU (its stacks are its own).
 pub fn on_helper() -> bool {

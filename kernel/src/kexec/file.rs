@@ -65,7 +65,8 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         Some(Ok((data, _))) if ops.is_some() => Some(data),
         _ => None,
     };
-    let (checked, kernel_ima, initrd_ima) = hash_side_by_side(ops, &kernel, initrd_bytes);
+    let two_cpus_in_purgatory = flags & (KEXEC_FILE_ON_CRASH | KEXEC_FILE_XXH64_DIGEST) == 0 && crate::arch::smp::startup_page().is_some();
+    let (checked, kernel_ima, initrd_ima) = hash_side_by_side(ops, &kernel, initrd_bytes, two_cpus_in_purgatory);
     let (kernel_sha256, kernel_digest, mut ima_ns) = kernel_ima;
     crate::ima::record(&kernel_sha256, &kernel_path);
     phases.mark("ima|verify_sig", now_ns());
@@ -76,10 +77,10 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         None => (None, None),
         Some(read) => {
             let (data, path) = read.map_err(|(e, why)| fail(e, why))?;
-            let (sha256, _, ns) = initrd_ima.expect("hashed whenever it was read and a loader accepted the kernel");
+            let (sha256, kept, ns) = initrd_ima.expect("hashed whenever it was read and a loader accepted the kernel");
             crate::ima::record(&sha256, &path);
             ima_ns += ns;
-            (Some(data), Some(sha256))
+            (Some(data), Some(kept.unwrap_or(kexec_core::SuffixDigest::whole(sha256))))
         }
     };
     let cmdline = copy_cmdline(cmdline_ptr, cmdline_len)?;
@@ -122,13 +123,21 @@ fn hash_side_by_side(
     ops: Option<&dyn kexec_core::KexecFileOps>,
     kernel: &[u8],
     initrd: Option<&[u8]>,
+    two_cpus_in_purgatory: bool,
 ) -> (Option<super::sig::Checked>, crate::ima::FileDigest, Option<crate::ima::FileDigest>) {
     let suffix = ops.and_then(|ops| ops.suffix_offset(kernel));
+    // Where purgatory's two CPUs will split the check: IMA's pass keeps the
+    // hash state there too (purgatory_abi::REGION_CUTS).
+    let (kernel_cut, initrd_cut) = if two_cpus_in_purgatory {
+        kexec_core::cuts_for_two_cpus(kernel.len(), suffix, initrd.map_or(0, <[u8]>::len))
+    } else {
+        (None, None)
+    };
     let (checked, (kernel_ima, initrd_ima, on_helper)) = crate::arch::smp::join(
         || ops.map(|ops| super::sig::check(ops, kernel)),
         || {
-            let k = crate::ima::digest_file(kernel, suffix);
-            let i = initrd.map(|d| crate::ima::digest_file(d, None));
+            let k = crate::ima::digest_file(kernel, suffix, kernel_cut);
+            let i = initrd.map(|d| crate::ima::digest_file(d, Some(0), initrd_cut));
             (k, i, crate::arch::smp::on_helper())
         },
     );

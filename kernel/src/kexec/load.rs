@@ -154,6 +154,7 @@ impl LoadedImage {
         };
         phases.mark("place", now_ns());
         let timing = set_purgatory_tsc_khz(&mut image);
+        let second_cpu = offer_second_cpu(&mut image);
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let (entries, digests) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         phases.mark("copy+digest", now_ns());
@@ -171,6 +172,7 @@ impl LoadedImage {
         let us = (now_ns() - t0) / 1000;
         if req.debug {
             debug_report(ops.name(), req, &summary, &segments, &entries, &control, &final_cmdline);
+            info!("kexec_file: purgatory's check: {}", second_cpu);
         }
         digest_report(&segments, &digests, req.debug);
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
@@ -227,16 +229,19 @@ impl LoadedImage {
         machine_kexec::machine_kexec(&me.control, me.entries.head, me.start)
     }
 
-    /// Test hook: flip a byte in the first source page of segment `index`.
-    pub fn corrupt_segment(&self, index: usize) -> Result<(), Errno> {
+    /// Test hook: flip segment `index`'s first data byte, or its last with
+    /// `last` (where it is held until the jump: in place or its source page).
+    pub fn corrupt_segment(&self, index: usize, last: bool) -> Result<(), Errno> {
         let seg = self.segments.get(index).ok_or(Errno::EINVAL)?;
         if seg.bufsz == 0 {
             return Err(Errno::ENOENT);
         }
-        let page = entry::loaded_page(&self.entries, seg.mem.0, &DirectMap, max_steps()).ok_or(Errno::ENOENT)?;
-        // SAFETY: the page holding the segment's first bytes until the jump
-        // (in place or its source page), owned by this image, in the direct map.
-        unsafe { *(phys_to_virt(page) as *mut u8) ^= 0xff };
+        let byte = seg.mem.0 + if last { seg.bufsz - 1 } else { 0 };
+        let page = byte & !(PAGE_SIZE - 1);
+        let held = entry::loaded_page(&self.entries, page, &DirectMap, max_steps()).ok_or(Errno::ENOENT)?;
+        // SAFETY: the page holding that byte until the jump (in place or its
+        // source page), owned by this image, in the direct map.
+        unsafe { *(phys_to_virt(held + byte % PAGE_SIZE) as *mut u8) ^= 0xff };
         Ok(())
     }
 }
@@ -278,6 +283,18 @@ fn tsc_khz_to_pass() -> Option<u64> {
 pub(super) fn set_purgatory_tsc_khz(image: &mut kexec_core::Kimage<'_>) -> bool {
     let khz = crate::time::tsc_khz().unwrap_or(0);
     image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok()
+}
+
+/// Let purgatory start a second CPU from this kernel's start-up page
+/// (purgatory_abi::SECOND_CPU) when this kernel has one; what `-d` says.
+fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>) -> String {
+    let Some(page) = crate::arch::smp::startup_page() else {
+        return String::from("one CPU (this kernel runs on one)");
+    };
+    match kexec_core::offer_second_cpu(image, page) {
+        Ok(()) => format!("two CPUs (start-up page {:#x})", page),
+        Err(why) => format!("one CPU ({})", why),
+    }
 }
 
 /// Where the loaded image holds purgatory's jump-TSC field (TIMING[1]).

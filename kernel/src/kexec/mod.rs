@@ -136,16 +136,17 @@ fn fail(errno: Errno, reason: String) -> Errno {
 }
 
 /// Test hook: flip one byte of segment `index`'s loaded data after its
-/// digest was computed, so purgatory's verification must catch it.
-pub fn test_corrupt_segment(index: usize) -> Result<(), Errno> {
+/// digest was computed, so purgatory's verification must catch it: the
+/// first, or the last with `last`.
+pub fn test_corrupt_segment(index: usize, last: bool) -> Result<(), Errno> {
     if !crate::boot::test_hooks_enabled() {
         return Err(Errno::EPERM);
     }
     let _lock = KexecLock::try_acquire()?;
     let image = IMAGE.lock();
     let image = image.as_ref().ok_or(Errno::ENOENT)?;
-    image.corrupt_segment(index)?;
-    info!("kexec: test hook: corrupted one byte of segment {}", index);
+    image.corrupt_segment(index, last)?;
+    info!("kexec: test hook: corrupted the {} byte of segment {}", if last { "last" } else { "first" }, index);
     Ok(())
 }
 
@@ -176,7 +177,7 @@ pub fn test_corrupt_late() {
         return;
     }
     if let Some(image) = IMAGE.lock().as_ref() {
-        match image.corrupt_segment(index) {
+        match image.corrupt_segment(index, false) {
             Ok(()) => info!("kexec: test hook: corrupted one byte of segment {} after the reboot notifiers", index),
             Err(e) => info!("kexec: test hook: segment {} not corrupted: {}", index, e.name()),
         }

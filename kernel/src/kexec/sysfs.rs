@@ -60,8 +60,9 @@ static KEXEC_LOAD_DISABLED: KernelFile = KernelFile {
     read: || text(format!("{}\n", super::load_disabled() as u8)),
     write: Some(write_load_disabled),
 };
-/// Test hook: `list` corrupts the entry list, a number that segment's data,
-/// `N@exec` segment N's data at `kexec -e` after the reboot notifiers.
+/// Test hook: `list` corrupts the entry list, a number N that segment's
+/// first data byte, `N:last` its last, `N@exec` segment N's data at `kexec
+/// -e` after the reboot notifiers.
 static KEXEC_TEST_CORRUPT: KernelFile = KernelFile {
     path: "/sys/kernel/kexec_test_corrupt",
     mode: 0o200,
@@ -161,7 +162,11 @@ fn write_test_corrupt(data: &[u8]) -> Result<usize, Errno> {
     } else if let Some(index) = text.strip_suffix("@exec") {
         super::test_corrupt_segment_at_exec(index.parse::<usize>().map_err(|_| Errno::EINVAL)?)?;
     } else {
-        super::test_corrupt_segment(text.parse::<usize>().map_err(|_| Errno::EINVAL)?)?;
+        let (index, last) = match text.strip_suffix(":last") {
+            Some(index) => (index, true),
+            None => (text, false),
+        };
+        super::test_corrupt_segment(index.parse::<usize>().map_err(|_| Errno::EINVAL)?, last)?;
     }
     Ok(data.len())
 }

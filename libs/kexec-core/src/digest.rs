@@ -34,7 +34,7 @@
 
 use purgatory_abi::{
     region_digests_to_bytes, RegionHash, RegionHasher, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION,
-    FLAG_SHA_NI, FLAG_XXH64, NO_DIGEST, REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
+    FLAG_SHA_NI, FLAG_XXH64, NO_DIGEST, REGION_CUTS, REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
 };
 
 use crate::error::KexecError;
@@ -49,6 +49,18 @@ const _: () = assert!(KEXEC_SEGMENT_MAX == purgatory_abi::MAX_REGIONS);
 /// (a weaker check is never silent).
 pub const XXH64_CHOSEN: &str = "kexec_file: segment digests are XXH64 (KEXEC_FILE_XXH64_DIGEST)";
 
+/// A SHA-256 the caller computed over bytes a segment borrows
+/// ([`Kimage::kexec_known_digest_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KnownDigest {
+    /// SHA-256 of some bytes (maybe none) followed by the segment's.
+    pub sha256: Sha256Digest,
+    /// The hash's state after the bytes before the segment's.
+    pub prefix: RegionPrefix,
+    /// The state at a cut inside the segment ([`REGION_CUTS`]), or NONE.
+    pub cut: RegionPrefix,
+}
+
 /// What purgatory is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Digests {
@@ -60,6 +72,8 @@ pub struct Digests {
     pub digest: Sha256Digest,
     /// Per-slot state each region's hash starts from (per-region mode).
     pub prefixes: [RegionPrefix; KEXEC_SEGMENT_MAX],
+    /// Per-slot cut where two CPUs may split purgatory's check ([`REGION_CUTS`]).
+    pub cuts: [RegionPrefix; KEXEC_SEGMENT_MAX],
     /// Per slot: the digest is one the caller computed (IMA's), not hashed
     /// by the load ([`Kimage::kexec_known_digest`]).
     pub reused: [bool; KEXEC_SEGMENT_MAX],
@@ -83,17 +97,19 @@ impl Digests {
         segment_digests: [NO_DIGEST; KEXEC_SEGMENT_MAX],
         digest: NO_DIGEST,
         prefixes: [RegionPrefix::NONE; KEXEC_SEGMENT_MAX],
+        cuts: [RegionPrefix::NONE; KEXEC_SEGMENT_MAX],
         reused: [false; KEXEC_SEGMENT_MAX],
         hash: RegionHash::Sha256,
     };
 
-    /// Slot `i` is checksummed segment `s`, whose data hashes to `digest`
-    /// from `prefix` (None in [`DigestMode::Total`], where only the total is
-    /// kept).
-    pub(crate) fn record(&mut self, i: usize, s: &KexecSegment<'_>, digest: Option<(Sha256Digest, RegionPrefix)>) {
-        if let Some((d, p)) = digest {
-            self.segment_digests[i] = d;
-            self.prefixes[i] = p;
+    /// Slot `i` is checksummed segment `s`, whose data hashes to
+    /// `digest.sha256` from `digest.prefix` (None in [`DigestMode::Total`],
+    /// where only the total is kept).
+    pub(crate) fn record(&mut self, i: usize, s: &KexecSegment<'_>, digest: Option<KnownDigest>) {
+        if let Some(k) = digest {
+            self.segment_digests[i] = k.sha256;
+            self.prefixes[i] = k.prefix;
+            self.cuts[i] = k.cut;
         }
         self.sha_regions[i] = ShaRegion { start: s.mem.0, len: s.bufsz() };
     }
@@ -102,15 +118,19 @@ impl Digests {
 /// A digest of `data` the image already knows (with the state it starts
 /// from), if this purgatory can check it: per-region mode with SHA-256,
 /// and for a digest with a prefix, a purgatory that has [`REGION_PREFIXES`].
-pub(crate) fn reusable_digest(image: &Kimage<'_>, data: &[u8], mode: DigestMode) -> Option<(Sha256Digest, RegionPrefix)> {
+/// Its cut is kept only for a purgatory that has [`REGION_CUTS`].
+pub(crate) fn reusable_digest(image: &Kimage<'_>, data: &[u8], mode: DigestMode) -> Option<KnownDigest> {
     let sha256_slots = mode == DigestMode::PerRegion && image.region_hash == RegionHash::Sha256;
-    let (d, p) = image.known_digest(data).filter(|_| sha256_slots)?;
-    (p == RegionPrefix::NONE || has_prefix_table(image)).then_some((d, p))
+    let mut k = image.known_digest(data).filter(|_| sha256_slots)?;
+    if k.cut != RegionPrefix::NONE && !has_table(image, REGION_CUTS) {
+        k.cut = RegionPrefix::NONE;
+    }
+    (k.prefix == RegionPrefix::NONE || has_table(image, REGION_PREFIXES)).then_some(k)
 }
 
-/// Does this purgatory take [`REGION_PREFIXES`] (name and exact size)?
-fn has_prefix_table(image: &Kimage<'_>) -> bool {
-    image.purgatory_get_symbol(REGION_PREFIXES.name, REGION_PREFIXES.size).is_ok()
+/// Does this purgatory take `table` (name and exact size)?
+fn has_table(image: &Kimage<'_>, table: purgatory_abi::PatchableSymbol) -> bool {
+    image.purgatory_get_symbol(table.name, table.size).is_ok()
 }
 
 /// Compute the tables for every checksummed segment, hashing each byte once
@@ -153,7 +173,8 @@ pub(crate) fn load_digested<'k, E>(
         load(s, hash)?;
         if s.checksum && i < KEXEC_SEGMENT_MAX {
             d.reused[i] = known.is_some();
-            d.record(i, s, known.or(own.map(|h| (h.finalize(), RegionPrefix::NONE))));
+            let hashed = |h: RegionHasher| KnownDigest { sha256: h.finalize(), prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE };
+            d.record(i, s, known.or(own.map(hashed)));
         }
     }
     match mode {
@@ -196,9 +217,12 @@ pub fn store_digests(image: &mut Kimage<'_>, mode: DigestMode, d: &Digests) -> R
     image.purgatory_set_symbol(SHA256_DIGEST.name, &d.digest)?;
     if mode == DigestMode::PerRegion {
         image.purgatory_set_symbol(REGION_DIGESTS.name, &region_digests_to_bytes(&d.segment_digests))?;
-        // Optional: a purgatory without it never gets a prefix (reusable_digest).
-        if has_prefix_table(image) {
-            image.purgatory_set_symbol(REGION_PREFIXES.name, &RegionPrefix::table_to_bytes(&d.prefixes))?;
+        // Optional: a purgatory without them never gets a prefix or a cut
+        // (reusable_digest).
+        for (table, values) in [(REGION_PREFIXES, &d.prefixes), (REGION_CUTS, &d.cuts)] {
+            if has_table(image, table) {
+                image.purgatory_set_symbol(table.name, &RegionPrefix::table_to_bytes(values))?;
+            }
         }
     }
     Ok(())

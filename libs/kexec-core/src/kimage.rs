@@ -48,7 +48,7 @@ pub struct Kimage<'a> {
     /// (IMA's measurements of the initramfs and of the kernel file), with the
     /// state the hash of those bytes starts from: the digest step reuses
     /// them instead of hashing the same bytes again ([`crate::digest`]).
-    pub(crate) known_digests: Vec<(&'a [u8], purgatory_abi::Sha256Digest, RegionPrefix)>,
+    pub(crate) known_digests: Vec<(&'a [u8], crate::digest::KnownDigest)>,
     /// The function of the per-segment digests purgatory checks: SHA-256
     /// unless the caller asked for XXH64 (`KEXEC_FILE_XXH64_DIGEST`); set by
     /// the plan ([`crate::DigestsAt::Copy`]) before any digest exists.
@@ -78,7 +78,7 @@ impl<'a> Kimage<'a> {
     /// length) then gets this digest without a second pass. A wrong digest
     /// can only make purgatory refuse the image: it still hashes memory.
     pub fn kexec_known_digest(&mut self, data: &'a [u8], sha256: purgatory_abi::Sha256Digest) {
-        self.known_digests.push((data, sha256, RegionPrefix::NONE));
+        self.kexec_known_digest_of(data, crate::digest::KnownDigest { sha256, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE });
     }
 
     /// Record that `sha256` is the SHA-256 of some bytes followed by exactly
@@ -88,12 +88,19 @@ impl<'a> Kimage<'a> {
     /// (purgatory_abi::REGION_PREFIXES); the same rules as
     /// [`Kimage::kexec_known_digest`] otherwise.
     pub fn kexec_known_suffix_digest(&mut self, data: &'a [u8], prefix: RegionPrefix, sha256: purgatory_abi::Sha256Digest) {
-        self.known_digests.push((data, sha256, prefix));
+        self.kexec_known_digest_of(data, crate::digest::KnownDigest { sha256, prefix, cut: RegionPrefix::NONE });
     }
 
-    /// The recorded digest of exactly `data` and the state it starts from.
-    pub(crate) fn known_digest(&self, data: &[u8]) -> Option<(purgatory_abi::Sha256Digest, RegionPrefix)> {
-        self.known_digests.iter().find(|(d, _, _)| core::ptr::eq(*d, data)).map(|&(_, h, p)| (h, p))
+    /// Either of the above, maybe with a cut (purgatory_abi::REGION_CUTS:
+    /// the state at a point inside `data`, where purgatory may split the
+    /// check between two CPUs; used only with a purgatory that takes cuts).
+    pub fn kexec_known_digest_of(&mut self, data: &'a [u8], known: crate::digest::KnownDigest) {
+        self.known_digests.push((data, known));
+    }
+
+    /// The recorded digest of exactly `data`.
+    pub(crate) fn known_digest(&self, data: &[u8]) -> Option<crate::digest::KnownDigest> {
+        self.known_digests.iter().find(|(d, _)| core::ptr::eq(*d, data)).map(|&(_, k)| k)
     }
 
     /// Normal or crash.

@@ -40,6 +40,7 @@ mod plan;
 pub mod purgatory;
 pub mod read_file;
 pub mod sanity;
+mod second_cpu;
 mod segment;
 pub mod sig;
 mod types;
@@ -47,7 +48,7 @@ pub mod walk;
 
 pub use bzimage64::{BzImage64, BzImageError};
 pub use crash::{crash_load_segments, ELFCOREHDR_LABEL, ELF_CORE_HEADER_ALIGN};
-pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests};
+pub use digest::{compute_digests, kexec_calculate_store_digests, DigestMode, Digests, KnownDigest};
 pub use elf64::{Elf64, Elf64Error, Elf64Info, Elf64Placement, EntrySource};
 pub use entry::{
     check_entry_list, kimage_crash_digest_mode, kimage_load_crash_segments, kimage_load_crash_segments_digested, kimage_load_segments, kimage_load_segments_digested, relocate_simulate,
@@ -60,13 +61,14 @@ pub use hole::{locate_mem_hole, HoleError, HoleReason};
 pub use kimage::{Kimage, KimageKind, SegmentInfo};
 pub use loader::{probe_image, CrashSetup, KexecFileOps, LoadContext, LoadSummary, ProbeError};
 pub use memview::MemoryView;
-pub use plan::{kexec_file_plan, DigestsAt, KnownDigests, SuffixDigest};
+pub use plan::{cuts_for_two_cpus, kexec_file_plan, DigestsAt, KnownDigests, SuffixDigest};
 pub use purgatory::{kexec_load_purgatory, PurgatoryError};
 pub use read_file::{kernel_read_file_check, FdFile, ReadFileError, KEXEC_FILE_SIZE_MAX};
 /// The kernel <-> purgatory contract (names, sizes, layouts, flags).
 pub use purgatory_abi;
 pub use purgatory_abi::{EntryRegs, ShaRegion};
 pub use sanity::{sanity_check_segment_list, SanityError, SanityLimits};
+pub use second_cpu::{offer_second_cpu, NoSecondCpu};
 pub use segment::{KexecBuf, KexecSegment, SegmentBuf};
 pub use sig::{Lockdown, RefusedBy, SigError, SigPolicy, SigVerdict, Verified};
 /// The signature verifiers and the keyring (re-exported for the kernel).

@@ -35,8 +35,8 @@ pub struct KnownDigests {
     /// bytes, where the loader's [`KexecFileOps::suffix_offset`] says a
     /// segment holding the rest of the file starts.
     pub kernel: Option<SuffixDigest>,
-    /// The initrd file's SHA-256.
-    pub initrd: Option<purgatory_abi::Sha256Digest>,
+    /// The initrd file's SHA-256 (`offset` 0: the segment is the whole file).
+    pub initrd: Option<SuffixDigest>,
 }
 
 /// See [`KnownDigests::kernel`].
@@ -48,6 +48,10 @@ pub struct SuffixDigest {
     pub offset: usize,
     /// The hash's state after `offset` bytes.
     pub prefix: purgatory_abi::RegionPrefix,
+    /// The hash's state at a cut further into the suffix, where purgatory
+    /// may split its check between two CPUs (purgatory_abi::REGION_CUTS);
+    /// [`RegionPrefix::NONE`](purgatory_abi::RegionPrefix::NONE): none.
+    pub cut: purgatory_abi::RegionPrefix,
 }
 
 impl SuffixDigest {
@@ -55,13 +59,59 @@ impl SuffixDigest {
     /// on the way (one pass): None if `offset` is past the end or not a
     /// multiple of 64.
     pub fn of(file: &[u8], offset: usize) -> Option<SuffixDigest> {
+        Self::of_cut(file, offset, None)
+    }
+
+    /// [`SuffixDigest::of`], also keeping the state at the file offset
+    /// `cut` when it is a multiple of 64 strictly between `offset` and the
+    /// end (else no cut: the check is not split).
+    pub fn of_cut(file: &[u8], offset: usize, cut: Option<usize>) -> Option<SuffixDigest> {
+        use purgatory_abi::RegionPrefix;
         use sha256::Sha256;
         let (head, tail) = (file.get(..offset)?, &file[offset..]);
         let mut h = Sha256::new();
         h.update(head);
-        let prefix = purgatory_abi::RegionPrefix::capture(&h)?;
-        h.update(tail);
-        Some(SuffixDigest { sha256: h.finalize(), offset, prefix })
+        let prefix = RegionPrefix::capture(&h)?;
+        let cut = cut.filter(|&c| c > offset && c < file.len()).map(|c| c - offset);
+        let state_at_cut = match cut {
+            Some(c) => {
+                h.update(&tail[..c]);
+                RegionPrefix::capture(&h).unwrap_or(RegionPrefix::NONE)
+            }
+            None => RegionPrefix::NONE,
+        };
+        h.update(&tail[cut.unwrap_or(0)..]);
+        Some(SuffixDigest { sha256: h.finalize(), offset, prefix, cut: state_at_cut })
+    }
+
+    /// A whole file's SHA-256 computed elsewhere (offset 0, no cut).
+    pub fn whole(sha256: purgatory_abi::Sha256Digest) -> SuffixDigest {
+        use purgatory_abi::RegionPrefix;
+        SuffixDigest { sha256, offset: 0, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE }
+    }
+
+    /// What the image records for the segment holding the suffix.
+    pub fn known(&self) -> crate::digest::KnownDigest {
+        crate::digest::KnownDigest { sha256: self.sha256, prefix: self.prefix, cut: self.cut }
+    }
+}
+
+/// Where IMA's pass should keep a cut so that purgatory's two CPUs check
+/// equal shares (purgatory_abi::REGION_CUTS): in the larger of the kernel
+/// segment (the kernel file after `suffix`, when the loader has one) and
+/// the initrd, half of their sum into it, as a file offset rounded down to
+/// a block. Returns (kernel cut, initrd cut), at most one of them. The
+/// small segments (boot_params, ...) go to whichever CPU has less.
+pub fn cuts_for_two_cpus(kernel_len: usize, suffix: Option<usize>, initrd_len: usize) -> (Option<usize>, Option<usize>) {
+    let kernel = suffix.map_or(0, |s| kernel_len.saturating_sub(s));
+    let half = ((kernel + initrd_len) / 2) & !63;
+    if half == 0 {
+        return (None, None);
+    }
+    match suffix {
+        Some(s) if kernel >= initrd_len && half < kernel => (Some(s + half), None),
+        _ if initrd_len > kernel && half < initrd_len => (None, Some(half)),
+        _ => (None, None),
     }
 }
 
@@ -71,7 +121,7 @@ impl KnownDigests {
 
     /// Only the initrd's digest.
     pub fn initrd(sha256: Option<purgatory_abi::Sha256Digest>) -> KnownDigests {
-        KnownDigests { initrd: sha256, ..Self::NONE }
+        KnownDigests { initrd: sha256.map(SuffixDigest::whole), ..Self::NONE }
     }
 }
 
@@ -97,12 +147,9 @@ pub fn kexec_file_plan<'a>(
     at: DigestsAt,
 ) -> Result<(Kimage<'a>, LoadSummary), KexecError> {
     let mut image = Kimage::new(kind);
-    if let (Some(data), Some(sha256)) = (initrd, known.initrd) {
-        image.kexec_known_digest(data, sha256);
-    }
-    if let Some(k) = known.kernel {
-        if let Some(rest) = kernel.get(k.offset..) {
-            image.kexec_known_suffix_digest(rest, k.prefix, k.sha256);
+    for (file, k) in [(Some(kernel), known.kernel), (initrd, known.initrd)] {
+        if let (Some(rest), Some(k)) = (file.and_then(|f| k.and_then(|k| f.get(k.offset..))), k) {
+            image.kexec_known_digest_of(rest, k.known());
         }
     }
     for h in handover {
@@ -448,7 +495,7 @@ mod tests {
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
         let initrd_sha256 = Some(Sha256::digest(&initrd));
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
-        let knowns = [KnownDigests::NONE, KnownDigests::initrd(initrd_sha256), KnownDigests { kernel: Some(suffix), initrd: initrd_sha256 }];
+        let knowns = [KnownDigests::NONE, KnownDigests::initrd(initrd_sha256), KnownDigests { kernel: Some(suffix), initrd: initrd_sha256.map(SuffixDigest::whole) }];
         let purgatories = [
             (purgatory(), false),
             (crate::testutil::kexos_style_purgatory(), true),
@@ -505,7 +552,7 @@ mod tests {
         let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
         let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
         let suffix = SuffixDigest::of(&kernel, BzImage64.suffix_offset(&kernel).unwrap()).unwrap();
-        let known = KnownDigests { kernel: Some(suffix), initrd: Some(Sha256::digest(&initrd)) };
+        let known = KnownDigests { kernel: Some(suffix), initrd: Some(SuffixDigest::whole(Sha256::digest(&initrd))) };
         let alloc = || ListAlloc::new((0..8192).map(|i| 2 * MIB + i * PAGE_SIZE).collect());
         let purg = crate::testutil::kexos_style_purgatory();
         let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
@@ -547,6 +594,84 @@ mod tests {
         assert_eq!(SuffixDigest::of(&file, 0).unwrap().sha256, whole);
         assert_eq!(SuffixDigest::of(&file, 100), None, "not a block boundary");
         assert_eq!(SuffixDigest::of(&file, 70_016), None, "past the end");
+    }
+
+    /// A cut kept in IMA's pass (purgatory_abi::REGION_CUTS) reaches
+    /// purgatory's table for the segment holding the suffix: the loaded
+    /// bytes before it, hashed from the prefix, give its state, and the
+    /// bytes after it, hashed from that state, give the file's digest. A
+    /// purgatory without the table gets the digest and prefix, no cut.
+    #[test]
+    fn a_cut_splits_the_kernel_segments_check_in_two() {
+        use crate::entry::{kimage_load_segments_digested, SparseMem};
+        use purgatory_abi::{RegionHash, RegionPrefix};
+        let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+        let offset = BzImage64.suffix_offset(&kernel).unwrap();
+        let (kcut, icut) = cuts_for_two_cpus(kernel.len(), Some(offset), initrd.len());
+        assert!(kcut.is_some() && icut.is_none(), "the kernel is the larger: {kcut:?} {icut:?}");
+        let suffix = SuffixDigest::of_cut(&kernel, offset, kcut).unwrap();
+        assert_eq!(suffix.sha256, SuffixDigest::of(&kernel, offset).unwrap().sha256, "a cut changes no digest");
+        let known = KnownDigests { kernel: Some(suffix), initrd: Some(SuffixDigest::whole(Sha256::digest(&initrd))) };
+        for (purg, takes_cuts) in [(crate::testutil::kexos_style_purgatory(), true), (crate::testutil::kexos_style_purgatory_without_prefixes(), false)] {
+            let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
+            let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy(RegionHash::Sha256)).unwrap();
+            let alloc = || ListAlloc::new((0..8192).map(|i| 2 * MIB + i * PAGE_SIZE).collect());
+            let mut mem = SparseMem::default();
+            let (list, d) = kimage_load_segments_digested(&mut image, &mut alloc(), &mut mem).unwrap();
+            relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
+            let k = image.segments().iter().position(|s| s.label == "kernel").unwrap();
+            assert!(d.cuts.iter().enumerate().all(|(i, c)| i == k || *c == RegionPrefix::NONE));
+            if !takes_cuts {
+                assert_eq!(d.cuts[k], RegionPrefix::NONE);
+                continue;
+            }
+            let stored = image.purgatory_get_symbol_array::<{ purgatory_abi::REGION_CUTS.size }>(purgatory_abi::REGION_CUTS.name).unwrap();
+            assert_eq!(RegionPrefix::table_from_bytes(&stored), d.cuts);
+            let s = &image.segments()[k];
+            let mut loaded = vec![0u8; s.bufsz() as usize];
+            mem.read(s.mem, &mut loaded);
+            let at = ((d.cuts[k].blocks - d.prefixes[k].blocks) * 64) as usize;
+            assert_eq!(at, kcut.unwrap() - offset);
+            let mut h = d.prefixes[k].resume();
+            h.update(&loaded[..at]);
+            assert_eq!(RegionPrefix::capture(&h), Some(d.cuts[k]), "purgatory's first piece");
+            let mut h = d.cuts[k].resume();
+            h.update(&loaded[at..]);
+            assert_eq!(h.finalize(), d.segment_digests[k], "purgatory's second piece");
+        }
+    }
+
+    #[test]
+    fn cuts_balance_the_two_cpus() {
+        // The Debian kernel (13.5 MiB, 17 KiB of setup) and its initrd (1.9 MiB).
+        let (k, i) = cuts_for_two_cpus(13_500_000, Some(17 * 1024), 1_900_000);
+        let kernel_segment = 13_500_000 - 17 * 1024;
+        let first = k.unwrap() - 17 * 1024;
+        assert!(i.is_none() && first % 64 == 0);
+        assert!((first as i64 - (kernel_segment - first + 1_900_000) as i64).abs() < 128, "{first}");
+        // kexos: an 860 KiB kernel, a 2 MiB initramfs: the initramfs is cut.
+        let (k, i) = cuts_for_two_cpus(880_640, Some(16_384), 2 << 20);
+        assert_eq!(k, None);
+        assert_eq!(i, Some(((880_640 - 16_384 + (2 << 20)) / 2) & !63));
+        // No suffix (ELF64: its segments are hashed as copied): only the initrd can be cut.
+        assert_eq!(cuts_for_two_cpus(1 << 20, None, 1 << 20), (None, Some(1 << 19)));
+        assert_eq!(cuts_for_two_cpus(1 << 20, None, 0), (None, None));
+        assert_eq!(cuts_for_two_cpus(100, Some(64), 0), (None, None), "nothing to share");
+    }
+
+    #[test]
+    fn a_cut_is_kept_only_inside_the_suffix() {
+        let file: Vec<u8> = (0..70_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
+        let none = purgatory_abi::RegionPrefix::NONE;
+        // Before or at the suffix, at or past the end, not on a block.
+        for bad in [0, 1000, 1024, 35_000, 70_000, 80_000] {
+            let k = SuffixDigest::of_cut(&file, 1024, Some(bad)).unwrap();
+            assert_eq!((k.cut, k.sha256), (none, Sha256::digest(&file)), "{bad}");
+        }
+        let k = SuffixDigest::of_cut(&file, 1024, Some(35_008)).unwrap();
+        assert_eq!(k.cut.blocks, 35_008 / 64);
+        assert_eq!(k.sha256, Sha256::digest(&file));
     }
 
     /// The mode a planned image's purgatory was given.

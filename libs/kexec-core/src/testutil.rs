@@ -23,8 +23,8 @@ enum Style {
 fn purgatory_source(style: Style) -> String {
     use core::fmt::Write as _;
     use purgatory_abi::{
-        entry_regs_offset, ENTRY64_REGS, ENTRY_SYMBOL, FLAGS, PATCHABLE_SYMBOLS, REGION_PREFIXES,
-        STACK_END_SYMBOL,
+        entry_regs_offset, ENTRY64_REGS, ENTRY_SYMBOL, FLAGS, PATCHABLE_SYMBOLS, REGION_CUTS, REGION_PREFIXES,
+        SECOND_CPU, STACK_END_SYMBOL,
     };
     let (entry, regs, stack_end) = (ENTRY_SYMBOL, ENTRY64_REGS.name, STACK_END_SYMBOL);
     let rip = entry_regs_offset::RIP;
@@ -44,7 +44,11 @@ verify:
 "
     );
     for sym in PATCHABLE_SYMBOLS {
-        if (style == Style::Linux && sym == FLAGS) || (style == Style::KexosWithoutPrefixes && sym == REGION_PREFIXES) {
+        // Linux's has none of kexos's extensions; the older kexos one no
+        // prefixes, nor the cuts that came after them.
+        let linux_lacks = [FLAGS, REGION_CUTS, SECOND_CPU].contains(&sym);
+        let older_lacks = [REGION_PREFIXES, REGION_CUTS].contains(&sym);
+        if (style == Style::Linux && linux_lacks) || (style == Style::KexosWithoutPrefixes && older_lacks) {
             continue;
         }
         sym.write_gnu_as(&mut s).unwrap();

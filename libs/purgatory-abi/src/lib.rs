@@ -278,21 +278,54 @@ pub const REGION_PREFIXES: PatchableSymbol = PatchableSymbol {
     size: RegionPrefix::SIZE * MAX_REGIONS,
 };
 
+/// `[RegionPrefix; MAX_REGIONS]` (640 bytes), per-region SHA-256 mode
+/// only: slot `i` = where region `i` is cut in two, so that two CPUs can
+/// check it; all zero = not cut. The entry is the SHA-256 state after the
+/// bytes up to the cut, counted like the region's prefix (its `blocks`
+/// include the prefix's), so the cut lies `(cut.blocks -
+/// prefix.blocks) * 64` bytes into the region, strictly inside it. The
+/// bytes before the cut, hashed from the region's prefix, must give this
+/// state; the bytes after it, hashed from this state, must give slot `i`
+/// of [`REGION_DIGESTS`]. Any other cut is a refusal ([`REFUSE_UNCHECKABLE`]).
+/// Encoded by [`RegionPrefix::table_to_bytes`]. Optional for the kernel.
+pub const REGION_CUTS: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_region_cuts",
+    size: RegionPrefix::SIZE * MAX_REGIONS,
+};
+
+/// `u64`, little endian: the physical address of a RAM page below 1 MiB
+/// that no segment, control page or next-kernel data uses, where purgatory
+/// may put the start-up code (libs/ap-boot) for a second CPU to share the
+/// check; 0 = one CPU. The kernel sets it only when its own second CPU
+/// answered from that page, for a normal (not crash) image. Purgatory then
+/// sends the start-up IPIs, and INIT to every other CPU once the check is
+/// done, before it enters the next kernel. Optional for the kernel.
+pub const SECOND_CPU: PatchableSymbol = PatchableSymbol {
+    name: "purgatory_second_cpu",
+    size: 8,
+};
+
 /// What starts purgatory's timing line: then `relocate_kernel N us, verify
 /// N us` (kexec_core::phases reads it).
 pub const PURGATORY_PHASES: &str = "purgatory: phases: ";
 
+/// Purgatory's line when a second CPU did part of the check: then `S of T
+/// bytes`, S the second CPU's share.
+pub const SECOND_CPU_LINE: &str = "purgatory: second CPU checked ";
+
 /// Every symbol the kexos purgatory must define as a `STB_GLOBAL`
 /// `STT_OBJECT` with exactly this `st_size`, in a section with file bytes.
-pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 8] = [
+pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 10] = [
     SHA_REGIONS,
     SHA256_DIGEST,
     REGION_DIGESTS,
     REGION_PREFIXES,
+    REGION_CUTS,
     ENTRY64_REGS,
     SERIAL_PORT,
     FLAGS,
     TIMING,
+    SECOND_CPU,
 ];
 
 /// Bytes of the [`SHA_REGIONS`] table.

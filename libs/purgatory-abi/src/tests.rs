@@ -3,7 +3,7 @@ use super::*;
 #[test]
 fn contract_sizes() {
     let sizes: Vec<_> = PATCHABLE_SYMBOLS.iter().map(|s| s.size).collect();
-    assert_eq!(sizes, [256, 32, 512, 640, 136, 2, 8, 16]);
+    assert_eq!(sizes, [256, 32, 512, 640, 640, 136, 2, 8, 16, 8]);
     assert_eq!(EntryRegs::ZERO.to_bytes().len(), 136);
     assert_eq!(
         ShaRegion::table_to_bytes(&[ShaRegion::EMPTY; MAX_REGIONS]).len(),
@@ -39,10 +39,12 @@ fn names_are_linux_and_kexos_names() {
             "purgatory_sha256_digest",
             "purgatory_region_digests",
             "purgatory_region_prefixes",
+            "purgatory_region_cuts",
             "entry64_regs",
             "purgatory_serial_port",
             "purgatory_flags",
             "purgatory_timing",
+            "purgatory_second_cpu",
         ]
     );
     assert_eq!(ENTRY_SYMBOL, "purgatory_start");

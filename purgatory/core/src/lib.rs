@@ -17,6 +17,10 @@
 use purgatory_abi::{RegionHash, RegionHasher};
 use sha256::Sha256;
 
+pub mod split;
+
+pub use split::{OneCpu, SecondCpu};
+
 // The contract (names, sizes, layouts, flags) is purgatory-abi's; re-exported
 // so the purgatory binary needs one dependency.
 pub use purgatory_abi;
@@ -33,6 +37,8 @@ pub struct Params {
     pub region_digests: [Sha256Digest; MAX_REGIONS],
     /// Per-region mode: the state each region's hash starts from.
     pub region_prefixes: [RegionPrefix; MAX_REGIONS],
+    /// Per-region mode: where a region is cut in two pieces ([`split`]).
+    pub region_cuts: [RegionPrefix; MAX_REGIONS],
     pub flags: u64,
     /// `entry64_regs.rip`, only printed.
     pub entry_rip: u64,
@@ -226,11 +232,24 @@ pub enum Decision {
 /// The purgatory's whole job, minus the jump: check the patched parameters,
 /// hash, compare, print what happened. `clock` returns a monotonic cycle
 /// count (the TSC on the machine) used only for the "hashed ... in" line.
-pub fn verify<M, C, T>(p: &Params, mem: &M, con: &mut C, mut clock: T) -> Decision
+/// On one CPU; [`verify_on`] may use a second.
+pub fn verify<M, C, T>(p: &Params, mem: &M, con: &mut C, clock: T) -> Decision
 where
-    M: PhysMemory + ?Sized,
+    M: PhysMemory + Sync + ?Sized,
     C: Console + ?Sized,
     T: FnMut() -> u64,
+{
+    verify_on(p, mem, con, clock, &mut OneCpu)
+}
+
+/// [`verify`], with a second CPU for part of the per-region check when
+/// `cpus` gives one ([`split`]).
+pub fn verify_on<M, C, T, S>(p: &Params, mem: &M, con: &mut C, mut clock: T, cpus: &mut S) -> Decision
+where
+    M: PhysMemory + Sync + ?Sized,
+    C: Console + ?Sized,
+    T: FnMut() -> u64,
+    S: SecondCpu + ?Sized,
 {
     if p.flags & FLAG_NO_VERIFY != 0 {
         con.write_str("purgatory: verification skipped (flags ");
@@ -263,7 +282,7 @@ where
     con.write_str(" KiB)\n");
 
     if p.flags & FLAG_PER_REGION != 0 {
-        return verify_per_region(p, summary, mem, con, clock);
+        return verify_per_region(p, summary, mem, con, clock, cpus);
     }
 
     let t0 = clock();
@@ -344,17 +363,19 @@ fn write_segment<C: Console + ?Sized>(con: &mut C, what: &str, i: usize, region:
 
 /// [`FLAG_PER_REGION`]: one pass, each region against its own digest, with
 /// the function [`RegionHash::from_flags`] names.
-fn verify_per_region<M, C, T>(
+fn verify_per_region<M, C, T, S>(
     p: &Params,
     summary: RegionSummary,
     mem: &M,
     con: &mut C,
     mut clock: T,
+    cpus: &mut S,
 ) -> Decision
 where
-    M: PhysMemory + ?Sized,
+    M: PhysMemory + Sync + ?Sized,
     C: Console + ?Sized,
     T: FnMut() -> u64,
+    S: SecondCpu + ?Sized,
 {
     let hash = RegionHash::from_flags(p.flags);
     let mut unusable = 0usize;
@@ -372,20 +393,38 @@ where
             write_segment(con, " for segment ", i, region);
         }
     }
-    if unusable != 0 {
-        refuse(con, REFUSE_UNCHECKABLE);
-        return Decision::Refuse;
-    }
-    let t0 = clock();
-    let mut bad = 0usize;
-    for (i, region) in active_regions(&p.regions) {
-        let actual = region_slot(mem, hash, &p.region_prefixes[i], region);
-        if region_check(&p.region_digests[i], &actual) != RegionCheck::Match {
-            bad += 1;
-            write_what_segment(con, "", hash, " mismatch in segment ", i, region);
+    let pieces = match split::pieces(p, hash) {
+        Ok(pieces) => Some(pieces),
+        Err(split::BadCut { slot }) => {
+            unusable += 1;
+            con.write_str("purgatory: a cut ");
+            con.write_str(hash.name());
+            write_segment(con, " cannot check, in segment ", slot, p.regions[slot]);
+            None
         }
-    }
+    };
+    let (pieces, n) = match pieces {
+        Some(pieces) if unusable == 0 => pieces,
+        _ => {
+            refuse(con, REFUSE_UNCHECKABLE);
+            return Decision::Refuse;
+        }
+    };
+    let t0 = clock();
+    let checked = split::check_all(mem, hash, &pieces[..n], cpus);
     let cycles = clock().wrapping_sub(t0);
+    if checked.on_two_cpus {
+        con.write_str(purgatory_abi::SECOND_CPU_LINE);
+        write_dec(con, checked.second_cpu_bytes);
+        con.write_str(" of ");
+        write_dec(con, summary.total_len);
+        con.write_str(" bytes\n");
+    }
+    let mut bad = 0usize;
+    for (i, region) in active_regions(&p.regions).filter(|(i, _)| checked.bad[*i]) {
+        bad += 1;
+        write_what_segment(con, "", hash, " mismatch in segment ", i, region);
+    }
     if bad == 0 {
         boot_ok(p, hash, summary, cycles, con);
         Decision::Boot
@@ -436,14 +475,14 @@ fn refuse<C: Console + ?Sized>(con: &mut C, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Physical memory `[base, base + bytes.len())`, fed in `chunk`-byte pieces.
     struct FakeMem {
         base: u64,
         bytes: Vec<u8>,
         chunk: usize,
-        reads: Cell<usize>,
+        reads: AtomicUsize,
     }
 
     impl FakeMem {
@@ -453,7 +492,7 @@ mod tests {
                 base,
                 bytes,
                 chunk: 7,
-                reads: Cell::new(0),
+                reads: AtomicUsize::new(0),
             }
         }
         fn slice(&self, r: ShaRegion) -> &[u8] {
@@ -464,7 +503,7 @@ mod tests {
 
     impl PhysMemory for FakeMem {
         fn feed<F: FnMut(&[u8])>(&self, region: ShaRegion, mut sink: F) {
-            self.reads.set(self.reads.get() + 1);
+            self.reads.fetch_add(1, Ordering::Relaxed);
             for c in self.slice(region).chunks(self.chunk) {
                 sink(c);
             }
@@ -534,6 +573,7 @@ mod tests {
             digest: sha(&all),
             region_digests,
             region_prefixes: [RegionPrefix::NONE; MAX_REGIONS],
+            region_cuts: [RegionPrefix::NONE; MAX_REGIONS],
             flags: 0,
             entry_rip: 0x100_0200,
             timing: [0, 0],
@@ -575,7 +615,7 @@ mod tests {
             base: 0,
             bytes: b"abc".to_vec(),
             chunk: 1,
-            reads: Cell::new(0),
+            reads: AtomicUsize::new(0),
         };
         let d = digest_regions(&mem, [ShaRegion { start: 0, len: 3 }].into_iter());
         assert_eq!(
@@ -667,7 +707,7 @@ mod tests {
         per_region.digest = [0xee; 32];
         for p in [total, per_region] {
             let mut o = Out::default();
-            let reads = mem.reads.get();
+            let reads = mem.reads.load(Ordering::Relaxed);
             assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Boot, "flags {:#x}", p.flags);
             assert_eq!(
                 o.text(),
@@ -678,7 +718,7 @@ mod tests {
                     sha256::backend().name()
                 )
             );
-            assert_eq!(mem.reads.get() - reads, 3, "flags {:#x}", p.flags);
+            assert_eq!(mem.reads.load(Ordering::Relaxed) - reads, 3, "flags {:#x}", p.flags);
         }
     }
 
@@ -719,6 +759,7 @@ mod tests {
             digest: sha(&mem.bytes),
             region_digests: [NO_DIGEST; MAX_REGIONS],
             region_prefixes: [RegionPrefix::NONE; MAX_REGIONS],
+            region_cuts: [RegionPrefix::NONE; MAX_REGIONS],
             flags: 0,
             entry_rip: 0,
             timing: [0, 0],
@@ -780,6 +821,150 @@ mod tests {
         let mut o = Out::default();
         assert_eq!(verify(&p, &mem, &mut o, clock()), Decision::Refuse);
         assert!(o.text().contains("purgatory: sha256 mismatch in segment 2"), "{}", o.text());
+    }
+
+    /// A second CPU made of a host thread: `theirs` really runs beside `ours`.
+    struct Thread {
+        ran: usize,
+    }
+    impl SecondCpu for Thread {
+        fn beside(&mut self, ours: &mut dyn FnMut(), theirs: &(dyn Fn() + Sync)) -> bool {
+            self.ran += 1;
+            std::thread::scope(|s| {
+                s.spawn(theirs);
+                ours();
+            });
+            true
+        }
+    }
+
+    /// A second CPU that never answers: the caller runs its share.
+    struct Absent;
+    impl SecondCpu for Absent {
+        fn beside(&mut self, ours: &mut dyn FnMut(), _: &(dyn Fn() + Sync)) -> bool {
+            ours();
+            false
+        }
+    }
+
+    /// Region 0 (0x1000 bytes) resumed from a 1 KiB prefix and cut 0x800
+    /// bytes in, as the kernel cuts the kernel segment for two CPUs.
+    fn cut_setup() -> (FakeMem, Params) {
+        let (mem, mut p) = setup();
+        p.flags = FLAG_PER_REGION;
+        let header = [0x5au8; 1024];
+        let mut h = Sha256::new();
+        h.update(header);
+        p.region_prefixes[0] = RegionPrefix::capture(&h).unwrap();
+        let region = mem.slice(p.regions[0]).to_vec();
+        h.update(&region[..0x800]);
+        p.region_cuts[0] = RegionPrefix::capture(&h).unwrap();
+        h.update(&region[0x800..]);
+        p.region_digests[0] = h.finalize();
+        (mem, p)
+    }
+
+    #[test]
+    fn a_cut_region_is_checked_in_two_pieces_on_two_cpus() {
+        let (mut mem, p) = cut_setup();
+        let (pieces, n) = split::pieces(&p, RegionHash::Sha256).unwrap();
+        assert_eq!(n, 4, "region 0 in two pieces, regions 1 and 2 whole");
+        assert_eq!((pieces[0].bytes.len, pieces[1].bytes.start), (0x800, p.regions[0].start + 0x800));
+        let (cpu, load) = split::share(&pieces[..n]);
+        assert_eq!(load, [0x800 + 0x400, 0x800 + 0x33], "{:?}", &cpu[..n]);
+        let mut two = Thread { ran: 0 };
+        let mut o = Out::default();
+        assert_eq!(verify_on(&p, &mem, &mut o, clock(), &mut two), Decision::Boot, "{}", o.text());
+        assert_eq!(two.ran, 1);
+        assert!(o.text().contains("purgatory: second CPU checked 2099 of 5171 bytes\n"), "{}", o.text());
+        // On one CPU, or with a second that never came: the same verdict, no such line.
+        for one in [&mut OneCpu as &mut dyn SecondCpu, &mut Absent] {
+            let mut o = Out::default();
+            assert_eq!(verify_on(&p, &mem, &mut o, clock(), one), Decision::Boot, "{}", o.text());
+            assert!(!o.text().contains("second CPU"), "{}", o.text());
+        }
+        // A byte before the cut and a byte after it: each is caught, on either CPU.
+        for at in [0x100, 0x100 + 0x7ff, 0x100 + 0x800, 0x100 + 0xfff] {
+            mem.bytes[at] ^= 1;
+            for (cpus_two, cpus) in [(true, &mut Thread { ran: 0 } as &mut dyn SecondCpu), (false, &mut OneCpu), (false, &mut Absent)] {
+                let mut o = Out::default();
+                assert_eq!(verify_on(&p, &mem, &mut o, clock(), cpus), Decision::Refuse, "byte {at:#x}");
+                assert!(o.text().contains("purgatory: sha256 mismatch in segment 0 (start 0x80000100, len 0x1000)\n"), "{}", o.text());
+                assert_eq!(o.text().contains("purgatory: second CPU checked 2099 of 5171 bytes\n"), cpus_two, "{}", o.text());
+                assert!(!o.text().contains("segment 1") && !o.text().contains("segment 2"), "{}", o.text());
+            }
+            mem.bytes[at] ^= 1;
+        }
+    }
+
+    /// A second CPU that says it ran its share but did not: a piece nobody
+    /// checked is not a match.
+    struct Liar;
+    impl SecondCpu for Liar {
+        fn beside(&mut self, ours: &mut dyn FnMut(), _: &(dyn Fn() + Sync)) -> bool {
+            ours();
+            true
+        }
+    }
+
+    #[test]
+    fn a_piece_nobody_checked_refuses_the_boot() {
+        let (mem, p) = cut_setup();
+        let mut o = Out::default();
+        assert_eq!(verify_on(&p, &mem, &mut o, clock(), &mut Liar), Decision::Refuse, "{}", o.text());
+        // The second CPU's share: region 0's second piece and region 1.
+        assert!(o.text().contains("mismatch in segment 0 ") && o.text().contains("mismatch in segment 1 "), "{}", o.text());
+        assert!(!o.text().contains("mismatch in segment 2 "), "{}", o.text());
+    }
+
+    #[test]
+    fn a_cut_that_cannot_be_checked_is_refused_before_hashing() {
+        let (_, p) = cut_setup();
+        let prefix = p.region_prefixes[0];
+        let at = |blocks: u64| RegionPrefix { blocks, ..p.region_cuts[0] };
+        // At the prefix (nothing before the cut), at the region's end, past
+        // it, before the prefix; and any cut with XXH64.
+        for (cut, flags) in [
+            (at(prefix.blocks), p.flags),
+            (at(prefix.blocks + 0x1000 / 64), p.flags),
+            (at(prefix.blocks + 0x2000 / 64), p.flags),
+            (at(prefix.blocks - 1), p.flags),
+            (p.region_cuts[0], p.flags | purgatory_abi::FLAG_XXH64),
+        ] {
+            let mut q = p.clone();
+            q.region_cuts[0] = cut;
+            q.flags = flags;
+            if flags & purgatory_abi::FLAG_XXH64 != 0 {
+                q.region_prefixes[0] = RegionPrefix::NONE;
+            }
+            let mut o = Out::default();
+            assert_eq!(verify_on(&q, &NoMem, &mut o, clock(), &mut Thread { ran: 0 }), Decision::Refuse, "{cut:?}");
+            assert!(o.text().contains("cannot check, in segment 0 (start 0x80000100, len 0x1000)\n"), "{}", o.text());
+            assert!(o.text().ends_with(&format!("{REFUSE_UNCHECKABLE}\n")), "{}", o.text());
+        }
+        // A cut with a wrong state is a mismatch, not a refusal of the parameters.
+        let (mem, mut q) = cut_setup();
+        q.region_cuts[0].state[3] ^= 1;
+        let mut o = Out::default();
+        assert_eq!(verify_on(&q, &mem, &mut o, clock(), &mut Thread { ran: 0 }), Decision::Refuse);
+        assert!(o.text().contains("purgatory: sha256 mismatch in segment 0"), "{}", o.text());
+    }
+
+    #[test]
+    fn the_longest_pieces_are_shared_first() {
+        let piece = |len: u64| split::Piece {
+            slot: 0,
+            bytes: ShaRegion { start: 0x1000, len },
+            from: RegionPrefix::NONE,
+            expect: split::Expect::Slot(NO_DIGEST),
+        };
+        // The Debian kernel cut in two beside its initrd and boot_params.
+        let p = [piece(7_000), piece(6_500), piece(2_000), piece(16)];
+        let (cpu, load) = split::share(&p);
+        assert_eq!((&cpu[..4], load), (&[0, 1, 1, 0][..], [7_016, 8_500]));
+        // Nothing to share: all on this CPU.
+        assert_eq!(split::share(&p[..1]).1, [7_000, 0]);
+        assert_eq!(split::share(&[]).1, [0, 0]);
     }
 
     /// With either function (SHA-256 slots, or XXH64's with FLAG_XXH64).
@@ -847,7 +1032,7 @@ mod tests {
              purgatory: hashed 5171 bytes in 500 cycles (xxh64)\n\
              purgatory: xxh64 ok, entering kernel at 0x1000200\n"
         );
-        assert_eq!(mem.reads.get(), 3);
+        assert_eq!(mem.reads.load(Ordering::Relaxed), 3);
     }
 
     #[test]

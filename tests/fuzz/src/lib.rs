@@ -260,7 +260,7 @@ pub fn run_load(loaders: &[&dyn KexecFileOps], input: &LoadInput<'_>, purgatory:
         .then(|| ops.suffix_offset(input.kernel))
         .flatten()
         .and_then(|offset| kexec_core::SuffixDigest::of(input.kernel, offset));
-    let known = kexec_core::KnownDigests { kernel: kernel_digest, initrd: digest };
+    let known = kexec_core::KnownDigests { kernel: kernel_digest, initrd: digest.map(kexec_core::SuffixDigest::whole) };
     let at = if input.flags & load_flags::COPY_XXH64 != 0 { DigestsAt::Copy(RegionHash::Xxh64) } else { DigestsAt::Plan };
     match kexec_file_plan(ops, kind, &ctx, input.kernel, input.initrd, known, input.cmdline, &m.limits, handover, at) {
         Ok((mut image, summary)) => {

@@ -3,16 +3,18 @@
 # "Initializing IA-32e Mode"). AT&T syntax.
 #
 # A start-up IPI with vector V starts an AP in real mode at CS = V << 8,
-# IP = 0: at the start of the 4 KiB page V below 1 MiB. arch/smp.rs copies
+# IP = 0: at the start of the 4 KiB page V below 1 MiB. `install` copies
 # the bytes from kexos_ap_boot to kexos_ap_boot_end to the start of such a
-# page and fills in the words marked "smp.rs" below. Nothing here depends on
-# where the page is except those words.
+# page and fills in the words marked "install" below (libs/ap-boot's
+# `install`, called by the kernel's arch/smp.rs and by purgatory). Nothing
+# here depends on where the page is except those words.
 #
 # Real mode goes straight to long mode: CR4.PAE, CR3 and EFER.LME first,
 # then CR0.PE and CR0.PG in one write (allowed, 9.8.5), then a far jump to a
-# 64-bit code segment. The page tables at ap_pml4 map the first 2 MiB to
-# themselves (this page runs there) and the kernel half as the kernel's do;
-# kexos_ap_main (smp.rs) switches to the kernel's own tables at once.
+# 64-bit code segment. The page tables the parameter block names must map
+# this page to itself and the entry point: the kernel's map the first 2 MiB
+# and the kernel half (kexos_ap_main switches to the kernel's own tables at
+# once); purgatory's are the identity map relocate_kernel runs on.
 
     .pushsection .rodata.kexos_ap_boot, "a"
     .balign 16
@@ -40,7 +42,7 @@ kexos_ap_boot:
     lgdtl (kexos_ap_gdtr - kexos_ap_boot)
     movl $0x20, %eax                  # CR4.PAE
     movl %eax, %cr4
-    movl (kexos_ap_params - kexos_ap_boot), %eax    # ap_pml4 (below 4 GiB)
+    movl (kexos_ap_params - kexos_ap_boot), %eax    # ApParams.pml4 (below 4 GiB)
     movl %eax, %cr3
     movl $0xc0000080, %ecx            # IA32_EFER
     rdmsr
@@ -80,13 +82,13 @@ kexos_ap_gdt:
     .quad 0x0000920000000000          # 0x10: data
 kexos_ap_gdtr:
     .word 23
-    .long 0                           # smp.rs: linear address of kexos_ap_gdt
+    .long 0                           # install: linear address of kexos_ap_gdt
     .balign 8
 kexos_ap_far:
-    .long 0                           # smp.rs: linear address of kexos_ap_long
+    .long 0                           # install: linear address of kexos_ap_long
     .word 0x08
     .balign 8
-# smp.rs's ApParams: pml4, cr4, cr0, stack, entry (u64 each).
+# ApParams (lib.rs): pml4, cr4, cr0, stack, entry (u64 each).
 kexos_ap_params:
     .quad 0, 0, 0, 0, 0
 kexos_ap_claim:

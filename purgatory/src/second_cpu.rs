@@ -1,0 +1,170 @@
+//! A second CPU for the check (purgatory_abi::SECOND_CPU): the start-up IPIs
+//! to libs/ap-boot's code, one job, and an INIT to park it again before the
+//! next kernel. purgatory_core::split decides what the job hashes.
+
+use core::arch::asm;
+use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+
+use ap_boot::{ApParams, ApicBase, Ipi};
+use purgatory_core::SecondCpu;
+
+/// The second CPU's job: a `&(dyn Fn() + Sync)` on the boot CPU's stack.
+static JOB: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// Where the job is (`WAITING` until the second CPU claims it).
+static STATE: AtomicU32 = AtomicU32::new(WAITING);
+const WAITING: u32 = 0;
+const RUNNING: u32 = 1;
+const DONE: u32 = 2;
+/// The boot CPU took the job back: the second CPU never claimed it.
+const TAKEN_BACK: u32 = 3;
+
+/// The second CPU's stack (its job hashes, as the boot CPU does on 16 KiB).
+#[repr(C, align(16))]
+struct Stack([u8; 16384]);
+static mut AP_STACK: Stack = Stack([0; 16384]);
+
+/// The second CPU, if the parameters and the machine allow one.
+pub struct Ap {
+    page: u64,
+    lapic: u64,
+    tsc_per_us: u64,
+}
+
+impl Ap {
+    /// A second CPU started from `page`, or why there is none (`page` 0:
+    /// the kernel did not offer one, which needs no message).
+    pub fn new(page: u64, tsc_khz: u64) -> Result<Ap, Option<&'static str>> {
+        if page == 0 {
+            return Err(None);
+        }
+        if !page.is_multiple_of(4096) || page > ap_boot::LAST_STARTUP_PAGE {
+            return Err(Some("the start-up page is not a page below 1 MiB"));
+        }
+        if tsc_khz == 0 {
+            return Err(Some("no TSC frequency for the start-up IPIs' wait"));
+        }
+        let base = ApicBase(read_msr(ApicBase::MSR));
+        if !base.enabled() || base.x2apic() || !base.bsp() {
+            return Err(Some("the local APIC is off, in x2APIC mode, or this is not the bootstrap processor"));
+        }
+        if read_cr3() >= 1 << 32 {
+            return Err(Some("the identity map's root is above 4 GiB, out of the start-up code's reach"));
+        }
+        Ok(Ap { page, lapic: base.registers(), tsc_per_us: tsc_khz.div_ceil(1000) })
+    }
+
+    fn send(&self, ipi: Ipi) {
+        let (high, low) = ipi.icr();
+        let reg = |off: usize| (self.lapic + off as u64) as *mut u32;
+        // SAFETY: the LAPIC's register page is identity-mapped (the map
+        // covers the first 4 GiB) and these are its ICR registers.
+        unsafe {
+            reg(ap_boot::reg::ICR_HIGH).write_volatile(high);
+            reg(ap_boot::reg::ICR_LOW).write_volatile(low);
+            for _ in 0..1_000_000 {
+                if reg(ap_boot::reg::ICR_LOW).read_volatile() & ap_boot::reg::ICR_PENDING == 0 {
+                    break;
+                }
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    fn delay_us(&self, us: u64) {
+        let end = crate::rdtsc() + self.tsc_per_us * us;
+        while crate::rdtsc() < end {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// INIT, then two start-up IPIs at the installed code (SDM vol. 3A,
+    /// 9.4.4); every other CPU sits in wait-for-SIPI since the kernel's
+    /// jump, the INIT makes sure of it.
+    fn start(&self) {
+        let params = ApParams {
+            pml4: read_cr3(),
+            cr4: crate::read_cr4(),
+            cr0: read_cr0(),
+            stack: (&raw const AP_STACK as u64) + core::mem::size_of::<Stack>() as u64,
+            entry: purgatory_ap_main as *const () as u64,
+        };
+        // SAFETY: the kernel gave us this page below 1 MiB for the code
+        // (purgatory_abi::SECOND_CPU), identity-mapped; nothing else runs.
+        unsafe { ap_boot::install(self.page as *mut u8, self.page, &params) };
+        self.send(Ipi::InitAllButSelf);
+        for _ in 0..2 {
+            self.send(Ipi::StartupAllButSelf((self.page >> 12) as u8));
+            self.delay_us(ap_boot::SIPI_DELAY_US);
+        }
+    }
+}
+
+impl SecondCpu for Ap {
+    fn beside(&mut self, ours: &mut dyn FnMut(), theirs: &(dyn Fn() + Sync)) -> bool {
+        let job: &(dyn Fn() + Sync) = theirs;
+        JOB.store((&raw const job).cast_mut().cast(), Ordering::Release);
+        STATE.store(WAITING, Ordering::Release);
+        self.start();
+        let t0 = crate::rdtsc();
+        ours();
+        let ours_took = crate::rdtsc() - t0;
+        // Not claimed 50 ms after the start-up IPIs: take it back. Claimed
+        // but not done when this CPU has waited four times its own share
+        // plus 100 ms: give up on it (the caller hashes its share again).
+        let claim_by = t0 + self.tsc_per_us * 50_000;
+        let done_by = crate::rdtsc() + 4 * ours_took + self.tsc_per_us * 100_000;
+        let ran = loop {
+            let now = crate::rdtsc();
+            match STATE.load(Ordering::Acquire) {
+                DONE => break true,
+                WAITING if now > claim_by => {
+                    if STATE.compare_exchange(WAITING, TAKEN_BACK, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                        break false;
+                    }
+                }
+                RUNNING if now > done_by => break false,
+                _ => core::hint::spin_loop(),
+            }
+        };
+        // Every other CPU back to wait-for-SIPI, where the next kernel
+        // starts them from, before `job` goes out of scope.
+        self.send(Ipi::InitAllButSelf);
+        ran
+    }
+}
+
+/// The second CPU's first Rust code, on AP_STACK, under purgatory's
+/// identity map, interrupts off, no IDT: it runs the job once and halts
+/// until the boot CPU's INIT.
+extern "C" fn purgatory_ap_main() -> ! {
+    if STATE.compare_exchange(WAITING, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        let job = JOB.load(Ordering::Acquire).cast::<&(dyn Fn() + Sync)>();
+        // SAFETY: the boot CPU stored a pointer to its `job` before the
+        // start-up IPIs and keeps it alive until it sees DONE or parks this
+        // CPU with an INIT.
+        unsafe { (*job)() };
+        STATE.store(DONE, Ordering::Release);
+    }
+    crate::halt_forever()
+}
+
+fn read_msr(msr: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: reading IA32_APIC_BASE at CPL 0 has no side effects.
+    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+fn read_cr3() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR3 at CPL 0 has no side effect.
+    unsafe { asm!("mov {}, cr3", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+fn read_cr0() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR0 at CPL 0 has no side effect.
+    unsafe { asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
