@@ -108,11 +108,13 @@ impl SecondCpu for Ap {
         let t0 = crate::rdtsc();
         ours();
         let ours_took = crate::rdtsc() - t0;
-        // Not claimed 50 ms after the start-up IPIs: take it back. Claimed
-        // but not done when this CPU has waited four times its own share
-        // plus 100 ms: give up on it (the caller hashes its share again).
-        let claim_by = t0 + self.tsc_per_us * 50_000;
-        let done_by = crate::rdtsc() + 4 * ours_took + self.tsc_per_us * 100_000;
+        // Not claimed 200 ms after the start-up IPIs (under TCG it takes
+        // well under 1 ms): take it back. Claimed but not done after ten
+        // times this CPU's own share plus a second: give up on it (the
+        // caller hashes its share again). Both only bound a broken CPU; a
+        // slow host must not trip them.
+        let claim_by = t0 + self.tsc_per_us * 200_000;
+        let done_by = crate::rdtsc() + 10 * ours_took + self.tsc_per_us * 1_000_000;
         let ran = loop {
             let now = crate::rdtsc();
             match STATE.load(Ordering::Acquire) {

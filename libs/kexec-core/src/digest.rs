@@ -25,6 +25,10 @@
 //! state ([`purgatory_abi::REGION_PREFIXES`]) and compares with IMA's digest
 //! ([`Kimage::kexec_known_suffix_digest`]), so the kernel is not hashed a
 //! second time either. ELF64's PT_LOADs are middle parts of the file: hashed.
+//! When purgatory will have a second CPU, IMA's pass also keeps the state
+//! at a cut inside the kernel segment or the initrd
+//! ([`KnownDigest::cut`], [`purgatory_abi::REGION_CUTS`]), from which
+//! purgatory's two CPUs check the two halves side by side.
 //!
 //! The caller may choose XXH64 instead ([`Kimage::region_hash`], from
 //! `KEXEC_FILE_XXH64_DIGEST`; kexos's purgatory only): then every

@@ -43,7 +43,9 @@
 //!   starts from its [`REGION_PREFIXES`] entry when the object has that
 //!   table and the entry is not [`RegionPrefix::NONE`]: the state after
 //!   the bytes of the file that come before the region (the kernel hashed
-//!   the whole file once, for IMA), so the digest is the file's.
+//!   the whole file once, for IMA), so the digest is the file's. A region
+//!   with a [`REGION_CUTS`] entry is checked in two pieces that two CPUs
+//!   can share (see there and [`SECOND_CPU`]).
 //!
 //! The kernel chooses: when the object defines [`FLAGS`] (kexos's purgatory
 //! does) it sets [`FLAG_PER_REGION`] and fills [`REGION_DIGESTS`], leaving
