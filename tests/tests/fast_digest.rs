@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use kexec_core::purgatory_abi::RegionHash;
+use kexec_core::purgatory_abi::{RegionHash, SECOND_CPU_LINE};
 use kexos_tests::{markers, random_token, BootOptions, Firmware, Machine};
 
 const HOP: Duration = Duration::from_secs(180);
@@ -30,6 +30,8 @@ fn load_xxh64(m: &mut Machine, how: &str, append: &str) -> Result<String> {
     m.check_lacks(&cmd, &out, "failed")?;
     m.check_contains(&cmd, &out, "DEBUG|XXH64_DIGEST)")?;
     m.check_contains(&cmd, &out, CHOSEN)?;
+    // XXH64 checks a kexos faster than purgatory could start the second CPU.
+    m.check_contains(&cmd, &out, "kexec_file: purgatory's check: one CPU (xxh64 is faster on one)")?;
     Ok(out)
 }
 
@@ -86,11 +88,14 @@ fn xxh64_self_kexec_end_to_end() -> Result<()> {
         .context("no `purgatory: hashed` line")?;
     m.check(hashed.ends_with(" cycles (xxh64)"), format_args!("purgatory's line: {hashed:?}"))?;
     m.assert_absent(kexos_tests::markers::PURGATORY_SHA256_OK)?;
-    // The next kexos loads kexos again without the option: SHA-256.
+    m.assert_absent(SECOND_CPU_LINE)?;
+    // The next kexos loads kexos again without the option: SHA-256, on two CPUs.
     let again = format!("token={}", random_token("sha256-"));
     let out = m.run(&plain(&again))?;
     m.check_lacks("a load without --digest", &out, "XXH64")?;
     m.exec_into_kexos(IMAGE, &again, HOP)?;
+    let log = m.transcript();
+    m.check_contains("the SHA-256 hop", &log, SECOND_CPU_LINE)?;
     m.poweroff()
 }
 

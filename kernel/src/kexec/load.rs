@@ -154,7 +154,7 @@ impl LoadedImage {
         };
         phases.mark("place", now_ns());
         let timing = set_purgatory_tsc_khz(&mut image);
-        let second_cpu = offer_second_cpu(&mut image);
+        let second_cpu = offer_second_cpu(&mut image, req.region_hash);
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let (entries, digests) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         phases.mark("copy+digest", now_ns());
@@ -286,11 +286,17 @@ pub(super) fn set_purgatory_tsc_khz(image: &mut kexec_core::Kimage<'_>) -> bool 
 }
 
 /// Let purgatory start a second CPU from this kernel's start-up page
-/// (purgatory_abi::SECOND_CPU) when this kernel has one; what `-d` says.
-fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>) -> String {
+/// (purgatory_abi::SECOND_CPU) when this kernel has one and purgatory
+/// checks SHA-256; what `-d` says.
+fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, hash: RegionHash) -> String {
     let Some(page) = crate::arch::smp::startup_page() else {
         return String::from("one CPU (this kernel runs on one)");
     };
+    if hash != RegionHash::Sha256 {
+        // Measured (docs/benchmarks.md): XXH64 checks a kexos in 2 ms, less
+        // than starting a CPU and translating its code costs under TCG.
+        return format!("one CPU ({} is faster on one)", hash.name());
+    }
     match kexec_core::offer_second_cpu(image, page) {
         Ok(()) => format!("two CPUs (start-up page {:#x})", page),
         Err(why) => format!("one CPU ({})", why),
