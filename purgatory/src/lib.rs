@@ -301,6 +301,12 @@ pub(crate) fn halt_forever() -> ! {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
+    // The second CPU just stops: its job never says done, and the first
+    // CPU checks its share itself (second_cpu.rs); the first CPU owns the
+    // console and the verdict.
+    if second_cpu::on_second_cpu() {
+        halt_forever()
+    }
     // SAFETY: as in purgatory_main.
     let port = unsafe { patched(&raw const purgatory_serial_port) };
     Uart { port }.write_bytes(b"purgatory: panic, refusing to boot\n");

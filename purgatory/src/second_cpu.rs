@@ -18,10 +18,27 @@ const DONE: u32 = 2;
 /// The boot CPU took the job back: the second CPU never claimed it.
 const TAKEN_BACK: u32 = 3;
 
-/// The second CPU's stack (its job hashes, as the boot CPU does on 16 KiB).
+/// The second CPU's stack: its job hashes, as the boot CPU does on its
+/// 16 KiB (entry.s).
+const AP_STACK_SIZE: usize = 16 * 1024;
 #[repr(C, align(16))]
-struct Stack([u8; 16384]);
-static mut AP_STACK: Stack = Stack([0; 16384]);
+struct Stack([u8; AP_STACK_SIZE]);
+static mut AP_STACK: Stack = Stack([0; AP_STACK_SIZE]);
+
+/// Whether this code runs on the second CPU (its stack is AP_STACK): the
+/// panic handler's question.
+pub fn on_second_cpu() -> bool {
+    let rsp: u64;
+    // SAFETY: reads the stack pointer only.
+    unsafe { asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags)) };
+    let base = &raw const AP_STACK as u64;
+    rsp > base && rsp <= base + AP_STACK_SIZE as u64
+}
+
+/// CR4.PCIDE (bit 17) and CR4.LA57 (bit 12): the start-up code enters long
+/// mode with 4-level paging and sets CR4 once there, where LA57 cannot be
+/// changed and PCIDE needs CR3's low bits clear (SDM vol. 3A, 4.5 and 4.10.1).
+const CR4_LA57_PCIDE: u64 = (1 << 12) | (1 << 17);
 
 /// The second CPU, if the parameters and the machine allow one.
 pub struct Ap {
@@ -50,10 +67,21 @@ impl Ap {
         if read_cr3() >= 1 << 32 {
             return Err(Some("the identity map's root is above 4 GiB, out of the start-up code's reach"));
         }
+        if base.registers() >= 1 << 32 {
+            return Err(Some("the local APIC's registers are above 4 GiB, beyond what the identity map surely covers"));
+        }
+        if crate::read_cr4() & CR4_LA57_PCIDE != 0 {
+            return Err(Some("5-level paging or PCIDs are on, which the start-up code cannot enter"));
+        }
         Ok(Ap { page, lapic: base.registers(), tsc_per_us: tsc_khz.div_ceil(1000) })
     }
 
     fn send(&self, ipi: Ipi) {
+        // What the IPI announces (the start-up page, the job, its state) must
+        // be written before the ICR write: Release stores keep only earlier
+        // accesses before them, and the compiler may move plain stores past
+        // volatile ones.
+        core::sync::atomic::fence(Ordering::SeqCst);
         let (high, low) = ipi.icr();
         let reg = |off: usize| (self.lapic + off as u64) as *mut u32;
         // SAFETY: the LAPIC's register page is identity-mapped (the map
@@ -61,7 +89,7 @@ impl Ap {
         unsafe {
             reg(ap_boot::reg::ICR_HIGH).write_volatile(high);
             reg(ap_boot::reg::ICR_LOW).write_volatile(low);
-            for _ in 0..1_000_000 {
+            for _ in 0..ap_boot::reg::ICR_WAIT_READS {
                 if reg(ap_boot::reg::ICR_LOW).read_volatile() & ap_boot::reg::ICR_PENDING == 0 {
                     break;
                 }
@@ -85,7 +113,7 @@ impl Ap {
             pml4: read_cr3(),
             cr4: crate::read_cr4(),
             cr0: read_cr0(),
-            stack: (&raw const AP_STACK as u64) + core::mem::size_of::<Stack>() as u64,
+            stack: (&raw const AP_STACK as u64) + AP_STACK_SIZE as u64,
             entry: purgatory_ap_main as *const () as u64,
         };
         // SAFETY: the kernel gave us this page below 1 MiB for the code
@@ -131,6 +159,12 @@ impl SecondCpu for Ap {
         // Every other CPU back to wait-for-SIPI, where the next kernel
         // starts them from, before `job` goes out of scope.
         self.send(Ipi::InitAllButSelf);
+        if !ran {
+            // A CPU that was given up on may finish the instruction it is
+            // in before the INIT takes it (a vCPU thread the host has
+            // descheduled): give it time before its job's data is reused.
+            self.delay_us(10_000);
+        }
         ran
     }
 }
@@ -152,7 +186,7 @@ extern "C" fn purgatory_ap_main() -> ! {
 
 fn read_msr(msr: u32) -> u64 {
     let (lo, hi): (u32, u32);
-    // SAFETY: reading IA32_APIC_BASE at CPL 0 has no side effects.
+    // SAFETY: the callers read IA32_APIC_BASE, which has no side effects, at CPL 0.
     unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nomem, nostack, preserves_flags)) };
     (u64::from(hi) << 32) | u64::from(lo)
 }

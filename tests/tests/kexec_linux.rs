@@ -257,6 +257,10 @@ fn corrupted_segment_is_caught() -> Result<()> {
     m.expect("kexec -e\n", Duration::from_secs(30))?;
     m.expect(kexec_core::purgatory_abi::SECOND_CPU_LINE, LINUX_TIMEOUT)?;
     m.expect(&format!("purgatory: sha256 mismatch in segment {seg} "), LINUX_TIMEOUT)?;
+    // The share was the one whose second piece of the kernel goes to the second CPU
+    // (purgatory-core's the_longest_pieces_are_shared_first pins which piece goes where).
+    let log = m.transcript();
+    check_second_cpu_share(&mut m, &log)?;
     m.expect(markers::PURGATORY_REFUSES, Duration::from_secs(30))?;
     // Purgatory halts: Linux must never start.
     m.expect_none(linux_markers::BANNER, Duration::from_secs(15))?;

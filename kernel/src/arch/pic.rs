@@ -147,7 +147,7 @@ pub fn send_ipi(ipi: Ipi) {
     let (high, low) = ipi.icr();
     lapic_write(ap_boot::reg::ICR_HIGH, high);
     lapic_write(ap_boot::reg::ICR_LOW, low);
-    for _ in 0..1_000_000 {
+    for _ in 0..ap_boot::reg::ICR_WAIT_READS {
         if !lapic_enabled() || lapic_read(ap_boot::reg::ICR_LOW) & ap_boot::reg::ICR_PENDING == 0 {
             break;
         }

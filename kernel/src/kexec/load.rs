@@ -172,7 +172,7 @@ impl LoadedImage {
         let us = (now_ns() - t0) / 1000;
         if req.debug {
             debug_report(ops.name(), req, &summary, &segments, &entries, &control, &final_cmdline);
-            info!("kexec_file: purgatory's check: {}", second_cpu);
+            report_second_cpu(&second_cpu);
         }
         digest_report(&segments, &digests, req.debug);
         info!("kexec_file: loaded {} ({}) in {} us", req.kernel_path, ops.name(), us);
@@ -283,6 +283,11 @@ fn tsc_khz_to_pass() -> Option<u64> {
 pub(super) fn set_purgatory_tsc_khz(image: &mut kexec_core::Kimage<'_>) -> bool {
     let khz = crate::time::tsc_khz().unwrap_or(0);
     image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok()
+}
+
+/// `-d`'s line on how many CPUs purgatory's check will have.
+pub(super) fn report_second_cpu(what: &str) {
+    info!("kexec_file: purgatory's check: {}", what);
 }
 
 /// Let purgatory start a second CPU from this kernel's start-up page

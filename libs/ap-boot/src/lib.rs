@@ -47,6 +47,11 @@ pub struct ApParams {
     pub entry: u64,
 }
 
+// ap_boot.s reads the block at these offsets: pml4 +0, cr4 +8, cr0 +16,
+// stack +24, entry +32; its claim word follows at +40.
+const _: () = assert!(core::mem::size_of::<ApParams>() == 40);
+const _: () = assert!(core::mem::offset_of!(ApParams, entry) == 32);
+
 /// The wait after each start-up IPI: 10 us, as Linux waits on CPUs of
 /// family 6 and later (arch/x86/kernel/smpboot.c); neither program waits
 /// the MP specification's 10 ms after INIT.
@@ -121,6 +126,10 @@ pub mod reg {
     pub const ICR_HIGH: usize = 0x310;
     /// ICR low's delivery status bit.
     pub const ICR_PENDING: u32 = 1 << 12;
+    /// How many times a sender reads ICR low for that bit to clear before
+    /// it goes on anyway: a LAPIC that never clears it must not hang a
+    /// kexec or a crash.
+    pub const ICR_WAIT_READS: u32 = 1_000_000;
 }
 
 /// IA32_APIC_BASE (MSR 0x1b; SDM vol. 3A, 10.4.4).

@@ -600,19 +600,37 @@ mod tests {
     /// purgatory's table for the segment holding the suffix: the loaded
     /// bytes before it, hashed from the prefix, give its state, and the
     /// bytes after it, hashed from that state, give the file's digest. A
-    /// purgatory without the table gets the digest and prefix, no cut.
+    /// purgatory without the table gets the digest and prefix, no cut. The
+    /// kernel segment (a suffix of the bzImage) and the initrd (a whole
+    /// file, the kexos self-kexec case) alike.
     #[test]
-    fn a_cut_splits_the_kernel_segments_check_in_two() {
-        use crate::entry::{kimage_load_segments_digested, SparseMem};
-        use purgatory_abi::{RegionHash, RegionPrefix};
-        let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
-        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
+    fn a_cut_splits_a_segments_check_in_two() {
+        use purgatory_abi::RegionPrefix;
+        let CopyFixture { kernel, initrd, .. } = copy_fixture();
         let offset = BzImage64.suffix_offset(&kernel).unwrap();
         let (kcut, icut) = cuts_for_two_cpus(kernel.len(), Some(offset), initrd.len());
         assert!(kcut.is_some() && icut.is_none(), "the kernel is the larger: {kcut:?} {icut:?}");
         let suffix = SuffixDigest::of_cut(&kernel, offset, kcut).unwrap();
         assert_eq!(suffix.sha256, SuffixDigest::of(&kernel, offset).unwrap().sha256, "a cut changes no digest");
-        let known = KnownDigests { kernel: Some(suffix), initrd: Some(SuffixDigest::whole(Sha256::digest(&initrd))) };
+        let whole_initrd = SuffixDigest::whole(Sha256::digest(&initrd));
+        check_cut(KnownDigests { kernel: Some(suffix), initrd: Some(whole_initrd) }, "kernel", kcut.unwrap() - offset);
+        // The initrd cut half-way, the kernel's digest without a cut.
+        let half = (initrd.len() / 2) & !63;
+        let initrd_cut = SuffixDigest::of_cut(&initrd, 0, Some(half)).unwrap();
+        assert_eq!((initrd_cut.prefix, initrd_cut.sha256), (RegionPrefix::NONE, whole_initrd.sha256));
+        let plain_kernel = SuffixDigest::of(&kernel, offset).unwrap();
+        check_cut(KnownDigests { kernel: Some(plain_kernel), initrd: Some(initrd_cut) }, "initrd", half);
+    }
+
+    /// Loads the copy fixture with `known` through the kernel's digesting
+    /// copy and checks that the segment `label` (only) has a cut `at` bytes
+    /// in that resumes to its digest; and that a purgatory without the
+    /// table gets none.
+    fn check_cut(known: KnownDigests, label: &str, at: usize) {
+        use crate::entry::{kimage_load_segments_digested, SparseMem};
+        use purgatory_abi::{RegionHash, RegionPrefix};
+        let CopyFixture { map, e820, kernel, initrd, limits } = copy_fixture();
+        let view = MemoryView::from_memmap(&map, &[PhysRange::new(0, MIB)]);
         for (purg, takes_cuts) in [(crate::testutil::kexos_style_purgatory(), true), (crate::testutil::kexos_style_purgatory_without_prefixes(), false)] {
             let ctx = LoadContext { view: &view, e820: &e820, acpi_rsdp: None, purgatory: &purg, tsc_khz: None, crash: None };
             let (mut image, _) = kexec_file_plan(&BzImage64, KimageKind::Normal, &ctx, &kernel, Some(&initrd), known, b"x=1\0", &limits, Vec::new(), DigestsAt::Copy(RegionHash::Sha256)).unwrap();
@@ -620,8 +638,8 @@ mod tests {
             let mut mem = SparseMem::default();
             let (list, d) = kimage_load_segments_digested(&mut image, &mut alloc(), &mut mem).unwrap();
             relocate_simulate(list.head, &mut mem, 1 << 20).unwrap();
-            let k = image.segments().iter().position(|s| s.label == "kernel").unwrap();
-            assert!(d.cuts.iter().enumerate().all(|(i, c)| i == k || *c == RegionPrefix::NONE));
+            let k = image.segments().iter().position(|s| s.label == label).unwrap();
+            assert!(d.cuts.iter().enumerate().all(|(i, c)| i == k || *c == RegionPrefix::NONE), "{label}");
             if !takes_cuts {
                 assert_eq!(d.cuts[k], RegionPrefix::NONE);
                 continue;
@@ -631,14 +649,13 @@ mod tests {
             let s = &image.segments()[k];
             let mut loaded = vec![0u8; s.bufsz() as usize];
             mem.read(s.mem, &mut loaded);
-            let at = ((d.cuts[k].blocks - d.prefixes[k].blocks) * 64) as usize;
-            assert_eq!(at, kcut.unwrap() - offset);
+            assert_eq!(((d.cuts[k].blocks - d.prefixes[k].blocks) * 64) as usize, at, "{label}");
             let mut h = d.prefixes[k].resume();
             h.update(&loaded[..at]);
-            assert_eq!(RegionPrefix::capture(&h), Some(d.cuts[k]), "purgatory's first piece");
+            assert_eq!(RegionPrefix::capture(&h), Some(d.cuts[k]), "purgatory's first piece of the {label}");
             let mut h = d.cuts[k].resume();
             h.update(&loaded[at..]);
-            assert_eq!(h.finalize(), d.segment_digests[k], "purgatory's second piece");
+            assert_eq!(h.finalize(), d.segment_digests[k], "purgatory's second piece of the {label}");
         }
     }
 

@@ -11,8 +11,9 @@ pub enum NoSecondCpu {
     /// A crash image: the crashed kernel's CPUs are left alone, as kdump
     /// kernels boot with one (and the page would be the dump's memory).
     CrashImage,
-    /// Not a page-aligned address below 1 MiB (a start-up IPI names a
-    /// page below 1 MiB), or page 0 (the real-mode interrupt table).
+    /// Not a page-aligned address a start-up IPI can name
+    /// (ap_boot::LAST_STARTUP_PAGE, below 1 MiB), or page 0 (the real-mode
+    /// interrupt table).
     BadPage,
     /// A segment's destination covers the page.
     SegmentThere,
@@ -38,7 +39,7 @@ pub fn offer_second_cpu(image: &mut Kimage<'_>, page: u64) -> Result<(), NoSecon
     if image.kind() != KimageKind::Normal {
         return Err(NoSecondCpu::CrashImage);
     }
-    if page == 0 || !page.is_multiple_of(4096) || page >= 0x10_0000 {
+    if page == 0 || !page.is_multiple_of(4096) || page > ap_boot::LAST_STARTUP_PAGE {
         return Err(NoSecondCpu::BadPage);
     }
     if covers(&image.destinations(), page) {
