@@ -106,7 +106,7 @@ pub type FileDigest = ([u8; 32], Option<SuffixDigest>, u64);
 pub fn digest_file(data: &[u8], suffix: Option<usize>, cut: Option<usize>) -> FileDigest {
     let t0 = crate::time::now_ns();
     let kept = suffix.and_then(|offset| SuffixDigest::of_cut(data, offset, cut));
-    let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.sha256);
+    let sha256 = kept.map_or_else(|| ima::file_digest(data), |k| k.known.sha256);
     (sha256, kept, crate::time::now_ns() - t0)
 }
 

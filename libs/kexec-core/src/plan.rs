@@ -42,16 +42,13 @@ pub struct KnownDigests {
 /// See [`KnownDigests::kernel`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SuffixDigest {
-    /// SHA-256 of the whole file.
-    pub sha256: purgatory_abi::Sha256Digest,
     /// Where the suffix starts (a multiple of 64).
     pub offset: usize,
-    /// The hash's state after `offset` bytes.
-    pub prefix: purgatory_abi::RegionPrefix,
-    /// The hash's state at a cut further into the suffix, where purgatory
-    /// may split its check between two CPUs (purgatory_abi::REGION_CUTS);
-    /// [`RegionPrefix::NONE`](purgatory_abi::RegionPrefix::NONE): none.
-    pub cut: purgatory_abi::RegionPrefix,
+    /// What the image records for the segment holding the suffix: the
+    /// whole file's SHA-256, the hash's state after `offset` bytes, and the
+    /// state at a cut further in where purgatory may split its check between
+    /// two CPUs (purgatory_abi::REGION_CUTS; NONE: none).
+    pub known: crate::digest::KnownDigest,
 }
 
 impl SuffixDigest {
@@ -81,18 +78,13 @@ impl SuffixDigest {
             None => RegionPrefix::NONE,
         };
         h.update(&tail[cut.unwrap_or(0)..]);
-        Some(SuffixDigest { sha256: h.finalize(), offset, prefix, cut: state_at_cut })
+        Some(SuffixDigest { offset, known: crate::digest::KnownDigest { sha256: h.finalize(), prefix, cut: state_at_cut } })
     }
 
     /// A whole file's SHA-256 computed elsewhere (offset 0, no cut).
     pub fn whole(sha256: purgatory_abi::Sha256Digest) -> SuffixDigest {
         use purgatory_abi::RegionPrefix;
-        SuffixDigest { sha256, offset: 0, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE }
-    }
-
-    /// What the image records for the segment holding the suffix.
-    pub fn known(&self) -> crate::digest::KnownDigest {
-        crate::digest::KnownDigest { sha256: self.sha256, prefix: self.prefix, cut: self.cut }
+        SuffixDigest { offset: 0, known: crate::digest::KnownDigest { sha256, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE } }
     }
 }
 
@@ -149,7 +141,7 @@ pub fn kexec_file_plan<'a>(
     let mut image = Kimage::new(kind);
     for (file, k) in [(Some(kernel), known.kernel), (initrd, known.initrd)] {
         if let (Some(rest), Some(k)) = (file.and_then(|f| k.and_then(|k| f.get(k.offset..))), k) {
-            image.kexec_known_digest_of(rest, k.known());
+            image.kexec_known_digest_of(rest, k.known);
         }
     }
     for h in handover {
@@ -528,13 +520,13 @@ mod tests {
                     assert_eq!(digests.prefixes[k], RegionPrefix::NONE);
                     continue;
                 }
-                assert_eq!((digests.prefixes[k], digests.segment_digests[k]), (suffix.prefix, suffix.sha256));
+                assert_eq!((digests.prefixes[k], digests.segment_digests[k]), (suffix.known.prefix, suffix.known.sha256));
                 let s = &two.segments()[k];
                 let mut loaded = vec![0u8; s.bufsz() as usize];
                 mem_one.read(s.mem, &mut loaded);
                 let mut r = digests.prefixes[k].resume();
                 r.update(&loaded);
-                assert_eq!(r.finalize(), suffix.sha256, "purgatory's check of the kernel segment");
+                assert_eq!(r.finalize(), suffix.known.sha256, "purgatory's check of the kernel segment");
                 let others = two.segments().iter().enumerate().filter(|(i, t)| *i != k && t.checksum);
                 assert!(others.clone().count() >= 2 && others.clone().all(|(i, _)| digests.prefixes[i] == RegionPrefix::NONE));
             }
@@ -590,8 +582,8 @@ mod tests {
         let file: Vec<u8> = (0..70_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
         let whole: [u8; 32] = Sha256::digest(&file);
         let k = SuffixDigest::of(&file, 17 * 1024).unwrap();
-        assert_eq!((k.sha256, k.offset, k.prefix.blocks), (whole, 17 * 1024, 17 * 1024 / 64));
-        assert_eq!(SuffixDigest::of(&file, 0).unwrap().sha256, whole);
+        assert_eq!((k.known.sha256, k.offset, k.known.prefix.blocks), (whole, 17 * 1024, 17 * 1024 / 64));
+        assert_eq!(SuffixDigest::of(&file, 0).unwrap().known.sha256, whole);
         assert_eq!(SuffixDigest::of(&file, 100), None, "not a block boundary");
         assert_eq!(SuffixDigest::of(&file, 70_016), None, "past the end");
     }
@@ -611,13 +603,13 @@ mod tests {
         let (kcut, icut) = cuts_for_two_cpus(kernel.len(), Some(offset), initrd.len());
         assert!(kcut.is_some() && icut.is_none(), "the kernel is the larger: {kcut:?} {icut:?}");
         let suffix = SuffixDigest::of_cut(&kernel, offset, kcut).unwrap();
-        assert_eq!(suffix.sha256, SuffixDigest::of(&kernel, offset).unwrap().sha256, "a cut changes no digest");
+        assert_eq!(suffix.known.sha256, SuffixDigest::of(&kernel, offset).unwrap().known.sha256, "a cut changes no digest");
         let whole_initrd = SuffixDigest::whole(Sha256::digest(&initrd));
         check_cut(KnownDigests { kernel: Some(suffix), initrd: Some(whole_initrd) }, "kernel", kcut.unwrap() - offset);
         // The initrd cut half-way, the kernel's digest without a cut.
         let half = (initrd.len() / 2) & !63;
         let initrd_cut = SuffixDigest::of_cut(&initrd, 0, Some(half)).unwrap();
-        assert_eq!((initrd_cut.prefix, initrd_cut.sha256), (RegionPrefix::NONE, whole_initrd.sha256));
+        assert_eq!((initrd_cut.known.prefix, initrd_cut.known.sha256), (RegionPrefix::NONE, whole_initrd.known.sha256));
         let plain_kernel = SuffixDigest::of(&kernel, offset).unwrap();
         check_cut(KnownDigests { kernel: Some(plain_kernel), initrd: Some(initrd_cut) }, "initrd", half);
     }
@@ -684,11 +676,11 @@ mod tests {
         // Before or at the suffix, at or past the end, not on a block.
         for bad in [0, 1000, 1024, 35_000, 70_000, 80_000] {
             let k = SuffixDigest::of_cut(&file, 1024, Some(bad)).unwrap();
-            assert_eq!((k.cut, k.sha256), (none, Sha256::digest(&file)), "{bad}");
+            assert_eq!((k.known.cut, k.known.sha256), (none, Sha256::digest(&file)), "{bad}");
         }
         let k = SuffixDigest::of_cut(&file, 1024, Some(35_008)).unwrap();
-        assert_eq!(k.cut.blocks, 35_008 / 64);
-        assert_eq!(k.sha256, Sha256::digest(&file));
+        assert_eq!(k.known.cut.blocks, 35_008 / 64);
+        assert_eq!(k.known.sha256, Sha256::digest(&file));
     }
 
     /// The mode a planned image's purgatory was given.
