@@ -96,7 +96,8 @@ impl CrashImage {
         if req.debug {
             super::load::report(ops.name(), req, &summary, &segments, &final_cmdline);
             info!("kexec_file: control pages [{:#x}-{:#x})", control_range.0, control_range.1);
-            super::load::report_second_cpu(&format!("one CPU ({})", kexec_core::NoSecondCpu::CrashImage));
+            let why = super::load::second_cpu_page(true, req.region_hash).err().unwrap_or_default();
+            super::load::report_second_cpu(&format!("one CPU ({})", why));
         }
         super::load::digest_report(&segments, &digests, req.debug);
         let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments, region_hash: digests.hash };

@@ -290,18 +290,31 @@ pub(super) fn report_second_cpu(what: &str) {
     info!("kexec_file: purgatory's check: {}", what);
 }
 
-/// Let purgatory start a second CPU from this kernel's start-up page
-/// (purgatory_abi::SECOND_CPU) when this kernel has one and purgatory
-/// checks SHA-256; what `-d` says.
-fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, hash: RegionHash) -> String {
-    let Some(page) = crate::arch::smp::startup_page() else {
-        return String::from("one CPU (this kernel runs on one)");
-    };
+/// The start-up page purgatory may start a second CPU from, for a load of
+/// this kind, or why it gets none (`kexec -d` says it): this kernel's own
+/// page, while its helper is online, for normal loads checked with SHA-256.
+/// The one rule both the cut IMA's pass keeps (file.rs) and the offer
+/// (`offer_second_cpu`) follow.
+pub(super) fn second_cpu_page(crash: bool, hash: RegionHash) -> Result<u64, String> {
+    let page = crate::arch::smp::startup_page().ok_or_else(|| String::from("this kernel runs on one"))?;
+    if crash {
+        return Err(format!("{}", kexec_core::NoSecondCpu::CrashImage));
+    }
     if hash != RegionHash::Sha256 {
         // Measured (docs/benchmarks.md): XXH64 checks a kexos in 2 ms, less
         // than starting a CPU and translating its code costs under TCG.
-        return format!("one CPU ({} is faster on one)", hash.name());
+        return Err(format!("{} is faster on one", hash.name()));
     }
+    Ok(page)
+}
+
+/// Let purgatory start a second CPU (purgatory_abi::SECOND_CPU) when
+/// [`second_cpu_page`] gives a page; what `-d` says.
+fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, hash: RegionHash) -> String {
+    let page = match second_cpu_page(false, hash) {
+        Ok(page) => page,
+        Err(why) => return format!("one CPU ({})", why),
+    };
     match kexec_core::offer_second_cpu(image, page) {
         Ok(()) => format!("two CPUs (start-up page {:#x})", page),
         Err(why) => format!("one CPU ({})", why),
