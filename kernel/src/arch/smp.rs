@@ -8,7 +8,7 @@
 //! no device interrupt and waits in `hlt` for the next job.
 //!
 //! Bring-up (Intel SDM vol. 3A, 9.4.4 "MP Initialization Example"): a
-//! broadcast INIT, then two start-up IPIs with the page of `ap_boot.s`
+//! broadcast INIT, then two start-up IPIs with the page of libs/ap-boot's start-up code
 //! below 1 MiB. No ACPI MADT: the first AP to reach the trampoline claims it
 //! and the others halt there. Like Linux on CPUs of family 6 and later
 //! (`init_udelay` = 0 in arch/x86/kernel/smpboot.c), kexos does not wait

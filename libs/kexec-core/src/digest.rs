@@ -23,7 +23,7 @@
 //! sectors, a multiple of 512 bytes): the caller keeps the hash state where
 //! it starts while IMA hashes the file, and purgatory resumes from that
 //! state ([`purgatory_abi::REGION_PREFIXES`]) and compares with IMA's digest
-//! ([`Kimage::kexec_known_suffix_digest`]), so the kernel is not hashed a
+//! ([`Kimage::kexec_known_digest`] with a prefix), so the kernel is not hashed a
 //! second time either. ELF64's PT_LOADs are middle parts of the file: hashed.
 //! When purgatory will have a second CPU, IMA's pass also keeps the state
 //! at a cut inside the kernel segment or the initrd
@@ -54,7 +54,7 @@ const _: () = assert!(KEXEC_SEGMENT_MAX == purgatory_abi::MAX_REGIONS);
 pub const XXH64_CHOSEN: &str = "kexec_file: segment digests are XXH64 (KEXEC_FILE_XXH64_DIGEST)";
 
 /// A SHA-256 the caller computed over bytes a segment borrows
-/// ([`Kimage::kexec_known_digest_of`]).
+/// ([`Kimage::kexec_known_digest`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnownDigest {
     /// SHA-256 of some bytes (maybe none) followed by the segment's.
@@ -63,6 +63,13 @@ pub struct KnownDigest {
     pub prefix: RegionPrefix,
     /// The state at a cut inside the segment ([`REGION_CUTS`]), or NONE.
     pub cut: RegionPrefix,
+}
+
+impl KnownDigest {
+    /// The SHA-256 of exactly the segment's bytes: no prefix, no cut.
+    pub const fn whole(sha256: Sha256Digest) -> KnownDigest {
+        KnownDigest { sha256, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE }
+    }
 }
 
 /// What purgatory is told.
@@ -177,8 +184,7 @@ pub(crate) fn load_digested<'k, E>(
         load(s, hash)?;
         if s.checksum && i < KEXEC_SEGMENT_MAX {
             d.reused[i] = known.is_some();
-            let hashed = |h: RegionHasher| KnownDigest { sha256: h.finalize(), prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE };
-            d.record(i, s, known.or(own.map(hashed)));
+            d.record(i, s, known.or(own.map(|h| KnownDigest::whole(h.finalize()))));
         }
     }
     match mode {

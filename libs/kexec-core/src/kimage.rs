@@ -1,6 +1,6 @@
 //! The image being loaded (`struct kimage`) and kexec_add_buffer.
 
-use purgatory_abi::{RegionHash, RegionPrefix};
+use purgatory_abi::RegionHash;
 use alloc::vec::Vec;
 
 use bootparam::E820Entry;
@@ -72,29 +72,16 @@ impl<'a> Kimage<'a> {
         }
     }
 
-    /// Record that `sha256` is the SHA-256 of exactly `data` (the caller
-    /// computed it over these bytes, e.g. IMA's measurement of the file).
-    /// A checksummed segment borrowing exactly `data` (same address and
+    /// Record a SHA-256 the caller computed over some bytes followed by
+    /// exactly `data` (IMA's measurement of the initrd file, or of a
+    /// bzImage whose last part is the kernel segment), with the hash's state
+    /// after the bytes before `data` (a purgatory that resumes from it:
+    /// purgatory_abi::REGION_PREFIXES) and maybe at a cut inside it (where
+    /// purgatory may split the check between two CPUs: REGION_CUTS). A
+    /// checksummed segment borrowing exactly `data` (same address and
     /// length) then gets this digest without a second pass. A wrong digest
     /// can only make purgatory refuse the image: it still hashes memory.
-    pub fn kexec_known_digest(&mut self, data: &'a [u8], sha256: purgatory_abi::Sha256Digest) {
-        self.kexec_known_digest_of(data, crate::digest::KnownDigest { sha256, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE });
-    }
-
-    /// Record that `sha256` is the SHA-256 of some bytes followed by exactly
-    /// `data`, and `prefix` the hash's state after those bytes (IMA's
-    /// measurement of a bzImage, whose last part is the kernel segment).
-    /// Used only with a purgatory that resumes from a prefix
-    /// (purgatory_abi::REGION_PREFIXES); the same rules as
-    /// [`Kimage::kexec_known_digest`] otherwise.
-    pub fn kexec_known_suffix_digest(&mut self, data: &'a [u8], prefix: RegionPrefix, sha256: purgatory_abi::Sha256Digest) {
-        self.kexec_known_digest_of(data, crate::digest::KnownDigest { sha256, prefix, cut: RegionPrefix::NONE });
-    }
-
-    /// Either of the above, maybe with a cut (purgatory_abi::REGION_CUTS:
-    /// the state at a point inside `data`, where purgatory may split the
-    /// check between two CPUs; used only with a purgatory that takes cuts).
-    pub fn kexec_known_digest_of(&mut self, data: &'a [u8], known: crate::digest::KnownDigest) {
+    pub fn kexec_known_digest(&mut self, data: &'a [u8], known: crate::digest::KnownDigest) {
         self.known_digests.push((data, known));
     }
 

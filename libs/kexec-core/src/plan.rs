@@ -83,8 +83,7 @@ impl SuffixDigest {
 
     /// A whole file's SHA-256 computed elsewhere (offset 0, no cut).
     pub fn whole(sha256: purgatory_abi::Sha256Digest) -> SuffixDigest {
-        use purgatory_abi::RegionPrefix;
-        SuffixDigest { offset: 0, known: crate::digest::KnownDigest { sha256, prefix: RegionPrefix::NONE, cut: RegionPrefix::NONE } }
+        SuffixDigest { offset: 0, known: crate::digest::KnownDigest::whole(sha256) }
     }
 }
 
@@ -141,7 +140,7 @@ pub fn kexec_file_plan<'a>(
     let mut image = Kimage::new(kind);
     for (file, k) in [(Some(kernel), known.kernel), (initrd, known.initrd)] {
         if let (Some(rest), Some(k)) = (file.and_then(|f| k.and_then(|k| f.get(k.offset..))), k) {
-            image.kexec_known_digest_of(rest, k.known);
+            image.kexec_known_digest(rest, k.known);
         }
     }
     for h in handover {
