@@ -265,6 +265,18 @@ impl Machine {
         )
     }
 
+    /// Checks that purgatory checked with two CPUs (purgatory_core::split) in `log`: a region
+    /// was cut where IMA's pass kept the state, and each CPU got between 35% and 65% of the
+    /// bytes.
+    pub fn check_second_cpu_share(&mut self, what: &str, log: &str) -> Result<()> {
+        use kexec_core::purgatory_abi::SECOND_CPU_LINE;
+        let line = log.lines().find_map(|l| l.split(SECOND_CPU_LINE).nth(1)).unwrap_or("");
+        let share: Vec<u64> =
+            line.trim().split(" of ").filter_map(|n| n.trim_end_matches(" bytes").parse().ok()).collect();
+        let ok = matches!(share[..], [theirs, all] if all > 0 && (35..=65).contains(&(theirs * 100 / all)));
+        self.check(ok, format_args!("{what}: purgatory's second CPU line: {line:?}"))
+    }
+
     /// Checks that the kernel's first TSC line says it calibrated against the PIT, and found
     /// the host's TSC rate within 1%. Returns the guest's figure (MHz).
     pub fn check_tsc_calibration(&mut self) -> Result<f64> {

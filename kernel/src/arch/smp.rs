@@ -18,9 +18,10 @@
 //!
 //! Every kexec and every crash (machine_kexec::jump) parks the APs with an
 //! INIT, the wait-for-SIPI state the next kernel starts them from, as it
-//! would after firmware. A capture kernel, or `nosmp` on the command line,
-//! runs on one CPU (kdump kernels boot with `nr_cpus=1` for the same reason:
-//! the crashed kernel's CPUs are not in a known state), and so does a kexos
+//! would after firmware; purgatory may start one again for its check
+//! (kexec_core::offer_second_cpu). A capture kernel, or `nosmp` on the
+//! command line, runs on one CPU (kdump kernels boot with `nr_cpus=1`: a dump
+//! needs no second CPU, and the region it runs in is small), and so does a kexos
 //! that is not running on the bootstrap processor (an INIT sent to the BSP
 //! resets the machine, SDM 9.4.1) or finds its LAPIC in x2APIC mode.
 //!

@@ -47,6 +47,9 @@ impl CrashImage {
         // Purgatory's timing line: only its verification (the jump TSC is
         // not written at crash time, which touches nothing it can avoid).
         super::load::set_purgatory_tsc_khz(&mut image);
+        // A second CPU for purgatory's check as for a normal load: its
+        // start-up page is below 1 MiB, which the dump leaves out.
+        let second_cpu = super::load::offer_second_cpu(&mut image, req.region_hash);
         // The digests are computed while the segments are written (one pass
         // over the data); whether purgatory can take them is checked now,
         // while the old image is still armed.
@@ -96,8 +99,7 @@ impl CrashImage {
         if req.debug {
             super::load::report(ops.name(), req, &summary, &segments, &final_cmdline);
             info!("kexec_file: control pages [{:#x}-{:#x})", control_range.0, control_range.1);
-            let why = super::load::second_cpu_page(true, req.region_hash).err().unwrap_or_default();
-            super::load::report_second_cpu(&format!("one CPU ({})", why));
+            super::load::report_second_cpu(&second_cpu);
         }
         super::load::digest_report(&segments, &digests, req.debug);
         let img = CrashImage { region, control_range, control, start: summary.purgatory_entry.0, segments, region_hash: digests.hash };

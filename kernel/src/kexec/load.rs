@@ -290,16 +290,13 @@ pub(super) fn report_second_cpu(what: &str) {
     info!("kexec_file: purgatory's check: {}", what);
 }
 
-/// The start-up page purgatory may start a second CPU from, for a load of
-/// this kind, or why it gets none (`kexec -d` says it): this kernel's own
-/// page, while its helper is online, for normal loads checked with SHA-256.
-/// The one rule both the cut IMA's pass keeps (file.rs) and the offer
-/// (`offer_second_cpu`) follow.
-pub(super) fn second_cpu_page(crash: bool, hash: RegionHash) -> Result<u64, String> {
+/// The start-up page purgatory may start a second CPU from, or why it gets
+/// none (`kexec -d` says it): this kernel's own page, while its helper is
+/// online, for loads checked with SHA-256, crash loads included. The one
+/// rule both the cut IMA's pass keeps (file.rs) and the offer
+/// ([`offer_second_cpu`]) follow.
+pub(super) fn second_cpu_page(hash: RegionHash) -> Result<u64, String> {
     let page = crate::arch::smp::startup_page().ok_or_else(|| String::from("this kernel runs on one"))?;
-    if crash {
-        return Err(format!("{}", kexec_core::NoSecondCpu::CrashImage));
-    }
     if hash != RegionHash::Sha256 {
         // Measured (docs/benchmarks.md): XXH64 checks a kexos in 2 ms, less
         // than starting a CPU and translating its code costs under TCG.
@@ -309,9 +306,10 @@ pub(super) fn second_cpu_page(crash: bool, hash: RegionHash) -> Result<u64, Stri
 }
 
 /// Let purgatory start a second CPU (purgatory_abi::SECOND_CPU) when
-/// [`second_cpu_page`] gives a page; what `-d` says.
-fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, hash: RegionHash) -> String {
-    let page = match second_cpu_page(false, hash) {
+/// [`second_cpu_page`] gives a page and the image allows it
+/// (kexec_core::offer_second_cpu); what `-d` says.
+pub(super) fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, hash: RegionHash) -> String {
+    let page = match second_cpu_page(hash) {
         Ok(page) => page,
         Err(why) => return format!("one CPU ({})", why),
     };

@@ -1,6 +1,13 @@
 //! Offering purgatory a second CPU for its check
 //! (purgatory_abi::SECOND_CPU): the page below 1 MiB it may start one from.
+//!
+//! Crash images get one too. The page is then the crashed kernel's memory,
+//! but not the dump's: the ELF core headers leave out the first MiB, which
+//! the capture kernel gets as RAM of its own (crash.rs, Linux's x86 layout).
+//! The crashed kernel's other CPUs were put in wait-for-SIPI by an INIT
+//! before the jump, the state purgatory starts them from.
 
+use bootparam::{e820_type::E820_RAM, E820Entry};
 use purgatory_abi::SECOND_CPU;
 
 use crate::kimage::{Kimage, KimageKind};
@@ -8,9 +15,9 @@ use crate::kimage::{Kimage, KimageKind};
 /// Why purgatory gets no second CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoSecondCpu {
-    /// A crash image: the crashed kernel's CPUs are left alone, as kdump
-    /// kernels boot with one (and the page would be the dump's memory).
-    CrashImage,
+    /// A crash image, and the page is not RAM of the capture kernel's own
+    /// (it would be the dump's).
+    InDump,
     /// Not a page-aligned address a start-up IPI can name
     /// (ap_boot::LAST_STARTUP_PAGE, below 1 MiB), or page 0 (the real-mode
     /// interrupt table).
@@ -24,7 +31,7 @@ pub enum NoSecondCpu {
 impl core::fmt::Display for NoSecondCpu {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            NoSecondCpu::CrashImage => "a crash image leaves the other CPUs alone",
+            NoSecondCpu::InDump => "the start-up page is not the capture kernel's RAM but part of the dump",
             NoSecondCpu::BadPage => "the start-up page is not a page between 4 KiB and 1 MiB",
             NoSecondCpu::SegmentThere => "a segment is loaded over the start-up page",
             NoSecondCpu::NotSupported => "this purgatory cannot use a second CPU",
@@ -36,16 +43,30 @@ impl core::fmt::Display for NoSecondCpu {
 /// that nothing of the image uses and the caller's own second CPU answered
 /// from. Call after placement (the segments' destinations are known).
 pub fn offer_second_cpu(image: &mut Kimage<'_>, page: u64) -> Result<(), NoSecondCpu> {
-    if image.kind() != KimageKind::Normal {
-        return Err(NoSecondCpu::CrashImage);
-    }
+    let capture_ram = match image.kind() {
+        KimageKind::Normal => None,
+        KimageKind::Crash { .. } => Some(image.crash_e820.as_deref().unwrap_or(&[])),
+    };
+    check_page(page, &image.destinations(), capture_ram)?;
+    image.purgatory_set_symbol(SECOND_CPU.name, &page.to_le_bytes()).map_err(|_| NoSecondCpu::NotSupported)
+}
+
+/// [`offer_second_cpu`]'s rule for `page`, given the image's segment
+/// destinations and, for a crash image, the capture kernel's e820.
+fn check_page(page: u64, destinations: &[crate::PhysRange], capture_ram: Option<&[E820Entry]>) -> Result<(), NoSecondCpu> {
     if page == 0 || !page.is_multiple_of(4096) || page > ap_boot::LAST_STARTUP_PAGE {
         return Err(NoSecondCpu::BadPage);
     }
-    if covers(&image.destinations(), page) {
+    if let Some(e820) = capture_ram {
+        let holds = |e: &E820Entry| e.typ == E820_RAM && e.addr <= page && page + 4096 <= e.addr.saturating_add(e.size);
+        if !e820.iter().any(holds) {
+            return Err(NoSecondCpu::InDump);
+        }
+    }
+    if covers(destinations, page) {
         return Err(NoSecondCpu::SegmentThere);
     }
-    image.purgatory_set_symbol(SECOND_CPU.name, &page.to_le_bytes()).map_err(|_| NoSecondCpu::NotSupported)
+    Ok(())
 }
 
 /// Whether one of `destinations` covers a byte of the 4 KiB page at `page`.
@@ -87,6 +108,31 @@ mod tests {
         plan_with(&crate::testutil::purgatory(), |image| {
             assert_eq!(offer_second_cpu(image, 0x9f000), Err(NoSecondCpu::NotSupported));
         });
+    }
+
+    #[test]
+    fn a_crash_image_gets_a_page_only_in_the_capture_kernels_ram() {
+        let e = |addr: u64, end: u64, typ: u32| E820Entry { addr, size: end - addr, typ };
+        // The capture kernel's e820 as crash.rs builds it: low RAM up to the
+        // EBDA, reserved above, then the crash region.
+        let capture = [e(0, 0x9fc00, 1), e(0x9fc00, 0xa0000, 2), e(0xf0000, 0x10_0000, 2), e(0x1800_0000, 0x1c00_0000, 1)];
+        assert_eq!(check_page(0x9e000, &[], Some(&capture)), Ok(()));
+        assert_eq!(check_page(0x1000, &[], Some(&capture)), Ok(()));
+        // Straddles the end of RAM, is reserved, or the map has no low RAM.
+        assert_eq!(check_page(0x9f000, &[], Some(&capture)), Err(NoSecondCpu::InDump));
+        assert_eq!(check_page(0xf0000, &[], Some(&capture)), Err(NoSecondCpu::InDump));
+        assert_eq!(check_page(0x9e000, &[], Some(&capture[1..])), Err(NoSecondCpu::InDump));
+        assert_eq!(check_page(0x9e000, &[], Some(&[])), Err(NoSecondCpu::InDump));
+        // A normal image's next kernel owns all of RAM.
+        assert_eq!(check_page(0xf0000, &[], None), Ok(()));
+        // A real crash plan: its e820 is the capture kernel's, and the
+        // Linux-style purgatory it carries has no SECOND_CPU.
+        let map = crate::crash::tests::qemu_512m();
+        let headers = crate::crash::tests::fake_headers();
+        let kernel = fake_bzimage(4096, 1 << 20);
+        let mut p = crate::crash::tests::plan_crash(&kernel, &headers, &map, crate::crash::tests::REGION, true).unwrap();
+        assert_eq!(offer_second_cpu(&mut p.image, 0x9f000), Err(NoSecondCpu::InDump));
+        assert_eq!(offer_second_cpu(&mut p.image, 0x9e000), Err(NoSecondCpu::NotSupported));
     }
 
     #[test]
