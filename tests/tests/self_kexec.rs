@@ -58,6 +58,9 @@ fn self_kexec_bzimage() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     let append = format!("token={}", random_token("bz-"));
     hop(&mut m, "/boot/kexos.bzImage", "bzImage64", &append)?;
+    // Purgatory shared its check evenly: the initramfs, the larger, was cut.
+    let log = m.transcript();
+    m.check_second_cpu_share("the self-kexec", &log)?;
     // The initramfs went along: the next hop has it too.
     m.run_expect("ls /boot", "initramfs.cpio")?;
     // After a kexec no boot loader holds memory; the boot protocol does (zero page, command
@@ -166,6 +169,10 @@ fn self_kexec_elf() -> Result<()> {
     let mut m = Machine::boot(BootOptions::new(Firmware::Uefi))?;
     let append = format!("token={}", random_token("elf-"));
     hop(&mut m, "/boot/kexos.elf", "elf64", &append)?;
+    // Shared evenly too: the initramfs is cut where its first piece is half of everything
+    // purgatory checks, the ELF's kernel segment included (KexecFileOps::loaded_len).
+    let log = m.transcript();
+    m.check_second_cpu_share("the self-kexec", &log)?;
     m.poweroff()
 }
 

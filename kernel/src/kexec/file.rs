@@ -129,10 +129,9 @@ fn hash_side_by_side(
     let suffix = ops.and_then(|ops| ops.suffix_offset(kernel));
     // Where purgatory's two CPUs will split the check: IMA's pass keeps the
     // hash state there too (purgatory_abi::REGION_CUTS).
-    let (kernel_cut, initrd_cut) = if two_cpus_in_purgatory {
-        kexec_core::cuts_for_two_cpus(kernel.len(), suffix, initrd.map_or(0, <[u8]>::len))
-    } else {
-        (None, None)
+    let (kernel_cut, initrd_cut) = match ops {
+        Some(ops) if two_cpus_in_purgatory => kexec_core::cuts_for_two_cpus(ops.loaded_len(kernel), suffix, initrd.map_or(0, <[u8]>::len)),
+        _ => (None, None),
     };
     let (checked, (kernel_ima, initrd_ima, on_helper)) = crate::arch::smp::join(
         || ops.map(|ops| super::sig::check(ops, kernel)),

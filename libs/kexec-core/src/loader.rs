@@ -112,6 +112,14 @@ pub trait KexecFileOps: Sync {
     fn suffix_offset(&self, _kernel: &[u8]) -> Option<usize> {
         None
     }
+    /// How many bytes of `kernel` the loaded kernel segment(s) will hold,
+    /// known before the image is planned: what purgatory will check of the
+    /// kernel, for sharing that check between two CPUs
+    /// ([`crate::cuts_for_two_cpus`]). The suffix when there is one, else
+    /// the whole file; a loader that knows better says so.
+    fn loaded_len(&self, kernel: &[u8]) -> usize {
+        self.suffix_offset(kernel).map_or(kernel.len(), |s| kernel.len() - s)
+    }
     /// Check `kernel`'s signature against `keyring` (called after the
     /// probe, before the initrd is read). A loader without one rejects, as
     /// Linux's kexec_image_verify_sig_default does (EKEYREJECTED); what a

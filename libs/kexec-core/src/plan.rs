@@ -89,19 +89,21 @@ impl SuffixDigest {
 
 /// Where IMA's pass should keep a cut so that purgatory's two CPUs check
 /// equal shares (purgatory_abi::REGION_CUTS): in the larger of the kernel
-/// segment (the kernel file after `suffix`, when the loader has one) and
-/// the initrd, half of their sum into it, as a file offset rounded down to
-/// a block. Returns (kernel cut, initrd cut), at most one of them. The
-/// small segments (boot_params, ...) go to whichever CPU has less.
-pub fn cuts_for_two_cpus(kernel_len: usize, suffix: Option<usize>, initrd_len: usize) -> (Option<usize>, Option<usize>) {
-    let kernel = suffix.map_or(0, |s| kernel_len.saturating_sub(s));
-    let half = ((kernel + initrd_len) / 2) & !63;
+/// segment (`loaded` bytes, [`crate::KexecFileOps::loaded_len`]) and the
+/// initrd, half of their sum into it, as a file offset rounded down to a
+/// block. Only a kernel segment that is the file after `suffix` can be cut
+/// (IMA's pass hashes the file); without one (ELF64) only the initrd is,
+/// and the kernel's bytes still count. Returns (kernel cut, initrd cut), at
+/// most one of them. The small segments (boot_params, ...) go to whichever
+/// CPU has less.
+pub fn cuts_for_two_cpus(loaded: usize, suffix: Option<usize>, initrd_len: usize) -> (Option<usize>, Option<usize>) {
+    let half = ((loaded + initrd_len) / 2) & !63;
     if half == 0 {
         return (None, None);
     }
     match suffix {
-        Some(s) if kernel >= initrd_len && half < kernel => (Some(s + half), None),
-        _ if initrd_len > kernel && half < initrd_len => (None, Some(half)),
+        Some(s) if loaded >= initrd_len && half < loaded => (Some(s + half), None),
+        _ if initrd_len > loaded && half < initrd_len => (None, Some(half)),
         _ => (None, None),
     }
 }
@@ -599,7 +601,7 @@ mod tests {
         use purgatory_abi::RegionPrefix;
         let CopyFixture { kernel, initrd, .. } = copy_fixture();
         let offset = BzImage64.suffix_offset(&kernel).unwrap();
-        let (kcut, icut) = cuts_for_two_cpus(kernel.len(), Some(offset), initrd.len());
+        let (kcut, icut) = cuts_for_two_cpus(BzImage64.loaded_len(&kernel), Some(offset), initrd.len());
         assert!(kcut.is_some() && icut.is_none(), "the kernel is the larger: {kcut:?} {icut:?}");
         let suffix = SuffixDigest::of_cut(&kernel, offset, kcut).unwrap();
         assert_eq!(suffix.known.sha256, SuffixDigest::of(&kernel, offset).unwrap().known.sha256, "a cut changes no digest");
@@ -653,19 +655,24 @@ mod tests {
     #[test]
     fn cuts_balance_the_two_cpus() {
         // The Debian kernel (13.5 MiB, 17 KiB of setup) and its initrd (1.9 MiB).
-        let (k, i) = cuts_for_two_cpus(13_500_000, Some(17 * 1024), 1_900_000);
         let kernel_segment = 13_500_000 - 17 * 1024;
+        let (k, i) = cuts_for_two_cpus(kernel_segment, Some(17 * 1024), 1_900_000);
         let first = k.unwrap() - 17 * 1024;
         assert!(i.is_none() && first % 64 == 0);
         assert!((first as i64 - (kernel_segment - first + 1_900_000) as i64).abs() < 128, "{first}");
         // kexos: an 860 KiB kernel, a 2 MiB initramfs: the initramfs is cut.
-        let (k, i) = cuts_for_two_cpus(880_640, Some(16_384), 2 << 20);
+        let (k, i) = cuts_for_two_cpus(880_640 - 16_384, Some(16_384), 2 << 20);
         assert_eq!(k, None);
         assert_eq!(i, Some(((880_640 - 16_384 + (2 << 20)) / 2) & !63));
-        // No suffix (ELF64: its segments are hashed as copied): only the initrd can be cut.
-        assert_eq!(cuts_for_two_cpus(1 << 20, None, 1 << 20), (None, Some(1 << 19)));
+        // No suffix (ELF64: its segment is hashed as copied): only the initrd can be cut, and
+        // the kernel's bytes count. A 1.6 MiB kexos.elf and a 3.4 MiB initramfs: the first
+        // 2.5 MiB of the initramfs on one CPU, the rest and the kernel on the other.
+        let (elf, initramfs) = (1600 << 10, 3400 << 10);
+        assert_eq!(cuts_for_two_cpus(elf, None, initramfs), (None, Some(((elf + initramfs) / 2) & !63)));
+        // Equal halves need no cut (one each), and neither does a lone kernel.
+        assert_eq!(cuts_for_two_cpus(1 << 20, None, 1 << 20), (None, None));
         assert_eq!(cuts_for_two_cpus(1 << 20, None, 0), (None, None));
-        assert_eq!(cuts_for_two_cpus(100, Some(64), 0), (None, None), "nothing to share");
+        assert_eq!(cuts_for_two_cpus(36, Some(64), 0), (None, None), "nothing to share");
     }
 
     #[test]

@@ -172,6 +172,12 @@ impl KexecFileOps for Elf64 {
         elf64_probe(kernel).map_err(ProbeError::Elf64)
     }
 
+    /// The kernel segment: from the first PT_LOAD's page to the last file
+    /// byte a PT_LOAD maps (not the symbol and section tables after it).
+    fn loaded_len(&self, kernel: &[u8]) -> usize {
+        elf64_parse(kernel).map_or(kernel.len(), |info| info.bufsz() as usize)
+    }
+
     /// Linux's appended signature (module_signature.h), as s390's kexec
     /// checks its images: x86 Linux has no ELF kexec_file loader.
     fn verify_sig(&self, kernel: &[u8], keyring: &kexec_sig::Keyring) -> Result<crate::Verified, crate::SigError> {

@@ -772,6 +772,9 @@ fn relocatable_placement_moves_the_entry_and_borrows_the_file() {
     assert_eq!(s.kernel_entry, PhysAddr(k.mem.0 + 0x200));
     assert_eq!(s.loader, "elf64");
     assert_eq!((k.bufsz(), k.memsz), (0x4800, 0x9000));
+    // What purgatory's two CPUs share is planned before the load: the loader says the size.
+    assert_eq!(Elf64.loaded_len(&file), k.bufsz() as usize);
+    assert!(file.len() > 0x4800, "the file has more than its segment");
     assert_eq!(
         k.buf.as_slice().as_ptr(),
         file[0x1000..].as_ptr(),
@@ -824,6 +827,7 @@ fn packed_file_is_copied_with_zero_gaps_and_a_zero_tail() {
     let k = seg(&image, "kernel");
     assert!(matches!(k.buf, SegmentBuf::Owned(_)));
     assert_eq!(k.bufsz(), 0x4800, "up to the last file byte");
+    assert_eq!(Elf64.loaded_len(&file), 0x4800, "packed or not");
     assert_eq!(k.memsz, 0x9000, "bss included, page aligned");
     let buf = k.buf.as_slice();
     for l in &info.loads {
