@@ -139,7 +139,7 @@ pub extern "C" fn purgatory_main() {
     // SSE first: the second CPU copies this CR4.
     let saved_cr4 = (params.flags & abi::FLAG_SHA_NI != 0 && sha256::cpu_has_sha_ni()).then(enable_sha_ni);
     let (mut one, mut ap);
-    let cpus: &mut dyn pc::SecondCpu = match second_cpu::Ap::new(second_page, params.timing[0]) {
+    let cpus: &mut dyn pc::SecondCpu = match second_cpu::Ap::new(second_page, params.timing[0], uart) {
         Ok(second) => {
             ap = second;
             &mut ap
@@ -235,7 +235,8 @@ impl PhysMemory for IdentityMapped {
 
 /// A 16550 already initialised by the previous kernel (baud, 8N1): we only
 /// poll LSR.THRE and write THR, so the console settings stay as they were.
-struct Uart {
+#[derive(Clone, Copy)]
+pub(crate) struct Uart {
     port: u16,
 }
 

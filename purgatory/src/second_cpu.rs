@@ -6,7 +6,7 @@ use core::arch::asm;
 use core::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 
 use ap_boot::{ApParams, ApicBase, Ipi};
-use purgatory_core::SecondCpu;
+use purgatory_core::{Console, SecondCpu};
 
 /// The second CPU's job: a `&(dyn Fn() + Sync)` on the boot CPU's stack.
 static JOB: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
@@ -45,12 +45,14 @@ pub struct Ap {
     page: u64,
     lapic: u64,
     tsc_per_us: u64,
+    /// Where to say that the second CPU was given up on.
+    uart: crate::Uart,
 }
 
 impl Ap {
     /// A second CPU started from `page`, or why there is none (`page` 0:
     /// the kernel did not offer one, which needs no message).
-    pub fn new(page: u64, tsc_khz: u64) -> Result<Ap, Option<&'static str>> {
+    pub fn new(page: u64, tsc_khz: u64, uart: crate::Uart) -> Result<Ap, Option<&'static str>> {
         if page == 0 {
             return Err(None);
         }
@@ -64,7 +66,7 @@ impl Ap {
         if !base.enabled() || base.x2apic() || !base.bsp() {
             return Err(Some("the local APIC is off, in x2APIC mode, or this is not the bootstrap processor"));
         }
-        if read_cr3() >= 1 << 32 {
+        if read_cr3() >= ap_boot::PML4_LIMIT {
             return Err(Some("the identity map's root is above 4 GiB, out of the start-up code's reach"));
         }
         if base.registers() >= 1 << 32 {
@@ -73,7 +75,7 @@ impl Ap {
         if crate::read_cr4() & CR4_LA57_PCIDE != 0 {
             return Err(Some("5-level paging or PCIDs are on, which the start-up code cannot enter"));
         }
-        Ok(Ap { page, lapic: base.registers(), tsc_per_us: tsc_khz.div_ceil(1000) })
+        Ok(Ap { page, lapic: base.registers(), tsc_per_us: tsc_khz.div_ceil(1000), uart })
     }
 
     fn send(&self, ipi: Ipi) {
@@ -143,19 +145,26 @@ impl SecondCpu for Ap {
         // slow host must not trip them.
         let claim_by = t0 + self.tsc_per_us * 200_000;
         let done_by = crate::rdtsc() + 10 * ours_took + self.tsc_per_us * 1_000_000;
-        let ran = loop {
+        let gave_up = loop {
             let now = crate::rdtsc();
             match STATE.load(Ordering::Acquire) {
-                DONE => break true,
+                DONE => break None,
                 WAITING if now > claim_by => {
                     if STATE.compare_exchange(WAITING, TAKEN_BACK, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                        break false;
+                        break Some("did not claim its share within 200 ms");
                     }
                 }
-                RUNNING if now > done_by => break false,
+                RUNNING if now > done_by => break Some("did not finish its share in time"),
                 _ => core::hint::spin_loop(),
             }
         };
+        let ran = gave_up.is_none();
+        if let Some(why) = gave_up {
+            // Said once, before the verdict: the first CPU checks that share.
+            self.uart.write_str("purgatory: the second CPU ");
+            self.uart.write_str(why);
+            self.uart.write_str(": this CPU checks it\n");
+        }
         // Every other CPU back to wait-for-SIPI, where the next kernel
         // starts them from, before `job` goes out of scope.
         self.send(Ipi::InitAllButSelf);

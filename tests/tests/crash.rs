@@ -44,10 +44,11 @@ fn boot(mem: &str, crashkernel: &str) -> Result<(Machine, (u64, u64))> {
     Ok((m, region))
 }
 
-/// Loads `image` (/boot/kexos.bzImage or /boot/kexos.elf) as the crash kernel with `append`.
-fn load_kexos_capture(m: &mut Machine, image: &str, append: &str) -> Result<()> {
+/// Loads `image` (/boot/kexos.bzImage or /boot/kexos.elf) as the crash kernel with `append`,
+/// with `-d`; returns what it printed.
+fn load_kexos_capture(m: &mut Machine, image: &str, append: &str) -> Result<String> {
     let out = m.run(&format!(
-        "kexec -s -p {image} --initrd=/boot/initramfs.cpio --append=\"{append}\""
+        "kexec -s -p {image} --initrd=/boot/initramfs.cpio --append=\"{append}\" -d"
     ))?;
     let loader = if image.ends_with(".elf") {
         "(elf64)"
@@ -62,7 +63,7 @@ fn load_kexos_capture(m: &mut Machine, image: &str, append: &str) -> Result<()> 
     m.check_contains("crash load", &out, "no IMA measurement list for a crash kernel")?;
     m.check_lacks("crash load", &out, "ima_buffer")?;
     m.run_expect("cat /sys/kernel/kexec_crash_loaded", "1")?;
-    Ok(())
+    Ok(out)
 }
 
 /// Plants a random marker in kernel memory; returns it and its physical address.
@@ -231,7 +232,8 @@ fn kexos_capture(
 ) -> Result<Machine> {
     let (mut m, region) = boot(mem, "64M")?;
     let first_ram = m.meminfo_kb("MemTotal")? * 1024;
-    load_kexos_capture(&mut m, image, "kexec_test")?;
+    let out = load_kexos_capture(&mut m, image, "kexec_test")?;
+    m.check_contains("crash load", &out, "kexec_file: purgatory's check: two CPUs (start-up page 0x")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line(trigger)?;
     m.expect(report, HOP)?;
@@ -438,10 +440,15 @@ fn crash_capture_with_ram_above_4g() -> Result<()> {
     )?;
     m.run_expect("dmesg", "above 4 GiB: no room below")?;
     let first_ram = m.meminfo_kb("MemTotal")? * 1024;
-    load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
+    let out = load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
+    // The control pages, purgatory's page tables, are in the region, above 4 GiB: the start-up
+    // code loads CR3 in 32-bit form, so purgatory checks on one CPU and says nothing about it.
+    m.check_contains("crash load", &out, "purgatory's check: one CPU (the control pages, purgatory's page tables, are above 4 GiB")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line("crash")?;
     expect_capture(&mut m)?;
+    m.assert_absent(kexec_core::purgatory_abi::SECOND_CPU_LINE)?;
+    m.assert_absent("purgatory: one CPU")?;
     check_vmcore(&mut m, region, &marker, phys, first_ram, false, None)?;
     let (_, phdrs) = vmcore::headers(&mut m)?;
     let top = phdrs

@@ -134,5 +134,6 @@ fn xxh64_capture_kernel_after_a_panic() -> Result<()> {
     m.expect_prompt(HOP)?;
     m.run_expect("cat /proc/cmdline", &append)?;
     m.assert_absent(kexos_tests::markers::PURGATORY_SHA256_OK)?;
+    m.assert_absent(SECOND_CPU_LINE)?;
     m.poweroff()
 }

@@ -164,7 +164,7 @@ fn trampoline_page() -> Option<u64> {
 fn boot_tables() -> Option<u64> {
     let mut frames = [0u64; 3];
     for f in frames.iter_mut() {
-        *f = crate::mm::frame::alloc_zeroed().filter(|&pa| pa < (1 << 32))?;
+        *f = crate::mm::frame::alloc_zeroed().filter(|&pa| pa < ap_boot::PML4_LIMIT)?;
     }
     let [pml4, pdpt, pd] = frames;
     let table = |pa: u64| crate::mm::phys_to_virt(pa) as *mut u64;
@@ -342,12 +342,14 @@ fn outcome(job: &Job) -> Option<u8> {
     Some(DIED)
 }
 
-
 /// The page below 1 MiB a purgatory may start the second CPU from, when
 /// one answered there: this kernel's start-up page, which the frame
 /// allocator never hands out (it is below 1 MiB) and which no kernel data
 /// lives in. None with one CPU, or while the helper is offline.
 pub fn startup_page() -> Option<u64> {
+    // Right after boot the helper may not have checked in yet: the same
+    // wait the first join makes, so that both see the same answer.
+    wait_for_helper_once();
     let page = TRAMPOLINE.load(Ordering::Relaxed);
     (helper_online() && page != 0).then_some(page)
 }

@@ -115,7 +115,7 @@ pub fn elf_headers() -> Vec<u8> {
     notes::init_vmcoreinfo();
     let map = crate::mm::memory_map();
     let ram: Vec<(u64, u64)> = map.regions().iter().filter(|r| r.kind.is_ram()).map(|r| (r.start, r.end)).collect();
-    let mut exclude = alloc::vec![(0, 0x10_0000)];
+    let mut exclude = alloc::vec![(0, memmap::CAPTURE_LOW_END)];
     exclude.extend(region());
     let notes = notes::ranges();
     let kernel = kernel_map();

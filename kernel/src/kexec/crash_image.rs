@@ -47,26 +47,31 @@ impl CrashImage {
         // Purgatory's timing line: only its verification (the jump TSC is
         // not written at crash time, which touches nothing it can avoid).
         super::load::set_purgatory_tsc_khz(&mut image);
-        // A second CPU for purgatory's check as for a normal load: its
-        // start-up page is below 1 MiB, which the dump leaves out.
-        let second_cpu = super::load::offer_second_cpu(&mut image, req.region_hash);
         // The digests are computed while the segments are written (one pass
         // over the data); whether purgatory can take them is checked now,
         // while the old image is still armed.
         let mode = kexec_core::kimage_crash_digest_mode(&mut image).map_err(super::load::kexec_err)?;
         phases.mark("place", now_ns());
         // Linux's kimage_alloc_crash_control_pages: a free stretch of the
-        // region, after the segments.
+        // region, after the segments; below 4 GiB if the region reaches
+        // there, where purgatory's second CPU can start on their page tables.
         let pages = ControlPages::pages_needed(map.regions());
-        let hole = KexecBuf::new("control pages", SegmentBuf::Borrowed(&[]), pages * PAGE_SIZE)
-            .min(region.0)
-            .max(region.1.saturating_sub(1))
-            .top_down(true);
-        let ctrl = match locate_mem_hole(&[crash_range], &image.destinations(), &hole) {
+        let hole = |max: u64| {
+            let hole = KexecBuf::new("control pages", SegmentBuf::Borrowed(&[]), pages * PAGE_SIZE).min(region.0).max(max).top_down(true);
+            locate_mem_hole(&[crash_range], &image.destinations(), &hole)
+        };
+        let ctrl = match hole(region.1.min(ap_boot::PML4_LIMIT).saturating_sub(1)).or_else(|_| hole(region.1.saturating_sub(1))) {
             Ok(pa) => pa.0,
             Err(e) => return Err((abi::Errno::ENOMEM, format!("{}: reserve more with crashkernel=", e))),
         };
         let control_range = (ctrl, ctrl + pages * PAGE_SIZE);
+        // A second CPU for purgatory's check as for a normal load: its
+        // start-up page is below 1 MiB, which the dump leaves out.
+        let second_cpu = if control_range.1 <= ap_boot::PML4_LIMIT {
+            super::load::offer_second_cpu(&mut image, &req.second_cpu)
+        } else {
+            format!("one CPU (the control pages, purgatory's page tables, are above 4 GiB at {:#x}, out of the start-up code's reach)", ctrl)
+        };
 
         // The point of no return: the old image's memory gets overwritten.
         disarm();

@@ -66,8 +66,8 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         _ => None,
     };
     let region_hash = if flags & KEXEC_FILE_XXH64_DIGEST != 0 { RegionHash::Xxh64 } else { RegionHash::Sha256 };
-    let two_cpus_in_purgatory = load::second_cpu_page(region_hash).is_ok();
-    let (checked, kernel_ima, initrd_ima) = hash_side_by_side(ops, &kernel, initrd_bytes, two_cpus_in_purgatory);
+    let second_cpu = load::second_cpu_page(region_hash);
+    let (checked, kernel_ima, initrd_ima) = hash_side_by_side(ops, &kernel, initrd_bytes, second_cpu.is_ok());
     let (kernel_sha256, kernel_digest, mut ima_ns) = kernel_ima;
     crate::ima::record(&kernel_sha256, &kernel_path);
     phases.mark("ima|verify_sig", now_ns());
@@ -103,6 +103,7 @@ pub fn sys_kexec_file_load(kernel_fd: u64, initrd_fd: u64, cmdline_len: u64, cmd
         signature: &signature,
         debug: flags & KEXEC_FILE_DEBUG != 0,
         region_hash,
+        second_cpu,
     };
     let phases = &mut phases;
     if flags & KEXEC_FILE_ON_CRASH != 0 {

@@ -46,6 +46,9 @@ pub struct LoadRequest<'a> {
     pub debug: bool,
     /// What purgatory checks the segments with (`KEXEC_FILE_XXH64_DIGEST`).
     pub region_hash: RegionHash,
+    /// [`second_cpu_page`], taken once per load: the cut IMA's pass kept
+    /// and the offer to purgatory follow the same answer.
+    pub second_cpu: Result<u64, String>,
 }
 
 /// A loaded, ready-to-run image (what Linux keeps in kexec_image).
@@ -154,7 +157,7 @@ impl LoadedImage {
         };
         phases.mark("place", now_ns());
         let timing = set_purgatory_tsc_khz(&mut image);
-        let second_cpu = offer_second_cpu(&mut image, req.region_hash);
+        let second_cpu = offer_second_cpu(&mut image, &req.second_cpu);
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let (entries, digests) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         phases.mark("copy+digest", now_ns());
@@ -292,9 +295,9 @@ pub(super) fn report_second_cpu(what: &str) {
 
 /// The start-up page purgatory may start a second CPU from, or why it gets
 /// none (`kexec -d` says it): this kernel's own page, while its helper is
-/// online, for loads checked with SHA-256, crash loads included. The one
-/// rule both the cut IMA's pass keeps (file.rs) and the offer
-/// ([`offer_second_cpu`]) follow.
+/// online, for loads checked with SHA-256, crash loads included. Taken once
+/// per load (LoadRequest::second_cpu), for the cut IMA's pass keeps
+/// (file.rs) and the offer ([`offer_second_cpu`]) alike.
 pub(super) fn second_cpu_page(hash: RegionHash) -> Result<u64, String> {
     let page = crate::arch::smp::startup_page().ok_or_else(|| String::from("this kernel runs on one"))?;
     if hash != RegionHash::Sha256 {
@@ -306,11 +309,11 @@ pub(super) fn second_cpu_page(hash: RegionHash) -> Result<u64, String> {
 }
 
 /// Let purgatory start a second CPU (purgatory_abi::SECOND_CPU) when
-/// [`second_cpu_page`] gives a page and the image allows it
+/// [`second_cpu_page`] gave a page and the image allows it
 /// (kexec_core::offer_second_cpu); what `-d` says.
-pub(super) fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, hash: RegionHash) -> String {
-    let page = match second_cpu_page(hash) {
-        Ok(page) => page,
+pub(super) fn offer_second_cpu(image: &mut kexec_core::Kimage<'_>, page: &Result<u64, String>) -> String {
+    let page = match page {
+        Ok(page) => *page,
         Err(why) => return format!("one CPU ({})", why),
     };
     match kexec_core::offer_second_cpu(image, page) {

@@ -57,6 +57,10 @@ const _: () = assert!(core::mem::offset_of!(ApParams, entry) == 32);
 /// the MP specification's 10 ms after INIT.
 pub const SIPI_DELAY_US: u64 = 10;
 
+/// The start-up code loads CR3 in 32-bit form (ap_boot.s): the page tables
+/// a CPU starts on ([`ApParams::pml4`]) must lie below this address.
+pub const PML4_LIMIT: u64 = 1 << 32;
+
 /// The highest page a start-up IPI can name: its vector is the page number,
 /// below 1 MiB (SDM vol. 3A, 9.4.4.1).
 pub const LAST_STARTUP_PAGE: u64 = 0xff << 12;

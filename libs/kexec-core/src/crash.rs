@@ -127,15 +127,26 @@ pub(crate) mod tests {
         region: PhysRange,
         with_setup: bool,
     ) -> Result<CrashPlanned<'a>, KexecError> {
+        plan_crash_with(&purgatory(), kernel, headers, map, region, with_setup)
+    }
+
+    /// [`plan_crash`] with the purgatory `purg`.
+    pub(crate) fn plan_crash_with<'a>(
+        purg: &[u8],
+        kernel: &'a [u8],
+        headers: &'a [u8],
+        map: &'a MemoryMap,
+        region: PhysRange,
+        with_setup: bool,
+    ) -> Result<CrashPlanned<'a>, KexecError> {
         let avoid = [PhysRange::new(0, MIB), PhysRange::new(0x1000000, 0x1400000)];
         let view = MemoryView::from_memmap(map, &avoid);
         let e820 = e820_from_memmap(map);
-        let purg = purgatory();
         let ctx = LoadContext {
             view: &view,
             e820: &e820,
             acpi_rsdp: Some(0xf5a40),
-            purgatory: &purg,
+            purgatory: purg,
             tsc_khz: None,
             crash: with_setup.then_some(CrashSetup {
                 elf_headers: headers,

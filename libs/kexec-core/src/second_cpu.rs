@@ -2,8 +2,9 @@
 //! (purgatory_abi::SECOND_CPU): the page below 1 MiB it may start one from.
 //!
 //! Crash images get one too. The page is then the crashed kernel's memory,
-//! but not the dump's: the ELF core headers leave out the first MiB, which
-//! the capture kernel gets as RAM of its own (crash.rs, Linux's x86 layout).
+//! but not the dump's: the ELF core headers leave out the first MiB, whose
+//! RAM the capture kernel gets as its own (memmap::CAPTURE_LOW_END, Linux's
+//! x86 layout).
 //! The crashed kernel's other CPUs were put in wait-for-SIPI by an INIT
 //! before the jump, the state purgatory starts them from.
 
@@ -15,9 +16,10 @@ use crate::kimage::{Kimage, KimageKind};
 /// Why purgatory gets no second CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoSecondCpu {
-    /// A crash image, and the page is not RAM of the capture kernel's own
-    /// (it would be the dump's).
-    InDump,
+    /// A crash image, and the page is not RAM in the capture kernel's
+    /// memory map (reserved, a hole, or no map: a bug). Below 1 MiB that is
+    /// the only way it could be wrong: the dump leaves that memory out.
+    NotCaptureRam,
     /// Not a page-aligned address a start-up IPI can name
     /// (ap_boot::LAST_STARTUP_PAGE, below 1 MiB), or page 0 (the real-mode
     /// interrupt table).
@@ -31,7 +33,7 @@ pub enum NoSecondCpu {
 impl core::fmt::Display for NoSecondCpu {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
-            NoSecondCpu::InDump => "the start-up page is not the capture kernel's RAM but part of the dump",
+            NoSecondCpu::NotCaptureRam => "the start-up page is not RAM in the capture kernel's memory map",
             NoSecondCpu::BadPage => "the start-up page is not a page between 4 KiB and 1 MiB",
             NoSecondCpu::SegmentThere => "a segment is loaded over the start-up page",
             NoSecondCpu::NotSupported => "this purgatory cannot use a second CPU",
@@ -60,7 +62,7 @@ fn check_page(page: u64, destinations: &[crate::PhysRange], capture_ram: Option<
     if let Some(e820) = capture_ram {
         let holds = |e: &E820Entry| e.typ == E820_RAM && e.addr <= page && page + 4096 <= e.addr.saturating_add(e.size);
         if !e820.iter().any(holds) {
-            return Err(NoSecondCpu::InDump);
+            return Err(NoSecondCpu::NotCaptureRam);
         }
     }
     if covers(destinations, page) {
@@ -119,20 +121,26 @@ mod tests {
         assert_eq!(check_page(0x9e000, &[], Some(&capture)), Ok(()));
         assert_eq!(check_page(0x1000, &[], Some(&capture)), Ok(()));
         // Straddles the end of RAM, is reserved, or the map has no low RAM.
-        assert_eq!(check_page(0x9f000, &[], Some(&capture)), Err(NoSecondCpu::InDump));
-        assert_eq!(check_page(0xf0000, &[], Some(&capture)), Err(NoSecondCpu::InDump));
-        assert_eq!(check_page(0x9e000, &[], Some(&capture[1..])), Err(NoSecondCpu::InDump));
-        assert_eq!(check_page(0x9e000, &[], Some(&[])), Err(NoSecondCpu::InDump));
+        assert_eq!(check_page(0x9f000, &[], Some(&capture)), Err(NoSecondCpu::NotCaptureRam));
+        assert_eq!(check_page(0xf0000, &[], Some(&capture)), Err(NoSecondCpu::NotCaptureRam));
+        assert_eq!(check_page(0x9e000, &[], Some(&capture[1..])), Err(NoSecondCpu::NotCaptureRam));
+        assert_eq!(check_page(0x9e000, &[], Some(&[])), Err(NoSecondCpu::NotCaptureRam));
         // A normal image's next kernel owns all of RAM.
         assert_eq!(check_page(0xf0000, &[], None), Ok(()));
-        // A real crash plan: its e820 is the capture kernel's, and the
-        // Linux-style purgatory it carries has no SECOND_CPU.
-        let map = crate::crash::tests::qemu_512m();
-        let headers = crate::crash::tests::fake_headers();
-        let kernel = fake_bzimage(4096, 1 << 20);
-        let mut p = crate::crash::tests::plan_crash(&kernel, &headers, &map, crate::crash::tests::REGION, true).unwrap();
-        assert_eq!(offer_second_cpu(&mut p.image, 0x9f000), Err(NoSecondCpu::InDump));
+        // Real crash plans: their e820 is the capture kernel's. A kexos
+        // purgatory gets the page; a Linux-style one has no SECOND_CPU.
+        use crate::crash::tests::{fake_headers, plan_crash_with, qemu_512m, REGION};
+        let (map, headers, kernel) = (qemu_512m(), fake_headers(), fake_bzimage(4096, 1 << 20));
+        let purg = crate::testutil::kexos_style_purgatory();
+        let mut p = plan_crash_with(&purg, &kernel, &headers, &map, REGION, true).unwrap();
+        assert_eq!(offer_second_cpu(&mut p.image, 0x9f000), Err(NoSecondCpu::NotCaptureRam));
+        offer_second_cpu(&mut p.image, 0x9e000).unwrap();
+        assert_eq!(p.image.purgatory_get_symbol_array::<8>(SECOND_CPU.name).unwrap(), 0x9e000u64.to_le_bytes());
+        let mut p = plan_crash_with(&crate::testutil::purgatory(), &kernel, &headers, &map, REGION, true).unwrap();
         assert_eq!(offer_second_cpu(&mut p.image, 0x9e000), Err(NoSecondCpu::NotSupported));
+        // A crash image without the capture kernel's map (a bug) gets no page.
+        p.image.crash_e820 = None;
+        assert_eq!(offer_second_cpu(&mut p.image, 0x9e000), Err(NoSecondCpu::NotCaptureRam));
     }
 
     #[test]

@@ -269,6 +269,11 @@ pub fn plan_crash_region(
     }
 }
 
+/// The end of the low memory a capture kernel gets as its own RAM (the RAM
+/// parts of `[0, 1 MiB)`, [`crash_memmap`]) and the crashed kernel's ELF
+/// core headers leave out of the dump, as on Linux/x86.
+pub const CAPTURE_LOW_END: u64 = 1 << 20;
+
 /// The memory map a crash (capture) kernel boots with (Linux's
 /// `crash_setup_memmap_entries`): the System RAM parts of `[0, 1 MiB)` as
 /// RAM (the capture kernel needs low memory for its trampolines); every
@@ -282,7 +287,7 @@ pub fn plan_crash_region(
 /// kernel may have relabelled its reservation, e.g. Reserved, to keep its
 /// allocator out). Sorted, same-kind neighbours merged.
 pub fn crash_memmap(map: &MemoryMap, region: (u64, u64), exclude: &[(u64, u64)]) -> MemoryMap {
-    const LOW_END: u64 = 1 << 20;
+    const LOW_END: u64 = CAPTURE_LOW_END;
     let mut out: Vec<Region> = Vec::new();
     let mut keep = |start: u64, end: u64, kind: RegionKind| {
         for (s, e) in minus(alloc::vec![(start, end)], region) {

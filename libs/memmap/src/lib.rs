@@ -19,7 +19,7 @@ mod map;
 mod text;
 
 pub use bitmap::{FrameBitmap, FrameError};
-pub use crash::{crash_memmap, plan_crash_region, CrashPlanError, CRASH_ADDR_LOW_MAX, CRASH_ALIGN};
+pub use crash::{crash_memmap, plan_crash_region, CrashPlanError, CAPTURE_LOW_END, CRASH_ADDR_LOW_MAX, CRASH_ALIGN};
 pub use kind::RegionKind;
 pub use map::{MemoryMap, Region};
 pub use text::{meminfo, IomemChild};

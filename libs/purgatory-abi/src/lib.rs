@@ -299,7 +299,9 @@ pub const REGION_CUTS: PatchableSymbol = PatchableSymbol {
 /// that no segment, control page or next-kernel data uses, where purgatory
 /// may put the start-up code (libs/ap-boot) for a second CPU to share the
 /// check; 0 = one CPU. The kernel sets it only when its own second CPU
-/// answered from that page, for a normal (not crash) image. Purgatory then
+/// answered from that page; for a crash image only when the page is RAM in
+/// the capture kernel's memory map (below 1 MiB, never in the dump) and the
+/// control pages are below 4 GiB. Purgatory then
 /// sends the start-up IPIs, and INIT to every other CPU once the check is
 /// done, before it enters the next kernel. Optional for the kernel.
 pub const SECOND_CPU: PatchableSymbol = PatchableSymbol {
