@@ -164,7 +164,7 @@ fn trampoline_page() -> Option<u64> {
 fn boot_tables() -> Option<u64> {
     let mut frames = [0u64; 3];
     for f in frames.iter_mut() {
-        *f = crate::mm::frame::alloc_zeroed().filter(|&pa| pa < ap_boot::PML4_LIMIT)?;
+        *f = crate::mm::frame::alloc_zeroed_below(ap_boot::PML4_LIMIT)?;
     }
     let [pml4, pdpt, pd] = frames;
     let table = |pa: u64| crate::mm::phys_to_virt(pa) as *mut u64;

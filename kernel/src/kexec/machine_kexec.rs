@@ -41,6 +41,12 @@ trait ControlFrames: FrameAllocator<Size4KiB> {
     fn code_pair(&mut self) -> Option<u64>;
     /// Frames that belong to the control pages and must be freed with them.
     fn take_owned(&mut self) -> Vec<u64>;
+    /// The identity map's root: a frame below ap_boot::PML4_LIMIT when
+    /// there is one, so that purgatory can start its second CPU on it (the
+    /// start-up code loads CR3 in 32-bit form).
+    fn root_frame(&mut self) -> Option<u64> {
+        self.allocate_frame().map(|f| f.start_address().as_u64())
+    }
 }
 
 /// Hands out zeroed frames that avoid `avoid`; rejects are kept aside so the
@@ -73,6 +79,16 @@ unsafe impl FrameAllocator<Size4KiB> for AvoidingFrames<'_> {
 }
 
 impl ControlFrames for AvoidingFrames<'_> {
+    fn root_frame(&mut self) -> Option<u64> {
+        while let Some(pa) = frame::alloc_zeroed_below(ap_boot::PML4_LIMIT) {
+            if !self.clashes(pa, PAGE_SIZE) {
+                self.owned.push(pa);
+                return Some(pa);
+            }
+            self.rejected.push(pa);
+        }
+        self.allocate_frame().map(|f| f.start_address().as_u64())
+    }
     fn code_pair(&mut self) -> Option<u64> {
         loop {
             let pa = frame::alloc_contiguous(2, PAGE_SIZE)?;
@@ -173,7 +189,7 @@ impl ControlPages {
     fn build(frames: &mut impl ControlFrames, regions: &[Region]) -> Result<(u64, u64), Errno> {
         // Code + stack: two contiguous frames.
         let code = frames.code_pair().ok_or(Errno::ENOMEM)?;
-        let pml4 = frames.allocate_frame().ok_or(Errno::ENOMEM)?.start_address().as_u64();
+        let pml4 = frames.root_frame().ok_or(Errno::ENOMEM)?;
         // SAFETY: a fresh, unused table.
         let mut m = unsafe { paging::mapper(pml4) };
         paging::map_physical(&mut m, regions, 0, false, frames)?;

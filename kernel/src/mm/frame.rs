@@ -134,6 +134,17 @@ pub fn alloc_zeroed() -> Option<u64> {
     Some(pa)
 }
 
+/// One zeroed 4 KiB frame that ends at or below `limit` (the lowest free).
+/// Not an injection point of the `kexec_test` allocation-failure hook: its
+/// callers fall back to any frame ([`alloc_zeroed`], which is one) or run
+/// without a helper CPU.
+pub fn alloc_zeroed_below(limit: u64) -> Option<u64> {
+    let pa = with(|b| b.alloc_below(limit))?;
+    // SAFETY: the frame was just allocated to us and is in the direct map.
+    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(pa)
+}
+
 /// One 4 KiB frame, contents undefined (for callers that overwrite it whole).
 pub fn alloc() -> Option<u64> {
     if super::fail::should_fail() {
