@@ -161,7 +161,7 @@ impl SecondCpu for Ap {
         let ran = gave_up.is_none();
         if let Some(why) = gave_up {
             // Said once, before the verdict: the first CPU checks that share.
-            self.uart.write_str("purgatory: the second CPU ");
+            self.uart.write_str(purgatory_core::purgatory_abi::SECOND_CPU_GAVE_UP_LINE);
             self.uart.write_str(why);
             self.uart.write_str(": this CPU checks it\n");
         }

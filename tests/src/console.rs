@@ -274,7 +274,8 @@ impl Machine {
         let share: Vec<u64> =
             line.trim().split(" of ").filter_map(|n| n.trim_end_matches(" bytes").parse().ok()).collect();
         let ok = matches!(share[..], [theirs, all] if all > 0 && (35..=65).contains(&(theirs * 100 / all)));
-        self.check(ok, format_args!("{what}: purgatory's second CPU line: {line:?}"))
+        let gave_up = log.lines().find(|l| l.contains(kexec_core::purgatory_abi::SECOND_CPU_GAVE_UP_LINE));
+        self.check(ok, format_args!("{what}: purgatory's second CPU line: {line:?} ({gave_up:?})"))
     }
 
     /// Checks that the kernel's first TSC line says it calibrated against the PIT, and found

@@ -440,10 +440,15 @@ fn crash_capture_with_ram_above_4g() -> Result<()> {
     )?;
     m.run_expect("dmesg", "above 4 GiB: no room below")?;
     let first_ram = m.meminfo_kb("MemTotal")? * 1024;
+    // A normal load's page tables go below 4 GiB, where the start-up code (CR3 loaded in
+    // 32-bit form) reaches them: -d, which looks at where they went, says two CPUs.
+    let normal = m.run(&format!("kexec -s -l {BZIMAGE} --initrd=/boot/initramfs.cpio -d"))?;
+    m.check_contains("normal load", &normal, "purgatory's check: two CPUs (start-up page 0x")?;
+    m.run("kexec -u")?;
     let out = load_kexos_capture(&mut m, BZIMAGE, "kexec_test")?;
-    // The control pages, purgatory's page tables, are in the region, above 4 GiB: the start-up
-    // code loads CR3 in 32-bit form, so purgatory checks on one CPU and says nothing about it.
-    m.check_contains("crash load", &out, "purgatory's check: one CPU (the control pages, purgatory's page tables, are above 4 GiB")?;
+    // The crash image's control pages, purgatory's page tables, are in the region, above
+    // 4 GiB: purgatory checks on one CPU and says nothing about it.
+    m.check_contains("crash load", &out, "purgatory's check: one CPU (the control pages' page-table root is above 4 GiB")?;
     let (marker, phys) = plant_marker(&mut m)?;
     m.send_line("crash")?;
     expect_capture(&mut m)?;

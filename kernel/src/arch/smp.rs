@@ -14,7 +14,8 @@
 //! (`init_udelay` = 0 in arch/x86/kernel/smpboot.c), kexos does not wait
 //! the 10 ms the MP specification asks for after INIT, only 10 us after
 //! each start-up IPI; the boot does not wait for the helper either: the
-//! first [`join`] waits for it a little, then runs without it.
+//! first kexec_file_load ([`startup_page`], else the first [`join`]) waits
+//! for it a little, then runs without it.
 //!
 //! Every kexec and every crash (machine_kexec::jump) parks the APs with an
 //! INIT, the wait-for-SIPI state the next kernel starts them from, as it
@@ -270,8 +271,9 @@ where
 }
 
 /// The boot does not wait for the helper to check in (under 1 ms after the
-/// start-up IPIs, under TCG): the first join waits for it, up to 50 ms
-/// after the IPIs, and says so if it never came. Later joins do not wait.
+/// start-up IPIs, under TCG): the first [`startup_page`] or join waits for
+/// it, up to 50 ms after the IPIs, and says so if it never came. Later
+/// calls do not wait.
 fn wait_for_helper_once() {
     if !STARTED.load(Ordering::Acquire) || WAITED.swap(true, Ordering::Relaxed) {
         return;

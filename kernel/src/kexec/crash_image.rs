@@ -67,10 +67,10 @@ impl CrashImage {
         let control_range = (ctrl, ctrl + pages * PAGE_SIZE);
         // A second CPU for purgatory's check as for a normal load: its
         // start-up page is below 1 MiB, which the dump leaves out.
-        let second_cpu = if control_range.1 <= ap_boot::PML4_LIMIT {
+        let second_cpu = if control_range.1 <= ap_boot::PML4_LIMIT || req.second_cpu.is_err() {
             super::load::offer_second_cpu(&mut image, &req.second_cpu)
         } else {
-            format!("one CPU (the control pages, purgatory's page tables, are above 4 GiB at {:#x}, out of the start-up code's reach)", ctrl)
+            String::from(super::load::ROOT_ABOVE_4G)
         };
 
         // The point of no return: the old image's memory gets overwritten.

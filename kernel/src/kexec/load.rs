@@ -157,7 +157,7 @@ impl LoadedImage {
         };
         phases.mark("place", now_ns());
         let timing = set_purgatory_tsc_khz(&mut image);
-        let second_cpu = offer_second_cpu(&mut image, &req.second_cpu);
+        let mut second_cpu = offer_second_cpu(&mut image, &req.second_cpu);
         let dests: Vec<(u64, u64)> = image.destinations().iter().map(|r| (r.start, r.end)).collect();
         let (entries, digests) = entry::kimage_load_segments_digested(&mut image, &mut Frames, &mut DirectMap).map_err(kexec_err)?;
         phases.mark("copy+digest", now_ns());
@@ -170,6 +170,12 @@ impl LoadedImage {
             }
         };
         phases.mark("control", now_ns());
+        // The root is below 4 GiB whenever a frame there was free
+        // (ControlFrames::root_frame); if not, purgatory stays on one CPU
+        // and says so, and -d must not promise two.
+        if control.jump_target().1 >= ap_boot::PML4_LIMIT && req.second_cpu.is_ok() {
+            second_cpu = String::from(ROOT_ABOVE_4G);
+        }
         let final_cmdline = image.cmdline.clone();
         let segments = image.into_table();
         let us = (now_ns() - t0) / 1000;
@@ -287,6 +293,10 @@ pub(super) fn set_purgatory_tsc_khz(image: &mut kexec_core::Kimage<'_>) -> bool 
     let khz = crate::time::tsc_khz().unwrap_or(0);
     image.purgatory_set_symbol(TIMING.name, &[khz.to_le_bytes(), [0; 8]].concat()).is_ok()
 }
+
+/// `-d`'s reason when purgatory's page tables are out of the start-up
+/// code's reach (it loads CR3 in 32-bit form).
+pub(super) const ROOT_ABOVE_4G: &str = "one CPU (the control pages' page-table root is above 4 GiB, out of the start-up code's reach)";
 
 /// `-d`'s line on how many CPUs purgatory's check will have.
 pub(super) fn report_second_cpu(what: &str) {

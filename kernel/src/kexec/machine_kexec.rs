@@ -41,9 +41,10 @@ trait ControlFrames: FrameAllocator<Size4KiB> {
     fn code_pair(&mut self) -> Option<u64>;
     /// Frames that belong to the control pages and must be freed with them.
     fn take_owned(&mut self) -> Vec<u64>;
-    /// The identity map's root: a frame below ap_boot::PML4_LIMIT when
-    /// there is one, so that purgatory can start its second CPU on it (the
-    /// start-up code loads CR3 in 32-bit form).
+    /// The identity map's root, so that purgatory can start its second CPU
+    /// on it when it is below ap_boot::PML4_LIMIT (the start-up code loads
+    /// CR3 in 32-bit form). By default the next frame: crash images place
+    /// their whole stretch below 4 GiB when the region reaches there.
     fn root_frame(&mut self) -> Option<u64> {
         self.allocate_frame().map(|f| f.start_address().as_u64())
     }

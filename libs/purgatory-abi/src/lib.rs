@@ -317,6 +317,11 @@ pub const PURGATORY_PHASES: &str = "purgatory: phases: ";
 /// bytes`, S the second CPU's share.
 pub const SECOND_CPU_LINE: &str = "purgatory: second CPU checked ";
 
+/// What purgatory prints instead when it gave up on the second CPU (then
+/// `did not claim its share within 200 ms` or `did not finish its share in
+/// time`, and `: this CPU checks it`); the first CPU checks that share.
+pub const SECOND_CPU_GAVE_UP_LINE: &str = "purgatory: the second CPU ";
+
 /// Every symbol the kexos purgatory must define as a `STB_GLOBAL`
 /// `STT_OBJECT` with exactly this `st_size`, in a section with file bytes.
 pub const PATCHABLE_SYMBOLS: [PatchableSymbol; 10] = [
