@@ -66,6 +66,12 @@ fn load_kexos_capture(m: &mut Machine, image: &str, append: &str) -> Result<Stri
     Ok(out)
 }
 
+/// The transcript from the last crash kexec on (purgatory's lines, then the capture kernel).
+fn crash_kexec_log(m: &Machine) -> String {
+    let t = m.transcript();
+    t[t.rfind(markers::CAPTURE_START).unwrap_or(0)..].to_string()
+}
+
 /// Plants a random marker in kernel memory; returns it and its physical address.
 fn plant_marker(m: &mut Machine) -> Result<(String, u64)> {
     let marker = random_token("KEXOS-DUMP-MARK-");
@@ -240,9 +246,8 @@ fn kexos_capture(
     let log = expect_capture(&mut m)?;
     // Purgatory checked on two CPUs: the crashed kernel parked its helper with an INIT, and
     // the start-up page is below 1 MiB, memory the dump leaves out (check_vmcore).
-    let t = m.transcript();
-    let crash_kexec = &t[t.rfind(markers::CAPTURE_START).unwrap_or(0)..];
-    m.check_second_cpu_share("the crash kexec", crash_kexec)?;
+    let crash_kexec = crash_kexec_log(&m);
+    m.check_second_cpu_share("the crash kexec", &crash_kexec)?;
     m.check(
         !log.contains("crashkernel reserved"),
         "the capture kernel reserved a crash region",
@@ -645,8 +650,8 @@ fn crash_capture_linux() -> Result<()> {
     m.send_line("crash")?;
     m.expect(markers::CAPTURE_START, HOP)?;
     m.expect(kexos_tests::markers::PURGATORY_SHA256_OK, HOP)?;
-    let t = m.transcript();
-    m.check_second_cpu_share("the crash kexec into Linux", &t[t.rfind(markers::CAPTURE_START).unwrap_or(0)..])?;
+    let log = crash_kexec_log(&m);
+    m.check_second_cpu_share("the crash kexec into Linux", &log)?;
     m.expect(
         "KEXOS-LINUX-CMDLINE: elfcorehdr=0x",
         Duration::from_secs(300),

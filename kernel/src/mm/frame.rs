@@ -128,10 +128,7 @@ pub fn alloc_zeroed() -> Option<u64> {
     if super::fail::should_fail() {
         return None;
     }
-    let pa = with(|b| b.alloc())?;
-    // SAFETY: the frame was just allocated to us and is in the direct map.
-    unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
-    Some(pa)
+    with(|b| b.alloc()).map(zeroed)
 }
 
 /// One zeroed 4 KiB frame that ends at or below `limit` (the lowest free).
@@ -139,10 +136,15 @@ pub fn alloc_zeroed() -> Option<u64> {
 /// callers fall back to any frame ([`alloc_zeroed`], which is one) or run
 /// without a helper CPU.
 pub fn alloc_zeroed_below(limit: u64) -> Option<u64> {
-    let pa = with(|b| b.alloc_below(limit))?;
-    // SAFETY: the frame was just allocated to us and is in the direct map.
+    with(|b| b.alloc_below(limit)).map(zeroed)
+}
+
+/// Zero the frame at `pa`, which the caller just allocated.
+fn zeroed(pa: u64) -> u64 {
+    // SAFETY: the frame was just allocated to the caller and is in the
+    // direct map; nothing else refers to it yet.
     unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, 0, PAGE_SIZE as usize) };
-    Some(pa)
+    pa
 }
 
 /// One 4 KiB frame, contents undefined (for callers that overwrite it whole).
