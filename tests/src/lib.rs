@@ -39,7 +39,7 @@ pub use console::{find, find_prompt, last_tsc_mhz};
 pub use hexdump::parse_hexdump;
 pub use linux::{
     ima_linux_fixture, kexos_host_files, linux_fixture, linux_kexec_fixture, linux_kexec_into,
-    linux_kexec_into_with, LINUX_KEXEC_FIRST_APPEND, LINUX_ONE_CPU,
+    linux_kexec_into_with, FIRST_LINUX_UP, LINUX_KEXEC_FIRST_APPEND, LINUX_ONE_CPU,
 };
 pub use machine::Machine;
 pub use options::BootOptions;
@@ -57,6 +57,10 @@ pub const SKIP_LINUX_ENV: &str = "KEXOS_SKIP_LINUX";
 /// A scenario that skips itself writes `target/test-logs/<name>` + this suffix (with the
 /// reason); xtask then reports it as skipped instead of passed.
 pub const SKIP_SUFFIX: &str = ".skipped";
+/// A scenario whose first Linux hung before its `/init` and was booted once more
+/// ([`Machine::boot_first_linux`]) writes `target/test-logs/<name>` + this suffix (with the
+/// reason); xtask then reports it as passed after a retry.
+pub const RETRY_SUFFIX: &str = ".first-linux-retried";
 /// Default OVMF location (Debian/Ubuntu package `ovmf`).
 pub const DEFAULT_OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 /// The QEMU binary.

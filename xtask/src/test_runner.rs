@@ -80,13 +80,14 @@ impl Xtask {
             "\nxtask: QEMU scenarios from tests/tests/{{{}}}.rs (at most 2 machines at once)",
             files.join(",")
         );
-        // Scenarios that skip themselves (KEXOS_SKIP_LINUX=1) leave a marker here.
+        // Scenarios that skip themselves (KEXOS_SKIP_LINUX=1) or boot their first Linux twice
+        // leave a marker here.
         let logs = self.target("test-logs");
         if let Ok(rd) = std::fs::read_dir(&logs) {
             for e in rd.flatten() {
-                if e.file_name()
-                    .to_string_lossy()
-                    .ends_with(kexos_tests::SKIP_SUFFIX)
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(kexos_tests::SKIP_SUFFIX)
+                    || name.ends_with(kexos_tests::RETRY_SUFFIX)
                 {
                     let _ = std::fs::remove_file(e.path());
                 }
@@ -140,6 +141,8 @@ struct Results {
     passed: usize,
     failed: usize,
     skipped: usize,
+    /// Scenarios that passed after booting their first Linux twice (the reason is in `lines`).
+    retried: usize,
     /// (name, PASS/FAIL/SKIP) for each scenario, and failed unit tests / steps.
     lines: Vec<(String, &'static str)>,
 }
@@ -182,13 +185,17 @@ impl Results {
         for (name, what) in &self.lines {
             println!("{what} {name}");
         }
+        let retried = match self.retried {
+            0 => String::new(),
+            n => format!(" ({n} after booting their first Linux twice)"),
+        };
         if self.skipped > 0 {
             println!(
-                "{} passed, {} failed, {} skipped",
+                "{} passed{retried}, {} failed, {} skipped",
                 self.passed, self.failed, self.skipped
             );
         } else {
-            println!("{} passed, {} failed", self.passed, self.failed);
+            println!("{} passed{retried}, {} failed", self.passed, self.failed);
         }
         if self.failed == 0 && self.passed > 0 {
             ExitCode::SUCCESS
@@ -249,6 +256,16 @@ fn run_libtest(
                     println!("SKIP {name}");
                     results.record_skip(&shown);
                     continue;
+                }
+                let retry = skip_markers
+                    .map(|d| d.join(format!("{}{}", name.replace("::", "-"), kexos_tests::RETRY_SUFFIX)))
+                    .and_then(|m| std::fs::read_to_string(m).ok());
+                if let Some(why) = retry {
+                    // Reported whatever the outcome: a hung first Linux is worth knowing about.
+                    let line = format!("{name}: its first Linux was booted twice: {}", why.trim());
+                    println!("RETRY {line}");
+                    results.retried += usize::from(ok);
+                    results.lines.push((line, "RETRY"));
                 }
                 if scenarios {
                     println!("{} {name}", if ok { "PASS" } else { "FAIL" });
