@@ -130,22 +130,6 @@ fn kexec_guest_path(fx: &LinuxFixture, host: &Path, extra: &mut Vec<(PathBuf, St
 }
 
 impl Machine {
-    /// Boots Linux directly with QEMU's `-kernel`/`-initrd`/`-append` (SeaBIOS, no kexos):
-    /// used to check that the Linux fixture itself is good. The log goes to
-    /// `target/test-logs/<name>.log` when `KEXOS_ROOT` is set.
-    pub fn spawn_linux_direct(
-        name: &str,
-        kernel: &Path,
-        initrd: &Path,
-        append: &str,
-        mem: &str,
-    ) -> Result<Self> {
-        let log = std::env::var_os(ROOT_ENV)
-            .map(|r| Path::new(&r).join(format!("target/test-logs/{name}.log")));
-        let cmd = qemu_linux_command(kernel, initrd, append, mem, &[]);
-        Self::spawn_command(name, cmd, log)
-    }
-
     /// Boots the first Linux of a scenario, the one QEMU boots directly (`cmd` builds its
     /// command line; kexos has no part in it yet), and follows it to its `/init`: the banner
     /// naming `version`, then [`linux_markers::INIT_UP`]. The log goes to `log`.
@@ -240,12 +224,13 @@ impl Machine {
         )
     }
 
-    /// Boots the fixture Linux directly (as [`Machine::spawn_linux_direct`], command line
+    /// Boots the fixture Linux directly (QEMU's `-kernel`, SeaBIOS; command line
     /// [`LINUX_KEXEC_FIRST_APPEND`]) with the kexec variant of its initramfs, written to
     /// `initrd_out`. That initramfs also holds `image` and `initrd` (host files) and, as
     /// `/etc/kexos-test.sh`, [`boot::linux::kexec_script`]: `kexec -s -l <image>
-    /// --initrd=<initrd> --append=<append>`, then `kexec -e`. Nothing is checked yet (see
-    /// [`Machine::expect_linux_kexec`]). The serial log is saved to `log`.
+    /// --initrd=<initrd> --append=<append>`, then `kexec -e`. Nothing is checked: the bench
+    /// follows this Linux itself, the scenarios boot it with [`linux_kexec_into`]. The serial
+    /// log is saved to `log`.
     pub fn spawn_linux_kexec(
         name: &str,
         fx: &LinuxFixture,
@@ -255,23 +240,7 @@ impl Machine {
         initrd_out: &Path,
         log: Option<PathBuf>,
     ) -> Result<Self> {
-        Self::spawn_linux_kexec_after(name, fx, "", image, initrd, append, initrd_out, log)
-    }
-
-    /// [`Machine::spawn_linux_kexec`] with `prelude` (a script fragment, see
-    /// [`boot::linux::ima_script`]) run by the first Linux before its `kexec -s -l`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn spawn_linux_kexec_after(
-        name: &str,
-        fx: &LinuxFixture,
-        prelude: &str,
-        image: &Path,
-        initrd: Option<&Path>,
-        append: &str,
-        initrd_out: &Path,
-        log: Option<PathBuf>,
-    ) -> Result<Self> {
-        linux_kexec_initrd(fx, prelude, image, initrd, append, initrd_out)?;
+        linux_kexec_initrd(fx, "", image, initrd, append, initrd_out)?;
         Self::spawn_command(name, linux_kexec_command(fx, initrd_out), log)
     }
 

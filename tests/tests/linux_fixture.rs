@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use kexos_tests::{linux_fixture, qemu_linux_command, random_token, Machine};
+use kexos_tests::{linux_fixture, qemu_linux_command, random_token, Artifacts, Machine};
 
 #[test]
 #[ignore = "boots QEMU: run `cargo xtask test`"]
@@ -17,11 +17,11 @@ fn linux_fixture_boots_directly() -> Result<()> {
     };
     let version = fx.version()?;
     let append = format!("console=ttyS0 kexos_token={}", random_token("direct-"));
-    let log = std::env::var_os(kexos_tests::ROOT_ENV).map(|r| {
-        std::path::Path::new(&r).join("target/test-logs/linux_fixture_boots_directly.log")
-    });
+    let log = Artifacts::from_env()?
+        .target("test-logs")
+        .join("linux_fixture_boots_directly.log");
     let linux = || qemu_linux_command(&fx.kernel, &fx.initrd, &append, "512M", &[]);
-    let mut m = Machine::boot_first_linux("linux_fixture_boots_directly", linux, log, &version)?;
+    let mut m = Machine::boot_first_linux("linux_fixture_boots_directly", linux, Some(log), &version)?;
     // Measured: about 3.5 s from QEMU start to the power-off under TCG on 2 cores.
     m.expect_linux_init(&append, &version, Duration::from_secs(90))
 }
