@@ -37,7 +37,9 @@ COMMANDS:
     run       Build, then boot in QEMU with the serial console on this terminal
     gdb       Like run, but QEMU waits for gdb on :1234 (-s -S); prints the gdb command
     test      Build, run clippy (lint), the host unit tests, the fuzz smoke run (fuzz --smoke),
-              then the QEMU scenarios (tests/tests/*.rs)
+              then the QEMU scenarios (tests/tests/*.rs). A scenario whose first Linux
+              (booted by QEMU directly) hangs before its /init boots it once more and says
+              so in a RETRY line (docs/testing.md, 'A first Linux that hangs')
     lint      clippy with warnings as errors over the host, kernel, purgatory and user
               workspaces, each built as `build` builds it
     bench     Boot the release UEFI image, kexec into Linux; then have Linux kexec the same
