@@ -427,7 +427,8 @@ mod tests {
 
     use super::*;
 
-    const UP: Duration = Duration::from_secs(2);
+    // Far more than `sh` needs to print two lines, also on a loaded machine.
+    const UP: Duration = Duration::from_secs(5);
     const GOOD: &str = "echo 'Linux version 6.1.0-test (x)'; echo KEXOS-LINUX-INIT: up; exec sleep 30";
     const HANG: &str = "echo 'early boot line'; exec sleep 30";
 
