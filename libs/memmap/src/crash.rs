@@ -287,7 +287,6 @@ pub const CAPTURE_LOW_END: u64 = 1 << 20;
 /// kernel may have relabelled its reservation, e.g. Reserved, to keep its
 /// allocator out). Sorted, same-kind neighbours merged.
 pub fn crash_memmap(map: &MemoryMap, region: (u64, u64), exclude: &[(u64, u64)]) -> MemoryMap {
-    const LOW_END: u64 = CAPTURE_LOW_END;
     let mut out: Vec<Region> = Vec::new();
     let mut keep = |start: u64, end: u64, kind: RegionKind| {
         for (s, e) in minus(alloc::vec![(start, end)], region) {
@@ -295,8 +294,8 @@ pub fn crash_memmap(map: &MemoryMap, region: (u64, u64), exclude: &[(u64, u64)])
         }
     };
     for r in map.regions() {
-        if r.kind.is_ram() && r.start < LOW_END {
-            keep(r.start, r.end.min(LOW_END), RegionKind::Ram);
+        if r.kind.is_ram() && r.start < CAPTURE_LOW_END {
+            keep(r.start, r.end.min(CAPTURE_LOW_END), RegionKind::Ram);
         }
         if matches!(
             r.kind,
