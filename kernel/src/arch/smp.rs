@@ -164,8 +164,13 @@ fn trampoline_page() -> Option<u64> {
 /// an AP that lost the claim halts in the trampoline and may run it again.
 fn boot_tables() -> Option<u64> {
     let mut frames = [0u64; 3];
-    for f in frames.iter_mut() {
-        *f = crate::mm::frame::alloc_zeroed_below(ap_boot::PML4_LIMIT)?;
+    for i in 0..frames.len() {
+        let Some(f) = crate::mm::frame::alloc_zeroed_below(ap_boot::PML4_LIMIT) else {
+            // One CPU then: give back what this took.
+            frames[..i].iter().for_each(|&f| crate::mm::frame::free(f));
+            return None;
+        };
+        frames[i] = f;
     }
     let [pml4, pdpt, pd] = frames;
     let table = |pa: u64| crate::mm::phys_to_virt(pa) as *mut u64;
