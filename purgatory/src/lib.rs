@@ -137,7 +137,8 @@ pub extern "C" fn purgatory_main() {
     };
     let mut uart = Uart { port };
     // SSE first: the second CPU copies this CR4.
-    let saved_cr4 = (params.flags & abi::FLAG_SHA_NI != 0 && sha256::cpu_has_sha_ni()).then(enable_sha_ni);
+    let block_function = abi::block_function(params.flags);
+    let saved_cr4 = block_function.uses_xmm().then(|| enable_sse(block_function));
     let (mut one, mut ap);
     let cpus: &mut dyn pc::SecondCpu = match second_cpu::Ap::new(second_page, params.timing[0], uart) {
         Ok(second) => {
@@ -169,17 +170,18 @@ pub extern "C" fn purgatory_main() {
 /// cleared CR0.EM and CR0.TS.
 const CR4_OSFXSR_OSXMMEXCPT: u64 = (1 << 9) | (1 << 10);
 
-/// Enables SSE and makes SHA-NI the block function; returns the CR4 to put
-/// back before the next kernel, which gets the machine as the old kernel
-/// left it. kexos's kernel keeps OSFXSR set (kernel/src/arch/simd.rs) and
-/// relocate_kernel keeps CR4, so today both writes leave CR4 as it was: they
-/// keep purgatory from depending on that.
-fn enable_sha_ni() -> u64 {
+/// Enables SSE and makes `b` (an SSE block function: SSE2, or SHA-NI if
+/// CPUID has it) the block function; returns the CR4 to put back before the
+/// next kernel, which gets the machine as the old kernel left it. kexos's
+/// kernel keeps OSFXSR set (kernel/src/arch/simd.rs) and relocate_kernel
+/// keeps CR4, so today both writes leave CR4 as it was: they keep purgatory
+/// from depending on that.
+fn enable_sse(b: sha256::Backend) -> u64 {
     let cr4 = read_cr4();
     write_cr4(cr4 | CR4_OSFXSR_OSXMMEXCPT);
     // SAFETY: SSE is enabled until after the verification, the only hashing,
     // and nothing here keeps a value in an XMM register (soft-float build).
-    unsafe { sha256::use_sha_ni() };
+    unsafe { sha256::use_backend(b) };
     cr4
 }
 

@@ -61,7 +61,7 @@ fn machine(cmd: &mut Command, mem: &str) {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Emulator {
     /// The machine's `qemu-system-x86_64` (Debian 12: QEMU 7.2) with its default CPU, qemu64:
-    /// no SHA-NI, so kexos hashes with the portable block function.
+    /// no SHA-NI, so kexos hashes with the SSE2 block function.
     #[default]
     System,
     /// The fixture QEMU whose TCG emulates SHA-NI, with `-cpu max` ([`ShaNiQemu`]).

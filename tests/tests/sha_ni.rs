@@ -6,8 +6,12 @@
 //! self-kexec goes through it (Authenticode, IMA's measurement, the segment digests) and
 //! agrees with the host's sha2: the signature verifies, IMA's line matches the host's digest
 //! of the file, and purgatory, which continues the kernel segment's hash from the state the
-//! kernel captured, finds every segment intact, also with SHA-NI. `clearcpuid=sha_ni` keeps
-//! the portable code in the kernel and in purgatory. A crash kernel is verified with SHA-NI too.
+//! kernel captured, finds every segment intact, also with SHA-NI. `clearcpuid=sha_ni` gives
+//! the SSE2 block function in the kernel and in purgatory. A crash kernel is verified with
+//! SHA-NI too.
+//!
+//! On Debian's QEMU (no SHA-NI) the same holds for the SSE2 block function, and
+//! `clearcpuid=sse2` gives the portable one in both.
 //!
 //! `#[ignore]`d like every QEMU scenario: run with `cargo xtask test`.
 
@@ -18,12 +22,17 @@ use kexos_tests::ima::{ima_ng_file, measurements};
 use kexos_tests::{random_token, Artifacts, BootOptions, Emulator, Firmware, Machine};
 
 const HOP: Duration = Duration::from_secs(180);
-use sha256::{Backend, Choice, CLEARCPUID_NAME};
+use sha256::{Backend, Choice, CLEARCPUID_SHA_NI, CLEARCPUID_SSE2};
 
 fn boot_on_sha_ni(append: &str, add: Vec<(std::path::PathBuf, String)>) -> Result<(Machine, Artifacts)> {
     let a = Artifacts::from_env()?;
+    boot_on(Emulator::sha_ni(&a.root).map_err(|e| anyhow!(e))?, append, add)
+}
+
+fn boot_on(emulator: Emulator, append: &str, add: Vec<(std::path::PathBuf, String)>) -> Result<(Machine, Artifacts)> {
+    let a = Artifacts::from_env()?;
     let mut opts = BootOptions::new(Firmware::Uefi);
-    opts.emulator = Emulator::sha_ni(&a.root).map_err(|e| anyhow!(e))?;
+    opts.emulator = emulator;
     opts.append = append.into();
     opts.add = add;
     let mut m = Machine::boot(opts)?;
@@ -75,24 +84,51 @@ fn sha_ni_hashes_a_signed_self_kexec_end_to_end() -> Result<()> {
     m.poweroff()
 }
 
-#[test]
-#[ignore = "boots QEMU: run `cargo xtask test`"]
-fn clearcpuid_sha_ni_keeps_the_portable_block_function() -> Result<()> {
-    let (mut m, _) = boot_on_sha_ni(&format!("clearcpuid={CLEARCPUID_NAME}"), Vec::new())?;
-    let n = count(&m, Choice::Cleared);
-    m.check(n == 1, format_args!("the kernel logged {:?} {n} times, expected once", Choice::Cleared.to_string()))?;
+/// Boots on `emulator` with `append`, checks the kernel's `choice` line, self-kexecs with
+/// `kexec -d` and checks that the kernel segment's digest and purgatory's check used
+/// `choice`'s block function, and only it.
+fn self_kexec_hashes_with(emulator: Emulator, append: &str, choice: Choice) -> Result<()> {
+    let (mut m, _) = boot_on(emulator, append, Vec::new())?;
+    let n = count(&m, choice);
+    m.check(n == 1, format_args!("the kernel logged {:?} {n} times, expected once", choice.to_string()))?;
+    let b = choice.backend();
     let image = "/boot/kexos.bzImage";
-    let cmd = format!("kexec -d -s -l {image} --initrd=/boot/initramfs.cpio --append=\"x\"");
+    let cmd = format!("kexec -d -s -l {image} --initrd=/boot/initramfs.cpio --append=\"{append}\"");
     let out = m.run(&cmd)?;
     m.check_lacks(&cmd, &out, "kexec_file_load failed")?;
-    m.check_contains(&cmd, &out, &format!("kexec_file: SHA-256 ({}) taken from IMA's pass for segment[", Backend::Portable.name()))?;
-    m.exec_into_kexos(image, "x", HOP)?;
+    m.check_contains(&cmd, &out, &format!("kexec_file: SHA-256 ({}) taken from IMA's pass for segment[", b.name()))?;
+    m.exec_into_kexos(image, append, HOP)?;
     let log = m.transcript();
+    let others = [Backend::Portable, Backend::Sse2, Backend::ShaNi].into_iter().filter(|&o| o != b);
+    let also: Vec<_> = others.filter(|&o| log.contains(&purgatory_used(o))).collect();
     m.check(
-        log.contains(&purgatory_used(Backend::Portable)) && !log.contains(&purgatory_used(Backend::ShaNi)),
-        format_args!("with clearcpuid=sha_ni purgatory still used SHA-NI, or said nothing"),
+        log.contains(&purgatory_used(b)) && also.is_empty() && log.contains(kexos_tests::markers::PURGATORY_SHA256_OK),
+        format_args!("with {append:?} purgatory did not verify with {} alone (also: {also:?})", b.name()),
     )?;
+    let n = count(&m, choice);
+    m.check(n == 2, format_args!("after the hop {:?} is logged {n} times, expected twice", choice.to_string()))?;
     m.poweroff()
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn clearcpuid_sha_ni_falls_back_to_the_sse2_block_function() -> Result<()> {
+    let a = Artifacts::from_env()?;
+    let emulator = Emulator::sha_ni(&a.root).map_err(|e| anyhow!(e))?;
+    self_kexec_hashes_with(emulator, &format!("clearcpuid={CLEARCPUID_SHA_NI}"), Choice::ShaNiCleared)
+}
+
+/// Debian's QEMU has no SHA-NI: both kernels and purgatory hash with SSE2.
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn without_sha_ni_the_sse2_block_function_hashes_a_self_kexec() -> Result<()> {
+    self_kexec_hashes_with(Emulator::System, "x", Choice::NoShaNi)
+}
+
+#[test]
+#[ignore = "boots QEMU: run `cargo xtask test`"]
+fn clearcpuid_sse2_keeps_the_portable_block_function() -> Result<()> {
+    self_kexec_hashes_with(Emulator::System, &format!("clearcpuid={CLEARCPUID_SSE2}"), Choice::Sse2Cleared)
 }
 
 /// The crash path with SHA-NI: the crash load hashes the segments as it writes them into the

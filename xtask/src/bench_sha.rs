@@ -2,8 +2,9 @@
 //! block functions under TCG and on the CPU features present"): how fast the kernel's IMA pass
 //! and purgatory's check hash, guest clock, with each block function on each emulator:
 //!
-//! - Debian's QEMU 7.2, default CPU (no SHA-NI): the portable code, what every other figure uses;
-//! - the SHA-NI QEMU 10 with `-cpu max`: SHA-NI, then the portable code (`clearcpuid=sha_ni`).
+//! - Debian's QEMU 7.2, default CPU (no SHA-NI): SSE2, what every other figure uses, then the
+//!   portable code (`clearcpuid=sse2`);
+//! - the SHA-NI QEMU 10 with `-cpu max`: SHA-NI, then SSE2 (`clearcpuid=sha_ni`).
 //!
 //! Each: boot, `kexec -s -l /boot/kexos.bzImage` with the initramfs, `kexec -e`; the kernel's
 //! `ima: measured ... in N us` line and purgatory's `hashed B bytes in C cycles (...)` line,
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kexos_tests::{Artifacts, BootOptions, Emulator, Firmware, Machine};
-use sha256::{Choice, CLEARCPUID_NAME};
+use sha256::{Choice, CLEARCPUID_SHA_NI, CLEARCPUID_SSE2};
 
 use crate::bench::{parse_hashed, parse_ima_measured, parse_tsc_mhz};
 
@@ -30,7 +31,9 @@ fn measure(root: &Path, name: &str, emulator: Emulator, append: &str) -> Result<
     let to = Duration::from_secs(180);
     m.expect_prompt(to).map_err(e)?;
     let log = m.transcript();
-    let chosen = [Choice::NoCpuSupport, Choice::Cleared, Choice::ShaNi].into_iter().find(|c| log.contains(&c.to_string()));
+    let chosen = [Choice::NoShaNi, Choice::ShaNiCleared, Choice::Sse2Cleared, Choice::ShaNi]
+        .into_iter()
+        .find(|c| log.contains(&c.to_string()));
     let out = m.run("kexec -s -l /boot/kexos.bzImage --initrd=/boot/initramfs.cpio --append=bench").map_err(e)?;
     let (kib, us) = parse_ima_measured(&out).ok_or_else(|| format!("no `ima: measured` line in {out:?}"))?;
     m.send_line("kexec -e").map_err(e)?;
@@ -55,17 +58,19 @@ fn measure(root: &Path, name: &str, emulator: Emulator, append: &str) -> Result<
 pub fn sha256_figures(root: &Path) {
     println!("SHA-256 block functions (issue 13; release kernel, UEFI, TCG; guest clock, one run each)");
     let sha_ni = Emulator::sha_ni(root);
-    let cleared = format!("clearcpuid={CLEARCPUID_NAME}");
-    let configs: [(String, &str, Result<Emulator, String>, &str); 3] = [
-        ("QEMU 7.2, default CPU (no SHA-NI)".into(), "bench-sha-portable", Ok(Emulator::System), ""),
+    let no_sse2 = format!("clearcpuid={CLEARCPUID_SSE2}");
+    let no_sha_ni = format!("clearcpuid={CLEARCPUID_SHA_NI}");
+    let configs: [(String, &str, Result<Emulator, String>, &str); 4] = [
+        ("QEMU 7.2, default CPU (no SHA-NI)".into(), "bench-sha-sse2", Ok(Emulator::System), ""),
+        (format!("QEMU 7.2, default CPU, {no_sse2}"), "bench-sha-portable", Ok(Emulator::System), &no_sse2),
         ("QEMU 10, -cpu max, SHA-NI".into(), "bench-sha-ni", sha_ni.clone(), ""),
-        (format!("QEMU 10, -cpu max, {cleared}"), "bench-sha-ni-off", sha_ni, &cleared),
+        (format!("QEMU 10, -cpu max, {no_sha_ni}"), "bench-sha-ni-off", sha_ni, &no_sha_ni),
     ];
     for (label, name, emulator, append) in configs {
         let figures = emulator.and_then(|em| measure(root, name, em, append));
         match figures {
-            Ok(f) => println!("  {label:<38} {f}"),
-            Err(why) => println!("  {label:<38} n/a ({why})"),
+            Ok(f) => println!("  {label:<40} {f}"),
+            Err(why) => println!("  {label:<40} n/a ({why})"),
         }
     }
     println!("  (logs: target/test-logs/bench-sha-*.log; under TCG each SHA-NI instruction is a call into QEMU's C helpers)");

@@ -111,8 +111,8 @@ OPTIONS (bench):
                           and the guest instructions QEMU translates from `kexec -e` to the
                           next kexos's prompt
     --only sha            Only the SHA-256 figures (issue 13): IMA's and purgatory's MiB/s with
-                          the portable code (QEMU 7.2) and with SHA-NI and without it (the
-                          SHA-NI QEMU 10, -cpu max)
+                          each block function: SSE2 and portable (QEMU 7.2), SHA-NI and SSE2
+                          (the SHA-NI QEMU 10, -cpu max)
 OPTIONS (fuzz):
     TARGET                One target (default: all): @FUZZ_TARGETS@
     --seconds N           Fuzz each target N seconds (default 60; --smoke: 5)

@@ -44,7 +44,7 @@ pub(crate) const TARGETS: &[Target] = &[
     Target { name: "vmcore", max_len: 256 * KIB, what: "/proc/vmcore from ELF core headers in old memory + reads" },
     Target { name: "kexec_sig", max_len: 256 * KIB, what: "Authenticode and appended PKCS#7 against the keyring" },
     Target { name: "ima_restore", max_len: 64 * KIB, what: "IMA measurement-list restore + dump round trip" },
-    Target { name: "sha256", max_len: 64 * KIB, what: "libs/sha256 (SHA-NI on this host if it has it) against sha2, in pieces, resumed" },
+    Target { name: "sha256", max_len: 64 * KIB, what: "libs/sha256 (SSE2, SHA-NI if this host has it, portable) against sha2, in pieces, resumed" },
 ];
 
 /// Seconds per target without `--seconds`.

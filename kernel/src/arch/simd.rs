@@ -1,8 +1,9 @@
-//! SSE for the kernel's one SIMD user: the SHA-NI block function of libs/sha256, which every
-//! bulk SHA-256 (IMA, Authenticode, segment digests) goes through.
+//! SSE for the kernel's one SIMD user: libs/sha256's block functions (SHA-NI, or SSE2 with the
+//! message schedule in XMM registers), which every bulk SHA-256 (IMA, Authenticode, segment
+//! digests) goes through.
 //!
-//! The kernel is built soft-float, so the compiler never touches an XMM register; only that
-//! assembly function does. Three things make it safe to call:
+//! The kernel is built soft-float, so the compiler never touches an XMM register; only those
+//! assembly functions do. Three things make it safe to call them:
 //! - [`init`] sets CR4.OSFXSR (SSE instructions would raise #UD without it, Intel SDM vol. 3A,
 //!   2.5) and CR4.OSXMMEXCPT, and clears CR0.EM and CR0.TS (#UD / #NM otherwise, 13.1.3);
 //! - [`preserving_user_simd`] saves a user program's x87/SSE state around a syscall and
@@ -13,8 +14,9 @@
 use sha256::Choice;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 
-/// Enables SSE, then makes SHA-NI the SHA-256 block function if the CPU has it and
-/// `clearcpuid=sha_ni` is not on the command line. Logs the choice once.
+/// Enables SSE, then picks the SHA-256 block function: SHA-NI if the CPU has it and
+/// `clearcpuid=sha_ni` is not on the command line, else SSE2 (every x86_64 CPU has it), or the
+/// portable one with `clearcpuid=sse2`. Logs the choice once.
 pub fn init(cmdline: &str) {
     // SAFETY: ring 0 at boot. OSFXSR/OSXMMEXCPT only allow SSE instructions and route SIMD
     // floating-point exceptions to #XM (none of ours raise one: the SHA-NI function does no
@@ -23,21 +25,11 @@ pub fn init(cmdline: &str) {
         Cr0::update(|f| f.remove(Cr0Flags::EMULATE_COPROCESSOR | Cr0Flags::TASK_SWITCHED));
         Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
     }
-    let choice = if !sha256::cpu_has_sha_ni() {
-        Choice::NoCpuSupport
-    } else if cmdline::clears_cpu_feature(cmdline, sha256::CLEARCPUID_NAME) {
-        Choice::Cleared
-    } else {
-        Choice::ShaNi
-    };
-    if choice == Choice::ShaNi {
-        // SAFETY: SSE is enabled just above for the rest of the kernel's life; every syscall
-        // goes through `preserving_user_simd`, and a new program starts from
-        // `reset_user_simd`, so no user sees what the kernel left in XMM registers.
-        unsafe { sha256::use_sha_ni() };
-    } else {
-        sha256::use_portable();
-    }
+    let choice = Choice::decide(sha256::cpu_has_sha_ni(), |f| cmdline::clears_cpu_feature(cmdline, f));
+    // SAFETY: SSE is enabled just above for the rest of the kernel's life; every syscall goes
+    // through `preserving_user_simd`, and a new program starts from `reset_user_simd`, so no
+    // user sees what the kernel left in XMM registers.
+    unsafe { sha256::use_backend(choice.backend()) };
     info!("{}", choice);
 }
 
@@ -55,9 +47,9 @@ static CLEAN: FxArea = {
 };
 
 /// Runs `f` (a syscall) with the user's x87/SSE registers saved before and restored after, so
-/// that whatever the kernel hashed with SHA-NI does not reach the user program.
+/// that whatever the kernel hashed with an SSE block function does not reach the user program.
 pub fn preserving_user_simd<R>(f: impl FnOnce() -> R) -> R {
-    if sha256::backend() != sha256::Backend::ShaNi {
+    if !sha256::backend().uses_xmm() {
         // Nothing in the kernel touches an XMM register.
         return f();
     }
@@ -74,7 +66,7 @@ pub fn preserving_user_simd<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Gives a program about to start the x87/SSE state of a fresh CPU, so that nothing the
-/// kernel hashed (with SHA-NI, at boot or in an exec) is left in its XMM registers.
+/// kernel hashed (with an SSE block function, at boot or in an exec) is left in its XMM registers.
 pub fn reset_user_simd() {
     if !Cr4::read().contains(Cr4Flags::OSFXSR) {
         // Before `init`: FXRSTOR would not load XMM state, and the kernel has used none.

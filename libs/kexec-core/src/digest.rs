@@ -37,8 +37,9 @@
 //! fraction of SHA-256's (purgatory_abi::FLAG_XXH64).
 
 use purgatory_abi::{
-    region_digests_to_bytes, RegionHash, RegionHasher, RegionPrefix, Sha256Digest, ShaRegion, FLAGS, FLAG_PER_REGION,
-    FLAG_SHA_NI, FLAG_XXH64, NO_DIGEST, REGION_CUTS, REGION_DIGESTS, REGION_PREFIXES, SHA256_DIGEST, SHA_REGIONS,
+    block_function_flags, region_digests_to_bytes, RegionHash, RegionHasher, RegionPrefix, Sha256Digest, ShaRegion,
+    FLAGS, FLAG_PER_REGION, FLAG_SHA_NI, FLAG_SSE2, FLAG_XXH64, NO_DIGEST, REGION_CUTS, REGION_DIGESTS, REGION_PREFIXES,
+    SHA256_DIGEST, SHA_REGIONS,
 };
 
 use crate::error::KexecError;
@@ -195,9 +196,9 @@ pub(crate) fn load_digested<'k, E>(
 }
 
 /// How this image's purgatory verifies: per region when it has a `FLAGS`
-/// symbol (kexos's; FLAG_PER_REGION is set in it here, FLAG_SHA_NI when
-/// this kernel hashes with SHA-NI, FLAG_XXH64 when the image asks for
-/// XXH64), else Linux's total, which is SHA-256 only (EINVAL for XXH64).
+/// symbol (kexos's; FLAG_PER_REGION is set in it here, FLAG_SSE2 and
+/// FLAG_SHA_NI after this kernel's block function, FLAG_XXH64 when the image
+/// asks for XXH64), else Linux's total, which is SHA-256 only (EINVAL for XXH64).
 pub fn digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
     match image.purgatory_get_symbol_array::<{ FLAGS.size }>(FLAGS.name) {
         Ok(bytes) => {
@@ -214,11 +215,12 @@ pub fn digest_mode(image: &mut Kimage<'_>) -> Result<DigestMode, KexecError> {
 }
 
 /// A kexos purgatory's flags for a load by a kernel hashing with `backend`
-/// and asking for `hash`: per-region mode, SHA-NI allowed exactly when the
-/// kernel uses it and the slots are SHA-256, XXH64 exactly when asked.
+/// and asking for `hash`: per-region mode, the kernel's SHA-256 block
+/// function when the slots are SHA-256 (portable otherwise: then purgatory
+/// leaves SSE alone), XXH64 exactly when asked.
 pub fn per_region_flags(flags: u64, backend: sha256::Backend, hash: RegionHash) -> u64 {
-    let sha_ni = if backend == sha256::Backend::ShaNi && hash == RegionHash::Sha256 { FLAG_SHA_NI } else { 0 };
-    (flags & !(FLAG_SHA_NI | FLAG_XXH64)) | FLAG_PER_REGION | sha_ni | hash.flag()
+    let sha = if hash == RegionHash::Sha256 { block_function_flags(backend) } else { 0 };
+    (flags & !(FLAG_SHA_NI | FLAG_SSE2 | FLAG_XXH64)) | FLAG_PER_REGION | sha | hash.flag()
 }
 
 /// Store `d` in purgatory's symbols.

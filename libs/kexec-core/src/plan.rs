@@ -170,7 +170,7 @@ mod tests {
     use crate::{BzImage64, KexecFileOps, MemoryView, PhysAddr, PhysRange, PAGE_SIZE};
     use bootparam::{e820_from_memmap, LOADER_TYPE_KEXEC};
     use purgatory_abi::{
-        EntryRegs, ShaRegion, ENTRY64_REGS, FLAGS, FLAG_PER_REGION, FLAG_SHA_NI, REGION_DIGESTS, SHA256_DIGEST,
+        EntryRegs, ShaRegion, ENTRY64_REGS, FLAGS, FLAG_PER_REGION, FLAG_SHA_NI, FLAG_SSE2, REGION_DIGESTS, SHA256_DIGEST,
         SHA_REGIONS, STACK_END_SYMBOL,
     };
     use sha256::Sha256;
@@ -374,19 +374,24 @@ mod tests {
         // per-region verification, no total digest.
         let flags = image.purgatory_get_symbol_array(FLAGS.name).unwrap();
         assert_eq!(u64::from_le_bytes(flags) & FLAG_PER_REGION, FLAG_PER_REGION);
-        // The purgatory hashes as this process does (SHA-NI on a host that has it).
-        let sha_ni = sha256::backend() == sha256::Backend::ShaNi;
-        assert_eq!(u64::from_le_bytes(flags) & FLAG_SHA_NI != 0, sha_ni);
-        // Both ways, whatever this host has.
+        // The purgatory hashes as this process does (SHA-NI on a host that has it, else SSE2).
+        let want = purgatory_abi::block_function_flags(sha256::backend());
+        assert_ne!(want, 0, "a hosted x86_64 build hashes with SSE");
+        assert_eq!(u64::from_le_bytes(flags) & (FLAG_SHA_NI | FLAG_SSE2), want);
+        // Every way, whatever this host has.
         use crate::digest::per_region_flags;
-        use sha256::Backend::{Portable, ShaNi};
+        use sha256::Backend::{Portable, ShaNi, Sse2};
         use purgatory_abi::{RegionHash, FLAG_XXH64};
         let sha = RegionHash::Sha256;
-        assert_eq!(per_region_flags(0, ShaNi, sha), FLAG_PER_REGION | FLAG_SHA_NI);
-        assert_eq!(per_region_flags(FLAG_SHA_NI, Portable, sha), FLAG_PER_REGION);
+        assert_eq!(per_region_flags(0, ShaNi, sha), FLAG_PER_REGION | FLAG_SSE2 | FLAG_SHA_NI);
+        assert_eq!(per_region_flags(0, Sse2, sha), FLAG_PER_REGION | FLAG_SSE2);
+        assert_eq!(per_region_flags(FLAG_SHA_NI | FLAG_SSE2, Portable, sha), FLAG_PER_REGION);
+        assert_eq!(per_region_flags(FLAG_SHA_NI, Sse2, sha), FLAG_PER_REGION | FLAG_SSE2, "a stale SHA-NI bit is cleared");
         assert_eq!(per_region_flags(1, Portable, sha), 1 | FLAG_PER_REGION);
         assert_eq!(per_region_flags(FLAG_XXH64, Portable, sha), FLAG_PER_REGION, "a stale XXH64 bit is cleared");
-        assert_eq!(per_region_flags(0, ShaNi, RegionHash::Xxh64), FLAG_PER_REGION | FLAG_XXH64, "no SSE for XXH64");
+        for b in [ShaNi, Sse2] {
+            assert_eq!(per_region_flags(0, b, RegionHash::Xxh64), FLAG_PER_REGION | FLAG_XXH64, "no SSE for XXH64");
+        }
         assert_eq!(
             image
                 .purgatory_get_symbol(SHA256_DIGEST.name, SHA256_DIGEST.size)

@@ -91,15 +91,45 @@ pub const FLAG_NO_VERIFY: u64 = 1 << 0;
 /// [`FLAGS`] bit 1: per-region mode (see the crate documentation).
 pub const FLAG_PER_REGION: u64 = 1 << 1;
 
-/// [`FLAGS`] bit 2: the loading kernel hashed with SHA-NI (libs/sha256), so
-/// the purgatory may too: it enables SSE itself (CR4.OSFXSR) if CPUID has
-/// SHA-NI, and restores CR4 before entering the next kernel. Clear (the
-/// CPU has no SHA-NI, or `clearcpuid=sha_ni`): the portable block function.
+/// [`FLAGS`] bit 2, with [`FLAG_SSE2`]: the loading kernel hashed with
+/// SHA-NI (libs/sha256), so the purgatory does too if CPUID has it, else
+/// with the SSE2 block function. See [`block_function`].
 pub const FLAG_SHA_NI: u64 = 1 << 2;
 
 /// [`FLAGS`] bit 3, with [`FLAG_PER_REGION`]: the region digests are XXH64,
-/// not SHA-256 ([`RegionHash::Xxh64`]). Other bits are reserved and ignored.
+/// not SHA-256 ([`RegionHash::Xxh64`]).
 pub const FLAG_XXH64: u64 = 1 << 3;
+
+/// [`FLAGS`] bit 4: the loading kernel hashed with an SSE block function
+/// (SSE2, or SHA-NI with [`FLAG_SHA_NI`]), so the purgatory may too: it
+/// enables SSE itself (CR4.OSFXSR) and restores CR4 before entering the
+/// next kernel. Clear (`clearcpuid=sse2`): the portable block function.
+/// Other bits are reserved and ignored.
+pub const FLAG_SSE2: u64 = 1 << 4;
+
+/// The block-function bits of [`FLAGS`] for a kernel that hashes with
+/// `b`; the inverse of [`block_function`].
+#[cfg(any(test, feature = "hash"))]
+pub const fn block_function_flags(b: sha256::Backend) -> u64 {
+    match b {
+        sha256::Backend::Portable => 0,
+        sha256::Backend::Sse2 => FLAG_SSE2,
+        sha256::Backend::ShaNi => FLAG_SSE2 | FLAG_SHA_NI,
+    }
+}
+
+/// The block function a purgatory with these [`FLAGS`] asks for: the
+/// loading kernel's ([`block_function_flags`]), which `use_backend` then
+/// takes as far as the CPU has it. [`FLAG_SHA_NI`] alone (no
+/// [`FLAG_SSE2`]) is not a combination the kernel writes: portable.
+#[cfg(any(test, feature = "hash"))]
+pub const fn block_function(flags: u64) -> sha256::Backend {
+    match (flags & FLAG_SSE2 != 0, flags & FLAG_SHA_NI != 0) {
+        (false, _) => sha256::Backend::Portable,
+        (true, false) => sha256::Backend::Sse2,
+        (true, true) => sha256::Backend::ShaNi,
+    }
+}
 
 /// The function a [`REGION_DIGESTS`] slot holds the value of.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -251,7 +281,7 @@ pub const SERIAL_PORT: PatchableSymbol = PatchableSymbol {
 };
 
 /// `u64`, little endian: [`FLAG_NO_VERIFY`], [`FLAG_PER_REGION`], [`FLAG_SHA_NI`],
-/// [`FLAG_XXH64`]. Optional
+/// [`FLAG_XXH64`], [`FLAG_SSE2`]. Optional
 /// for the kernel: its presence selects per-region mode.
 pub const FLAGS: PatchableSymbol = PatchableSymbol {
     name: "purgatory_flags",

@@ -157,3 +157,16 @@ fn region_hash_flags_and_names() {
     }
     assert_eq!(FLAG_XXH64 & (FLAG_NO_VERIFY | FLAG_PER_REGION | FLAG_SHA_NI), 0);
 }
+
+#[test]
+fn block_function_flags_round_trip() {
+    use sha256::Backend::{Portable, ShaNi, Sse2};
+    for b in [Portable, Sse2, ShaNi] {
+        assert_eq!(block_function(block_function_flags(b)), b);
+        assert_eq!(block_function(block_function_flags(b) | FLAG_PER_REGION | FLAG_XXH64), b);
+        assert_eq!(block_function_flags(b) & (FLAG_NO_VERIFY | FLAG_PER_REGION | FLAG_XXH64), 0);
+    }
+    assert_eq!(block_function(FLAG_SHA_NI), Portable, "SHA-NI needs SSE");
+    let bits = [FLAG_NO_VERIFY, FLAG_PER_REGION, FLAG_SHA_NI, FLAG_XXH64, FLAG_SSE2];
+    assert_eq!(bits.iter().fold(0, |a, b| a | b).count_ones(), 5, "every flag its own bit");
+}

@@ -2,16 +2,21 @@
 //! Authenticode digest of a PE, the per-segment digests at load, and purgatory's check at
 //! `kexec -e`.
 //!
-//! Two block functions compute the same thing (FIPS 180-4, section 6.2.2):
+//! Three block functions compute the same thing (FIPS 180-4, section 6.2.2):
 //! - [`Backend::Portable`]: sha2's `compress256` (its portable code on bare metal);
-//! - [`Backend::ShaNi`]: the x86 SHA extensions (src/ni.rs), about 4x faster on hardware
-//!   (docs/benchmarks.md), and slower under QEMU's TCG, which emulates each instruction.
+//! - [`Backend::Sse2`]: ours (src/xmm.rs), with the message schedule in XMM registers and
+//!   the working variables in general ones, so that a block makes 16 memory reads and no
+//!   write. On hardware about as fast as the portable code; under QEMU's TCG, where every
+//!   guest memory access goes through a software TLB, 2.6 times as fast
+//!   (docs/benchmarks.md). Every x86_64 CPU has SSE2;
+//! - [`Backend::ShaNi`]: the x86 SHA extensions (src/ni.rs), about 4x faster on hardware,
+//!   and slower under TCG, which emulates each instruction with a call into C.
 //!
 //! Which one runs is one process-wide choice ([`backend`]). Hosted builds (tests, fuzzers,
-//! tools) take SHA-NI when CPUID has it: the OS has enabled SSE and saves XMM state. A bare
-//! metal build (kernel, purgatory) stays portable until the environment calls [`use_sha_ni`],
-//! which only it can: SHA-NI needs CR4.OSFXSR, and it clobbers XMM registers the kernel must
-//! save for user space.
+//! tools) take SHA-NI when CPUID has it, else SSE2: the OS has enabled SSE and saves XMM
+//! state. A bare metal build (kernel, purgatory) stays portable until the environment calls
+//! [`use_backend`], which only it can: both SSE block functions need CR4.OSFXSR, and they
+//! clobber XMM registers the kernel must save for user space.
 //!
 //! [`Sha256`] is the hasher. Besides `update`/`finalize` it can stop at a block boundary and
 //! hand over its chaining value and block count ([`Sha256::at_block_boundary`],
@@ -23,6 +28,8 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(target_arch = "x86_64")]
 mod ni;
+#[cfg(target_arch = "x86_64")]
+mod xmm;
 
 /// Bytes of one SHA-256 block.
 pub const BLOCK: usize = 64;
@@ -35,6 +42,8 @@ pub type Digest = [u8; 32];
 pub enum Backend {
     /// sha2's `compress256`.
     Portable,
+    /// Ours, the message schedule in XMM registers (SSE2's MOVD).
+    Sse2,
     /// The x86 SHA extensions (SHA256RNDS2, SHA256MSG1/2) with SSSE3 and SSE4.1.
     ShaNi,
 }
@@ -44,32 +53,58 @@ impl Backend {
     pub const fn name(self) -> &'static str {
         match self {
             Backend::Portable => "portable",
+            Backend::Sse2 => "SSE2",
             Backend::ShaNi => "SHA-NI",
         }
     }
+
+    /// Whether it writes XMM registers (and so needs CR4.OSFXSR, and a kernel must keep
+    /// them from user space).
+    pub const fn uses_xmm(self) -> bool {
+        !matches!(self, Backend::Portable)
+    }
 }
 
-/// The feature's name in Linux's `clearcpuid=` and /proc/cpuinfo.
-pub const CLEARCPUID_NAME: &str = "sha_ni";
+/// SHA-NI's name in Linux's `clearcpuid=` and /proc/cpuinfo: SSE2 instead.
+pub const CLEARCPUID_SHA_NI: &str = "sha_ni";
+/// SSE2's name there: the portable block function instead (and no SHA-NI either).
+pub const CLEARCPUID_SSE2: &str = "sse2";
 
 /// A bare-metal environment's choice of block function and its reason. Its `Display` is the
 /// kernel's boot log line, which the scenarios and the bench look for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
-    /// CPUID lacks one of the features [`cpu_has_sha_ni`] checks.
-    NoCpuSupport,
-    /// `clearcpuid=sha_ni` on the command line.
-    Cleared,
+    /// SSE2: CPUID lacks one of the features [`cpu_has_sha_ni`] checks.
+    NoShaNi,
+    /// SSE2: `clearcpuid=sha_ni` on the command line.
+    ShaNiCleared,
+    /// Portable: `clearcpuid=sse2` on the command line.
+    Sse2Cleared,
     /// SHA-NI.
     ShaNi,
 }
 
 impl Choice {
+    /// The fastest block function on hardware that the CPU has and the command line allows
+    /// (`cleared(name)`: whether `clearcpuid=` names that feature).
+    pub fn decide(cpu_has_sha_ni: bool, cleared: impl Fn(&str) -> bool) -> Choice {
+        if cleared(CLEARCPUID_SSE2) {
+            Choice::Sse2Cleared
+        } else if !cpu_has_sha_ni {
+            Choice::NoShaNi
+        } else if cleared(CLEARCPUID_SHA_NI) {
+            Choice::ShaNiCleared
+        } else {
+            Choice::ShaNi
+        }
+    }
+
     /// The block function this choice runs.
     pub const fn backend(self) -> Backend {
         match self {
             Choice::ShaNi => Backend::ShaNi,
-            _ => Backend::Portable,
+            Choice::NoShaNi | Choice::ShaNiCleared => Backend::Sse2,
+            Choice::Sse2Cleared => Backend::Portable,
         }
     }
 }
@@ -78,8 +113,9 @@ impl core::fmt::Display for Choice {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "sha256: {} block function (", self.backend().name())?;
         match self {
-            Choice::NoCpuSupport => write!(f, "CPUID has no SHA-NI)"),
-            Choice::Cleared => write!(f, "clearcpuid={CLEARCPUID_NAME})"),
+            Choice::NoShaNi => write!(f, "CPUID has no SHA-NI)"),
+            Choice::ShaNiCleared => write!(f, "clearcpuid={CLEARCPUID_SHA_NI})"),
+            Choice::Sse2Cleared => write!(f, "clearcpuid={CLEARCPUID_SSE2})"),
             Choice::ShaNi => write!(f, "CPUID sha, ssse3, sse4.1)"),
         }
     }
@@ -88,19 +124,25 @@ impl core::fmt::Display for Choice {
 const UNDECIDED: u8 = 0;
 const PORTABLE: u8 = 1;
 const SHA_NI: u8 = 2;
+const SSE2: u8 = 3;
 
 /// The process-wide choice (UNDECIDED until the first hash or a `use_*` call).
 static BACKEND: AtomicU8 = AtomicU8::new(UNDECIDED);
 
-/// The block function [`compress`] uses. Undecided on a hosted target: SHA-NI if
-/// [`cpu_has_sha_ni`]. Undecided on bare metal: portable.
+/// The block function [`compress`] uses. Undecided on a hosted x86_64 target: SHA-NI if
+/// [`cpu_has_sha_ni`], else SSE2. Undecided on bare metal or another architecture: portable.
 pub fn backend() -> Backend {
     match BACKEND.load(Ordering::Relaxed) {
         SHA_NI => Backend::ShaNi,
+        SSE2 => Backend::Sse2,
         PORTABLE => Backend::Portable,
         _ => {
-            let hosted_ni = cfg!(not(target_os = "none")) && cpu_has_sha_ni();
-            let b = if hosted_ni { SHA_NI } else { PORTABLE };
+            let hosted = cfg!(all(target_arch = "x86_64", not(target_os = "none")));
+            let b = match (hosted, cpu_has_sha_ni()) {
+                (true, true) => SHA_NI,
+                (true, false) => SSE2,
+                (false, _) => PORTABLE,
+            };
             // A concurrent `use_*` call wins over this default.
             let _ = BACKEND.compare_exchange(UNDECIDED, b, Ordering::Relaxed, Ordering::Relaxed);
             backend()
@@ -108,14 +150,21 @@ pub fn backend() -> Backend {
     }
 }
 
-/// From now on, SHA-NI if the CPU has it (else the portable block function).
+/// From now on, `b`, as far as the CPU has it: SHA-NI only if [`cpu_has_sha_ni`] (else
+/// SSE2), and no SSE block function on another architecture (portable).
 ///
 /// # Safety
-/// SSE must be usable for the rest of the program (CR4.OSFXSR set), and every caller of
-/// [`compress`] (and so of [`Sha256`]) must accept that XMM0-XMM7 are clobbered: on bare
-/// metal, the kernel saves a user's XMM state around any hashing it does in a syscall.
-pub unsafe fn use_sha_ni() {
-    let b = if cpu_has_sha_ni() { SHA_NI } else { PORTABLE };
+/// Unless `b` is [`Backend::Portable`]: SSE must be usable for the rest of the program
+/// (CR4.OSFXSR set), and every caller of [`compress`] (and so of [`Sha256`]) must accept
+/// that XMM0-XMM15 are clobbered: on bare metal, the kernel saves a user's XMM state around
+/// any hashing it does in a syscall.
+pub unsafe fn use_backend(b: Backend) {
+    let b = match b {
+        _ if !cfg!(target_arch = "x86_64") => PORTABLE,
+        Backend::ShaNi if cpu_has_sha_ni() => SHA_NI,
+        Backend::ShaNi | Backend::Sse2 => SSE2,
+        Backend::Portable => PORTABLE,
+    };
     BACKEND.store(b, Ordering::Relaxed);
 }
 
@@ -145,8 +194,12 @@ pub fn compress(state: &mut [u32; 8], blocks: &[[u8; BLOCK]]) {
     match backend() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: ShaNi is in use only after `cpu_has_sha_ni` said yes, and, on bare metal,
-        // after the environment promised SSE through `use_sha_ni`.
+        // after the environment promised SSE through `use_backend`.
         Backend::ShaNi => unsafe { ni::compress(state, blocks) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Sse2 is in use on bare metal only after the environment promised SSE
+        // through `use_backend`; hosted, the OS has enabled it.
+        Backend::Sse2 => unsafe { xmm::compress(state, blocks) },
         _ => sha2::block_api::compress256(state, blocks),
     }
 }

@@ -8,7 +8,7 @@
 //! The assembler takes the instructions whatever the target's features, and the compiler
 //! never sees an XMM register: the function reads its arguments from RDI, RSI, RDX (SysV)
 //! and clobbers only XMM0-XMM7, RAX, RCX, RSI, RDX and flags, which the SysV ABI lets a
-//! callee clobber. On bare metal the caller is responsible for the XMM state (see `use_sha_ni`).
+//! callee clobber. On bare metal the caller is responsible for the XMM state (see `use_backend`).
 
 use super::BLOCK;
 

@@ -99,7 +99,7 @@ fn a_hosted_build_hashes_with_sha_ni_when_the_cpu_has_it() {
     if !host_has_sha_ni("a_hosted_build_hashes_with_sha_ni_when_the_cpu_has_it") {
         return;
     }
-    // No test in this binary calls `use_portable`, so the default choice stands.
+    // No test in this binary calls `use_*`, so the default choice stands.
     assert_eq!(backend(), Backend::ShaNi);
     let d = data(1 << 20, 9);
     assert_eq!(Sha256::digest(&d), reference(&d));
@@ -108,7 +108,45 @@ fn a_hosted_build_hashes_with_sha_ni_when_the_cpu_has_it() {
 #[test]
 fn the_choice_lines() {
     assert_eq!(Choice::ShaNi.to_string(), "sha256: SHA-NI block function (CPUID sha, ssse3, sse4.1)");
-    assert_eq!(Choice::Cleared.to_string(), "sha256: portable block function (clearcpuid=sha_ni)");
-    assert_eq!(Choice::NoCpuSupport.to_string(), "sha256: portable block function (CPUID has no SHA-NI)");
-    assert_eq!(Choice::Cleared.backend(), Backend::Portable);
+    assert_eq!(Choice::ShaNiCleared.to_string(), "sha256: SSE2 block function (clearcpuid=sha_ni)");
+    assert_eq!(Choice::NoShaNi.to_string(), "sha256: SSE2 block function (CPUID has no SHA-NI)");
+    assert_eq!(Choice::Sse2Cleared.to_string(), "sha256: portable block function (clearcpuid=sse2)");
+}
+
+#[test]
+fn the_choice_is_the_fastest_the_cpu_and_the_command_line_allow() {
+    let none = |_: &str| false;
+    let only = |name: &'static str| move |f: &str| f == name;
+    assert_eq!(Choice::decide(true, none), Choice::ShaNi);
+    assert_eq!(Choice::decide(false, none), Choice::NoShaNi);
+    assert_eq!(Choice::decide(true, only(CLEARCPUID_SHA_NI)), Choice::ShaNiCleared);
+    assert_eq!(Choice::decide(false, only(CLEARCPUID_SHA_NI)), Choice::NoShaNi);
+    // Clearing SSE2 rules out SHA-NI too: its block function needs SSE.
+    assert_eq!(Choice::decide(true, only(CLEARCPUID_SSE2)), Choice::Sse2Cleared);
+    assert_eq!(Choice::decide(false, only(CLEARCPUID_SSE2)), Choice::Sse2Cleared);
+    assert_eq!(Choice::decide(true, |_| true), Choice::Sse2Cleared);
+    let backends = [Choice::ShaNi, Choice::NoShaNi, Choice::ShaNiCleared, Choice::Sse2Cleared].map(Choice::backend);
+    assert_eq!(backends, [Backend::ShaNi, Backend::Sse2, Backend::Sse2, Backend::Portable]);
+    assert_eq!(backends.map(Backend::uses_xmm), [true, true, true, false]);
+}
+
+#[test]
+fn xmm_and_portable_block_functions_agree() {
+    for n in [1usize, 2, 3, 17, 256] {
+        let d = data(n * BLOCK, n as u32 + 100);
+        let (blocks, _) = d.as_chunks::<BLOCK>();
+        for start in [H0, [0; 8], [u32::MAX; 8], [1, 2, 3, 4, 5, 6, 7, 8]] {
+            let mut portable = start;
+            sha2::block_api::compress256(&mut portable, blocks);
+            let mut x = start;
+            // SAFETY: every x86_64 host OS enables SSE, and XMM0-XMM15 are caller-saved in
+            // the SysV ABI.
+            unsafe { xmm::compress(&mut x, blocks) };
+            assert_eq!(x, portable, "{n} blocks from {start:x?}");
+        }
+    }
+    let mut none = H0;
+    // SAFETY: as above; no block is read.
+    unsafe { xmm::compress(&mut none, &[]) };
+    assert_eq!(none, H0);
 }

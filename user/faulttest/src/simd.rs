@@ -1,12 +1,13 @@
-//! `faulttest simd`: the kernel's SHA-NI hashing (libs/sha256) never reaches a program's XMM
+//! `faulttest simd`: the kernel's SSE hashing (libs/sha256: SHA-NI, or SSE2 with the message
+//! schedule in XMM0-XMM15) never reaches a program's XMM
 //! registers, and no program's XMM state reaches the next one. This binary is soft-float, so
 //! the compiler never uses XMM; only the assembly here does.
 //!
-//! 1. XMM0-XMM7 survive a kexec_file_load of `/boot/kexos.bzImage` (the kernel hashes the
+//! 1. XMM0-XMM15 survive a kexec_file_load of `/boot/kexos.bzImage` (the kernel hashes the
 //!    file for IMA and the segments while the syscall runs): a pattern goes in before the
 //!    `syscall` instruction and must come out after it, in one assembly block.
-//! 2. A program starts with a clean x87/SSE state: XMM0-XMM7 zero and MXCSR 0x1f80. The
-//!    program leaves a pattern in XMM0-XMM7 and a non-default MXCSR, then execs itself as
+//! 2. A program starts with a clean x87/SSE state: XMM0-XMM15 zero and MXCSR 0x1f80. The
+//!    program leaves a pattern in XMM0-XMM15 and a non-default MXCSR, then execs itself as
 //!    `faulttest simd-fresh`, which reads them first thing. Without
 //!    kernel/src/arch/simd.rs's reset_user_simd the pattern arrives there (nothing else in
 //!    the kernel clears XMM registers) and the check fails.
@@ -26,44 +27,54 @@ const IMAGE: &str = "/boot/kexos.bzImage";
 /// This program, exec'd for the second half of the check.
 const SELF: &core::ffi::CStr = c"/bin/faulttest";
 
-/// XMM0-XMM7 as stored by MOVDQU.
-type Xmm8 = [[u8; 16]; 8];
+/// XMM0-XMM15 as stored by MOVDQU.
+type Xmm16 = [[u8; 16]; 16];
 
-fn read_xmm() -> (Xmm8, u32) {
-    let mut x: Xmm8 = [[0; 16]; 8];
+fn read_xmm() -> (Xmm16, u32) {
+    let mut x: Xmm16 = [[0; 16]; 16];
     let mut mxcsr = 0u32;
     let p = x.as_mut_ptr();
-    // SAFETY: stores 8 x 16 bytes into `x` and 4 bytes into `mxcsr`, both ours; the kernel
+    // SAFETY: stores 16 x 16 bytes into `x` and 4 bytes into `mxcsr`, both ours; the kernel
     // enables SSE (CR4.OSFXSR) before it starts any program.
     unsafe {
         asm!(
             "movdqu [{p}], xmm0", "movdqu [{p} + 16], xmm1", "movdqu [{p} + 32], xmm2",
             "movdqu [{p} + 48], xmm3", "movdqu [{p} + 64], xmm4", "movdqu [{p} + 80], xmm5",
-            "movdqu [{p} + 96], xmm6", "movdqu [{p} + 112], xmm7", "stmxcsr [{m}]",
+            "movdqu [{p} + 96], xmm6", "movdqu [{p} + 112], xmm7", "movdqu [{p} + 128], xmm8",
+            "movdqu [{p} + 144], xmm9", "movdqu [{p} + 160], xmm10", "movdqu [{p} + 176], xmm11",
+            "movdqu [{p} + 192], xmm12", "movdqu [{p} + 208], xmm13", "movdqu [{p} + 224], xmm14",
+            "movdqu [{p} + 240], xmm15",
+            "stmxcsr [{m}]",
             p = in(reg) p, m = in(reg) &mut mxcsr as *mut u32, options(nostack),
         )
     };
     (x, mxcsr)
 }
 
-/// Loads `pattern` into XMM0-XMM7, runs kexec_file_load(fd, -1, "x", NO_INITRAMFS) with
-/// the `syscall` instruction, stores XMM0-XMM7; returns them and the syscall's result.
-fn kexec_between(pattern: &Xmm8, fd: i32) -> (Xmm8, i64) {
-    let mut after: Xmm8 = [[0; 16]; 8];
+/// Loads `pattern` into XMM0-XMM15, runs kexec_file_load(fd, -1, "x", NO_INITRAMFS) with
+/// the `syscall` instruction, stores XMM0-XMM15; returns them and the syscall's result.
+fn kexec_between(pattern: &Xmm16, fd: i32) -> (Xmm16, i64) {
+    let mut after: Xmm16 = [[0; 16]; 16];
     let cmdline = b"x\0";
     let mut ret = nr::KEXEC_FILE_LOAD as i64;
-    // SAFETY: reads `pattern` and writes `after` (8 x 16 bytes each, ours); the syscall
+    // SAFETY: reads `pattern` and writes `after` (16 x 16 bytes each, ours); the syscall
     // arguments are an fd we opened, -1, a NUL-terminated command line that outlives the
     // call and its length, and a valid flag; RCX and R11 are clobbered by `syscall`.
     unsafe {
         asm!(
             "movdqu xmm0, [{a}]", "movdqu xmm1, [{a} + 16]", "movdqu xmm2, [{a} + 32]",
             "movdqu xmm3, [{a} + 48]", "movdqu xmm4, [{a} + 64]", "movdqu xmm5, [{a} + 80]",
-            "movdqu xmm6, [{a} + 96]", "movdqu xmm7, [{a} + 112]",
+            "movdqu xmm6, [{a} + 96]", "movdqu xmm7, [{a} + 112]", "movdqu xmm8, [{a} + 128]",
+            "movdqu xmm9, [{a} + 144]", "movdqu xmm10, [{a} + 160]", "movdqu xmm11, [{a} + 176]",
+            "movdqu xmm12, [{a} + 192]", "movdqu xmm13, [{a} + 208]", "movdqu xmm14, [{a} + 224]",
+            "movdqu xmm15, [{a} + 240]",
             "syscall",
             "movdqu [{b}], xmm0", "movdqu [{b} + 16], xmm1", "movdqu [{b} + 32], xmm2",
             "movdqu [{b} + 48], xmm3", "movdqu [{b} + 64], xmm4", "movdqu [{b} + 80], xmm5",
-            "movdqu [{b} + 96], xmm6", "movdqu [{b} + 112], xmm7",
+            "movdqu [{b} + 96], xmm6", "movdqu [{b} + 112], xmm7", "movdqu [{b} + 128], xmm8",
+            "movdqu [{b} + 144], xmm9", "movdqu [{b} + 160], xmm10", "movdqu [{b} + 176], xmm11",
+            "movdqu [{b} + 192], xmm12", "movdqu [{b} + 208], xmm13", "movdqu [{b} + 224], xmm14",
+            "movdqu [{b} + 240], xmm15",
             a = in(reg) pattern.as_ptr(), b = in(reg) after.as_mut_ptr(),
             inout("rax") ret, in("rdi") fd as i64, in("rsi") -1i64,
             in("rdx") cmdline.len(), in("r10") cmdline.as_ptr(), in("r8") KEXEC_FILE_NO_INITRAMFS,
@@ -73,18 +84,18 @@ fn kexec_between(pattern: &Xmm8, fd: i32) -> (Xmm8, i64) {
     (after, ret)
 }
 
-/// execve(SELF, ["faulttest", "simd-fresh", failed]) with `x` in XMM0-XMM7 and MXCSR_DIRTY
+/// execve(SELF, ["faulttest", "simd-fresh", failed]) with `x` in XMM0-XMM15 and MXCSR_DIRTY
 /// in MXCSR, set in the same assembly block as the `syscall`, so no compiled code runs with
 /// them. Returns only if the exec fails (the raw result), with MXCSR back to its default.
-fn exec_with_dirty_simd(x: &Xmm8, failed: bool) -> i64 {
+fn exec_with_dirty_simd(x: &Xmm16, failed: bool) -> i64 {
     let arg2 = if failed { c"1" } else { c"0" };
     let argv = [c"faulttest".as_ptr(), c"simd-fresh".as_ptr(), arg2.as_ptr(), core::ptr::null()];
     let envp = [core::ptr::null::<core::ffi::c_char>()];
     let (dirty, clean) = (MXCSR_DIRTY, MXCSR_DEFAULT);
     let mut ret = nr::EXECVE as i64;
-    // SAFETY: reads 8 x 16 bytes from `x` and the two MXCSR words, all ours; MXCSR_DIRTY and
+    // SAFETY: reads 16 x 16 bytes from `x` and the two MXCSR words, all ours; MXCSR_DIRTY and
     // MXCSR_DEFAULT have no reserved bit set (SDM vol. 1, 10.2.3). The path and the
-    // NUL-terminated argv and envp arrays outlive the call. XMM0-7 cannot be declared as
+    // NUL-terminated argv and envp arrays outlive the call. XMM0-15 cannot be declared as
     // clobbers on this soft-float target, and need not be: the compiler never uses them. The
     // non-default MXCSR lives only inside this block: on success the exec replaces the
     // program, on failure the block restores MXCSR_DEFAULT before returning.
@@ -92,7 +103,11 @@ fn exec_with_dirty_simd(x: &Xmm8, failed: bool) -> i64 {
         asm!(
             "movdqu xmm0, [{p}]", "movdqu xmm1, [{p} + 16]", "movdqu xmm2, [{p} + 32]",
             "movdqu xmm3, [{p} + 48]", "movdqu xmm4, [{p} + 64]", "movdqu xmm5, [{p} + 80]",
-            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "ldmxcsr [{d}]",
+            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "movdqu xmm8, [{p} + 128]",
+            "movdqu xmm9, [{p} + 144]", "movdqu xmm10, [{p} + 160]", "movdqu xmm11, [{p} + 176]",
+            "movdqu xmm12, [{p} + 192]", "movdqu xmm13, [{p} + 208]", "movdqu xmm14, [{p} + 224]",
+            "movdqu xmm15, [{p} + 240]",
+            "ldmxcsr [{d}]",
             "syscall",
             "ldmxcsr [{c}]",
             p = in(reg) x.as_ptr(), d = in(reg) &dirty as *const u32, c = in(reg) &clean as *const u32,
@@ -103,8 +118,8 @@ fn exec_with_dirty_simd(x: &Xmm8, failed: bool) -> i64 {
     ret
 }
 
-fn pattern() -> Xmm8 {
-    let mut pattern: Xmm8 = [[0; 16]; 8];
+fn pattern() -> Xmm16 {
+    let mut pattern: Xmm16 = [[0; 16]; 16];
     for (i, r) in pattern.iter_mut().enumerate() {
         for (j, b) in r.iter_mut().enumerate() {
             *b = (0x5a ^ ((i * 16 + j) * 7)) as u8;
@@ -128,7 +143,7 @@ pub fn simd() -> i32 {
     let _ = sys::close(fd);
     let kept = after == pattern;
     let ok = kept && ret == 0;
-    println!("faulttest: kexec_file_load({IMAGE}) -> {ret}, xmm0-7 {} {}", if kept { "kept" } else { "CHANGED" }, if ok { "ok" } else { "FAIL" });
+    println!("faulttest: kexec_file_load({IMAGE}) -> {ret}, xmm0-15 {} {}", if kept { "kept" } else { "CHANGED" }, if ok { "ok" } else { "FAIL" });
     let ret = exec_with_dirty_simd(&pattern, !ok);
     println!("faulttest: exec {SELF:?}: {:?} FAIL", sys::check(ret).err());
     1
@@ -139,9 +154,9 @@ pub fn simd() -> i32 {
 pub fn simd_fresh(failed: &str) -> i32 {
     // First, before anything else could touch them (nothing in this binary does).
     let (x, mxcsr) = read_xmm();
-    let clean = x == [[0; 16]; 8] && mxcsr == MXCSR_DEFAULT;
-    let leaked = if x == pattern() { "the previous program's" } else if x == [[0; 16]; 8] { "zero" } else { "NOT zero" };
-    println!("faulttest: fresh program: xmm0-7 {leaked}, mxcsr {mxcsr:#x} {}", if clean { "ok" } else { "FAIL" });
+    let clean = x == [[0; 16]; 16] && mxcsr == MXCSR_DEFAULT;
+    let leaked = if x == pattern() { "the previous program's" } else if x == [[0; 16]; 16] { "zero" } else { "NOT zero" };
+    println!("faulttest: fresh program: xmm0-15 {leaked}, mxcsr {mxcsr:#x} {}", if clean { "ok" } else { "FAIL" });
     let failed = failed.parse::<u32>().unwrap_or(1) + u32::from(!clean);
     if failed == 0 {
         println!("faulttest: simd PASS");
