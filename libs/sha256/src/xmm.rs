@@ -20,21 +20,30 @@
 
 use super::BLOCK;
 
+/// Adds ROTR^r1(x) ^ ROTR^r2(x) ^ ROTR^r3(x) (Σ0, Σ1: FIPS 180-4, 4.1.2) to `$h`; clobbers
+/// EAX, ECX.
+macro_rules! add_big_sigma {
+    ($h:tt, $x:tt, $r1:literal, $r2:literal, $r3:literal) => {
+        concat!(
+            "mov eax, ", stringify!($x), "\n",
+            "mov ecx, ", stringify!($x), "\n",
+            "ror eax, ", $r1, "\n",
+            "ror ecx, ", $r2, "\n",
+            "xor eax, ecx\n",
+            "ror ecx, ", $r3, " - ", $r2, "\n",
+            "xor eax, ecx\n",
+            "add ", stringify!($h), ", eax\n",
+        )
+    };
+}
+
 /// One round (FIPS 180-4, 6.2.2 step 3) with W[t] in EDX and K[t] = `$k`:
 /// T1 = h + Σ1(e) + Ch(e,f,g) + K[t] + W[t], T2 = Σ0(a) + Maj(a,b,c); d += T1, h = T1 + T2.
 /// The caller then renames (a..h) <- (h, a..g).
 macro_rules! round {
     ($a:tt $b:tt $c:tt $d:tt $e:tt $f:tt $g:tt $h:tt $k:tt) => {
         concat!(
-            // Σ1(e) = ROTR6 ^ ROTR11 ^ ROTR25
-            "mov eax, ", stringify!($e), "\n",
-            "mov ecx, ", stringify!($e), "\n",
-            "ror eax, 6\n",
-            "ror ecx, 11\n",
-            "xor eax, ecx\n",
-            "ror ecx, 14\n",
-            "xor eax, ecx\n",
-            "add ", stringify!($h), ", eax\n",
+            add_big_sigma!($h, $e, 6, 11, 25),
             // Ch(e,f,g) = ((f ^ g) & e) ^ g
             "mov eax, ", stringify!($f), "\n",
             "xor eax, ", stringify!($g), "\n",
@@ -44,15 +53,7 @@ macro_rules! round {
             "add ", stringify!($h), ", ", stringify!($k), "\n",
             "add ", stringify!($h), ", edx\n",
             "add ", stringify!($d), ", ", stringify!($h), "\n",
-            // Σ0(a) = ROTR2 ^ ROTR13 ^ ROTR22
-            "mov eax, ", stringify!($a), "\n",
-            "mov ecx, ", stringify!($a), "\n",
-            "ror eax, 2\n",
-            "ror ecx, 13\n",
-            "xor eax, ecx\n",
-            "ror ecx, 9\n",
-            "xor eax, ecx\n",
-            "add ", stringify!($h), ", eax\n",
+            add_big_sigma!($h, $a, 2, 13, 22),
             // Maj(a,b,c) = ((a | b) & c) | (a & b)
             "mov eax, ", stringify!($a), "\n",
             "mov ecx, ", stringify!($a), "\n",
