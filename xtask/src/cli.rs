@@ -91,7 +91,9 @@ OPTIONS (run, gdb):
                           (the initramfs and images are still refreshed for --append/--add)
     --sha-ni              Boot on the SHA-NI QEMU (bookworm-backports' QEMU 10, -cpu max,
                           fetched into target/fixtures/qemu-sha-ni/): the kernel and purgatory
-                          hash with SHA-NI; `clearcpuid=sha_ni` in --append turns it off
+                          hash with SHA-NI (elsewhere: our SSE2 block function);
+                          `clearcpuid=sha_ni` in --append gives SSE2, `clearcpuid=sse2`
+                          the portable code
 OPTIONS (test):
     --release             Test the release kernel
     --filter TEXT         Only run the QEMU scenarios whose name contains TEXT

@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(u64::from_le_bytes(flags) & FLAG_PER_REGION, FLAG_PER_REGION);
         // The purgatory hashes as this process does (SHA-NI on a host that has it, else SSE2).
         let want = purgatory_abi::block_function_flags(sha256::backend());
-        assert_ne!(want, 0, "a hosted x86_64 build hashes with SSE");
+        assert!(want != 0 || !cfg!(target_arch = "x86_64"), "a hosted x86_64 build hashes with SSE");
         assert_eq!(u64::from_le_bytes(flags) & (FLAG_SHA_NI | FLAG_SSE2), want);
         // Every way, whatever this host has.
         use crate::digest::per_region_flags;
