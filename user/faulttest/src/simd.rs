@@ -30,6 +30,17 @@ const SELF: &core::ffi::CStr = c"/bin/faulttest";
 /// XMM0-XMM15 as stored by MOVDQU.
 type Xmm16 = [[u8; 16]; 16];
 
+/// One asm! template line that moves XMM0-XMM15 to (`store`) or from (`load`) the 256 bytes at
+/// the named operand, XMM(i) at byte 16 * i (the assembler's `.irp` writes out the 16 MOVDQUs).
+macro_rules! xmm16 {
+    (store $p:literal) => {
+        concat!(".irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\nmovdqu [{", $p, "} + 16 * \\i], xmm\\i\n.endr")
+    };
+    (load $p:literal) => {
+        concat!(".irp i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15\nmovdqu xmm\\i, [{", $p, "} + 16 * \\i]\n.endr")
+    };
+}
+
 fn read_xmm() -> (Xmm16, u32) {
     let mut x: Xmm16 = [[0; 16]; 16];
     let mut mxcsr = 0u32;
@@ -38,12 +49,7 @@ fn read_xmm() -> (Xmm16, u32) {
     // enables SSE (CR4.OSFXSR) before it starts any program.
     unsafe {
         asm!(
-            "movdqu [{p}], xmm0", "movdqu [{p} + 16], xmm1", "movdqu [{p} + 32], xmm2",
-            "movdqu [{p} + 48], xmm3", "movdqu [{p} + 64], xmm4", "movdqu [{p} + 80], xmm5",
-            "movdqu [{p} + 96], xmm6", "movdqu [{p} + 112], xmm7", "movdqu [{p} + 128], xmm8",
-            "movdqu [{p} + 144], xmm9", "movdqu [{p} + 160], xmm10", "movdqu [{p} + 176], xmm11",
-            "movdqu [{p} + 192], xmm12", "movdqu [{p} + 208], xmm13", "movdqu [{p} + 224], xmm14",
-            "movdqu [{p} + 240], xmm15",
+            xmm16!(store "p"),
             "stmxcsr [{m}]",
             p = in(reg) p, m = in(reg) &mut mxcsr as *mut u32, options(nostack),
         )
@@ -62,19 +68,9 @@ fn kexec_between(pattern: &Xmm16, fd: i32) -> (Xmm16, i64) {
     // call and its length, and a valid flag; RCX and R11 are clobbered by `syscall`.
     unsafe {
         asm!(
-            "movdqu xmm0, [{a}]", "movdqu xmm1, [{a} + 16]", "movdqu xmm2, [{a} + 32]",
-            "movdqu xmm3, [{a} + 48]", "movdqu xmm4, [{a} + 64]", "movdqu xmm5, [{a} + 80]",
-            "movdqu xmm6, [{a} + 96]", "movdqu xmm7, [{a} + 112]", "movdqu xmm8, [{a} + 128]",
-            "movdqu xmm9, [{a} + 144]", "movdqu xmm10, [{a} + 160]", "movdqu xmm11, [{a} + 176]",
-            "movdqu xmm12, [{a} + 192]", "movdqu xmm13, [{a} + 208]", "movdqu xmm14, [{a} + 224]",
-            "movdqu xmm15, [{a} + 240]",
+            xmm16!(load "a"),
             "syscall",
-            "movdqu [{b}], xmm0", "movdqu [{b} + 16], xmm1", "movdqu [{b} + 32], xmm2",
-            "movdqu [{b} + 48], xmm3", "movdqu [{b} + 64], xmm4", "movdqu [{b} + 80], xmm5",
-            "movdqu [{b} + 96], xmm6", "movdqu [{b} + 112], xmm7", "movdqu [{b} + 128], xmm8",
-            "movdqu [{b} + 144], xmm9", "movdqu [{b} + 160], xmm10", "movdqu [{b} + 176], xmm11",
-            "movdqu [{b} + 192], xmm12", "movdqu [{b} + 208], xmm13", "movdqu [{b} + 224], xmm14",
-            "movdqu [{b} + 240], xmm15",
+            xmm16!(store "b"),
             a = in(reg) pattern.as_ptr(), b = in(reg) after.as_mut_ptr(),
             inout("rax") ret, in("rdi") fd as i64, in("rsi") -1i64,
             in("rdx") cmdline.len(), in("r10") cmdline.as_ptr(), in("r8") KEXEC_FILE_NO_INITRAMFS,
@@ -101,12 +97,7 @@ fn exec_with_dirty_simd(x: &Xmm16, failed: bool) -> i64 {
     // program, on failure the block restores MXCSR_DEFAULT before returning.
     unsafe {
         asm!(
-            "movdqu xmm0, [{p}]", "movdqu xmm1, [{p} + 16]", "movdqu xmm2, [{p} + 32]",
-            "movdqu xmm3, [{p} + 48]", "movdqu xmm4, [{p} + 64]", "movdqu xmm5, [{p} + 80]",
-            "movdqu xmm6, [{p} + 96]", "movdqu xmm7, [{p} + 112]", "movdqu xmm8, [{p} + 128]",
-            "movdqu xmm9, [{p} + 144]", "movdqu xmm10, [{p} + 160]", "movdqu xmm11, [{p} + 176]",
-            "movdqu xmm12, [{p} + 192]", "movdqu xmm13, [{p} + 208]", "movdqu xmm14, [{p} + 224]",
-            "movdqu xmm15, [{p} + 240]",
+            xmm16!(load "p"),
             "ldmxcsr [{d}]",
             "syscall",
             "ldmxcsr [{c}]",
