@@ -37,7 +37,8 @@ macro_rules! add_big_sigma {
     };
 }
 
-/// One round (FIPS 180-4, 6.2.2 step 3) with W[t] in EDX and K[t] = `$k`:
+/// One round (FIPS 180-4, 6.2.2 step 3) with W[t] in EDX and K[t] the `$k`th operand (round
+/// `$k`'s constant, an immediate):
 /// T1 = h + Σ1(e) + Ch(e,f,g) + K[t] + W[t], T2 = Σ0(a) + Maj(a,b,c); d += T1, h = T1 + T2.
 /// The caller then renames (a..h) <- (h, a..g).
 macro_rules! round {
@@ -50,7 +51,7 @@ macro_rules! round {
             "and eax, ", stringify!($e), "\n",
             "xor eax, ", stringify!($g), "\n",
             "add ", stringify!($h), ", eax\n",
-            "add ", stringify!($h), ", ", stringify!($k), "\n",
+            "add ", stringify!($h), ", {", stringify!($k), "}\n",
             "add ", stringify!($h), ", edx\n",
             "add ", stringify!($d), ", ", stringify!($h), "\n",
             add_big_sigma!($h, $a, 2, 13, 22),
@@ -130,75 +131,78 @@ macro_rules! rounds16 {
 
 // kexos_sha256_xmm_blocks(state: *mut [u32; 8], blocks: *const u8, n: usize), n > 0.
 // RDI state (kept on the stack during the rounds), RSI the block, RBP the end of the blocks.
-core::arch::global_asm!(
-    ".pushsection .text.kexos_sha256_xmm_blocks,\"ax\",@progbits",
-    ".globl kexos_sha256_xmm_blocks",
-    ".type kexos_sha256_xmm_blocks,@function",
-    "kexos_sha256_xmm_blocks:",
-    "test rdx, rdx",
-    "jz 9f",
-    "push rbx",
-    "push rbp",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
-    "push rdi",
-    "shl rdx, 6",
-    "lea rbp, [rsi + rdx]",
-    "mov r8d, [rdi]",
-    "mov r9d, [rdi + 4]",
-    "mov r10d, [rdi + 8]",
-    "mov r11d, [rdi + 12]",
-    "mov r12d, [rdi + 16]",
-    "mov r13d, [rdi + 20]",
-    "mov r14d, [rdi + 24]",
-    "mov r15d, [rdi + 28]",
-    "2:",
-    rounds16!(load
-        [0x428a2f98 0x71374491 0xb5c0fbcf 0xe9b5dba5 0x3956c25b 0x59f111f1 0x923f82a4 0xab1c5ed5
-         0xd807aa98 0x12835b01 0x243185be 0x550c7dc3 0x72be5d74 0x80deb1fe 0x9bdc06a7 0xc19bf174]),
-    rounds16!(sched
-        [0xe49b69c1 0xefbe4786 0x0fc19dc6 0x240ca1cc 0x2de92c6f 0x4a7484aa 0x5cb0a9dc 0x76f988da
-         0x983e5152 0xa831c66d 0xb00327c8 0xbf597fc7 0xc6e00bf3 0xd5a79147 0x06ca6351 0x14292967]),
-    rounds16!(sched
-        [0x27b70a85 0x2e1b2138 0x4d2c6dfc 0x53380d13 0x650a7354 0x766a0abb 0x81c2c92e 0x92722c85
-         0xa2bfe8a1 0xa81a664b 0xc24b8b70 0xc76c51a3 0xd192e819 0xd6990624 0xf40e3585 0x106aa070]),
-    rounds16!(sched
-        [0x19a4c116 0x1e376c08 0x2748774c 0x34b0bcb5 0x391c0cb3 0x4ed8aa4a 0x5b9cca4f 0x682e6ff3
-         0x748f82ee 0x78a5636f 0x84c87814 0x8cc70208 0x90befffa 0xa4506ceb 0xbef9a3f7 0xc67178f2]),
-    // 64 rounds rotate the eight registers eight times: a..h are in R8D..R15D again.
-    "mov rdi, [rsp]",
-    "add r8d, [rdi]",
-    "add r9d, [rdi + 4]",
-    "add r10d, [rdi + 8]",
-    "add r11d, [rdi + 12]",
-    "add r12d, [rdi + 16]",
-    "add r13d, [rdi + 20]",
-    "add r14d, [rdi + 24]",
-    "add r15d, [rdi + 28]",
-    "mov [rdi], r8d",
-    "mov [rdi + 4], r9d",
-    "mov [rdi + 8], r10d",
-    "mov [rdi + 12], r11d",
-    "mov [rdi + 16], r12d",
-    "mov [rdi + 20], r13d",
-    "mov [rdi + 24], r14d",
-    "mov [rdi + 28], r15d",
-    "add rsi, 64",
-    "cmp rsi, rbp",
-    "jne 2b",
-    "pop rdi",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbp",
-    "pop rbx",
-    "9:",
-    "ret",
-    ".size kexos_sha256_xmm_blocks, . - kexos_sha256_xmm_blocks",
-    ".popsection",
+// K[0..64] are its 64 positional `const` operands (`{t}` in `round!`): crate::K, as
+// immediates. A macro, because only one can write the operand list.
+macro_rules! xmm_blocks_asm {
+    ($($i:literal)*) => {
+        core::arch::global_asm!(
+            ".pushsection .text.kexos_sha256_xmm_blocks,\"ax\",@progbits",
+            ".globl kexos_sha256_xmm_blocks",
+            ".type kexos_sha256_xmm_blocks,@function",
+            "kexos_sha256_xmm_blocks:",
+            "test rdx, rdx",
+            "jz 9f",
+            "push rbx",
+            "push rbp",
+            "push r12",
+            "push r13",
+            "push r14",
+            "push r15",
+            "push rdi",
+            "shl rdx, 6",
+            "lea rbp, [rsi + rdx]",
+            "mov r8d, [rdi]",
+            "mov r9d, [rdi + 4]",
+            "mov r10d, [rdi + 8]",
+            "mov r11d, [rdi + 12]",
+            "mov r12d, [rdi + 16]",
+            "mov r13d, [rdi + 20]",
+            "mov r14d, [rdi + 24]",
+            "mov r15d, [rdi + 28]",
+            "2:",
+            rounds16!(load [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]),
+            rounds16!(sched [16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31]),
+            rounds16!(sched [32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47]),
+            rounds16!(sched [48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63]),
+            // 64 rounds rotate the eight registers eight times: a..h are in R8D..R15D again.
+            "mov rdi, [rsp]",
+            "add r8d, [rdi]",
+            "add r9d, [rdi + 4]",
+            "add r10d, [rdi + 8]",
+            "add r11d, [rdi + 12]",
+            "add r12d, [rdi + 16]",
+            "add r13d, [rdi + 20]",
+            "add r14d, [rdi + 24]",
+            "add r15d, [rdi + 28]",
+            "mov [rdi], r8d",
+            "mov [rdi + 4], r9d",
+            "mov [rdi + 8], r10d",
+            "mov [rdi + 12], r11d",
+            "mov [rdi + 16], r12d",
+            "mov [rdi + 20], r13d",
+            "mov [rdi + 24], r14d",
+            "mov [rdi + 28], r15d",
+            "add rsi, 64",
+            "cmp rsi, rbp",
+            "jne 2b",
+            "pop rdi",
+            "pop r15",
+            "pop r14",
+            "pop r13",
+            "pop r12",
+            "pop rbp",
+            "pop rbx",
+            "9:",
+            "ret",
+            ".size kexos_sha256_xmm_blocks, . - kexos_sha256_xmm_blocks",
+            ".popsection",
+            $(const crate::K[$i],)*
+        );
+    };
+}
+xmm_blocks_asm!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+    32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63
 );
 
 extern "sysv64" {
