@@ -238,8 +238,8 @@ pub fn parse_trace(log: &str) -> Option<(f64, f64, String)> {
 /// the same bzImage, initramfs and command line ([`APPEND`]) with Debian's `kexec -s -l`, then
 /// runs `kexec -e`. Fills the `linux` values of `f`; returns why it stopped early, if it did.
 /// The initramfs goes to `<target>/bench/linux-kexec-initrd.img`, the log to
-/// `<target>/test-logs/bench-linux-kexec.log`.
-pub fn linux_kexec_linux(fx: &LinuxFixture, target: &Path, f: &mut [Figure]) -> Option<String> {
+/// `<target>/test-logs/<name>.log`.
+pub fn linux_kexec_linux(fx: &LinuxFixture, target: &Path, name: &str, f: &mut [Figure]) -> Option<String> {
     use linux_markers as lm;
     let na = "n/a (Linux's purgatory prints nothing)";
     for r in [
@@ -255,9 +255,9 @@ pub fn linux_kexec_linux(fx: &LinuxFixture, target: &Path, f: &mut [Figure]) -> 
         );
     }
     let initrd = target.join("bench/linux-kexec-initrd.img");
-    let log = target.join("test-logs/bench-linux-kexec.log");
+    let log = target.join("test-logs").join(format!("{name}.log"));
     let mut m = match Machine::spawn_linux_kexec(
-        "bench-linux-kexec",
+        name,
         fx,
         &fx.kernel,
         Some(&fx.initrd),

@@ -177,7 +177,7 @@ impl Xtask {
         };
         // The same payload kexec'd by Linux itself (Debian's kexec-tools), in the same machine.
         let fx = LinuxFixture::at(&self.root);
-        let linux_why = bench::linux_kexec_linux(&fx, &self.target(""), &mut figures);
+        let linux_why = bench::linux_kexec_linux(&fx, &self.target(""), "bench-linux-kexec", &mut figures);
         let kexec_package = std::fs::read_to_string(fx.dir.join("kexec.package"))
             .ok()
             .and_then(|p| p.lines().next().map(str::to_string))

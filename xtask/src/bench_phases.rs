@@ -172,9 +172,9 @@ fn linux_kdump_run(fx: &LinuxFixture, target: &Path, i: usize) -> Result<f64, St
 }
 
 /// One Linux run: its kexec_file_load (ms, ftrace) and `kexec -e` -> banner (s).
-fn linux_run(fx: &LinuxFixture, target: &Path) -> Result<(f64, f64), String> {
+fn linux_run(fx: &LinuxFixture, target: &Path, i: usize) -> Result<(f64, f64), String> {
     let mut f = bench::figures();
-    if let Some(why) = bench::linux_kexec_linux(fx, target, &mut f) {
+    if let Some(why) = bench::linux_kexec_linux(fx, target, &format!("bench-phases-linux-{i}"), &mut f) {
         return Err(why);
     }
     let load = number(f[row::LOAD].linux.as_deref()).ok_or("no ftrace load figure")?;
@@ -186,35 +186,80 @@ fn fmt3((a, b, c): (f64, f64, f64), unit: &str, prec: usize) -> String {
     format!("{a:.prec$} / {b:.prec$} / {c:.prec$} {unit}")
 }
 
+/// Attempts a series may take beyond [`RUNS`] to make up for runs that stopped, so that every
+/// figure still rests on [`RUNS`] runs when the host hiccups (a Linux boot under TCG that never
+/// reaches its script, say). Each stopped run is printed with its reason; its log keeps its
+/// own attempt number.
+pub const SPARE_ATTEMPTS: usize = 2;
+
+/// One figure's runs: what it has, and how many attempts it made.
+struct Series<T> {
+    what: String,
+    runs: Vec<T>,
+    attempts: usize,
+}
+
+impl<T> Series<T> {
+    fn new(what: String) -> Self {
+        Series { what, runs: Vec::new(), attempts: 0 }
+    }
+
+    fn wants_more(&self) -> bool {
+        self.runs.len() < RUNS && self.attempts < RUNS + SPARE_ATTEMPTS
+    }
+
+    /// One more attempt (numbered from 0), if the series wants one; prints why it stopped.
+    fn attempt(&mut self, run: impl FnOnce(usize) -> Result<T, String>) {
+        if !self.wants_more() {
+            return;
+        }
+        let i = self.attempts;
+        self.attempts += 1;
+        match run(i) {
+            Ok(r) => self.runs.push(r),
+            Err(e) => println!("  ({} run {i} stopped: {e})", self.what),
+        }
+    }
+}
+
 /// kexos's runs with one purgatory digest: into Linux, into kexos, panic into a capture kexos.
-#[derive(Default)]
 struct KexosSide {
-    linux: Vec<KexosRun>,
-    selfs: Vec<KexosRun>,
-    crashes: Vec<KexosRun>,
+    hash: RegionHash,
+    linux: Series<KexosRun>,
+    selfs: Series<KexosRun>,
+    crashes: Series<KexosRun>,
 }
 
 impl KexosSide {
-    /// One run of each, printing why a run stopped.
-    fn run(&mut self, hash: RegionHash, image: &Path, self_image: Option<&Path>, root: &Path, i: usize) {
-        let logs = root.join("target").join("test-logs");
-        let artifacts = kexos_tests::Artifacts::at(root);
+    fn new(hash: RegionHash) -> Self {
         let tag = match hash {
             RegionHash::Sha256 => String::new(),
             other => format!(" ({})", other.name()),
         };
-        match crate::bench_crash::panic_to_capture_prompt(&artifacts, &run_name("-crash", hash, i), hash) {
-            Ok((d, log)) => self.crashes.push(KexosRun { load_ms: 0.0, exec_s: d.as_secs_f64(), phases: phase_lines(&log) }),
-            Err(e) => println!("  (kexos crash run {i}{tag} stopped: {e})"),
+        KexosSide {
+            hash,
+            linux: Series::new(format!("kexos{tag}")),
+            selfs: Series::new(format!("kexos -> kexos{tag}")),
+            crashes: Series::new(format!("kexos crash{tag}")),
         }
-        match kexos_run(image, &logs, i, hash) {
-            Ok(r) => self.linux.push(r),
-            Err(e) => println!("  (kexos run {i}{tag} stopped: {e})"),
-        }
-        match self_image.map(|img| self_run(img, &logs, i, hash)) {
-            Some(Ok(r)) => self.selfs.push(r),
-            Some(Err(e)) => println!("  (kexos -> kexos run {i}{tag} stopped: {e})"),
-            None => {}
+    }
+
+    fn wants_more(&self, with_self: bool) -> bool {
+        self.linux.wants_more() || self.crashes.wants_more() || (with_self && self.selfs.wants_more())
+    }
+
+    /// One attempt of each series that still wants runs.
+    fn run(&mut self, image: &Path, self_image: Option<&Path>, root: &Path) {
+        let logs = root.join("target").join("test-logs");
+        let artifacts = kexos_tests::Artifacts::at(root);
+        let hash = self.hash;
+        self.crashes.attempt(|i| {
+            crate::bench_crash::panic_to_capture_prompt(&artifacts, &run_name("-crash", hash, i), hash)
+                .map(|(d, log)| KexosRun { load_ms: 0.0, exec_s: d.as_secs_f64(), phases: phase_lines(&log) })
+        });
+        self.linux.attempt(|i| kexos_run(image, &logs, i, hash));
+        if let Some(img) = self_image {
+            self.selfs.attempt(|i| self_run(img, &logs, i, hash));
         }
     }
 
@@ -225,7 +270,7 @@ impl KexosSide {
         let rows: [Row; 2] = [
             (
                 "kexec_file_load syscall (whole)",
-                self.linux.iter().map(|r| r.load_ms).collect(),
+                self.linux.runs.iter().map(|r| r.load_ms).collect(),
                 linux.iter().map(|r| r.0).collect(),
                 "ms",
                 1,
@@ -233,7 +278,7 @@ impl KexosSide {
             ),
             (
                 "`kexec -e` -> 'Linux version' (host)",
-                self.linux.iter().map(|r| r.exec_s).collect(),
+                self.linux.runs.iter().map(|r| r.exec_s).collect(),
                 linux.iter().map(|r| r.1).collect(),
                 "s",
                 3,
@@ -253,7 +298,7 @@ impl KexosSide {
             );
         }
         let l2l = min_median_max(&linux.iter().map(|r| r.1).collect::<Vec<_>>());
-        match (min_median_max(&self.selfs.iter().map(|r| r.exec_s).collect::<Vec<_>>()), l2l) {
+        match (min_median_max(&self.selfs.runs.iter().map(|r| r.exec_s).collect::<Vec<_>>()), l2l) {
             (Some(k), Some(l)) => println!(
                 "  {:<40} kexos {:<28} Linux -> Linux 'Linux version' {:.3} s: {:.1}% [<= 3%]",
                 "`kexec -e` -> next kexos prompt (host)",
@@ -263,7 +308,7 @@ impl KexosSide {
             ),
             _ => println!("  `kexec -e` -> next kexos prompt: n/a"),
         }
-        match (min_median_max(&self.crashes.iter().map(|r| r.exec_s).collect::<Vec<_>>()), min_median_max(kdumps)) {
+        match (min_median_max(&self.crashes.runs.iter().map(|r| r.exec_s).collect::<Vec<_>>()), min_median_max(kdumps)) {
             (Some(k), Some(l)) => println!(
                 "  {:<40} kexos {:<28} Linux kdump (sysrq-c -> capture banner) {}: {:.1}% [<= 3%]",
                 "panic -> capture kexos prompt (host)",
@@ -277,38 +322,36 @@ impl KexosSide {
 
     fn print_breakdowns(&self) {
         println!("  where kexos's time goes, kexec into Linux:");
-        print_breakdown(&self.linux);
+        print_breakdown(&self.linux.runs);
         println!("  where kexos's time goes, kexec into kexos:");
-        print_breakdown(&self.selfs);
+        print_breakdown(&self.selfs.runs);
         println!("  where kexos's time goes, crash into the capture kexos:");
-        print_breakdown(&self.crashes);
+        print_breakdown(&self.crashes.runs);
     }
 }
 
-/// Run both sides [`RUNS`] times and print the table and the breakdown: kexos with
-/// purgatory's default SHA-256, then with `kexec --digest=xxh64`, against the same Linux runs.
+/// Run both sides [`RUNS`] times (interleaved, so that a slow spell of the host touches every
+/// series alike; with up to [`SPARE_ATTEMPTS`] more for a series whose runs stopped) and print
+/// the table and the breakdown: kexos with purgatory's default SHA-256, then with
+/// `kexec --digest=xxh64`, against the same Linux runs.
 pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture, root: &Path) {
     let target = &root.join("target");
-    let mut sha = KexosSide::default();
-    let mut xxh = KexosSide::default();
-    let mut linux = Vec::new();
-    let mut kdumps = Vec::new();
-    for i in 0..RUNS {
-        sha.run(RegionHash::Sha256, image, self_image, root, i);
-        xxh.run(RegionHash::Xxh64, image, self_image, root, i);
-        match linux_kdump_run(fx, target, i) {
-            Ok(s) => kdumps.push(s),
-            Err(e) => println!("  (Linux kdump run {i} stopped: {e})"),
-        }
-        match linux_run(fx, target) {
-            Ok(r) => linux.push(r),
-            Err(e) => println!("  (Linux run {i} stopped: {e})"),
-        }
+    let mut sha = KexosSide::new(RegionHash::Sha256);
+    let mut xxh = KexosSide::new(RegionHash::Xxh64);
+    let mut linux = Series::new("Linux".to_string());
+    let mut kdumps = Series::new("Linux kdump".to_string());
+    let with_self = self_image.is_some();
+    while sha.wants_more(with_self) || xxh.wants_more(with_self) || linux.wants_more() || kdumps.wants_more() {
+        sha.run(image, self_image, root);
+        xxh.run(image, self_image, root);
+        kdumps.attempt(|i| linux_kdump_run(fx, target, i));
+        linux.attempt(|i| linux_run(fx, target, i));
     }
+    let (linux, kdumps) = (linux.runs, kdumps.runs);
     println!(
         "kexec into Linux, {} kexos runs ({} with --digest=xxh64) and {} Linux runs in this bench run (min / median / max; ratio of medians, goal in brackets)",
-        sha.linux.len(),
-        xxh.linux.len(),
+        sha.linux.runs.len(),
+        xxh.linux.runs.len(),
         linux.len()
     );
     sha.print_rows(&linux, &kdumps);
@@ -321,7 +364,7 @@ pub fn phase_figures(image: &Path, self_image: Option<&Path>, fx: &LinuxFixture,
     if let Some(self_image) = self_image {
         crate::bench_translate::print(self_image, &target.join("test-logs"));
     }
-    println!("  (logs: target/test-logs/bench-phases-N.log, bench-phases-xxh64-N.log, bench-translate*.log, bench-linux-kexec.log)");
+    println!("  (logs: target/test-logs/bench-phases-N.log, bench-phases-xxh64-N.log, bench-translate*.log, bench-phases-linux-N.log, bench-phases-kdump-N.log)");
 }
 
 /// Median (min-max) of every phase, in the order the kernel logged them.
@@ -363,6 +406,22 @@ fn print_breakdown(runs: &[KexosRun]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_series_makes_up_for_stopped_runs_within_its_spares() {
+        // Run 1 stops: attempt 3 replaces it, and the series then has RUNS runs.
+        let mut s = Series::new("t".into());
+        while s.wants_more() {
+            s.attempt(|i| if i == 1 { Err("stopped".into()) } else { Ok(i) });
+        }
+        assert_eq!((s.runs, s.attempts), (vec![0, 2, 3], RUNS + 1));
+        // Every run stops: the series gives up after RUNS + SPARE_ATTEMPTS attempts.
+        let mut s = Series::<usize>::new("t".into());
+        for _ in 0..10 {
+            s.attempt(|_| Err("stopped".into()));
+        }
+        assert_eq!((s.runs.len(), s.attempts), (0, RUNS + SPARE_ATTEMPTS));
+    }
 
     #[test]
     fn medians() {
