@@ -159,11 +159,6 @@ macro_rules! xmm_blocks_asm {
             "mov r13d, [rdi + 20]",
             "mov r14d, [rdi + 24]",
             "mov r15d, [rdi + 28]",
-            // Under TCG a translation block starts where execution enters it: without this
-            // jump the first block's rounds would run as blocks begun at the prologue and the
-            // others' as blocks begun at "2:", the same ~2,700 instructions translated twice.
-            "jmp 2f",
-            ".p2align 4",
             "2:",
             rounds16!(load [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15]),
             rounds16!(sched [16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31]),
