@@ -107,7 +107,8 @@ OPTIONS (bench):
                           its first boot's memory goes
     --only ima            Only the measured-kexec figures (issue 11): IMA's hashing at load,
                           the reboot-time update of lists of 10, 1000 and 10000 events
-    --only phases         Only the issue 13 figures, 3 runs each: kexec into Linux, into kexos
+    --only phases         Only the issue 13 figures, 3 runs each (up to 2 more where runs
+                          stop, each logged): kexec into Linux, into kexos
                           and into a capture kexos, against Linux -> Linux and Linux kdump in
                           the same run (min/median/max, ratios), kexos's per-phase breakdown,
                           and the guest instructions QEMU translates from `kexec -e` to the
