@@ -58,9 +58,16 @@ impl ShaNiQemu {
     /// A command running this QEMU: its own modules (`QEMU_MODULE_DIR`: it refuses the
     /// machine's, which come from another build) and firmware directory, then the machine's
     /// (for the blobs `qemu-system-data` leaves to other packages). No `-cpu`.
+    ///
+    /// `-audio none`: without an audio backend QEMU 10 probes for one by loading modules
+    /// (`audio-pa`, ...). [`PACKAGES`] has none, so it looks in the machine's module directory
+    /// next, and where the machine's QEMU came with `qemu-system-gui` (apt's recommends) it
+    /// finds 7.2's `audio-pa.so`, refuses it and aborts (`module_load_dso: Assertion
+    /// 'QTAILQ_EMPTY(&dso_init_list)' failed`). No scenario uses sound.
     pub fn base_command(&self) -> Command {
         let mut c = Command::new(self.binary());
         c.env("QEMU_MODULE_DIR", self.root.join("usr/lib/x86_64-linux-gnu/qemu"));
+        c.args(["-audio", "none"]);
         c.arg("-L").arg(self.root.join("usr/share/qemu"));
         c.args(["-L", "/usr/share/qemu"]);
         c

@@ -35,7 +35,14 @@ impl Xtask {
         if is_root() && is_debian_like() && in_path("apt-get") {
             eprintln!("xtask: {what} missing; installing qemu-system-x86 and ovmf with apt-get");
             status_ok(Command::new("apt-get").arg("update"))?;
-            status_ok(Command::new("apt-get").args(["install", "-y", "qemu-system-x86", "ovmf"]))?;
+            // No recommends, as .ci/run installs them: qemu-system-x86 recommends
+            // qemu-system-gui, whose audio and display modules the SHA-NI fixture QEMU (another
+            // build) would find in the machine's module directory (boot::qemu).
+            status_ok(
+                Command::new("apt-get")
+                    .args(["install", "-y", "--no-install-recommends", "qemu-system-x86", "ovmf"])
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )?;
             if in_path(kexos_tests::QEMU)
                 && (fw == Firmware::Bios || kexos_tests::ovmf_path().is_file())
             {
