@@ -153,6 +153,13 @@ macro_rules! next_chunk {
     };
 }
 
+/// Sixteen rounds as two chunks, W[t] in XMM0 for the first eight and in XMM8 for the rest.
+macro_rules! rounds16 {
+    ($kind:ident [$($lo:tt)*] [$($hi:tt)*]) => {
+        concat!(rounds8!($kind lo [$($lo)*]), next_chunk!(), rounds8!($kind hi [$($hi)*]))
+    };
+}
+
 // kexos_sha256_xmm_blocks(state: *mut [u32; 8], blocks: *const u8, n: usize), n > 0.
 // RDI state (kept on the stack during the rounds), RSI the block, RBP the end of the blocks.
 // K[0..64] are its 64 positional `const` operands (`{t}` in `round!`): crate::K, as
@@ -186,21 +193,13 @@ macro_rules! xmm_blocks_asm {
             "mov r15d, [rdi + 28]",
             next_chunk!(),
             "2:",
-            rounds8!(load lo [0 1 2 3 4 5 6 7]),
+            rounds16!(load [0 1 2 3 4 5 6 7] [8 9 10 11 12 13 14 15]),
             next_chunk!(),
-            rounds8!(load hi [8 9 10 11 12 13 14 15]),
+            rounds16!(sched [16 17 18 19 20 21 22 23] [24 25 26 27 28 29 30 31]),
             next_chunk!(),
-            rounds8!(sched lo [16 17 18 19 20 21 22 23]),
+            rounds16!(sched [32 33 34 35 36 37 38 39] [40 41 42 43 44 45 46 47]),
             next_chunk!(),
-            rounds8!(sched hi [24 25 26 27 28 29 30 31]),
-            next_chunk!(),
-            rounds8!(sched lo [32 33 34 35 36 37 38 39]),
-            next_chunk!(),
-            rounds8!(sched hi [40 41 42 43 44 45 46 47]),
-            next_chunk!(),
-            rounds8!(sched lo [48 49 50 51 52 53 54 55]),
-            next_chunk!(),
-            rounds8!(sched hi [56 57 58 59 60 61 62 63]),
+            rounds16!(sched [48 49 50 51 52 53 54 55] [56 57 58 59 60 61 62 63]),
             // 64 rounds rotate the eight registers eight times: a..h are in R8D..R15D again.
             "mov rdi, [rsp]",
             "add r8d, [rdi]",
