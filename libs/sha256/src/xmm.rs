@@ -121,8 +121,8 @@ macro_rules! rounds {
 }
 
 /// Eight rounds, starting with a..h in R8D..R15D (and back there after them: eight rounds
-/// take the eight registers all the way round) and W[t] (or W[t-16]) in XMM0 (`lo`, t mod 16 < 8) or
-/// XMM8 (`hi`).
+/// take the eight registers all the way round) and W[t] (or W[t-16]) in XMM0 (`lo`,
+/// t mod 16 < 8) or XMM8 (`hi`).
 macro_rules! rounds8 {
     ($kind:ident lo [$($k:tt)*]) => {
         rounds!($kind [r8d r9d r10d r11d r12d r13d r14d r15d]
